@@ -1,0 +1,285 @@
+"""Gaung's tables. The schema itself forbids the states that must never exist.
+
+One delivery per post × ASN, one confirmation per delivery × kind, unique NIP, phone and chat
+identity: enforced by constraints, so a race between two workers or a repeated tap can only
+fail loudly, never double-count. Constraint names follow one convention so that Alembic's
+batch mode can alter them on SQLite.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, MetaData, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from db.types import BigId, UTCDateTime, utcnow
+
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+class Role(StrEnum):
+    DISKOMINFO = "diskominfo"
+    OPD = "opd"
+
+
+class Channel(StrEnum):
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+
+
+class PostStatus(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    SENDING = "sending"
+    SENT = "sent"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+class Platform(StrEnum):
+    INSTAGRAM = "instagram"
+    FACEBOOK = "facebook"
+    TIKTOK = "tiktok"
+    X = "x"
+    YOUTUBE = "youtube"
+    WEB = "web"
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"  # waiting to be claimed (possibly not before next_attempt_at)
+    SENDING = "sending"  # claimed by a worker under a lease
+    SENT = "sent"  # accepted by the channel
+    FAILED = "failed"  # will not be retried; error says why
+
+
+class ConfirmationKind(StrEnum):
+    LIKE = "like"
+    SHARE = "share"
+
+
+def _in(column: str, enum: type[StrEnum]) -> str:
+    return f"{column} IN ({', '.join(repr(m.value) for m in enum)})"
+
+
+def _time(*, nullable: bool = True, index: bool = False) -> datetime | None:
+    return Field(  # type: ignore[no-any-return]
+        default=None, sa_type=UTCDateTime, nullable=nullable, index=index
+    )
+
+
+def _created() -> datetime:
+    return Field(  # type: ignore[no-any-return]
+        default_factory=utcnow, sa_type=UTCDateTime, nullable=False
+    )
+
+
+class Opd(SQLModel, table=True):
+    __tablename__ = "opd"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kode: str = Field(max_length=32, unique=True)
+    nama: str = Field(max_length=200)
+    jenis: str | None = Field(default=None, max_length=32)
+    created_at: datetime = _created()
+
+
+class Asn(SQLModel, table=True):
+    __tablename__ = "asn"
+    __table_args__ = (
+        CheckConstraint("length(nip) = 18", name="nip_length"),
+        Index("ix_asn_opd_active", "opd_id", "active"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    nip: str = Field(max_length=18, unique=True)
+    nama: str = Field(max_length=200)
+    opd_id: int = Field(foreign_key="opd.id")
+    jabatan: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=20, unique=True)
+    active: bool = True
+    consent_at: datetime | None = _time()
+    opted_out_at: datetime | None = _time()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class ChatIdentity(SQLModel, table=True):
+    """A person's account on one channel. An ASN has at most one per channel."""
+
+    __tablename__ = "chat_identity"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        UniqueConstraint("asn_id", "channel"),
+        CheckConstraint(_in("channel", Channel), name="channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)  # Telegram user id, WhatsApp wa_id
+    chat_id: str | None = Field(default=None, max_length=64)  # where to send
+    asn_id: int | None = Field(
+        default=None, sa_column_args=[ForeignKey("asn.id", ondelete="SET NULL")]
+    )
+    reachable: bool = True
+    unreachable_reason: str | None = Field(default=None, max_length=200)
+    unreachable_at: datetime | None = _time()
+    last_inbound_at: datetime | None = _time()
+    created_at: datetime = _created()
+
+
+class Admin(SQLModel, table=True):
+    __tablename__ = "admin"
+    __table_args__ = (
+        CheckConstraint(_in("role", Role), name="role"),
+        CheckConstraint("role = 'diskominfo' OR opd_id IS NOT NULL", name="opd_admin_has_opd"),
+        CheckConstraint("telegram_id IS NOT NULL OR phone IS NOT NULL", name="reachable"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    role: str = Field(max_length=16)
+    opd_id: int | None = Field(default=None, foreign_key="opd.id")
+    telegram_id: int | None = Field(default=None, unique=True, sa_type=BigId)
+    phone: str | None = Field(default=None, max_length=20, unique=True)
+    name: str | None = Field(default=None, max_length=200)
+    active: bool = True
+    created_at: datetime = _created()
+
+
+class ApiKey(SQLModel, table=True):
+    """Only a SHA-256 of the key is kept: keys are long random strings, so a slow hash buys
+    nothing, and a fast one keeps every API request cheap."""
+
+    __tablename__ = "api_key"
+    __table_args__ = (
+        CheckConstraint(_in("role", Role), name="role"),
+        CheckConstraint("role = 'diskominfo' OR opd_id IS NOT NULL", name="opd_key_has_opd"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str | None = Field(default=None, max_length=200)
+    role: str = Field(max_length=16)
+    opd_id: int | None = Field(default=None, foreign_key="opd.id")
+    prefix: str = Field(max_length=16)
+    key_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _created()
+    revoked_at: datetime | None = _time()
+    last_used_at: datetime | None = _time()
+
+
+class Post(SQLModel, table=True):
+    __tablename__ = "post"
+    __table_args__ = (
+        CheckConstraint(_in("status", PostStatus), name="status"),
+        CheckConstraint(_in("platform", Platform), name="platform"),
+        CheckConstraint(
+            "status IN ('submitted', 'rejected') OR approved_at IS NOT NULL", name="approved_at"
+        ),
+        Index("ix_post_approved_at", "approved_at"),
+        Index("ix_post_status", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    opd_id: int = Field(foreign_key="opd.id", index=True)
+    url: str = Field(max_length=2048)
+    platform: str = Field(max_length=16)
+    caption: str | None = Field(default=None, max_length=1000)
+    status: str = Field(default=PostStatus.SUBMITTED, max_length=16)
+    target_all: bool = True
+    submitted_by: int | None = Field(default=None, foreign_key="admin.id")
+    approved_by: int | None = Field(default=None, foreign_key="admin.id")
+    submitted_at: datetime = _created()
+    approved_at: datetime | None = _time()
+    send_at: datetime | None = _time()
+    sent_at: datetime | None = _time()
+    closed_at: datetime | None = _time()  # rejected or cancelled
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class PostTarget(SQLModel, table=True):
+    """The OPDs a post goes to when it is not for everyone."""
+
+    __tablename__ = "post_target"
+
+    post_id: int = Field(
+        primary_key=True, sa_column_args=[ForeignKey("post.id", ondelete="CASCADE")]
+    )
+    opd_id: int = Field(primary_key=True, foreign_key="opd.id")
+
+
+class Delivery(SQLModel, table=True):
+    """One post to one ASN on one channel; also the outbox row the workers send from.
+
+    ``opd_id`` is the ASN's OPD when the post was sent, so that a transfer later does not move
+    history between OPDs, and the participation query needs no join to the roster.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("post_id", "asn_id"),
+        CheckConstraint(_in("status", DeliveryStatus), name="status"),
+        CheckConstraint(_in("channel", Channel), name="channel"),
+        Index("ix_delivery_post_opd_status", "post_id", "opd_id", "status"),
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_asn", "asn_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    post_id: int = Field(sa_column_args=[ForeignKey("post.id", ondelete="CASCADE")])
+    asn_id: int = Field(foreign_key="asn.id")
+    opd_id: int = Field(foreign_key="opd.id")
+    identity_id: int | None = Field(
+        default=None, sa_column_args=[ForeignKey("chat_identity.id", ondelete="SET NULL")]
+    )
+    channel: str = Field(max_length=16)
+    status: str = Field(default=DeliveryStatus.PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _time()
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = _time()
+    message_id: str | None = Field(default=None, max_length=128)
+    sent_at: datetime | None = _time()
+    failed_at: datetime | None = _time()
+    error: str | None = Field(default=None, max_length=500)
+    reminded_at: datetime | None = _time()
+    created_at: datetime = _created()
+
+
+class Confirmation(SQLModel, table=True):
+    """A self-reported like or share: the ASN's tap, never a measurement of the platform."""
+
+    __tablename__ = "confirmation"
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "kind"),
+        CheckConstraint(_in("kind", ConfirmationKind), name="kind"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    delivery_id: int = Field(
+        sa_type=BigId, sa_column_args=[ForeignKey("delivery.id", ondelete="CASCADE")]
+    )
+    kind: str = Field(max_length=8)
+    channel: str | None = Field(default=None, max_length=16)
+    created_at: datetime = _created()
+
+
+class AuditLog(SQLModel, table=True):
+    """Every admin action, by whom, through which door (cli, api, telegram)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
+    at: datetime = _created()
+    actor: str = Field(max_length=100)
+    action: str = Field(max_length=64)
+    target: str | None = Field(default=None, max_length=100)
+    details: str | None = Field(default=None)

@@ -1,0 +1,74 @@
+"""NIP (Nomor Induk Pegawai) parsing: 18 digits that encode birth date, start of service and sex.
+
+Real rosters carry NIPs typed with spaces or dots, or mangled by spreadsheets; we clean what can
+be cleaned safely and reject what cannot, with a reason an OPD admin can act on.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+NIP_LENGTH = 18
+_SEPARATORS = re.compile(r"[\s.\-]+")
+_SCIENTIFIC = re.compile(r"^\d(?:[.,]\d+)?[eE][+]?\d+$")
+
+EARLIEST_BIRTH_YEAR = 1940
+MIN_AGE_AT_SERVICE = 15
+
+
+class InvalidNip(ValueError):
+    """The reason is written in Indonesian for the roster report and the chat."""
+
+
+def normalize_nip(raw: object, *, today: date | None = None) -> str:
+    """Return the 18-digit NIP, or raise ``InvalidNip`` explaining what is wrong.
+
+    A number that Excel stored as a float has lost its last digits: it can never be trusted,
+    even when it happens to have 18 digits, so numbers from a spreadsheet are refused outright.
+    """
+    if isinstance(raw, bool) or raw is None:
+        raise InvalidNip("NIP kosong")
+    if isinstance(raw, float | int):
+        raise InvalidNip(
+            "NIP tersimpan sebagai angka oleh Excel dan digit terakhirnya sudah dibulatkan; "
+            "format kolom NIP sebagai teks lalu isi ulang"
+        )
+    text = str(raw).strip()
+    if not text:
+        raise InvalidNip("NIP kosong")
+    if _SCIENTIFIC.match(text.replace(" ", "")):
+        raise InvalidNip(
+            f"NIP {text!r} ditulis dalam notasi ilmiah oleh Excel dan sudah dibulatkan; "
+            "format kolom NIP sebagai teks lalu isi ulang"
+        )
+    digits = _SEPARATORS.sub("", text)
+    if not digits.isdigit() or not digits.isascii():
+        raise InvalidNip(f"NIP {text!r} mengandung karakter selain angka")
+    if len(digits) != NIP_LENGTH:
+        raise InvalidNip(f"NIP harus 18 digit, bukan {len(digits)} digit")
+    check_nip_parts(digits, today=today)
+    return digits
+
+
+def check_nip_parts(nip: str, *, today: date | None = None) -> None:
+    """Reject a NIP whose encoded dates or sex digit cannot be real."""
+    today = today or date.today()
+    try:
+        born = date(int(nip[0:4]), int(nip[4:6]), int(nip[6:8]))
+    except ValueError:
+        raise InvalidNip(f"tanggal lahir {nip[0:8]} pada NIP tidak mungkin") from None
+    if not EARLIEST_BIRTH_YEAR <= born.year <= today.year - MIN_AGE_AT_SERVICE:
+        raise InvalidNip(f"tahun lahir {born.year} pada NIP tidak mungkin")
+    service_year, service_month = int(nip[8:12]), int(nip[12:14])
+    if not 1 <= service_month <= 12:
+        raise InvalidNip(f"bulan TMT {nip[12:14]} pada NIP tidak mungkin")
+    if service_year < born.year + MIN_AGE_AT_SERVICE or (service_year, service_month) > (
+        today.year + 1,
+        12,
+    ):
+        raise InvalidNip(f"TMT {nip[8:14]} pada NIP tidak mungkin untuk kelahiran {born.year}")
+    if nip[14] not in "12":
+        raise InvalidNip(f"digit jenis kelamin pada NIP harus 1 atau 2, bukan {nip[14]}")
+    if nip[15:18] == "000":
+        raise InvalidNip("nomor urut pada NIP tidak boleh 000")

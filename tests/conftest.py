@@ -1,0 +1,107 @@
+"""Every database test runs on SQLite and on PostgreSQL, each test on a fresh database.
+
+Fresh databases are cheap copies of one migrated template (a file copy on SQLite, ``CREATE
+DATABASE … TEMPLATE`` on PostgreSQL), so tests may commit, spawn processes and crash workers
+without leaking state into each other.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from db.engine import make_engine
+from db.migrate import upgrade
+from tests.pg import Cluster, start_cluster
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_base_url() -> Iterator[str]:
+    """A server URL without a database name; our own throwaway cluster unless one is given."""
+    given = os.environ.get("GAUNG_TEST_DATABASE_URL")
+    if given:
+        yield given.rsplit("/", 1)[0]
+        return
+    cluster: Cluster | None = None
+    try:
+        cluster = start_cluster()
+    except (FileNotFoundError, OSError) as exc:
+        message = f"PostgreSQL server not available: {exc}"
+        if IN_CI:
+            pytest.fail(message + " (CI must run the PostgreSQL tests)")
+        pytest.skip(message)
+    try:
+        yield cluster.url
+    finally:
+        cluster.stop()
+
+
+def _admin_engine(base: str) -> Engine:
+    return make_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_base_url: str) -> str:
+    admin = _admin_engine(pg_base_url)
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS gaung_template"))
+        conn.execute(text("CREATE DATABASE gaung_template"))
+    admin.dispose()
+    engine = make_engine(f"{pg_base_url}/gaung_template")
+    upgrade(engine)
+    engine.dispose()
+    return "gaung_template"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()  # the last connection to close checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        template: Path = request.getfixturevalue("sqlite_template")
+        target = tmp_path / "gaung.db"
+        shutil.copyfile(template, target)
+        yield f"sqlite:///{target}"
+        return
+    base: str = request.getfixturevalue("pg_base_url")
+    source: str = request.getfixturevalue("pg_template")
+    name = f"t_{os.getpid()}_{next(_counter)}"
+    admin = _admin_engine(base)
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {source}"))
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session

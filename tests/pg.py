@@ -1,0 +1,90 @@
+"""A throwaway PostgreSQL cluster for the tests: ``initdb`` + ``pg_ctl`` in a temp folder.
+
+PostgreSQL refuses to run as root, so under root (CI, containers) the server runs as the
+``postgres`` system user that the distribution's package creates.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def find_binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    folder: Path
+    port: int
+    pg_ctl: str
+    demote: Callable[[], None] | None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://gaung@127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        subprocess.run(
+            [self.pg_ctl, "-D", str(self.folder / "data"), "-m", "immediate", "stop"],
+            preexec_fn=self.demote,  # noqa: PLW1509
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_cluster() -> Cluster:
+    initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
+    if not initdb or not pg_ctl:
+        raise FileNotFoundError("initdb/pg_ctl not found")
+    folder = Path(tempfile.mkdtemp(prefix="gaung-pg-"))
+    demote: Callable[[], None] | None = None
+    if os.geteuid() == 0:
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+
+        def demote() -> None:
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+
+    data = folder / "data"
+    subprocess.run(
+        [initdb, "-D", str(data), "-U", "gaung", "--auth=trust", "-E", "UTF8", "--locale=C",
+         "--no-sync"],
+        preexec_fn=demote,  # noqa: PLW1509
+        capture_output=True,
+        check=True,
+    )
+    port = free_port()
+    options = (
+        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
+        "-c shared_buffers=128MB"
+    )
+    subprocess.run(
+        [pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
+        preexec_fn=demote,  # noqa: PLW1509
+        capture_output=True,
+        check=True,
+    )
+    return Cluster(folder, port, pg_ctl, demote)
