@@ -61,7 +61,7 @@ def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session
     """A unit of work: commit on success, roll back on error. Domain code only flushes."""
     bind: Engine | Connection = engine
     if readonly and engine.dialect.name == "sqlite":
-        bind = engine.execution_options(sqlite_begin="DEFERRED")  # type: ignore[assignment]
+        bind = engine.execution_options(sqlite_begin="DEFERRED")
     with Session(bind, expire_on_commit=False) as session:
         try:
             yield session

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import cast
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, MetaData, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, MetaData, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from db.types import BigId, UTCDateTime, utcnow
@@ -283,3 +284,8 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=64)
     target: str | None = Field(default=None, max_length=100)
     details: str | None = Field(default=None)
+
+
+def table(model: type[SQLModel]) -> Table:
+    """The Core table of a model, for set-based SQL that the ORM attributes type badly."""
+    return cast(Table, model.__table__)  # type: ignore[attr-defined]

@@ -1,0 +1,172 @@
+"""The participation table Diskominfo reads, with the contract's exact definitions.
+
+For posts approved in ``[start, end)``, per OPD (of the ASN when the post was sent):
+``delivered`` = deliveries the channel accepted and did not later report failed; ``liked``,
+``shared`` = those with that self-reported confirmation; ``participated`` = with either. Roster
+and registration counts are as of now. The total row sums counts, never averages rates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, func, select
+from sqlmodel import Session, col
+from sqlmodel import select as model_select
+
+from db.models import (
+    Asn,
+    ChatIdentity,
+    Confirmation,
+    ConfirmationKind,
+    Delivery,
+    DeliveryStatus,
+    Opd,
+    Post,
+    table,
+)
+from db.window import Window, local_iso
+
+COUNT_FIELDS = ("asn_roster", "asn_registered", "delivered", "liked", "shared", "participated")
+
+
+@dataclass
+class Counts:
+    asn_roster: int = 0
+    asn_registered: int = 0
+    delivered: int = 0
+    liked: int = 0
+    shared: int = 0
+    participated: int = 0
+
+    @property
+    def registration_rate(self) -> float:
+        return _rate(self.asn_registered, self.asn_roster)
+
+    @property
+    def participation_rate(self) -> float:
+        return _rate(self.participated, self.delivered)
+
+    def add(self, other: Counts) -> None:
+        for name in COUNT_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "asn_roster": self.asn_roster,
+            "asn_registered": self.asn_registered,
+            "registration_rate": round(self.registration_rate, 3),
+            "delivered": self.delivered,
+            "liked": self.liked,
+            "shared": self.shared,
+            "participated": self.participated,
+            "participation_rate": round(self.participation_rate, 3),
+        }
+
+
+@dataclass
+class OpdRow:
+    kode: str
+    nama: str
+    counts: Counts
+
+
+@dataclass
+class Participation:
+    window: Window
+    rows: list[OpdRow]
+    total: Counts = field(default_factory=Counts)
+
+    def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
+        return {
+            "start": local_iso(self.window.start, tz),
+            "end": local_iso(self.window.end, tz),
+            "opd": [{"kode": r.kode, "nama": r.nama} | r.counts.as_dict() for r in self.rows],
+            "total": self.total.as_dict(),
+        }
+
+
+def _rate(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def participation(
+    session: Session,
+    window: Window,
+    *,
+    opd_ids: Sequence[int] | None = None,
+    post_id: int | None = None,
+) -> Participation:
+    opds = session.exec(model_select(Opd).order_by(col(Opd.kode))).all()
+    if opd_ids is not None:
+        wanted = set(opd_ids)
+        opds = [o for o in opds if o.id in wanted]
+    counts: dict[int, Counts] = {o.id: Counts() for o in opds}  # type: ignore[misc]
+
+    asn, identity = table(Asn), table(ChatIdentity)
+    roster = select(asn.c.opd_id, func.count()).where(asn.c.active.is_(True))
+    for opd_id, n in session.connection().execute(roster.group_by(asn.c.opd_id)):
+        if opd_id in counts:
+            counts[opd_id].asn_roster = n
+
+    registered = (
+        select(asn.c.opd_id, func.count(func.distinct(asn.c.id)))
+        .join(identity, and_(identity.c.asn_id == asn.c.id, identity.c.reachable.is_(True)))
+        .where(asn.c.active.is_(True), asn.c.opted_out_at.is_(None))
+        .group_by(asn.c.opd_id)
+    )
+    for opd_id, n in session.connection().execute(registered):
+        if opd_id in counts:
+            counts[opd_id].asn_registered = n
+
+    for opd_id, delivered, liked, shared, participated in session.connection().execute(
+        _delivery_counts(window, post_id)
+    ):
+        if opd_id in counts:
+            c = counts[opd_id]
+            c.delivered, c.liked, c.shared, c.participated = (
+                int(delivered),
+                int(liked),
+                int(shared),
+                int(participated),
+            )
+
+    report = Participation(window, [OpdRow(o.kode, o.nama, counts[o.id]) for o in opds])  # type: ignore[index]
+    for row in report.rows:
+        report.total.add(row.counts)
+    return report
+
+
+def _delivery_counts(window: Window, post_id: int | None) -> Select[Any]:
+    delivery, post = table(Delivery), table(Post)
+    like, share = table(Confirmation).alias("liked"), table(Confirmation).alias("shared")
+    stmt = (
+        select(
+            delivery.c.opd_id,
+            func.count(),
+            func.count(like.c.id),
+            func.count(share.c.id),
+            func.count(func.coalesce(like.c.id, share.c.id)),
+        )
+        .select_from(delivery)
+        .join(post, post.c.id == delivery.c.post_id)
+        .outerjoin(
+            like, and_(like.c.delivery_id == delivery.c.id, like.c.kind == ConfirmationKind.LIKE)
+        )
+        .outerjoin(
+            share,
+            and_(share.c.delivery_id == delivery.c.id, share.c.kind == ConfirmationKind.SHARE),
+        )
+        .where(
+            delivery.c.status == DeliveryStatus.SENT,
+            post.c.approved_at >= window.start,
+            post.c.approved_at < window.end,
+        )
+        .group_by(delivery.c.opd_id)
+    )
+    if post_id is not None:
+        stmt = stmt.where(delivery.c.post_id == post_id)
+    return stmt
