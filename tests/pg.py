@@ -46,7 +46,7 @@ class Cluster:
     def stop(self) -> None:
         subprocess.run(
             [self.pg_ctl, "-D", str(self.folder / "data"), "-m", "immediate", "stop"],
-            preexec_fn=self.demote,  # noqa: PLW1509
+            preexec_fn=self.demote,
             capture_output=True,
             check=False,
         )
@@ -69,9 +69,19 @@ def start_cluster() -> Cluster:
 
     data = folder / "data"
     subprocess.run(
-        [initdb, "-D", str(data), "-U", "gaung", "--auth=trust", "-E", "UTF8", "--locale=C",
-         "--no-sync"],
-        preexec_fn=demote,  # noqa: PLW1509
+        [
+            initdb,
+            "-D",
+            str(data),
+            "-U",
+            "gaung",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        ],
+        preexec_fn=demote,
         capture_output=True,
         check=True,
     )
@@ -83,7 +93,7 @@ def start_cluster() -> Cluster:
     )
     subprocess.run(
         [pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
-        preexec_fn=demote,  # noqa: PLW1509
+        preexec_fn=demote,
         capture_output=True,
         check=True,
     )

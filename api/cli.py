@@ -1,0 +1,329 @@
+"""The ``gaung`` command. Thin: parse, open a unit of work, call a domain function, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from db.errors import GaungError
+from db.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    name="gaung",
+    help="Gaung: menggaungkan unggahan resmi OPD lewat ASN (Telegram, WhatsApp, API).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Basis data.", no_args_is_help=True)
+roster_app = typer.Typer(help="Daftar ASN (roster).", no_args_is_help=True)
+admin_app = typer.Typer(help="Admin Diskominfo dan admin OPD.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Kunci API.", no_args_is_help=True)
+post_app = typer.Typer(help="Postingan OPD.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(roster_app, name="roster")
+app.add_typer(admin_app, name="admin")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(post_app, name="post")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Keluaran JSON untuk skrip.")]
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"gaung: {message}", markup=False)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc), 2)
+
+
+def engine_for(cfg: Settings) -> Engine:
+    from db.engine import make_engine
+
+    return make_engine(cfg.database_url)
+
+
+@contextmanager
+def unit_of_work(cfg: Settings, *, readonly: bool = False) -> Iterator[Session]:
+    """Open the database for one command; domain errors become one line and a non-zero exit."""
+    from db.engine import session_scope
+
+    engine = engine_for(cfg)
+    try:
+        with session_scope(engine, readonly=readonly) as session:
+            yield session
+    except GaungError as exc:
+        fail(exc.message)
+    except OperationalError as exc:
+        fail(f"basis data tidak bisa dipakai ({exc.orig}); sudah menjalankan `gaung db upgrade`?")
+    finally:
+        engine.dispose()
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    try:
+        return fn()
+    except GaungError as exc:
+        fail(exc.message)
+
+
+@db_app.command("upgrade")
+def db_upgrade(as_json: JsonFlag = False) -> None:
+    """Buat atau migrasikan basis data ke skema terbaru."""
+    from db.migrate import current_revision, upgrade
+
+    cfg = settings()
+    engine = engine_for(cfg)
+    try:
+        upgrade(engine)
+        revision = current_revision(engine)
+    except OperationalError as exc:
+        fail(f"basis data tidak bisa dipakai: {exc.orig}")
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json({"revision": revision})
+    else:
+        out.print(f"Basis data siap (revisi {revision}).")
+
+
+@roster_app.command("import")
+def roster_import(
+    file: Annotated[Path, typer.Argument(help="Berkas CSV atau XLSX.")],
+    full: Annotated[
+        bool, typer.Option("--full", help="ASN yang tidak ada di berkas ditandai nonaktif.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Impor ASN: nip,nama,opd_kode,opd_nama[,jabatan][,telepon]."""
+    from db.roster import import_roster_file
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        report = import_roster_file(session, file, full=full)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    out.print(
+        f"Baris: {report.rows}  ditambah: {report.added}  diperbarui: {report.updated}  "
+        f"tetap: {report.unchanged}  ditolak: {len(report.rejected)}"
+        + (f"  dinonaktifkan: {report.deactivated}" if full else "")
+    )
+    if report.opd_created:
+        out.print(f"OPD baru: {', '.join(report.opd_created)}")
+    for rejected in report.rejected:
+        out.print(
+            f"  baris {rejected.line}: {rejected.reason} (NIP {rejected.nip or '-'})", markup=False
+        )
+
+
+@admin_app.command("add")
+def admin_add(
+    role: Annotated[str, typer.Option("--role", help="diskominfo atau opd")],
+    opd: Annotated[str | None, typer.Option("--opd", help="Kode OPD (untuk admin OPD).")] = None,
+    telegram_id: Annotated[int | None, typer.Option("--telegram-id")] = None,
+    phone: Annotated[str | None, typer.Option("--phone")] = None,
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Jadikan seseorang admin."""
+    from db.admins import add_admin
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        admin, created = add_admin(
+            session, role=role, opd_kode=opd, telegram_id=telegram_id, phone=phone, name=name
+        )
+    data = {"id": admin.id, "role": admin.role, "opd": opd, "created": created}
+    if as_json:
+        print_json(data)
+    else:
+        out.print(
+            f"Admin #{admin.id} ({admin.role}{' ' + opd if opd else ''}) {'dibuat' if created else 'diperbarui'}."
+        )
+
+
+@apikey_app.command("create")
+def apikey_create(
+    role: Annotated[str, typer.Option("--role", help="diskominfo atau opd")],
+    opd: Annotated[str | None, typer.Option("--opd", help="Kode OPD (untuk kunci OPD).")] = None,
+    name: Annotated[str | None, typer.Option("--name")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Buat kunci API baru; kunci hanya ditampilkan sekali."""
+    from db.apikeys import create_api_key
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        key, plain = create_api_key(session, role=role, opd_kode=opd, name=name)
+    if as_json:
+        print_json({"id": key.id, "key": plain, "role": key.role, "opd": opd})
+    else:
+        sys.stdout.write(plain + "\n")
+        err.print("Simpan kunci ini sekarang: Gaung tidak bisa menampilkannya lagi.")
+
+
+@post_app.command("add")
+def post_add(
+    opd: Annotated[str, typer.Option("--opd", help="Kode OPD pemilik postingan.")],
+    url: Annotated[str, typer.Option("--url", help="Tautan publik postingan.")],
+    caption: Annotated[str | None, typer.Option("--caption")] = None,
+    approve: Annotated[bool, typer.Option("--approve", help="Langsung setujui.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Ajukan (dan bisa langsung setujui) sebuah postingan; mencetak id-nya."""
+    from db.posts import approve_post, submit_post
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        post = submit_post(session, opd_kode=opd, url=url, caption=caption)
+        if approve:
+            assert post.id is not None
+            approve_post(session, post.id)
+    if as_json:
+        print_json({"id": post.id})
+    else:
+        sys.stdout.write(f"{post.id}\n")
+
+
+@post_app.command("approve")
+def post_approve(
+    post_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Setujui postingan yang diajukan; siarannya masuk antrean."""
+    from db.posts import approve_post
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        post, queued = approve_post(session, post_id)
+    if as_json:
+        print_json({"id": post.id, "status": post.status, "queued": queued})
+    else:
+        out.print(f"Postingan #{post.id} disetujui; {queued} pesan masuk antrean.")
+
+
+@app.command("report")
+def report(
+    start: Annotated[
+        str | None, typer.Option("--start", help="Tanggal WIB atau waktu ISO.")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--end", help="Eksklusif.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, xlsx atau json")] = "table",
+    output: Annotated[Path | None, typer.Option("--output", help="Tulis ke berkas.")] = None,
+    opd: Annotated[str | None, typer.Option("--opd", help="Hanya satu OPD.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Partisipasi per OPD."""
+    from db.exports import to_csv, to_xlsx
+    from db.opd import opd_by_kode
+    from db.participation import participation
+    from db.window import resolve_window
+
+    fmt = "json" if as_json else fmt
+    if fmt not in ("table", "csv", "xlsx", "json"):
+        fail("--format harus table, csv, xlsx atau json")
+    cfg = settings()
+    window = guarded(lambda: resolve_window(start, end, cfg.tz))
+    with unit_of_work(cfg, readonly=True) as session:
+        opd_ids = [opd_by_kode(session, opd).id] if opd else None
+        result = participation(session, window, opd_ids=opd_ids)  # type: ignore[arg-type]
+    if fmt == "xlsx":
+        data = to_xlsx(result, cfg.tz)
+        target = output or Path(f"partisipasi-{window.start.astimezone(cfg.tz):%Y%m%d}.xlsx")
+        target.write_bytes(data)
+        err.print(f"Ditulis: {target}")
+        return
+    if fmt == "json":
+        text = json.dumps(result.as_json(cfg.tz), ensure_ascii=False) + "\n"
+    elif fmt == "csv":
+        text = to_csv(result)
+    else:
+        _print_table(result, cfg, output)
+        return
+    if output:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"Ditulis: {output}")
+    else:
+        sys.stdout.write(text)
+
+
+def _print_table(result: Any, cfg: Settings, output: Path | None) -> None:
+    from db.window import local_iso
+
+    table = Table(
+        title=(
+            f"Partisipasi ASN per OPD, {local_iso(result.window.start, cfg.tz)} s.d. "
+            f"{local_iso(result.window.end, cfg.tz)}"
+        ),
+        caption="Like/share dilaporkan sendiri oleh ASN; terkirim diukur dari saluran.",
+    )
+    for label in (
+        "OPD",
+        "Roster",
+        "Terdaftar",
+        "%Daftar",
+        "Terkirim",
+        "Like",
+        "Share",
+        "Ikut",
+        "%Ikut",
+    ):
+        table.add_column(label, justify="left" if label == "OPD" else "right")
+    rows = sorted(
+        result.rows,
+        key=lambda r: (-r.counts.participation_rate, -r.counts.registration_rate, r.kode),
+    )
+    for row in [*rows, None]:
+        counts = result.total if row is None else row.counts
+        table.add_row(
+            "TOTAL" if row is None else row.kode,
+            str(counts.asn_roster),
+            str(counts.asn_registered),
+            f"{counts.registration_rate:.1%}",
+            str(counts.delivered),
+            str(counts.liked),
+            str(counts.shared),
+            str(counts.participated),
+            f"{counts.participation_rate:.1%}",
+            end_section=row is not None and row is rows[-1],
+        )
+    console = Console(file=output.open("w", encoding="utf-8"), width=120) if output else out
+    console.print(table)
+
+
+@app.command("demo")
+def demo(
+    size: Annotated[int, typer.Option("--asn", help="Jumlah ASN simulasi.")] = 8000,
+) -> None:
+    """Jalankan Gaung dengan pengaturan bawaan: basis data, roster simulasi, laporan."""
+    from api.demo import run_demo
+
+    run_demo(settings(), size=size, console=out)
+
+
+def main() -> None:
+    app()
