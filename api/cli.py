@@ -161,9 +161,8 @@ def admin_add(
     if as_json:
         print_json(data)
     else:
-        out.print(
-            f"Admin #{admin.id} ({admin.role}{' ' + opd if opd else ''}) {'dibuat' if created else 'diperbarui'}."
-        )
+        what = "dibuat" if created else "diperbarui"
+        out.print(f"Admin #{admin.id} ({admin.role}{' ' + opd if opd else ''}) {what}.")
 
 
 @apikey_app.command("create")

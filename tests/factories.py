@@ -18,7 +18,8 @@ TODAY = date(2026, 11, 22)
 
 def new_nip(*, sex: int = 1) -> str:
     n = next(_seq)
-    return f"19{80 + n % 15:02d}0{1 + n % 9}1{n % 9}20{10 + n % 10:02d}0{1 + n % 9}{sex}{n % 999 + 1:03d}"
+    born = f"19{80 + n % 15:02d}0{1 + n % 9}1{n % 9}"
+    return f"{born}20{10 + n % 10:02d}0{1 + n % 9}{sex}{n % 999 + 1:03d}"
 
 
 def add_asn(

@@ -108,7 +108,7 @@ def test_reimport_updates_and_never_duplicates(session: Session, tmp_path: Path)
     second = write(
         tmp_path,
         HEADER,
-        f"{A},Budi Santoso,DISKOMINFO,Dinas Komunikasi dan Informatika,Pranata Komputer,081234567890",
+        f"{A},Budi Santoso,DISKOMINFO,Dinas Kominfo,Pranata Komputer,081234567890",
         f"{B},Sri,DINKES,Dinas Kesehatan,,081298765432",
         f"{C},Agus,DINKES,Dinas Kesehatan,,081377778888",
         name="again.csv",
