@@ -225,6 +225,68 @@ def post_approve(
         out.print(f"Postingan #{post.id} disetujui; {queued} pesan masuk antrean.")
 
 
+@app.command("broadcast")
+def broadcast(
+    post_id: Annotated[int, typer.Argument(metavar="ID")],
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Kirim di sini, tampilkan kemajuan, tunggu selesai.")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Mulai (atau lanjutkan) pengiriman sebuah postingan."""
+    import asyncio
+
+    from api.broadcasting import check_post, read_progress, send_and_watch
+
+    cfg = settings()
+    guarded(lambda: check_post(cfg, post_id))
+    if not wait:
+        state = read_progress(cfg, post_id)
+        if as_json:
+            print_json(
+                {
+                    "id": post_id,
+                    "total": state.total,
+                    "sent": state.sent,
+                    "failed": state.failed,
+                    "pending": state.pending,
+                }
+            )
+        else:
+            out.print(
+                f"Postingan #{post_id}: {state.pending} antre, {state.sent} terkirim, "
+                f"{state.failed} gagal. `gaung worker` yang berjalan akan mengirimnya; "
+                f"atau `gaung broadcast {post_id} --wait`."
+            )
+        return
+    summary = guarded(lambda: asyncio.run(send_and_watch(cfg, post_id, err, show=not as_json)))
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    p = summary.progress
+    out.print(
+        f"Selesai dalam {summary.seconds:.1f} s: {p.sent} terkirim, {p.failed} gagal, "
+        f"{p.deferred} ditunda ke jendela berikutnya (dari {p.total})."
+    )
+    for reason, count in sorted(p.failures.items(), key=lambda kv: -kv[1]):
+        out.print(f"  {count} × {reason}", markup=False)
+
+
+@app.command("worker")
+def worker() -> None:
+    """Jalankan pekerja pengiriman, pengingat, dan jadwal sampai dihentikan."""
+    import asyncio
+
+    from api.broadcasting import run_worker
+
+    cfg = settings()
+    stats = guarded(lambda: asyncio.run(run_worker(cfg, out)))
+    out.print(
+        f"Pekerja berhenti: {stats.sent} terkirim, {stats.failed} gagal, "
+        f"{stats.reminded} pengingat."
+    )
+
+
 @app.command("report")
 def report(
     start: Annotated[

@@ -286,6 +286,29 @@ class AuditLog(SQLModel, table=True):
     details: str | None = Field(default=None)
 
 
+class ChannelState(SQLModel, table=True):
+    """Per channel, shared by every worker process: the flood wait Telegram or Meta imposed.
+
+    One 429 pauses the whole bot, not just the worker that received it.
+    """
+
+    __tablename__ = "channel_state"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    paused_until: datetime | None = _time()
+    updated_at: datetime = _created()
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """Live delivery workers, so that each takes its share of the channel's rate."""
+
+    __tablename__ = "worker_heartbeat"
+
+    id: str = Field(primary_key=True, max_length=64)
+    started_at: datetime = _created()
+    seen_at: datetime = _created()
+
+
 def table(model: type[SQLModel]) -> Table:
     """The Core table of a model, for set-based SQL that the ORM attributes type badly."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]

@@ -8,13 +8,24 @@ leaves every unsent row where it was.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ScalarSelect, case, insert, literal, select, update
+from sqlalchemy import ScalarSelect, and_, bindparam, case, func, insert, literal, select, update
 from sqlmodel import Session
 
-from db.models import Asn, Channel, ChatIdentity, Delivery, DeliveryStatus, Post, table
+from db.models import (
+    Asn,
+    Channel,
+    ChatIdentity,
+    Delivery,
+    DeliveryStatus,
+    Opd,
+    Post,
+    PostStatus,
+    table,
+)
 from db.types import utcnow
 
 # When an ASN can be reached on both channels, one message goes out, on the preferred one.
@@ -112,3 +123,266 @@ def mark_failed(
     delivery.error = error[:500]
     session.add(delivery)
     session.flush()
+
+
+# --- Claiming and recording, for the delivery workers -----------------------------------------
+#
+# A claimed row is ``sending`` with ``next_attempt_at`` = the end of its lease. One condition,
+# ``status IN (pending, sending) AND next_attempt_at <= now``, therefore finds both due rows and
+# rows whose worker died mid-send; the (status, next_attempt_at) index serves it.
+
+ACTIVE_POST_STATUSES = (PostStatus.APPROVED, PostStatus.SENDING)
+OPEN_DELIVERY = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    post_id: int
+    channel: str
+    identity_id: int | None
+    chat_id: str | None
+    attempts: int
+    url: str
+    caption: str | None
+    platform: str
+    opd_nama: str
+
+
+def claim_due(
+    session: Session,
+    *,
+    worker: str,
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+    post_id: int | None = None,
+    channels: Sequence[str] | None = None,
+) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries to ``worker``.
+
+    PostgreSQL skips rows another worker holds (``FOR UPDATE SKIP LOCKED``), so several
+    workers on several machines share one broadcast; SQLite serialises writers through
+    ``BEGIN IMMEDIATE``, so the same statement is safe across processes sharing the file.
+    """
+    delivery, post = table(Delivery), table(Post)
+    due = (
+        select(delivery.c.id)
+        .join(post, post.c.id == delivery.c.post_id)
+        .where(
+            delivery.c.status.in_(OPEN_DELIVERY),
+            delivery.c.next_attempt_at <= now,
+            post.c.status.in_(ACTIVE_POST_STATUSES),
+        )
+        .order_by(delivery.c.next_attempt_at, delivery.c.id)
+        .limit(limit)
+    )
+    if post_id is not None:
+        due = due.where(delivery.c.post_id == post_id)
+    if channels is not None:
+        due = due.where(delivery.c.channel.in_(channels))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(of=delivery, skip_locked=True)
+    claimed = session.connection().execute(
+        update(delivery)
+        .where(delivery.c.id.in_(due.scalar_subquery()))
+        .values(
+            status=DeliveryStatus.SENDING,
+            lease_owner=worker,
+            lease_until=now + lease,
+            next_attempt_at=now + lease,
+        )
+        .returning(delivery.c.id)
+    )
+    ids = [row[0] for row in claimed]
+    if not ids:
+        return []
+    result = load_claimed(session, ids)
+    post_ids = {c.post_id for c in result}
+    session.connection().execute(
+        update(post)
+        .where(post.c.id.in_(post_ids), post.c.status == PostStatus.APPROVED)
+        .values(status=PostStatus.SENDING)
+    )
+    return result
+
+
+def load_claimed(session: Session, ids: Sequence[int]) -> list[Claimed]:
+    """What a sender needs for each leased delivery: chat, post and OPD."""
+    delivery, post, identity, opd = table(Delivery), table(Post), table(ChatIdentity), table(Opd)
+    rows = session.connection().execute(
+        select(
+            delivery.c.id,
+            delivery.c.post_id,
+            delivery.c.channel,
+            delivery.c.identity_id,
+            identity.c.chat_id,
+            delivery.c.attempts,
+            post.c.url,
+            post.c.caption,
+            post.c.platform,
+            opd.c.nama.label("opd_nama"),
+        )
+        .select_from(delivery)
+        .join(post, post.c.id == delivery.c.post_id)
+        .join(opd, opd.c.id == post.c.opd_id)
+        .outerjoin(identity, identity.c.id == delivery.c.identity_id)
+        .where(delivery.c.id.in_(ids))
+        .order_by(delivery.c.id)
+    )
+    return [Claimed(**row._asdict()) for row in rows]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one send.
+
+    ``kind``: sent, retry, deferred, failed, unreachable (fails the delivery and the identity),
+    identity (a reminder found the identity unreachable; the delivery itself stays sent).
+    """
+
+    delivery_id: int
+    kind: str
+    message_id: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    identity_id: int | None = None
+    counts_attempt: bool = True
+
+
+def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datetime) -> set[int]:
+    """Write a batch of results in one statement per kind; returns the posts touched."""
+    delivery = table(Delivery)
+    by_kind: dict[str, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_kind.setdefault(outcome.kind, []).append(outcome)
+    conn = session.connection()
+    guard = and_(delivery.c.id == bindparam("d_id"), delivery.c.status == DeliveryStatus.SENDING)
+    free = {"lease_owner": None, "lease_until": None}
+    if sent := by_kind.get("sent"):
+        conn.execute(
+            update(delivery)
+            .where(guard)
+            .values(
+                status=DeliveryStatus.SENT,
+                message_id=bindparam("m_id"),
+                sent_at=now,
+                error=None,
+                attempts=delivery.c.attempts + 1,
+                **free,
+            ),
+            [{"d_id": o.delivery_id, "m_id": o.message_id} for o in sent],
+        )
+    for kind in ("retry", "deferred"):
+        if batch := by_kind.get(kind):
+            increment = 1 if kind == "retry" else 0
+            conn.execute(
+                update(delivery)
+                .where(guard)
+                .values(
+                    status=DeliveryStatus.PENDING,
+                    next_attempt_at=bindparam("due"),
+                    error=bindparam("err"),
+                    attempts=delivery.c.attempts + increment,
+                    **free,
+                ),
+                [{"d_id": o.delivery_id, "due": o.next_attempt_at, "err": o.error} for o in batch],
+            )
+    failed = by_kind.get("failed", []) + by_kind.get("unreachable", [])
+    if failed:
+        conn.execute(
+            update(delivery)
+            .where(guard)
+            .values(
+                status=DeliveryStatus.FAILED,
+                failed_at=now,
+                error=bindparam("err"),
+                attempts=delivery.c.attempts + 1,
+                **free,
+            ),
+            [{"d_id": o.delivery_id, "err": (o.error or "")[:500]} for o in failed],
+        )
+    unreachable = [
+        o
+        for o in by_kind.get("unreachable", []) + by_kind.get("identity", [])
+        if o.identity_id is not None
+    ]
+    if unreachable:
+        identity = table(ChatIdentity)
+        conn.execute(
+            update(identity)
+            .where(identity.c.id == bindparam("i_id"))
+            .values(reachable=False, unreachable_at=now, unreachable_reason=bindparam("err")),
+            [{"i_id": o.identity_id, "err": (o.error or "")[:200]} for o in unreachable],
+        )
+    return set(
+        conn.execute(
+            select(delivery.c.post_id)
+            .where(delivery.c.id.in_([o.delivery_id for o in outcomes]))
+            .distinct()
+        ).scalars()
+    )
+
+
+def finish_posts(session: Session, post_ids: Sequence[int] | set[int], *, now: datetime) -> None:
+    """A post whose deliveries are all sent or failed is ``sent``."""
+    delivery, post = table(Delivery), table(Post)
+    still_open = (
+        select(delivery.c.id)
+        .where(delivery.c.post_id == post.c.id, delivery.c.status.in_(OPEN_DELIVERY))
+        .exists()
+    )
+    session.connection().execute(
+        update(post)
+        .where(post.c.id.in_(list(post_ids)), post.c.status.in_(ACTIVE_POST_STATUSES), ~still_open)
+        .values(status=PostStatus.SENT, sent_at=now)
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    sent: int
+    failed: int
+    pending: int  # waiting or being sent now
+    deferred: int  # pending, but not due before the given moment (channel limit, backoff)
+    failures: dict[str, int]
+
+    @property
+    def done(self) -> bool:
+        return self.pending == 0 or self.pending == self.deferred
+
+
+def progress(session: Session, post_id: int, *, now: datetime, horizon: timedelta) -> Progress:
+    delivery = table(Delivery)
+    conn = session.connection()
+    counts: dict[str, int] = dict(
+        conn.execute(
+            select(delivery.c.status, func.count())
+            .where(delivery.c.post_id == post_id)
+            .group_by(delivery.c.status)
+        ).all()
+    )
+    deferred = conn.execute(
+        select(func.count()).where(
+            delivery.c.post_id == post_id,
+            delivery.c.status == DeliveryStatus.PENDING,
+            delivery.c.next_attempt_at > now + horizon,
+        )
+    ).scalar_one()
+    failures: dict[str | None, int] = dict(
+        conn.execute(
+            select(delivery.c.error, func.count())
+            .where(delivery.c.post_id == post_id, delivery.c.status == DeliveryStatus.FAILED)
+            .group_by(delivery.c.error)
+        ).all()
+    )
+    pending = counts.get(DeliveryStatus.PENDING, 0) + counts.get(DeliveryStatus.SENDING, 0)
+    return Progress(
+        total=sum(counts.values()),
+        sent=counts.get(DeliveryStatus.SENT, 0),
+        failed=counts.get(DeliveryStatus.FAILED, 0),
+        pending=pending,
+        deferred=deferred,
+        failures={str(k): v for k, v in failures.items()},
+    )

@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(6, 0)
     delivery_max_attempts: int = Field(default=5, ge=1, le=50)
+    delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     @field_validator("telegram_api_url", "whatsapp_api_url", "public_url")
     @classmethod

@@ -1,0 +1,64 @@
+"""The channel interface: what the broadcaster needs from Telegram, WhatsApp or anything else.
+
+A channel turns a post into one message for one chat and classifies every failure into the few
+kinds the broadcaster acts on; it never touches the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutgoingPost:
+    delivery_id: int
+    chat_id: str
+    url: str
+    caption: str | None
+    platform: str
+    opd_nama: str
+    confirmed: frozenset[str] = field(default_factory=frozenset)
+    reminder: bool = False
+
+
+class SendError(Exception):
+    """Base of the failures a channel reports; ``reason`` is kept on the delivery."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class RateLimited(SendError):
+    """The channel asked the whole sender to wait (Telegram 429, WhatsApp 130429)."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+class Unreachable(SendError):
+    """This recipient cannot be reached (blocked, deactivated, unknown chat): never retry."""
+
+
+class Transient(SendError):
+    """Might work later: 5xx, timeouts, dropped connections."""
+
+
+class Rejected(SendError):
+    """The channel refused this message for good (bad request)."""
+
+
+class Misconfigured(SendError):
+    """Nothing will work until an operator acts (bad token): pause, keep every delivery."""
+
+
+class Channel(Protocol):
+    name: str
+
+    async def send_post(self, message: OutgoingPost) -> str:
+        """Send and return the channel's message id, or raise a ``SendError``."""
+        ...
+
+    async def aclose(self) -> None: ...

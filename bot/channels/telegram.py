@@ -1,0 +1,131 @@
+"""Telegram Bot API as a broadcast channel.
+
+The hot path speaks the Bot API's JSON directly over one pooled httpx client: at 1,000
+messages/s the per-call object building of a full bot framework costs more than the send.
+python-telegram-bot handles the conversations (``bot/telegram``), where its features matter.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from bot.channels.base import (
+    Misconfigured,
+    OutgoingPost,
+    RateLimited,
+    Rejected,
+    Transient,
+    Unreachable,
+)
+from bot.texts import t
+
+CALLBACK_PREFIX = "g1"  # bumped if the callback format ever changes
+
+
+def callback_data(delivery_id: int, kind: str) -> str:
+    """``g1:<delivery>:<l|s>``; well under Telegram's 64-byte limit for any id."""
+    return f"{CALLBACK_PREFIX}:{delivery_id}:{kind[0]}"
+
+
+def parse_callback(data: str) -> tuple[int, str] | None:
+    parts = data.split(":")
+    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX or not parts[1].isdigit():
+        return None
+    kind = {"l": "like", "s": "share"}.get(parts[2])
+    return (int(parts[1]), kind) if kind else None
+
+
+def post_keyboard(
+    delivery_id: int, url: str, confirmed: frozenset[str] | set[str]
+) -> dict[str, Any]:
+    like = t("button.liked") if "like" in confirmed else t("button.like")
+    share = t("button.shared") if "share" in confirmed else t("button.share")
+    return {
+        "inline_keyboard": [
+            [
+                {"text": like, "callback_data": callback_data(delivery_id, "like")},
+                {"text": share, "callback_data": callback_data(delivery_id, "share")},
+            ],
+            [{"text": t("button.open"), "url": url}],
+        ]
+    }
+
+
+def post_text(message: OutgoingPost) -> str:
+    header_key = "post.reminder_header" if message.reminder else "post.header"
+    caption = f"{message.caption}\n\n" if message.caption else ""
+    return t(
+        "post.body", header=t(header_key, opd=message.opd_nama), caption=caption, url=message.url
+    )
+
+
+class TelegramChannel:
+    name = "telegram"
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str = "https://api.telegram.org",
+        *,
+        paid_broadcast: bool = False,
+        connections: int = 64,
+        timeout: float = 15.0,
+    ) -> None:
+        self._paid = paid_broadcast
+        self._client = httpx.AsyncClient(
+            base_url=f"{api_url.rstrip('/')}/bot{token}/",
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            timeout=httpx.Timeout(timeout, connect=5.0),
+        )
+
+    async def send_post(self, message: OutgoingPost) -> str:
+        payload: dict[str, Any] = {
+            "chat_id": message.chat_id,
+            "text": post_text(message),
+            "reply_markup": post_keyboard(message.delivery_id, message.url, message.confirmed),
+            "link_preview_options": {"url": message.url, "prefer_large_media": True},
+        }
+        if self._paid:
+            payload["allow_paid_broadcast"] = True
+        result = await self.call("sendMessage", payload)
+        return str(result["message_id"])
+
+    async def call(self, method: str, payload: dict[str, Any]) -> Any:
+        try:
+            response = await self._client.post(method, json=payload)
+        except httpx.TimeoutException as exc:
+            raise Transient(f"timeout: {type(exc).__name__}") from None
+        except httpx.TransportError as exc:
+            raise Transient(f"connection: {type(exc).__name__}") from None
+        try:
+            body = response.json()
+        except json.JSONDecodeError:
+            body = {}
+        if response.status_code == 200 and body.get("ok"):
+            return body["result"]
+        raise classify(response.status_code, body)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def classify(status: int, body: dict[str, Any]) -> Exception:
+    """Map a Bot API failure to what the broadcaster should do; match text loosely."""
+    code = int(body.get("error_code") or status)
+    description = str(body.get("description") or f"HTTP {status}")
+    lowered = description.lower()
+    if code == 429:
+        retry_after = float((body.get("parameters") or {}).get("retry_after") or 1)
+        return RateLimited(description, retry_after)
+    if code == 403:
+        return Unreachable(description)
+    if code == 400 and ("chat not found" in lowered or "user not found" in lowered):
+        return Unreachable(description)
+    if code in (401, 404):
+        return Misconfigured(description)
+    if code >= 500 or code in (408, 409):
+        return Transient(description)
+    return Rejected(description)
