@@ -287,6 +287,24 @@ def worker() -> None:
     )
 
 
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port")] = 8000,
+    with_worker: Annotated[
+        bool, typer.Option("--worker", help="Jalankan juga pekerja pengiriman di proses ini.")
+    ] = False,
+) -> None:
+    """Jalankan API HTTP, webhook, dan dasbor."""
+    import uvicorn
+
+    from api.app import create_app
+
+    cfg = settings()
+    application = guarded(lambda: create_app(cfg, with_worker=with_worker))
+    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+
+
 @app.command("report")
 def report(
     start: Annotated[

@@ -59,8 +59,11 @@ def to_xlsx(report: Participation, tz: ZoneInfo) -> bytes:
     sheet = workbook.active
     assert sheet is not None
     sheet.title = "Partisipasi"
-    start, end = local_iso(report.window.start, tz), local_iso(report.window.end, tz)
-    sheet.append([f"Partisipasi ASN per OPD, {start} s.d. {end} (WIB, akhir tidak termasuk)"])
+    if report.window is not None:
+        start, end = local_iso(report.window.start, tz), local_iso(report.window.end, tz)
+        sheet.append([f"Partisipasi ASN per OPD, {start} s.d. {end} (WIB, akhir tidak termasuk)"])
+    else:
+        sheet.append(["Partisipasi ASN per OPD"])
     sheet.append(["Like dan share dilaporkan sendiri oleh ASN; terkirim diukur dari saluran."])
     sheet.append([label for _, label, _ in HEADERS])
     header_row = sheet.max_row

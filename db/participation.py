@@ -76,14 +76,14 @@ class OpdRow:
 
 @dataclass
 class Participation:
-    window: Window
+    window: Window | None
     rows: list[OpdRow]
     total: Counts = field(default_factory=Counts)
 
     def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
         return {
-            "start": local_iso(self.window.start, tz),
-            "end": local_iso(self.window.end, tz),
+            "start": local_iso(self.window.start, tz) if self.window else None,
+            "end": local_iso(self.window.end, tz) if self.window else None,
             "opd": [{"kode": r.kode, "nama": r.nama} | r.counts.as_dict() for r in self.rows],
             "total": self.total.as_dict(),
         }
@@ -95,7 +95,7 @@ def _rate(part: int, whole: int) -> float:
 
 def participation(
     session: Session,
-    window: Window,
+    window: Window | None,
     *,
     opd_ids: Sequence[int] | None = None,
     post_id: int | None = None,
@@ -140,7 +140,7 @@ def participation(
     return report
 
 
-def _delivery_counts(window: Window, post_id: int | None) -> Select[Any]:
+def _delivery_counts(window: Window | None, post_id: int | None) -> Select[Any]:
     delivery, post = table(Delivery), table(Post)
     like, share = table(Confirmation).alias("liked"), table(Confirmation).alias("shared")
     stmt = (
@@ -160,13 +160,11 @@ def _delivery_counts(window: Window, post_id: int | None) -> Select[Any]:
             share,
             and_(share.c.delivery_id == delivery.c.id, share.c.kind == ConfirmationKind.SHARE),
         )
-        .where(
-            delivery.c.status == DeliveryStatus.SENT,
-            post.c.approved_at >= window.start,
-            post.c.approved_at < window.end,
-        )
+        .where(delivery.c.status == DeliveryStatus.SENT)
         .group_by(delivery.c.opd_id)
     )
+    if window is not None:
+        stmt = stmt.where(post.c.approved_at >= window.start, post.c.approved_at < window.end)
     if post_id is not None:
         stmt = stmt.where(delivery.c.post_id == post_id)
     return stmt

@@ -1,0 +1,157 @@
+"""``/api/v1/participation`` and its CSV/XLSX exports: the contract's table, one source."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from sqlmodel import Session
+
+from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
+from db.apikeys import Principal
+from db.errors import Invalid, NotFound
+from db.exports import to_csv, to_xlsx
+from db.opd import opd_by_kode
+from db.participation import Participation, participation
+from db.settings import Settings
+from db.window import resolve_window
+
+router = APIRouter(prefix="/api/v1", tags=["partisipasi"])
+
+StartQ = Annotated[
+    str | None,
+    Query(
+        description="Tanggal WIB (2026-11-01) atau waktu ISO; bawaan 30 hari lalu",
+        examples=["2026-11-01"],
+    ),
+]
+EndQ = Annotated[
+    str | None,
+    Query(
+        description="Eksklusif; tanggal WIB atau waktu ISO; bawaan sekarang",
+        examples=["2026-12-01"],
+    ),
+]
+OpdQ = Annotated[str | None, Query(description="Kode OPD, mis. DINKES", examples=["DINKES"])]
+
+EXAMPLE = {
+    "start": "2026-11-01T00:00:00+07:00",
+    "end": "2026-12-01T00:00:00+07:00",
+    "opd": [
+        {
+            "kode": "DINKES",
+            "nama": "Dinas Kesehatan",
+            "asn_roster": 812,
+            "asn_registered": 790,
+            "registration_rate": 0.973,
+            "delivered": 15010,
+            "liked": 12001,
+            "shared": 9000,
+            "participated": 12500,
+            "participation_rate": 0.833,
+        }
+    ],
+    "total": {
+        "asn_roster": 8000,
+        "asn_registered": 7600,
+        "registration_rate": 0.95,
+        "delivered": 150000,
+        "liked": 120000,
+        "shared": 90000,
+        "participated": 125000,
+        "participation_rate": 0.833,
+    },
+}
+
+
+def build_report(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    start: str | None,
+    end: str | None,
+    opd: str | None,
+) -> Participation:
+    window = resolve_window(start, end, settings.tz)
+    opd_ids: list[int] | None = None
+    if opd:
+        try:
+            found = opd_by_kode(session, opd)
+        except NotFound as exc:
+            raise Invalid(exc.message) from None
+        assert found.id is not None
+        opd_ids = [found.id]
+    elif principal.opd_id is not None:
+        opd_ids = [principal.opd_id]
+    check_opd_access(principal, opd_ids[0] if opd_ids else None)
+    return participation(session, window, opd_ids=opd_ids)
+
+
+@router.get(
+    "/participation",
+    summary="Partisipasi per OPD",
+    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
+)
+def get_participation(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    start: StartQ = None,
+    end: EndQ = None,
+    opd: OpdQ = None,
+) -> dict[str, Any]:
+    return build_report(session, settings, principal, start, end, opd).as_json(settings.tz)
+
+
+@router.get(
+    "/participation.csv",
+    summary="Partisipasi per OPD (CSV)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def get_participation_csv(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    start: StartQ = None,
+    end: EndQ = None,
+    opd: OpdQ = None,
+) -> Response:
+    report = build_report(session, settings, principal, start, end, opd)
+    return Response(
+        to_csv(report),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{_name(report, settings)}.csv"'},
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get(
+    "/participation.xlsx",
+    summary="Partisipasi per OPD (XLSX)",
+    response_class=Response,
+    responses={200: {"content": {XLSX: {}}}},
+)
+def get_participation_xlsx(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    start: StartQ = None,
+    end: EndQ = None,
+    opd: OpdQ = None,
+) -> Response:
+    report = build_report(session, settings, principal, start, end, opd)
+    return Response(
+        to_xlsx(report, settings.tz),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{_name(report, settings)}.xlsx"'},
+    )
+
+
+def _name(report: Participation, settings: Settings) -> str:
+    assert report.window is not None
+    start = report.window.start.astimezone(settings.tz)
+    end = report.window.end.astimezone(settings.tz)
+    return f"partisipasi-{start:%Y%m%d}-{end:%Y%m%d}"

@@ -1,0 +1,152 @@
+"""``/api/v1/posts``: submit, list, inspect, and (Diskominfo) approve, reject or cancel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+
+from api.deps import DiskominfoDep, PrincipalDep, SessionDep, SettingsDep, check_opd_access
+from db.errors import Invalid
+from db.models import Opd, Platform, PostStatus
+from db.opd import opd_by_kode
+from db.post_queries import PostFilter, list_posts, post_detail, post_json
+from db.posts import approve_post, cancel_post, get_post, reject_post, submit_post
+from db.types import utcnow
+from db.window import resolve_window
+
+router = APIRouter(prefix="/api/v1/posts", tags=["postingan"])
+
+
+class PostIn(BaseModel):
+    url: str = Field(examples=["https://www.instagram.com/p/C0ntoh/"], max_length=2048)
+    caption: str | None = Field(default=None, examples=["Posyandu serentak di 18 kecamatan"])
+    opd: str | None = Field(
+        default=None, description="Kode OPD; kunci OPD: OPD-nya sendiri", examples=["DINKES"]
+    )
+
+
+class ApproveIn(BaseModel):
+    targets: list[str] | None = Field(
+        default=None, description="Kode OPD tujuan; kosong = semua OPD", examples=[["DINKES"]]
+    )
+    send_at: datetime | None = Field(default=None, description="Jadwal kirim (ISO, dengan zona)")
+
+
+class RejectIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500, examples=["Tautan bukan akun resmi OPD"])
+
+
+def _kode(session: SessionDep, opd_id: int) -> str:
+    opd = session.get(Opd, opd_id)
+    return opd.kode if opd else "?"
+
+
+@router.get("", summary="Daftar postingan")
+def list_(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    opd: Annotated[str | None, Query(description="Kode OPD")] = None,
+    status: Annotated[PostStatus | None, Query()] = None,
+    platform: Annotated[Platform | None, Query()] = None,
+    start: Annotated[str | None, Query(description="Diajukan sejak (tanggal WIB / ISO)")] = None,
+    end: Annotated[str | None, Query(description="Diajukan sebelum (eksklusif)")] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    opd_ids: list[int] | None = None
+    if opd:
+        found = opd_by_kode(session, opd)
+        check_opd_access(principal, found.id)
+        opd_ids = [found.id] if found.id is not None else []
+    elif principal.opd_id is not None:
+        opd_ids = [principal.opd_id]
+    window = resolve_window(start, end, settings.tz) if (start or end) else None
+    filters = PostFilter(
+        opd_ids=opd_ids,
+        status=status.value if status else None,
+        platform=platform.value if platform else None,
+        start=window.start if window and start else None,
+        end=window.end if window and end else None,
+    )
+    total, rows = list_posts(session, filters, limit=limit, offset=offset)
+    return {
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "items": [post_json(post, kode, settings.tz) for post, kode in rows],
+    }
+
+
+@router.post("", status_code=201, summary="Ajukan postingan")
+def submit(
+    body: PostIn, session: SessionDep, settings: SettingsDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    kode = body.opd
+    if principal.opd_id is not None:
+        own = session.get(Opd, principal.opd_id)
+        assert own is not None
+        if kode and kode.strip().upper() != own.kode:
+            check_opd_access(principal, None)
+        kode = own.kode
+    if not kode:
+        raise Invalid("opd wajib diisi untuk kunci Diskominfo")
+    post = submit_post(
+        session,
+        opd_kode=kode,
+        url=body.url,
+        caption=body.caption,
+        actor=f"apikey:{principal.key_id}",
+    )
+    return post_json(post, kode.strip().upper(), settings.tz)
+
+
+@router.get("/{post_id}", summary="Rincian postingan: partisipasi per OPD dan kemajuan kirim")
+def detail(
+    post_id: int, session: SessionDep, settings: SettingsDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    post = get_post(session, post_id)
+    check_opd_access(principal, post.opd_id)
+    return post_detail(session, post, _kode(session, post.opd_id), settings.tz, now=utcnow())
+
+
+@router.post("/{post_id}/approve", summary="Setujui dan antrekan siaran (Diskominfo)")
+def approve(
+    post_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: DiskominfoDep,
+    body: ApproveIn | None = None,
+) -> dict[str, Any]:
+    body = body or ApproveIn()
+    post, queued = approve_post(
+        session,
+        post_id,
+        targets=body.targets,
+        send_at=body.send_at,
+        actor=f"apikey:{principal.key_id}",
+    )
+    return post_json(post, _kode(session, post.opd_id), settings.tz) | {"queued": queued}
+
+
+@router.post("/{post_id}/reject", summary="Tolak postingan (Diskominfo)")
+def reject(
+    post_id: int,
+    body: RejectIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: DiskominfoDep,
+) -> dict[str, Any]:
+    post = reject_post(session, post_id, reason=body.reason, actor=f"apikey:{principal.key_id}")
+    return post_json(post, _kode(session, post.opd_id), settings.tz)
+
+
+@router.post("/{post_id}/cancel", summary="Batalkan postingan (Diskominfo)")
+def cancel(
+    post_id: int, session: SessionDep, settings: SettingsDep, principal: DiskominfoDep
+) -> dict[str, Any]:
+    post = cancel_post(session, post_id, actor=f"apikey:{principal.key_id}")
+    return post_json(post, _kode(session, post.opd_id), settings.tz)

@@ -1,0 +1,187 @@
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from db.apikeys import revoke_api_key
+from db.confirmations import confirm
+from db.models import ApiKey
+from db.outbox import finish_posts, mark_sent
+from db.posts import approve_post, submit_post
+from tests.api.conftest import make_key
+from tests.factories import add_asn, delivery_of, register
+
+NOV = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
+
+
+def seed(engine: Engine) -> dict[str, int]:
+    """DINKES: 2 ASN registered, both receive post 1; one likes. DISDIK: 1 ASN, not registered."""
+    with Session(engine) as session:
+        a, b = add_asn(session, opd="DINKES"), add_asn(session, opd="DINKES")
+        add_asn(session, opd="DISDIK")
+        register(session, a)
+        register(session, b)
+        post = submit_post(session, opd_kode="DINKES", url="https://instagram.com/p/1")
+        assert post.id
+        approve_post(session, post.id, now=NOV)
+        for who in (a, b):
+            mark_sent(session, delivery_of(session, post.id, who), "1")
+        confirm(session, delivery_of(session, post.id, a), "like")
+        finish_posts(session, {post.id}, now=NOV)
+        session.commit()
+        return {"post": post.id}
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json()["database"] == "ok"
+
+
+def test_keys_are_required_and_revocation_is_immediate(client: TestClient, engine: Engine) -> None:
+    assert client.get("/api/v1/participation").status_code == 401
+    bad = client.get("/api/v1/participation", headers={"Authorization": "Bearer gaung_nope"})
+    assert bad.status_code == 401 and "detail" in bad.json()
+    headers = make_key(engine, "diskominfo")
+    assert client.get("/api/v1/participation", headers=headers).status_code == 200
+    with Session(engine) as session:
+        key = session.exec(select(ApiKey)).one()
+        assert key.last_used_at is not None
+        assert key.id
+        revoke_api_key(session, key.id)
+        session.commit()
+    assert client.get("/api/v1/participation", headers=headers).status_code == 401
+
+
+def test_participation_json_csv_xlsx(client: TestClient, engine: Engine) -> None:
+    seed(engine)
+    headers = make_key(engine, "diskominfo")
+    params = {"start": "2026-11-01", "end": "2026-12-01"}
+    body = client.get("/api/v1/participation", params=params, headers=headers).json()
+    assert body["start"] == "2026-11-01T00:00:00+07:00"
+    rows = {r["kode"]: r for r in body["opd"]}
+    assert rows["DINKES"]["delivered"] == 2 and rows["DINKES"]["participation_rate"] == 0.5
+    assert rows["DISDIK"]["asn_registered"] == 0
+    assert body["total"]["asn_roster"] == 3 and body["total"]["liked"] == 1
+
+    csv = client.get("/api/v1/participation.csv", params=params, headers=headers)
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert "partisipasi-20261101-20261201.csv" in csv.headers["content-disposition"]
+    lines = csv.text.splitlines()
+    assert lines[0].startswith("kode,nama,asn_roster") and lines[-1].startswith("TOTAL,")
+
+    xlsx = client.get("/api/v1/participation.xlsx", params=params, headers=headers)
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None and sheet.freeze_panes == "A4"
+    values = [[c.value for c in row] for row in sheet.iter_rows(min_row=4)]
+    dinkes = next(v for v in values if v[0] == "DINKES")
+    assert dinkes[5] == 2 and dinkes[9] == 0.5
+
+
+def test_opd_keys_see_only_their_own_opd(client: TestClient, engine: Engine) -> None:
+    seed(engine)
+    headers = make_key(engine, "opd", "DINKES")
+    own = client.get("/api/v1/participation", headers=headers).json()
+    assert [r["kode"] for r in own["opd"]] == ["DINKES"]
+    other = client.get("/api/v1/participation", params={"opd": "DISDIK"}, headers=headers)
+    assert other.status_code == 403 and "detail" in other.json()
+    assert (
+        client.get(
+            "/api/v1/participation.csv", params={"opd": "DISDIK"}, headers=headers
+        ).status_code
+        == 403
+    )
+
+
+def test_bad_windows_and_unknown_opd_are_422(client: TestClient, engine: Engine) -> None:
+    headers = make_key(engine, "diskominfo")
+    for params in (
+        {"start": "2026-12-01", "end": "2026-11-01"},
+        {"start": "kemarin"},
+        {"end": "2026-13-45"},
+        {"opd": "TIDAKADA"},
+    ):
+        response = client.get("/api/v1/participation", params=params, headers=headers)
+        assert response.status_code == 422, params
+        assert isinstance(response.json()["detail"], str)
+
+
+def test_posts_lifecycle_over_http(client: TestClient, engine: Engine) -> None:
+    ids = seed(engine)
+    opd_key = make_key(engine, "opd", "DINKES")
+    admin = make_key(engine, "diskominfo")
+    created = client.post(
+        "/api/v1/posts", json={"url": "https://youtu.be/abc", "caption": "Hi"}, headers=opd_key
+    )
+    assert created.status_code == 201, created.text
+    post = created.json()
+    assert (post["opd"], post["platform"], post["status"]) == ("DINKES", "youtube", "submitted")
+    assert (
+        client.post(
+            "/api/v1/posts", json={"url": "https://youtu.be/x", "opd": "DISDIK"}, headers=opd_key
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/api/v1/posts", json={"url": "javascript:alert(1)"}, headers=opd_key
+        ).status_code
+        == 422
+    )
+    assert (
+        client.post(
+            "/api/v1/posts", json={"url": "https://youtu.be/abc"}, headers=opd_key
+        ).status_code
+        == 409
+    )
+    assert client.post(f"/api/v1/posts/{post['id']}/approve", headers=opd_key).status_code == 403
+    approved = client.post(
+        f"/api/v1/posts/{post['id']}/approve", json={"targets": ["DINKES"]}, headers=admin
+    )
+    assert approved.status_code == 200 and approved.json()["queued"] == 2
+    assert client.post(f"/api/v1/posts/{post['id']}/approve", headers=admin).status_code == 409
+
+    listing = client.get("/api/v1/posts", params={"status": "approved"}, headers=admin).json()
+    assert [p["id"] for p in listing["items"]] == [post["id"]] and listing["total"] == 1
+    assert (
+        client.get("/api/v1/posts", params={"status": "nonsense"}, headers=admin).status_code == 422
+    )
+
+    detail = client.get(f"/api/v1/posts/{ids['post']}", headers=opd_key).json()
+    assert detail["progress"] == {
+        "total": 2,
+        "sent": 2,
+        "failed": 0,
+        "pending": 0,
+        "deferred": 0,
+        "failures": {},
+    }
+    assert detail["participation"]["total"]["participated"] == 1
+    assert client.get("/api/v1/posts/999999", headers=admin).status_code == 404
+
+    rejected = client.post(
+        "/api/v1/posts", json={"url": "https://x.com/a/status/1", "opd": "DISDIK"}, headers=admin
+    ).json()
+    assert (
+        client.post(
+            f"/api/v1/posts/{rejected['id']}/reject", json={"reason": ""}, headers=admin
+        ).status_code
+        == 422
+    )
+    done = client.post(
+        f"/api/v1/posts/{rejected['id']}/reject", json={"reason": "Bukan resmi"}, headers=admin
+    ).json()
+    assert (done["status"], done["reason"]) == ("rejected", "Bukan resmi")
+    assert client.get(f"/api/v1/posts/{rejected['id']}", headers=opd_key).status_code == 403
+    cancelled = client.post(f"/api/v1/posts/{post['id']}/cancel", headers=admin).json()
+    assert cancelled["status"] == "cancelled"
+
+
+def test_openapi_docs_are_served(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/participation" in spec["paths"]
