@@ -12,7 +12,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import cast
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, MetaData, Table, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    MetaData,
+    Table,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from db.types import BigId, UTCDateTime, utcnow
@@ -307,6 +315,80 @@ class WorkerHeartbeat(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     started_at: datetime = _created()
     seen_at: datetime = _created()
+
+
+class RegistrationStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class RegistrationRequest(SQLModel, table=True):
+    """An ASN who typed their NIP instead of sharing a contact, awaiting their OPD admin.
+
+    At most one pending request per chat account: asking again does not pile up requests.
+    """
+
+    __tablename__ = "registration_request"
+    __table_args__ = (
+        CheckConstraint(_in("status", RegistrationStatus), name="status"),
+        CheckConstraint(_in("channel", Channel), name="channel"),
+        Index(
+            "uq_registration_request_pending",
+            "channel",
+            "external_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    asn_id: int = Field(sa_column_args=[ForeignKey("asn.id", ondelete="CASCADE")])
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    chat_id: str = Field(max_length=64)
+    status: str = Field(default=RegistrationStatus.PENDING, max_length=16)
+    decided_by: int | None = Field(default=None, foreign_key="admin.id")
+    created_at: datetime = _created()
+    decided_at: datetime | None = _time()
+
+
+class ChatState(SQLModel, table=True):
+    """Where a person is in a multi-step chat (an admin's post submission, a /hapus prompt).
+
+    Kept in the database, not in the bot framework's memory, so that any worker process can
+    take the next message and a restart forgets nothing.
+    """
+
+    __tablename__ = "chat_state"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    external_id: str = Field(primary_key=True, max_length=64)
+    state: str = Field(max_length=32)
+    data: str | None = None
+    updated_at: datetime = _created()
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Inbound updates already handled: Telegram and Meta may deliver one twice."""
+
+    __tablename__ = "processed_update"
+    __table_args__ = (Index("ix_processed_update_at", "at"),)
+
+    channel: str = Field(primary_key=True, max_length=16)
+    update_id: str = Field(primary_key=True, max_length=128)
+    at: datetime = _created()
+
+
+class AppSecret(SQLModel, table=True):
+    """Secrets the app makes for itself (signing dashboard links), shared by every process."""
+
+    __tablename__ = "app_secret"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)
+    created_at: datetime = _created()
 
 
 def table(model: type[SQLModel]) -> Table:
