@@ -35,7 +35,8 @@ test: lint typecheck pytest
 bench: install
 	$(BIN)/python -m bench
 
-lock:
+lock: install
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv
 	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --python-version 3.11 -q -o requirements.lock
 
 clean:
