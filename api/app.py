@@ -10,9 +10,11 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routes import health, participation, posts
+from api.routes import health, participation, posts, webhooks
 from bot.broadcast import Broadcaster
+from bot.ratelimit import Pacer
 from bot.runtime import build_channels, channel_rates, worker_config
+from bot.telegram.service import TelegramService
 from db.engine import make_engine
 from db.errors import GaungError
 from db.settings import Settings
@@ -37,10 +39,20 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         stop = asyncio.Event()
         worker: asyncio.Task[object] | None = None
         channels = {}
+        pacer = Pacer(settings.telegram_rate)
+        telegram: TelegramService | None = None
+        if settings.telegram_token:
+            telegram = TelegramService(settings, engine, pacer)
+            await telegram.start()
+        app.state.telegram = telegram
         if with_worker:
             channels = build_channels(settings)
             broadcaster = Broadcaster(
-                engine, channels, channel_rates(settings), config=worker_config(settings)
+                engine,
+                channels,
+                channel_rates(settings),
+                config=worker_config(settings),
+                pacers={"telegram": pacer},
             )
             worker = asyncio.create_task(broadcaster.run(stop))
         try:
@@ -51,6 +63,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
                 await worker
             for channel in channels.values():
                 await channel.aclose()
+            if telegram is not None:
+                await telegram.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -76,4 +90,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(health.router)
     app.include_router(participation.router)
     app.include_router(posts.router)
+    app.include_router(webhooks.router)
     return app

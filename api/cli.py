@@ -287,6 +287,18 @@ def worker() -> None:
     )
 
 
+@app.command("bot")
+def bot() -> None:
+    """Jalankan bot Telegram (long polling) bersama pekerja pengiriman."""
+    import asyncio
+
+    from api.broadcasting import run_bot
+
+    cfg = settings()
+    stats = guarded(lambda: asyncio.run(run_bot(cfg, out)))
+    out.print(f"Bot berhenti: {stats.sent} terkirim, {stats.failed} gagal.")
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",

@@ -91,6 +91,7 @@ class Broadcaster:
         clock: Clock = utcnow,
         post_id: int | None = None,
         worker_id: str | None = None,
+        pacers: Mapping[str, Pacer] | None = None,
     ) -> None:
         self.engine = engine
         self.channels = dict(channels)
@@ -98,7 +99,9 @@ class Broadcaster:
         self.clock = clock
         self.post_id = post_id
         self.worker_id = worker_id or f"w-{uuid.uuid4().hex[:12]}"
-        self.pacers = {name: Pacer(rates[name]) for name in self.channels}
+        # A pacer given by the caller is shared with the chat replies of the same bot.
+        given = dict(pacers or {})
+        self.pacers = {name: given.get(name) or Pacer(rates[name]) for name in self.channels}
         self.stats = Stats()
         self._outcomes: list[Outcome] = []
         self._pauses: dict[str, datetime] = {}

@@ -5,6 +5,7 @@ Only Bahasa Indonesia exists today; another language is a second dict with the s
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 ID: dict[str, str] = {
@@ -23,11 +24,142 @@ ID: dict[str, str] = {
     "platform.x": "X",
     "platform.youtube": "YouTube",
     "platform.web": "situs berita",
+    # --- registration and consent (UU PDP No. 27/2022) ---
+    "start.greeting": "Selamat datang di <b>Gaung</b>, kanal Diskominfo Kabupaten Mojokerto untuk "
+    "mengajak ASN menggaungkan unggahan resmi perangkat daerah.",
+    "start.consent": "Yang kami simpan: NIP, nama, OPD, jabatan dan nomor HP Anda dari data "
+    "kepegawaian, ID akun Telegram Anda, serta tombol yang Anda tekan (sudah like / sudah "
+    "share). Tujuannya hanya mengirim tautan unggahan resmi OPD dan menghitung partisipasi per "
+    "OPD. Gaung tidak pernah menyukai atau membagikan atas nama Anda, dan data ini tidak "
+    "dipakai untuk penilaian kinerja atau tunjangan. Data disimpan selama Anda ASN aktif di "
+    "Kabupaten Mojokerto. Hak Anda (UU PDP No. 27/2022): melihat data Anda (/status), "
+    "berhenti menerima pesan (/berhenti), dan menghapus data Anda (/hapus).",
+    "start.how": "Untuk mendaftar, tekan tombol <b>Bagikan nomor saya</b> di bawah. Jika nomor "
+    "Anda tidak tercatat, ketik NIP Anda (18 digit) untuk diperiksa admin OPD Anda.",
+    "start.registered": "Anda sudah terdaftar sebagai {nama} ({opd}).",
+    "start.resumed": "Selamat datang kembali, {nama}. Anda akan menerima unggahan lagi.",
+    "button.share_contact": "📱 Bagikan nomor saya",
+    "reg.registered": "✅ Terdaftar: {nama}, {opd}. Anda akan menerima unggahan resmi OPD di "
+    "sini. Ketik /bantuan untuk panduan.",
+    "reg.already": "Anda sudah terdaftar sebagai {nama} ({opd}).",
+    "reg.not_own_contact": "Itu kontak orang lain. Untuk mendaftar, bagikan nomor Anda "
+    "sendiri dengan tombol <b>Bagikan nomor saya</b>.",
+    "reg.not_in_roster": "Nomor {detail} tidak ada di daftar ASN Gaung. Ketik NIP Anda (18 "
+    "digit) agar admin OPD memeriksanya, atau minta admin kepegawaian OPD Anda memperbarui "
+    "nomor HP di data ASN.",
+    "reg.nip_not_in_roster": "NIP {detail} tidak ada di daftar ASN Gaung. Periksa kembali NIP "
+    "Anda atau hubungi admin kepegawaian OPD Anda.",
+    "reg.inactive": "Data ASN Anda ({nama}) tercatat tidak aktif, jadi belum bisa didaftarkan. "
+    "Hubungi admin kepegawaian OPD Anda.",
+    "reg.other_account": "ASN {nama} sudah terdaftar dengan akun Telegram lain. Jika itu bukan "
+    "Anda atau Anda berganti akun, hubungi admin OPD Anda.",
+    "reg.account_taken": "Akun Telegram ini sudah terdaftar untuk ASN lain. Hubungi admin "
+    "OPD Anda bila ini keliru.",
+    "reg.invalid": "Data tidak valid: {detail}.",
+    "reg.requested": "Permintaan pendaftaran untuk {nama} ({opd}) sudah dikirim ke admin OPD "
+    "Anda. Anda akan diberi tahu setelah diperiksa.",
+    "reg.requested_no_admin": "Permintaan pendaftaran untuk {nama} ({opd}) sudah dicatat, "
+    "tetapi admin OPD Anda belum terhubung ke Gaung. Mohon hubungi admin media sosial OPD "
+    "Anda atau Diskominfo.",
+    "reg.pending": "Permintaan pendaftaran Anda untuk {nama} masih menunggu admin OPD.",
+    "reg.approved": "✅ Admin OPD menyetujui pendaftaran Anda: {nama}, {opd}.",
+    "reg.rejected": "Admin OPD tidak menyetujui pendaftaran untuk NIP ini. Hubungi admin OPD "
+    "Anda bila ini keliru.",
+    "admin.reg_request": "Permintaan pendaftaran lewat NIP:\n{nama}\nNIP {nip}\n{jabatan}\n"
+    "Akun Telegram: {who}",
+    "button.approve": "✅ Setujui",
+    "button.reject": "❌ Tolak",
+    "admin.reg_approved": "✅ Disetujui: {nama}",
+    "admin.reg_rejected": "❌ Ditolak: {nama}",
+    "admin.decided_already": "Permintaan ini sudah diputuskan.",
+    # --- confirmations ---
+    "tap.recorded_like": "Terima kasih! Like tercatat.",
+    "tap.recorded_share": "Terima kasih! Share tercatat.",
+    "tap.already": "Sudah tercatat sebelumnya.",
+    "tap.refused": "Tombol ini tidak berlaku.",
+    "tap.cancelled": "Unggahan ini sudah dibatalkan.",
+    # --- commands ---
+    "status.unregistered": "Anda belum terdaftar. Ketik /start untuk mendaftar.",
+    "status.body": "<b>{nama}</b>\nNIP {nip}\n{opd}\nStatus: {state}\n\n30 hari terakhir: "
+    "{delivered} unggahan diterima, {liked} like dan {shared} share Anda laporkan.",
+    "status.active": "menerima unggahan",
+    "status.stopped": "berhenti menerima (ketik /start untuk melanjutkan)",
+    "help": "<b>Gaung</b> mengirim tautan unggahan resmi OPD. Buka tautan, beri like atau "
+    "bagikan dari akun Anda sendiri, lalu tekan <b>Sudah Like</b> / <b>Sudah Share</b>."
+    "\n\n/status — data dan partisipasi Anda\n/berhenti — berhenti menerima pesan"
+    "\n/hapus — hapus data Anda\n/bantuan — pesan ini",
+    "help.admin": "\n\nAdmin: kirim tautan unggahan OPD untuk diajukan; /laporan — ringkasan "
+    "partisipasi; /dashboard — tautan masuk dasbor.",
+    "stop.done": "Anda tidak akan menerima unggahan lagi. Ketik /start kapan saja untuk "
+    "melanjutkan.",
+    "stop.unregistered": "Anda belum terdaftar, jadi tidak ada pesan yang dikirim ke Anda.",
+    "erase.confirm": "Hapus data Anda dari Gaung? Tautan akun Telegram dan nomor HP Anda akan "
+    "dihapus; jumlah partisipasi tetap dihitung tanpa nama. Anda bisa mendaftar lagi kapan "
+    "saja.",
+    "button.erase_yes": "Ya, hapus",
+    "button.erase_no": "Batal",
+    "erase.done": "Data Anda sudah dihapus. Terima kasih telah ikut menggaungkan.",
+    "erase.nothing": "Tidak ada data akun ini di Gaung.",
+    "erase.kept": "Data Anda tidak dihapus.",
+    "unknown": "Maaf, pesan itu tidak saya pahami. Ketik /bantuan untuk panduan.",
+    "error": "Maaf, terjadi gangguan. Silakan coba lagi sebentar lagi.",
+    # --- admins: submissions ---
+    "submit.not_admin": "Hanya admin OPD yang bisa mengajukan unggahan. Bila Anda admin media "
+    "sosial OPD, minta Diskominfo mendaftarkan akun Telegram Anda.",
+    "submit.bad_url": "Tautan ditolak: {detail}.",
+    "submit.ask_caption": "Tautan {platform} diterima. Kirim keterangan singkat untuk ASN "
+    "(maks. {max} karakter), atau tekan <b>Lewati</b>.",
+    "button.skip": "Lewati",
+    "submit.caption_too_long": "Keterangan terlalu panjang ({length} karakter, maks. {max}). "
+    "Kirim yang lebih singkat.",
+    "submit.preview": "Pratinjau unggahan {opd}:\n\n{caption}{url}\n\nAjukan ke Diskominfo?",
+    "button.submit": "📤 Ajukan",
+    "button.cancel": "Batal",
+    "submit.done": "Unggahan #{id} diajukan. Anda akan diberi tahu setelah Diskominfo "
+    "memeriksanya.",
+    "submit.cancelled": "Pengajuan dibatalkan.",
+    "submit.duplicate": "Tautan ini sudah diajukan ({detail}).",
+    "review.new": "Unggahan baru #{id} dari {opd} ({platform}):\n\n{caption}{url}",
+    "button.approve_all": "✅ Setujui (semua OPD)",
+    "button.approve_own": "✅ Setujui (hanya {opd})",
+    "review.ask_reason": "Tulis alasan penolakan unggahan #{id}:",
+    "review.approved": "✅ Unggahan #{id} disetujui; {queued} pesan masuk antrean.",
+    "review.rejected": "❌ Unggahan #{id} ditolak: {reason}",
+    "review.conflict": "Unggahan #{id}: {detail}",
+    "submitter.approved": "✅ Unggahan #{id} Anda disetujui Diskominfo dan sedang dikirim ke "
+    "{queued} ASN.",
+    "submitter.rejected": "❌ Unggahan #{id} Anda ditolak Diskominfo. Alasan: {reason}",
+    "report.body": "<b>Partisipasi 30 hari terakhir</b>{scope}\nTerdaftar: {registered}/{roster} "
+    "({reg_rate})\nTerkirim: {delivered} · like {liked} · share {shared} (dilaporkan "
+    "sendiri)\nPartisipasi: {participation_rate}",
+    "report.top": "\n\nOPD teratas:\n{lines}",
+    "report.not_admin": "Perintah ini khusus admin.",
+    "dashboard.link": "Tautan masuk dasbor (berlaku 15 menit, jangan dibagikan):\n{url}",
+    "dashboard.no_url": "Dasbor belum bisa dibuka: GAUNG_PUBLIC_URL belum diatur.",
+    # --- command menu ---
+    "cmd.start": "Mulai dan daftar",
+    "cmd.status": "Data dan partisipasi saya",
+    "cmd.bantuan": "Panduan",
+    "cmd.berhenti": "Berhenti menerima pesan",
+    "cmd.hapus": "Hapus data saya",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"id": ID}
 
 
 def t(key: str, lang: str = "id", **values: Any) -> str:
+    """Plain text (broadcast posts are sent without a parse mode)."""
     text = CATALOGUES.get(lang, ID).get(key) or ID[key]
     return text.format(**values) if values else text
+
+
+class Html(str):
+    """Already-safe HTML, inserted by ``th`` without escaping."""
+
+
+def th(key: str, lang: str = "id", **values: Any) -> Html:
+    """Text for Telegram's HTML parse mode: every value is escaped unless it is ``Html``."""
+    safe = {
+        k: v if isinstance(v, Html) else html.escape(str(v), quote=False) for k, v in values.items()
+    }
+    return Html(t(key, lang, **safe))

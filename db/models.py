@@ -371,14 +371,23 @@ class ChatState(SQLModel, table=True):
 
 
 class ProcessedUpdate(SQLModel, table=True):
-    """Inbound updates already handled: Telegram and Meta may deliver one twice."""
+    """The inbox of webhook updates: stored before the webhook answers, handled once.
+
+    Telegram and Meta may deliver an update twice; the key makes the second a no-op. An update
+    stored but not yet handled (``handled_at`` empty) survives a crash and is handled on start.
+    """
 
     __tablename__ = "processed_update"
-    __table_args__ = (Index("ix_processed_update_at", "at"),)
+    __table_args__ = (
+        Index("ix_processed_update_at", "at"),
+        Index("ix_processed_update_unhandled", "channel", "handled_at"),
+    )
 
     channel: str = Field(primary_key=True, max_length=16)
     update_id: str = Field(primary_key=True, max_length=128)
+    payload: str | None = None
     at: datetime = _created()
+    handled_at: datetime | None = _time()
 
 
 class AppSecret(SQLModel, table=True):

@@ -168,3 +168,37 @@ def _delivery_counts(window: Window | None, post_id: int | None) -> Select[Any]:
     if post_id is not None:
         stmt = stmt.where(delivery.c.post_id == post_id)
     return stmt
+
+
+def asn_summary(session: Session, asn_id: int, window: Window) -> tuple[int, int, int]:
+    """One ASN's own record for ``/status``: deliveries received, likes and shares reported."""
+    delivery, post, confirmation = table(Delivery), table(Post), table(Confirmation)
+    in_window = and_(
+        delivery.c.asn_id == asn_id,
+        delivery.c.status == DeliveryStatus.SENT,
+        post.c.approved_at >= window.start,
+        post.c.approved_at < window.end,
+    )
+    delivered = (
+        session.connection()
+        .execute(
+            select(func.count())
+            .select_from(delivery)
+            .join(post, post.c.id == delivery.c.post_id)
+            .where(in_window)
+        )
+        .scalar_one()
+    )
+    kinds: dict[str, int] = dict(
+        session.connection()
+        .execute(
+            select(confirmation.c.kind, func.count())
+            .select_from(confirmation)
+            .join(delivery, delivery.c.id == confirmation.c.delivery_id)
+            .join(post, post.c.id == delivery.c.post_id)
+            .where(in_window)
+            .group_by(confirmation.c.kind)
+        )
+        .all()
+    )
+    return int(delivered), int(kinds.get("like", 0)), int(kinds.get("share", 0))

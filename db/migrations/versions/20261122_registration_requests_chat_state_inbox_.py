@@ -1,8 +1,8 @@
-"""registration requests chat state processed updates secrets
+"""registration requests chat state inbox secrets
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-22 14:03:13.982886
+Create Date: 2026-11-22 14:04:30.531082
 """
 
 from collections.abc import Sequence
@@ -38,11 +38,14 @@ def upgrade() -> None:
     op.create_table('processed_update',
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
     sa.Column('update_id', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('payload', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('at', db.types.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('handled_at', db.types.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('channel', 'update_id', name=op.f('pk_processed_update'))
     )
     with op.batch_alter_table('processed_update', schema=None) as batch_op:
         batch_op.create_index('ix_processed_update_at', ['at'], unique=False)
+        batch_op.create_index('ix_processed_update_unhandled', ['channel', 'handled_at'], unique=False)
 
     op.create_table('registration_request',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -73,6 +76,7 @@ def downgrade() -> None:
 
     op.drop_table('registration_request')
     with op.batch_alter_table('processed_update', schema=None) as batch_op:
+        batch_op.drop_index('ix_processed_update_unhandled')
         batch_op.drop_index('ix_processed_update_at')
 
     op.drop_table('processed_update')

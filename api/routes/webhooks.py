@@ -1,0 +1,33 @@
+"""Inbound webhooks. Secrets are compared in constant time; a bad one gets 403 and nothing else."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+from fastapi import APIRouter, Request, Response
+
+from api.deps import SettingsDep
+
+router = APIRouter(tags=["webhook"], include_in_schema=True)
+
+
+@router.post("/webhook/telegram", summary="Pembaruan dari Telegram (dengan secret token)")
+async def telegram_webhook(request: Request, settings: SettingsDep) -> Response:
+    secret = settings.telegram_webhook_secret
+    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
+    if not secret or given is None or not hmac.compare_digest(given.encode(), secret.encode()):
+        return Response(status_code=403)
+    service = getattr(request.app.state, "telegram", None)
+    if service is None:
+        return Response(status_code=503)
+    try:
+        payload = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return Response(
+            '{"detail": "badan permintaan bukan JSON"}', 400, media_type="application/json"
+        )
+    if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+        return Response('{"detail": "update_id tidak ada"}', 400, media_type="application/json")
+    await service.receive(payload)
+    return Response(status_code=200)

@@ -1,0 +1,62 @@
+"""python-telegram-bot's requests paced by the same ``Pacer`` as the broadcaster.
+
+One bot has one rate at Telegram, whoever sends: replies, edits, admin notices and broadcasts
+draw on the same slots and the same flood wait. A 429 is waited out and retried, never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+from bot.ratelimit import Pacer
+
+# Methods that Telegram counts as messages; the rest (answers, getMe, webhooks) are not paced.
+PACED = {
+    "sendMessage",
+    "sendPhoto",
+    "sendDocument",
+    "editMessageText",
+    "editMessageReplyMarkup",
+    "editMessageCaption",
+    "copyMessage",
+    "forwardMessage",
+}
+MAX_RETRIES = 5
+
+
+class PacerRateLimiter(BaseRateLimiter[None]):
+    def __init__(self, pacer: Pacer) -> None:
+        self.pacer = pacer
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat = data.get("chat_id")
+        for attempt in range(MAX_RETRIES + 1):
+            if endpoint in PACED:
+                await self.pacer.acquire(str(chat) if chat is not None else None)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                wait = exc.retry_after
+                seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+                self.pacer.on_rate_limited(seconds)
+                if attempt == MAX_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
