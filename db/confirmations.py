@@ -6,7 +6,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from db.errors import Invalid
-from db.models import Confirmation, ConfirmationKind, Delivery
+from db.models import Confirmation, ConfirmationKind, Delivery, DeliveryStatus
+from db.stats import bump
 
 
 def confirm(session: Session, delivery: Delivery, kind: str, *, channel: str | None = None) -> bool:
@@ -17,6 +18,8 @@ def confirm(session: Session, delivery: Delivery, kind: str, *, channel: str | N
     """
     if kind not in (ConfirmationKind.LIKE, ConfirmationKind.SHARE):
         raise Invalid(f"jenis konfirmasi {kind!r} tidak dikenal")
+    # Lock the delivery: a like and a share tapped at once must not both count as "first".
+    session.exec(select(Delivery.id).where(Delivery.id == delivery.id).with_for_update()).first()
     exists = session.exec(
         select(Confirmation.id).where(
             Confirmation.delivery_id == delivery.id, Confirmation.kind == kind
@@ -31,6 +34,13 @@ def confirm(session: Session, delivery: Delivery, kind: str, *, channel: str | N
             session.add(Confirmation(delivery_id=delivery.id, kind=kind, channel=channel))
     except IntegrityError:
         return False
+    if delivery.status == DeliveryStatus.SENT:
+        first = len(confirmed_kinds(session, delivery.id)) == 1
+        delta = {
+            "liked" if kind == ConfirmationKind.LIKE else "shared": 1,
+            "participated": int(first),
+        }
+        bump(session, {(delivery.post_id, delivery.opd_id): delta})
     return True
 
 

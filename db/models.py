@@ -294,6 +294,25 @@ class AuditLog(SQLModel, table=True):
     details: str | None = Field(default=None)
 
 
+class PostOpdStat(SQLModel, table=True):
+    """Running counts per post × OPD, written in the same transaction as what they count.
+
+    The participation table for a year then sums about 60 thousand rows instead of joining
+    millions of deliveries with their confirmations; ``db.stats.rebuild`` recomputes it.
+    """
+
+    __tablename__ = "post_opd_stat"
+
+    post_id: int = Field(
+        primary_key=True, sa_column_args=[ForeignKey("post.id", ondelete="CASCADE")]
+    )
+    opd_id: int = Field(primary_key=True, foreign_key="opd.id")
+    delivered: int = 0
+    liked: int = 0
+    shared: int = 0
+    participated: int = 0
+
+
 class ChannelState(SQLModel, table=True):
     """Per channel, shared by every worker process: the flood wait Telegram or Meta imposed.
 

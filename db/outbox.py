@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import ScalarSelect, and_, bindparam, case, func, insert, literal, select, update
 from sqlmodel import Session
 
+from db.confirmations import confirmed_kinds
 from db.models import (
     Asn,
     Channel,
@@ -26,6 +27,7 @@ from db.models import (
     PostStatus,
     table,
 )
+from db.stats import bump, delivered_deltas
 from db.types import utcnow
 
 # When an ASN can be reached on both channels, one message goes out, on the preferred one.
@@ -105,6 +107,8 @@ def cancel_pending(session: Session, post_id: int) -> int:
 def mark_sent(
     session: Session, delivery: Delivery, message_id: str | None, *, now: datetime | None = None
 ) -> None:
+    if delivery.status != DeliveryStatus.SENT:
+        bump(session, delivered_deltas([(delivery.post_id, delivery.opd_id)]))
     delivery.status = DeliveryStatus.SENT
     delivery.message_id = message_id
     delivery.sent_at = now or utcnow()
@@ -117,6 +121,13 @@ def mark_sent(
 def mark_failed(
     session: Session, delivery: Delivery, error: str, *, now: datetime | None = None
 ) -> None:
+    """Also for a send the channel accepted and later reported failed (WhatsApp statuses)."""
+    if delivery.status == DeliveryStatus.SENT:
+        assert delivery.id is not None
+        kinds = confirmed_kinds(session, delivery.id)
+        delta = {"delivered": -1, "participated": -1 if kinds else 0}
+        delta |= {"liked": -int("like" in kinds), "shared": -int("share" in kinds)}
+        bump(session, {(delivery.post_id, delivery.opd_id): delta})
     delivery.status = DeliveryStatus.FAILED
     delivery.failed_at = now or utcnow()
     delivery.lease_owner = delivery.lease_until = None
@@ -260,19 +271,30 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datet
     guard = and_(delivery.c.id == bindparam("d_id"), delivery.c.status == DeliveryStatus.SENDING)
     free = {"lease_owner": None, "lease_until": None}
     if sent := by_kind.get("sent"):
-        conn.execute(
+        # One statement moves the rows and says which it really moved (a row another worker
+        # already recorded is not counted twice); a second sets each message id.
+        moved = conn.execute(
             update(delivery)
-            .where(guard)
+            .where(
+                delivery.c.id.in_([o.delivery_id for o in sent]),
+                delivery.c.status == DeliveryStatus.SENDING,
+            )
             .values(
                 status=DeliveryStatus.SENT,
-                message_id=bindparam("m_id"),
                 sent_at=now,
                 error=None,
                 attempts=delivery.c.attempts + 1,
                 **free,
-            ),
+            )
+            .returning(delivery.c.post_id, delivery.c.opd_id)
+        ).all()
+        conn.execute(
+            update(delivery)
+            .where(delivery.c.id == bindparam("d_id"))
+            .values(message_id=bindparam("m_id")),
             [{"d_id": o.delivery_id, "m_id": o.message_id} for o in sent],
         )
+        bump(session, delivered_deltas((p, o) for p, o in moved))
     for kind in ("retry", "deferred"):
         if batch := by_kind.get(kind):
             increment = 1 if kind == "retry" else 0

@@ -26,6 +26,7 @@ from db.models import (
     DeliveryStatus,
     Opd,
     Post,
+    PostOpdStat,
     table,
 )
 from db.window import Window, local_iso
@@ -141,9 +142,33 @@ def participation(
 
 
 def _delivery_counts(window: Window | None, post_id: int | None) -> Select[Any]:
+    """Sums of the per post × OPD counters (``db.stats``), for posts approved in the window."""
+    stat, post = table(PostOpdStat), table(Post)
+    stmt = (
+        select(
+            stat.c.opd_id,
+            func.sum(stat.c.delivered),
+            func.sum(stat.c.liked),
+            func.sum(stat.c.shared),
+            func.sum(stat.c.participated),
+        )
+        .select_from(stat)
+        .join(post, post.c.id == stat.c.post_id)
+        .group_by(stat.c.opd_id)
+    )
+    if window is not None:
+        stmt = stmt.where(post.c.approved_at >= window.start, post.c.approved_at < window.end)
+    if post_id is not None:
+        stmt = stmt.where(stat.c.post_id == post_id)
+    return stmt
+
+
+def plain_delivery_counts(window: Window) -> Select[Any]:
+    """The same numbers straight from deliveries and confirmations: the reference the counters
+    are tested and benchmarked against."""
     delivery, post = table(Delivery), table(Post)
     like, share = table(Confirmation).alias("liked"), table(Confirmation).alias("shared")
-    stmt = (
+    return (
         select(
             delivery.c.opd_id,
             func.count(),
@@ -160,14 +185,13 @@ def _delivery_counts(window: Window | None, post_id: int | None) -> Select[Any]:
             share,
             and_(share.c.delivery_id == delivery.c.id, share.c.kind == ConfirmationKind.SHARE),
         )
-        .where(delivery.c.status == DeliveryStatus.SENT)
+        .where(
+            delivery.c.status == DeliveryStatus.SENT,
+            post.c.approved_at >= window.start,
+            post.c.approved_at < window.end,
+        )
         .group_by(delivery.c.opd_id)
     )
-    if window is not None:
-        stmt = stmt.where(post.c.approved_at >= window.start, post.c.approved_at < window.end)
-    if post_id is not None:
-        stmt = stmt.where(delivery.c.post_id == post_id)
-    return stmt
 
 
 def asn_summary(session: Session, asn_id: int, window: Window) -> tuple[int, int, int]:

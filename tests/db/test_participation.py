@@ -176,3 +176,51 @@ def test_deliveries_are_unique_per_post_and_asn(session: Session) -> None:
     with pytest.raises(Conflict):
         approve_post(session, post.id)
     assert len(session.exec(select(Delivery)).all()) == 1
+
+
+def _stat_rows(session: Session) -> list[tuple[int, int, int, int, int, int]]:
+    from db.models import PostOpdStat
+
+    return sorted(
+        (s.post_id, s.opd_id, s.delivered, s.liked, s.shared, s.participated)
+        for s in session.exec(select(PostOpdStat))
+    )
+
+
+def test_counters_equal_the_facts_after_every_kind_of_change(session: Session) -> None:
+    """The running counters match a rebuild and the plain join, including a late failure."""
+    from db.participation import plain_delivery_counts
+    from db.stats import rebuild
+
+    p = build_regency(session)
+    inside = START + timedelta(days=2)
+    post, _ = approve_post(
+        session,
+        submit_post(session, opd_kode="A", url="https://tiktok.com/@a/1").id or 0,
+        now=inside,
+    )
+    assert post.id
+    for who in ("a1", "a2", "b1", "b2"):
+        mark_sent(session, delivery_of(session, post.id, p[who]), "m")
+    confirm(session, delivery_of(session, post.id, p["a1"]), "like")
+    confirm(session, delivery_of(session, post.id, p["a1"]), "share")
+    confirm(session, delivery_of(session, post.id, p["b2"]), "share")
+    confirm(session, delivery_of(session, post.id, p["b2"]), "share")  # repeat: no change
+    mark_failed(session, delivery_of(session, post.id, p["b2"]), "131047 later")  # WhatsApp
+    session.commit()
+
+    kept = _stat_rows(session)
+    rebuild(session)
+    session.commit()
+    assert _stat_rows(session) == [r for r in kept if r[2:] != (0, 0, 0, 0)]
+    plain = {
+        row[0]: tuple(int(v) for v in row[1:])
+        for row in session.connection().execute(plain_delivery_counts(WINDOW))
+    }
+    report = participation(session, WINDOW)
+    counted = {
+        r.kode: (r.counts.delivered, r.counts.liked, r.counts.shared, r.counts.participated)
+        for r in report.rows
+    }
+    assert counted["A"] == plain[p["a1"].opd_id] == (2, 1, 1, 1)
+    assert counted["B"] == plain[p["b1"].opd_id] == (1, 0, 0, 0)
