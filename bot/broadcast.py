@@ -78,6 +78,18 @@ class Stats:
     errors: dict[str, int] = field(default_factory=dict)
 
 
+def _message(item: Claimed, chat_id: str, *, reminder: bool = False) -> OutgoingPost:
+    return OutgoingPost(
+        delivery_id=item.id,
+        chat_id=chat_id,
+        url=item.url,
+        caption=item.caption,
+        platform=item.platform,
+        opd_nama=item.opd_nama,
+        reminder=reminder,
+    )
+
+
 class Broadcaster:
     """One worker. Several may run, in one process or many, on one database."""
 
@@ -192,16 +204,8 @@ class Broadcaster:
         if item.chat_id is None:
             return Outcome(item.id, "failed", error="ASN tidak punya identitas chat lagi")
         await pacer.acquire(item.chat_id)
-        message = OutgoingPost(
-            delivery_id=item.id,
-            chat_id=item.chat_id,
-            url=item.url,
-            caption=item.caption,
-            platform=item.platform,
-            opd_nama=item.opd_nama,
-        )
         try:
-            message_id = await channel.send_post(message)
+            message_id = await channel.send_post(_message(item, item.chat_id))
         except RateLimited as exc:
             pacer.on_rate_limited(exc.retry_after)
             until = self.clock() + timedelta(seconds=exc.retry_after)
@@ -276,17 +280,8 @@ class Broadcaster:
             return False
         pacer = self.pacers[item.channel]
         await pacer.acquire(item.chat_id)
-        message = OutgoingPost(
-            delivery_id=item.id,
-            chat_id=item.chat_id,
-            url=item.url,
-            caption=item.caption,
-            platform=item.platform,
-            opd_nama=item.opd_nama,
-            reminder=True,
-        )
         try:
-            await self.channels[item.channel].send_post(message)
+            await self.channels[item.channel].send_post(_message(item, item.chat_id, reminder=True))
         except RateLimited as exc:
             pacer.on_rate_limited(exc.retry_after)
             return False

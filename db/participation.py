@@ -21,7 +21,6 @@ from db.models import (
     Asn,
     ChatIdentity,
     Confirmation,
-    ConfirmationKind,
     Delivery,
     DeliveryStatus,
     Opd,
@@ -29,6 +28,7 @@ from db.models import (
     PostOpdStat,
     table,
 )
+from db.stats import fact_counts
 from db.window import Window, local_iso
 
 COUNT_FIELDS = ("asn_roster", "asn_registered", "delivered", "liked", "shared", "participated")
@@ -164,34 +164,8 @@ def _delivery_counts(window: Window | None, post_id: int | None) -> Select[Any]:
 
 
 def plain_delivery_counts(window: Window) -> Select[Any]:
-    """The same numbers straight from deliveries and confirmations: the reference the counters
-    are tested and benchmarked against."""
-    delivery, post = table(Delivery), table(Post)
-    like, share = table(Confirmation).alias("liked"), table(Confirmation).alias("shared")
-    return (
-        select(
-            delivery.c.opd_id,
-            func.count(),
-            func.count(like.c.id),
-            func.count(share.c.id),
-            func.count(func.coalesce(like.c.id, share.c.id)),
-        )
-        .select_from(delivery)
-        .join(post, post.c.id == delivery.c.post_id)
-        .outerjoin(
-            like, and_(like.c.delivery_id == delivery.c.id, like.c.kind == ConfirmationKind.LIKE)
-        )
-        .outerjoin(
-            share,
-            and_(share.c.delivery_id == delivery.c.id, share.c.kind == ConfirmationKind.SHARE),
-        )
-        .where(
-            delivery.c.status == DeliveryStatus.SENT,
-            post.c.approved_at >= window.start,
-            post.c.approved_at < window.end,
-        )
-        .group_by(delivery.c.opd_id)
-    )
+    """The same numbers straight from deliveries and confirmations (the reference)."""
+    return fact_counts(["opd_id"], window)
 
 
 def asn_summary(session: Session, asn_id: int, window: Window) -> tuple[int, int, int]:

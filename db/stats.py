@@ -8,9 +8,10 @@ an upgrade, or to check them).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import Select, and_, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -19,9 +20,11 @@ from db.models import (
     ConfirmationKind,
     Delivery,
     DeliveryStatus,
+    Post,
     PostOpdStat,
     table,
 )
+from db.window import Window
 
 FIELDS = ("delivered", "liked", "shared", "participated")
 Key = tuple[int, int]  # (post_id, opd_id)
@@ -55,17 +58,16 @@ def delivered_deltas(rows: Iterable[tuple[int, int]], sign: int = 1) -> dict[Key
     return deltas
 
 
-def rebuild(session: Session) -> int:
-    """Recompute every counter from deliveries and confirmations; returns rows written."""
-    stat, delivery = table(PostOpdStat), table(Delivery)
+def fact_counts(group: Sequence[str], window: Window | None = None) -> Select[Any]:
+    """Counts straight from deliveries and confirmations, grouped by delivery columns: what
+    the counters must always equal (used to rebuild them and as the benchmark's reference)."""
+    delivery, post = table(Delivery), table(Post)
     like = table(Confirmation).alias("l")
     share = table(Confirmation).alias("s")
-    conn = session.connection()
-    conn.execute(delete(stat))
-    source = (
+    keys = [delivery.c[name] for name in group]
+    stmt = (
         select(
-            delivery.c.post_id,
-            delivery.c.opd_id,
+            *keys,
             func.count(),
             func.count(like.c.id),
             func.count(share.c.id),
@@ -80,11 +82,23 @@ def rebuild(session: Session) -> int:
             and_(share.c.delivery_id == delivery.c.id, share.c.kind == ConfirmationKind.SHARE),
         )
         .where(delivery.c.status == DeliveryStatus.SENT)
-        .group_by(delivery.c.post_id, delivery.c.opd_id)
+        .group_by(*keys)
     )
+    if window is not None:
+        stmt = stmt.join(post, post.c.id == delivery.c.post_id).where(
+            post.c.approved_at >= window.start, post.c.approved_at < window.end
+        )
+    return stmt
+
+
+def rebuild(session: Session) -> int:
+    """Recompute every counter from deliveries and confirmations; returns rows written."""
+    stat = table(PostOpdStat)
+    conn = session.connection()
+    conn.execute(delete(stat))
     result = conn.execute(
         insert(stat)
-        .from_select(["post_id", "opd_id", *FIELDS], source)
+        .from_select(["post_id", "opd_id", *FIELDS], fact_counts(["post_id", "opd_id"]))
         .execution_options(preserve_rowcount=True)
     )
     return int(result.rowcount)

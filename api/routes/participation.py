@@ -118,11 +118,7 @@ def get_participation_csv(
     opd: OpdQ = None,
 ) -> Response:
     report = build_report(session, settings, principal, start, end, opd)
-    return Response(
-        to_csv(report),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{_name(report, settings)}.csv"'},
-    )
+    return _download(to_csv(report), "text/csv; charset=utf-8", report, settings, "csv")
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -143,11 +139,15 @@ def get_participation_xlsx(
     opd: OpdQ = None,
 ) -> Response:
     report = build_report(session, settings, principal, start, end, opd)
-    return Response(
-        to_xlsx(report, settings.tz),
-        media_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{_name(report, settings)}.xlsx"'},
-    )
+    return _download(to_xlsx(report, settings.tz), XLSX, report, settings, "xlsx")
+
+
+def _download(
+    body: str | bytes, media_type: str, report: Participation, settings: Settings, ext: str
+) -> Response:
+    name = f"{_name(report, settings)}.{ext}"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def _name(report: Participation, settings: Settings) -> str:
