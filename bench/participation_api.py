@@ -176,6 +176,7 @@ def run() -> list[str]:
                         f"{counters:.1f} ms | {plain:.0f} ms | {plain / counters:.0f}× |"
                     )
                 params = {"start": (end - timedelta(days=366)).isoformat(), "end": end.isoformat()}
+                print(lines[-2], lines[-1], sep="\n", flush=True)
                 result = asyncio.run(_hammer(base, headers, params))
                 concurrency.append(
                     f"| {name} | {CONCURRENT_CLIENTS} | {CONCURRENT_SECONDS:.0f} s | "
@@ -183,9 +184,14 @@ def run() -> list[str]:
                     f"{result['throughput']:.0f}/s | {result['p50']:.0f} ms | "
                     f"{result['p99']:.0f} ms |"
                 )
+                print(concurrency[-1], flush=True)
             finally:
                 server.terminate()
-                server.wait(timeout=30)
+                try:
+                    server.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    server.kill()  # still draining the load test's backlog
+                    server.wait()
                 engine.dispose()
     lines += [
         "",
