@@ -6,11 +6,14 @@ draw on the same slots and the same flood wait. A 429 is waited out and retried,
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.ratelimit import Pacer
 
@@ -26,6 +29,14 @@ PACED = {
     "forwardMessage",
 }
 MAX_RETRIES = 5
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """PTB 22 warns that ``retry_after`` becomes a timedelta; accept either, quietly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
 class PacerRateLimiter(BaseRateLimiter[None]):
@@ -54,9 +65,7 @@ class PacerRateLimiter(BaseRateLimiter[None]):
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
-                wait = exc.retry_after
-                seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
-                self.pacer.on_rate_limited(seconds)
+                self.pacer.on_rate_limited(retry_seconds(exc))
                 if attempt == MAX_RETRIES:
                     raise
         raise AssertionError("unreachable")
