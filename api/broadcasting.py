@@ -167,6 +167,9 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
         engine.dispose()
 
 
+POLL_SECONDS = 3
+
+
 async def run_bot(settings: Settings, console: Console) -> Stats:
     """``gaung bot``: the Telegram bot by long polling, with the delivery workers beside it."""
     from telegram import Update
@@ -197,7 +200,10 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
         await application.bot.delete_webhook()
         await set_commands(application)
         assert application.updater is not None
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        # A short long-poll keeps shutdown quick: stopping waits for the poll in flight.
+        await application.updater.start_polling(
+            allowed_updates=Update.ALL_TYPES, timeout=timedelta(seconds=POLL_SECONDS)
+        )
         await application.start()
         me = application.bot.username
         console.print(

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import Engine
 
 from bot.emulators.telegram import Limits, TelegramEmulator
+from bot.emulators.telegram.runner import free_port
+from bot.emulators.telegram.world import Message
 from db.engine import session_scope
 from tests.factories import add_asn, register
 
@@ -40,3 +50,144 @@ def registered_members(
             assert asn.id is not None
             members.append(Member(asn.id, user.id, opd))
     return members
+
+
+SECRET = "uji-rahasia_123"
+
+
+class BotProcess:
+    """``gaung bot`` (long polling) or ``gaung serve --worker`` (webhook) against the emulator.
+
+    The real commands run in their own processes, as an operator starts them; tests speak to
+    them only through the emulated Telegram and read the database.
+    """
+
+    def __init__(self, transport: str, database_url: str, tg: TelegramEmulator, tmp: Path):
+        self.transport = transport
+        self.tg = tg
+        self.port = free_port()
+        env = {
+            **os.environ,
+            "GAUNG_DATABASE_URL": database_url,
+            "GAUNG_TELEGRAM_TOKEN": tg.token,
+            "GAUNG_TELEGRAM_API_URL": tg.url,
+            "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
+        }
+        if transport == "polling":
+            args = ["bot"]
+        else:
+            args = ["serve", "--worker", "--port", str(self.port)]
+        self.log_path = tmp / f"{transport}.log"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", *args],
+                env=env,
+                stdout=log,
+                stderr=log,
+                cwd=tmp,
+            )
+        ready = (
+            (lambda: tg.bot.polls > 0)
+            if transport == "polling"
+            else (lambda: bool(tg.bot.webhook.url))
+        )
+        try:
+            tg.wait_for(ready, timeout=30, message="bot did not start")
+            if transport == "webhook":
+                self._wait_http()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_http(self) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2)
+                return
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "gaung serve did not listen"
+                time.sleep(0.05)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.fixture(params=["polling", "webhook"])
+def running_bot(
+    request: pytest.FixtureRequest, database_url: str, tg: TelegramEmulator, tmp_path: Path
+) -> Iterator[BotProcess]:
+    bot = BotProcess(request.param, database_url, tg, tmp_path)
+    yield bot
+    bot.stop()
+    assert "Traceback" not in bot.log(), bot.log()
+
+
+@pytest.fixture
+def webhook_bot(database_url: str, tg: TelegramEmulator, tmp_path: Path) -> Iterator[BotProcess]:
+    bot = BotProcess("webhook", database_url, tg, tmp_path)
+    yield bot
+    bot.stop()
+    assert "Traceback" not in bot.log(), bot.log()
+
+
+class Chat:
+    """One simulated person in Telegram, acting and waiting for Gaung's answer."""
+
+    def __init__(self, tg: TelegramEmulator, name: str, phone: str | None = None) -> None:
+        self.tg = tg
+        self.user = tg.world.add_user(name, phone=phone)
+        self.id = self.user.id
+
+    def messages(self) -> list[Message]:
+        return self.tg.world.messages(self.id)
+
+    def last(self) -> Message:
+        found = self.messages()
+        assert found, "no message from the bot"
+        return found[-1]
+
+    def _expect(self, act: Callable[[], object], count: int = 1) -> Message:
+        before = len(self.messages())
+        act()
+        self.tg.wait_for(
+            lambda: len(self.messages()) >= before + count,
+            timeout=15,
+            message=f"{self.user.first_name} got no answer",
+        )
+        return self.messages()[before]
+
+    def say(self, text: str) -> Message:
+        return self._expect(lambda: self.tg.world.say(self.id, text))
+
+    def share_contact(self, **kwargs: Any) -> Message:
+        return self._expect(lambda: self.tg.world.share_contact(self.id, **kwargs))
+
+    def wait_message(self, count: int, *, timeout: float = 15) -> Message:
+        self.tg.wait_for(lambda: len(self.messages()) >= count, timeout=timeout)
+        return self.messages()[count - 1]
+
+    def press(self, message: Message, label: str) -> dict[str, Any] | None:
+        """Press a button by its label; returns the toast Gaung answered with."""
+        query_id = self.tg.world.press_label(self.id, message.message_id, label)
+        return self.answer_of(query_id)
+
+    def press_data(self, message: Message, data: str, *, forged: bool = False) -> Any:
+        query_id = self.tg.world.press(self.id, message.message_id, data, forged=forged)
+        return self.answer_of(query_id)
+
+    def answer_of(self, query_id: str) -> dict[str, Any] | None:
+        self.tg.wait_for(
+            lambda: self.tg.bot.queries[query_id].answered, timeout=15, message="no answer"
+        )
+        return self.tg.bot.queries[query_id].answer

@@ -125,17 +125,23 @@ class Emulator:
     async def _get_updates(self, bot: Bot, name: str, params: dict[str, Any]) -> Response:
         timeout = float(params.get("timeout") or 0)
         deadline = time.monotonic() + min(max(timeout, 0.0), 50.0)
-        while True:
+        with self.world.lock:
+            bot.polls += 1
+        try:
+            while True:
+                with self.world.lock:
+                    try:
+                        updates = take_updates(self.world, bot, params)
+                    except ApiError as error:
+                        self._log(bot, name, params, error.code, error.description)
+                        return _failure(error)
+                    if updates or time.monotonic() >= deadline:
+                        self._log(bot, name, params, 200)
+                        return _answer(updates)
+                await asyncio.sleep(POLL_STEP)
+        finally:
             with self.world.lock:
-                try:
-                    updates = take_updates(self.world, bot, params)
-                except ApiError as error:
-                    self._log(bot, name, params, error.code, error.description)
-                    return _failure(error)
-                if updates or time.monotonic() >= deadline:
-                    self._log(bot, name, params, 200)
-                    return _answer(updates)
-            await asyncio.sleep(POLL_STEP)
+                bot.polls -= 1
 
     def _log(
         self, bot: Bot, method: str, params: dict[str, Any], status: int, error: str | None = None

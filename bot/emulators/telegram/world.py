@@ -199,6 +199,7 @@ class Bot:
     queries: dict[str, Query] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    polls: int = 0  # getUpdates requests waiting right now
 
     def as_user(self) -> dict[str, Any]:
         return {
@@ -516,6 +517,12 @@ class World:
             raise ValueError(f"no button labelled {label!r} under message {message_id}")
 
     def _member_update(self, bot: Bot, user: User, old: str, new: str) -> None:
+        def member(status: str) -> dict[str, Any]:
+            data: dict[str, Any] = {"user": bot.as_user(), "status": status}
+            if status == "kicked":
+                data["until_date"] = 0  # banned forever: what blocking a bot looks like
+            return data
+
         self._queue(
             bot,
             "my_chat_member",
@@ -523,8 +530,8 @@ class World:
                 "chat": user.chat(),
                 "from": user.as_dict(),
                 "date": int(time.time()),
-                "old_chat_member": {"user": bot.as_user(), "status": old},
-                "new_chat_member": {"user": bot.as_user(), "status": new, "until_date": 0},
+                "old_chat_member": member(old),
+                "new_chat_member": member(new),
             },
         )
 
