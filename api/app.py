@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routes import health, participation, posts, webhooks
+from api.routes import dashboard, health, opd, participation, posts, trend, webhooks
 from bot.broadcast import Broadcaster
 from bot.ratelimit import Pacer
 from bot.runtime import build_channels, channel_rates, worker_config
@@ -89,6 +89,9 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
 
     app.include_router(health.router)
     app.include_router(participation.router)
+    app.include_router(trend.router)
     app.include_router(posts.router)
     app.include_router(webhooks.router)
+    app.include_router(opd.router)
+    app.include_router(dashboard.router)
     return app

@@ -1,0 +1,378 @@
+"""The dashboard: server-rendered pages for Diskominfo staff and OPD admins, in Indonesian.
+
+Sign-in is with an API key (typed once into a form) or with the bot's short-lived link; both
+end in the same signed session cookie, which names the key or admin and is checked against
+the database on every request. The page reads the same domain functions as the API, and its
+charts are drawn by the Chart.js shipped in ``api/static`` (deployments may have no internet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
+
+from api.deps import SessionDep, SettingsDep
+from api.routes.participation import XLSX
+from db.apikeys import authenticate
+from db.dashboard import (
+    ADMIN,
+    API_KEY,
+    Viewer,
+    local_month,
+    posts_approved,
+    recent_posts,
+    subject_of,
+    viewer_for,
+)
+from db.errors import Forbidden, GaungError, Invalid, NotFound
+from db.exports import to_csv, to_xlsx
+from db.followup import funnel
+from db.models import Opd, Role
+from db.opd import all_opd, opd_by_kode
+from db.participation import Participation, participation
+from db.settings import Settings
+from db.signing import SESSION_TTL, session_token, verify_dashboard_token, verify_session_token
+from db.trend import Interval, trend
+from db.types import utcnow
+from db.window import Window
+
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
+STATUS_LABELS = {
+    "submitted": "diajukan",
+    "approved": "disetujui",
+    "sending": "sedang dikirim",
+    "sent": "selesai dikirim",
+    "rejected": "ditolak",
+    "cancelled": "dibatalkan",
+}
+
+
+def angka(value: int) -> str:
+    """Indonesian digit grouping: 8.000, not 8,000."""
+    return f"{value:,}".replace(",", ".")
+
+
+def persen(rate: float) -> str:
+    """Indonesian decimal comma: 83,3%."""
+    return f"{rate * 100:.1f}".replace(".", ",") + "%"
+
+
+def tanggal(day: date) -> str:
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def waktu(moment: datetime, tz: ZoneInfo) -> str:
+    """Local time with the zone's own abbreviation (WIB for Asia/Jakarta)."""
+    local = moment.astimezone(tz)
+    return f"{tanggal(local.date())} {local:%H.%M} {local.tzname()}"
+
+
+HERE = Path(__file__).resolve().parent.parent
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters.update(angka=angka, persen=persen, tanggal=tanggal, waktu=waktu)
+
+COOKIE = "gaung_sesi"
+DEFAULT_DAYS = 30
+MAX_DAYS = 3 * 366  # beyond this the trend's weekly points crowd the chart
+DAILY_TREND_DAYS = 62  # up to two months a point per day stays readable
+FUNNEL_FIELDS = ("roster", "registered", "received", "participated")
+SIGN_IN = "/dashboard/masuk"
+HOME = "/dashboard"
+
+router = APIRouter(include_in_schema=False)
+router.mount("/dashboard/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")
+
+# Pages show who took part: never cached by a shared proxy, never framed, and the sign-in
+# link's token never leaks in a Referer.
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+}
+
+
+def current_viewer(request: Request, session: SessionDep) -> Viewer | None:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        return None
+    subject = verify_session_token(session, token, now=utcnow())
+    return viewer_for(session, subject) if subject else None
+
+
+ViewerDep = Annotated[Viewer | None, Depends(current_viewer)]
+
+
+def _render(
+    request: Request, name: str, context: dict[str, Any], status_code: int = 200
+) -> Response:
+    return templates.TemplateResponse(
+        request, name, context, status_code=status_code, headers=SECURITY_HEADERS
+    )
+
+
+def _signed_in(
+    request: Request, session: Session, settings: Settings, subject: str
+) -> RedirectResponse:
+    response = RedirectResponse(HOME, status_code=303, headers=SECURITY_HEADERS)
+    response.set_cookie(
+        COOKIE,
+        session_token(session, subject=subject, now=utcnow()),
+        max_age=int(SESSION_TTL.total_seconds()),
+        path=HOME,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https" or (settings.public_url or "").startswith("https://"),
+    )
+    return response
+
+
+def _to_sign_in() -> RedirectResponse:
+    return RedirectResponse(SIGN_IN, status_code=303, headers=SECURITY_HEADERS)
+
+
+@router.get(SIGN_IN)
+def sign_in_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    token: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    """The bot's ``/dashboard`` link lands here with its token; without one, the key form."""
+    if token is not None:
+        admin_id = verify_dashboard_token(session, token, now=utcnow())
+        if admin_id is None:
+            error = (
+                "Tautan masuk tidak sah atau sudah kedaluwarsa (berlaku 15 menit). "
+                "Minta tautan baru dengan perintah /dashboard di bot, atau masuk dengan kunci API."
+            )
+            return _render(request, "masuk.html", {"error": error}, 401)
+        return _signed_in(request, session, settings, subject_of(ADMIN, admin_id))
+    if viewer is not None:
+        return RedirectResponse(HOME, status_code=303)
+    return _render(request, "masuk.html", {"error": None})
+
+
+@router.post(SIGN_IN)
+def sign_in_with_key(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    kunci: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    principal = authenticate(session, kunci.strip()) if kunci.strip() else None
+    if principal is None:
+        error = "Kunci API tidak dikenal atau sudah dicabut."
+        return _render(request, "masuk.html", {"error": error}, 401)
+    return _signed_in(request, session, settings, subject_of(API_KEY, principal.key_id))
+
+
+@router.post("/dashboard/keluar")
+def sign_out() -> Response:
+    response = _to_sign_in()
+    response.delete_cookie(COOKIE, path=HOME, httponly=True, samesite="lax")
+    return response
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the viewer asked to see, checked: a window of whole WIB days and maybe one OPD."""
+
+    window: Window
+    first: date
+    last: date  # inclusive: people pick "until the 30th", not "before the 1st"
+    opd: Opd | None
+
+    @property
+    def opd_ids(self) -> list[int] | None:
+        return [self.opd.id] if self.opd is not None and self.opd.id is not None else None
+
+    def query(self) -> str:
+        params = {"dari": self.first.isoformat(), "sampai": self.last.isoformat()}
+        return urlencode(params | ({"opd": self.opd.kode} if self.opd else {}))
+
+
+def _day(text: str, name: str) -> date:
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise Invalid(f"tanggal {name} {text!r} tidak dikenali: pakai format 2026-11-01") from None
+    if not 2000 <= day.year <= 2100:
+        raise Invalid(f"tanggal {name} {text!r} di luar rentang tahun 2000–2100")
+    return day
+
+
+def resolve_scope(
+    session: Session,
+    settings: Settings,
+    viewer: Viewer,
+    dari: str | None,
+    sampai: str | None,
+    opd: str | None,
+    *,
+    now: datetime,
+) -> Scope:
+    tz = settings.tz
+    last = _day(sampai, "sampai") if sampai else now.astimezone(tz).date()
+    first = _day(dari, "dari") if dari else last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise Invalid("tanggal 'dari' harus sebelum atau sama dengan tanggal 'sampai'")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise Invalid("rentang paling panjang 3 tahun; perpendek rentang tanggal")
+    start = datetime(first.year, first.month, first.day, tzinfo=tz)
+    after = last + timedelta(days=1)
+    end = datetime(after.year, after.month, after.day, tzinfo=tz)
+    chosen: Opd | None = None
+    if opd:
+        try:
+            chosen = opd_by_kode(session, opd)
+        except NotFound as exc:
+            raise Invalid(exc.message) from None
+    if viewer.opd_id is not None:
+        if chosen is not None and chosen.id != viewer.opd_id:
+            raise Forbidden("admin OPD hanya boleh melihat OPD-nya sendiri")
+        chosen = session.get(Opd, viewer.opd_id)
+    return Scope(Window(start.astimezone(UTC), end.astimezone(UTC)), first, last, chosen)
+
+
+DariQ = Annotated[str | None, Query(max_length=40)]
+SampaiQ = Annotated[str | None, Query(max_length=40)]
+OpdQ = Annotated[str | None, Query(max_length=32)]
+
+
+@router.get(HOME)
+def dashboard_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    dari: DariQ = None,
+    sampai: SampaiQ = None,
+    opd: OpdQ = None,
+) -> Response:
+    if viewer is None:
+        return _to_sign_in()
+    now = utcnow()
+    base: dict[str, Any] = {
+        "viewer": viewer,
+        "opd_options": all_opd(session) if viewer.role == Role.DISKOMINFO else [],
+        "form": {"dari": dari or "", "sampai": sampai or "", "opd": (opd or "").upper()},
+    }
+    try:
+        scope = resolve_scope(session, settings, viewer, dari, sampai, opd, now=now)
+        data = _page_data(session, settings, scope, now=now)
+    except GaungError as exc:
+        return _render(request, "dashboard.html", base | {"error": exc.message}, exc.status_code)
+    form = {"dari": scope.first.isoformat(), "sampai": scope.last.isoformat()}
+    form["opd"] = scope.opd.kode if scope.opd else ""
+    return _render(request, "dashboard.html", base | data | {"form": form, "error": None})
+
+
+def _page_data(
+    session: Session, settings: Settings, scope: Scope, *, now: datetime
+) -> dict[str, Any]:
+    tz = settings.tz
+    report = participation(session, scope.window, opd_ids=scope.opd_ids)
+    days = (scope.last - scope.first).days + 1
+    interval = Interval.DAY if days <= DAILY_TREND_DAYS else Interval.WEEK
+    over_time = trend(session, scope.window, interval, tz, opd_ids=scope.opd_ids)
+    ranked = sorted(
+        report.rows,
+        key=lambda r: (r.counts.delivered == 0, -r.counts.participation_rate, r.kode),
+    )
+    people = funnel(session, report)
+    total_people = [sum(getattr(r, f) for r in people) for f in FUNNEL_FIELDS]
+    chart = {
+        "peringkat": [
+            {"kode": r.kode, "nama": r.nama, "rate": r.counts.participation_rate}
+            for r in ranked
+            if r.counts.delivered
+        ],
+        "total": report.total.participation_rate if report.total.delivered else None,
+        "tren": {
+            "labels": [b.label for b in over_time.buckets],
+            "rates": [
+                b.counts.participation_rate if b.counts.delivered else None
+                for b in over_time.buckets
+            ],
+            "delivered": [b.counts.delivered for b in over_time.buckets],
+        },
+        "corong": total_people,
+    }
+    return {
+        "scope": scope,
+        "report": report,
+        "ranked": ranked,
+        "funnel": people,
+        "funnel_total": dict(zip(FUNNEL_FIELDS, total_people, strict=True)),
+        "interval": interval,
+        "posts_this_month": posts_approved(session, local_month(now, tz), opd_ids=scope.opd_ids),
+        "posts": recent_posts(session, scope.window, opd_ids=scope.opd_ids),
+        "status_labels": STATUS_LABELS,
+        "chart": chart,
+        "query": scope.query(),
+        "tz": tz,
+    }
+
+
+def _download_report(
+    session: Session,
+    settings: Settings,
+    viewer: Viewer,
+    dari: str | None,
+    sampai: str | None,
+    opd: str | None,
+) -> tuple[Participation, str]:
+    scope = resolve_scope(session, settings, viewer, dari, sampai, opd, now=utcnow())
+    report = participation(session, scope.window, opd_ids=scope.opd_ids)
+    return report, f"partisipasi-{scope.first:%Y%m%d}-{scope.last:%Y%m%d}"
+
+
+def _file(body: str | bytes, media_type: str, name: str) -> Response:
+    headers = SECURITY_HEADERS | {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body, media_type=media_type, headers=headers)
+
+
+@router.get("/dashboard/unduh.csv")
+def download_csv(
+    session: SessionDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    dari: DariQ = None,
+    sampai: SampaiQ = None,
+    opd: OpdQ = None,
+) -> Response:
+    if viewer is None:
+        return _to_sign_in()
+    report, name = _download_report(session, settings, viewer, dari, sampai, opd)
+    return _file(to_csv(report), "text/csv; charset=utf-8", f"{name}.csv")
+
+
+@router.get("/dashboard/unduh.xlsx")
+def download_xlsx(
+    session: SessionDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    dari: DariQ = None,
+    sampai: SampaiQ = None,
+    opd: OpdQ = None,
+) -> Response:
+    if viewer is None:
+        return _to_sign_in()
+    report, name = _download_report(session, settings, viewer, dari, sampai, opd)
+    return _file(to_xlsx(report, settings.tz), XLSX, f"{name}.xlsx")

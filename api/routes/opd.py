@@ -1,0 +1,97 @@
+"""``/api/v1/opd/{kode}/asn``: the people behind an OPD's rate, for its admin to follow up."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
+from api.routes.participation import EndQ, StartQ
+from db.followup import opd_asn
+from db.opd import opd_by_kode
+from db.window import local_iso, resolve_window
+
+router = APIRouter(prefix="/api/v1/opd", tags=["opd"])
+
+EXAMPLE = {
+    "opd": {"kode": "DINKES", "nama": "Dinas Kesehatan"},
+    "start": "2026-11-01T00:00:00+07:00",
+    "end": "2026-12-01T00:00:00+07:00",
+    "participated": False,
+    "total": 2,
+    "page": 1,
+    "per_page": 50,
+    "pages": 1,
+    "items": [
+        {
+            "nip": "198503122010011004",
+            "nama": "Budi Santoso",
+            "jabatan": "Perawat",
+            "registered": True,
+            "registration": "terdaftar",
+            "delivered": 31,
+            "participated": 0,
+        },
+        {
+            "nip": "199001012015032001",
+            "nama": "Siti Aminah",
+            "jabatan": None,
+            "registered": False,
+            "registration": "belum_terdaftar",
+            "delivered": 0,
+            "participated": 0,
+        },
+    ],
+}
+
+
+@router.get(
+    "/{kode}/asn",
+    summary="ASN OPD yang (tidak) berpartisipasi",
+    description=(
+        "ASN aktif OPD ini menurut roster, urut nama, dengan jumlah postingan yang diterima "
+        "(`delivered`, diukur) dan yang di-like atau di-share (`participated`, dilaporkan "
+        "sendiri) untuk postingan yang disetujui dalam rentang. `participated=false` (bawaan): "
+        "yang belum sekali pun berpartisipasi, termasuk yang belum terdaftar "
+        "(`registered: false`; `registration` menyebut sebabnya: `belum_terdaftar`, "
+        "`tidak_terjangkau`, `berhenti`)."
+    ),
+    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
+)
+def get_opd_asn(
+    kode: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    participated: Annotated[
+        bool, Query(description="true: yang berpartisipasi; false: yang belum")
+    ] = False,
+    start: StartQ = None,
+    end: EndQ = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000, description="Halaman, mulai 1")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500, description="Baris per halaman")] = 50,
+) -> dict[str, Any]:
+    found = opd_by_kode(session, kode)
+    check_opd_access(principal, found.id)
+    assert found.id is not None
+    window = resolve_window(start, end, settings.tz)
+    result = opd_asn(
+        session,
+        found.id,
+        window,
+        participated=participated,
+        limit=per_page,
+        offset=(page - 1) * per_page,
+    )
+    return {
+        "opd": {"kode": found.kode, "nama": found.nama},
+        "start": local_iso(window.start, settings.tz),
+        "end": local_iso(window.end, settings.tz),
+        "participated": participated,
+        "total": result.total,
+        "page": page,
+        "per_page": per_page,
+        "pages": -(-result.total // per_page),
+        "items": [row.as_json() for row in result.rows],
+    }

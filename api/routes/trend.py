@@ -1,0 +1,90 @@
+"""``/api/v1/participation/trend``: the participation rate per WIB day or ISO week."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
+from api.routes.participation import EndQ, OpdQ, StartQ
+from db.errors import Invalid, NotFound
+from db.opd import opd_by_kode
+from db.trend import parse_interval, trend
+from db.window import resolve_window
+
+router = APIRouter(prefix="/api/v1", tags=["partisipasi"])
+
+EXAMPLE = {
+    "start": "2026-11-02T00:00:00+07:00",
+    "end": "2026-11-16T00:00:00+07:00",
+    "interval": "week",
+    "buckets": [
+        {
+            "label": "2026-W45",
+            "start": "2026-11-02T00:00:00+07:00",
+            "end": "2026-11-09T00:00:00+07:00",
+            "delivered": 52000,
+            "liked": 40100,
+            "shared": 30050,
+            "participated": 43000,
+            "participation_rate": 0.827,
+        },
+        {
+            "label": "2026-W46",
+            "start": "2026-11-09T00:00:00+07:00",
+            "end": "2026-11-16T00:00:00+07:00",
+            "delivered": 51800,
+            "liked": 41000,
+            "shared": 30900,
+            "participated": 43900,
+            "participation_rate": 0.847,
+        },
+    ],
+    "total": {
+        "delivered": 103800,
+        "liked": 81100,
+        "shared": 60950,
+        "participated": 86900,
+        "participation_rate": 0.837,
+    },
+}
+
+
+@router.get(
+    "/participation/trend",
+    summary="Tren partisipasi per hari atau per minggu",
+    description=(
+        "Jumlah per periode (hari WIB, atau minggu ISO mulai Senin) untuk postingan yang "
+        "disetujui dalam periode itu, dengan definisi yang sama seperti tabel partisipasi: "
+        "jumlah semua periode sama dengan baris `total` `/api/v1/participation` untuk rentang "
+        "yang sama. Periode pertama dan terakhir dipotong pada `start` dan `end`."
+    ),
+    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
+)
+def get_trend(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    start: StartQ = None,
+    end: EndQ = None,
+    interval: Annotated[
+        str,
+        Query(
+            description="day (per hari WIB) atau week (per minggu ISO, mulai Senin)",
+            json_schema_extra={"enum": ["day", "week"]},
+        ),
+    ] = "day",
+    opd: OpdQ = None,
+) -> dict[str, Any]:
+    period = parse_interval(interval)
+    window = resolve_window(start, end, settings.tz)
+    opd_id = principal.opd_id
+    if opd:
+        try:
+            opd_id = opd_by_kode(session, opd).id
+        except NotFound as exc:
+            raise Invalid(exc.message) from None
+    check_opd_access(principal, opd_id)
+    opd_ids = [opd_id] if opd_id is not None else None
+    return trend(session, window, period, settings.tz, opd_ids=opd_ids).as_json(settings.tz)
