@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from api.routes import dashboard, health, opd, participation, posts, trend, webhooks
 from bot.broadcast import Broadcaster
 from bot.ratelimit import Pacer
-from bot.runtime import build_channels, channel_rates, worker_config
+from bot.runtime import build_channels, channel_rates, use_db_threads, worker_config
 from bot.telegram.service import TelegramService
 from db.engine import make_engine
 from db.errors import GaungError
@@ -34,6 +34,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        use_db_threads()
         engine = make_engine(settings.database_url)
         app.state.engine = engine
         stop = asyncio.Event()

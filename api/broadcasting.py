@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.broadcast import Broadcaster, Stats
-from bot.runtime import build_channels, channel_rates, worker_config
+from bot.runtime import build_channels, channel_rates, use_db_threads, worker_config
 from db.engine import make_engine, session_scope
 from db.errors import Conflict
 from db.models import PostStatus
@@ -179,6 +179,7 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
 
     if not settings.telegram_token:
         raise Conflict("GAUNG_TELEGRAM_TOKEN belum diatur")
+    use_db_threads()
     engine = make_engine(settings.database_url)
     pacer = Pacer(settings.telegram_rate)
     application = build_application(settings, engine, pacer, polling=True)

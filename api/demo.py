@@ -11,7 +11,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from db.synthetic import generate_roster, load_opd_list, write_roster_xlsx
 from rich.console import Console
 from rich.table import Table
 
@@ -21,6 +20,7 @@ from db.opd import ensure_opd
 from db.participation import participation
 from db.roster import import_roster_file
 from db.settings import Settings
+from db.synthetic import generate_roster, load_opd_list, write_roster_xlsx
 from db.window import resolve_window
 
 

@@ -65,12 +65,15 @@ class Pacer:
                 continue
             slot = max(now, self._next)
             if chat_id is not None:
-                slot = max(slot, self._chat_next.get(chat_id, 0.0))
-            self._next = slot + 1.0 / self.rate
-            if chat_id is not None:
+                ready = self._chat_next.get(chat_id, 0.0)
+                if ready > slot:
+                    # Wait for this chat without holding a bot-wide slot: other chats go on.
+                    await asyncio.sleep(ready - now)
+                    continue
                 self._chat_next[chat_id] = slot + self._per_chat
                 if len(self._chat_next) > 50_000:
                     self._forget_old(now)
+            self._next = slot + 1.0 / self.rate
             if slot > now:
                 await asyncio.sleep(slot - now)
             if self._clock() >= self._paused_until:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from bot.broadcast import ReminderPolicy, WorkerConfig
@@ -9,6 +11,14 @@ from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel
 from db.errors import Invalid
 from db.settings import Settings
+
+
+def use_db_threads(threads: int = 32) -> None:
+    """Database work runs in threads (``asyncio.to_thread``); the default pool of a 2-core
+    machine has 6, too few when taps, replies and the broadcaster all wait on the database."""
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gaung-db")
+    )
 
 
 def build_channels(settings: Settings) -> dict[str, Channel]:

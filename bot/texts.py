@@ -76,6 +76,7 @@ ID: dict[str, str] = {
     "tap.recorded_like": "Terima kasih! Like tercatat.",
     "tap.recorded_share": "Terima kasih! Share tercatat.",
     "tap.already": "Sudah tercatat sebelumnya.",
+    "tap.pending": "Sedang dicatat…",
     "tap.refused": "Tombol ini tidak berlaku.",
     "tap.cancelled": "Unggahan ini sudah dibatalkan.",
     # --- commands ---

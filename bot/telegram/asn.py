@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlmodel import Session
@@ -34,6 +35,7 @@ from db.registration import (
 from db.types import utcnow
 from db.window import Window
 
+ANSWER_WITHIN = 2.0  # seconds before a tap is answered "being recorded"
 CONTACT_KEYBOARD = ReplyKeyboardMarkup(
     [[KeyboardButton(th("button.share_contact"), request_contact=True)]],
     resize_keyboard=True,
@@ -193,8 +195,16 @@ async def tap(update: Update, context: Context) -> None:
         )
         return key, confirmed_kinds(session, delivery_id), post.url
 
-    key, kinds, url = await in_db(context, work)
-    await query.answer(th(key))
+    # The person's app spins until the answer: under load, answer within a moment and let
+    # the recording finish behind it rather than let the query expire unanswered.
+    recording = asyncio.ensure_future(in_db(context, work))
+    try:
+        key, kinds, url = await asyncio.wait_for(asyncio.shield(recording), ANSWER_WITHIN)
+    except TimeoutError:
+        await query.answer(th("tap.pending"))
+        key, kinds, url = await recording
+    else:
+        await query.answer(th(key))
     if url is None or query.message is None:
         return
     try:

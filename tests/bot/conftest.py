@@ -62,7 +62,14 @@ class BotProcess:
     them only through the emulated Telegram and read the database.
     """
 
-    def __init__(self, transport: str, database_url: str, tg: TelegramEmulator, tmp: Path):
+    def __init__(
+        self,
+        transport: str,
+        database_url: str,
+        tg: TelegramEmulator,
+        tmp: Path,
+        **settings: str,
+    ):
         self.transport = transport
         self.tg = tg
         self.port = free_port()
@@ -73,6 +80,7 @@ class BotProcess:
             "GAUNG_TELEGRAM_API_URL": tg.url,
             "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
             "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
+            **{f"GAUNG_{name.upper()}": value for name, value in settings.items()},
         }
         if transport == "polling":
             args = ["bot"]
@@ -127,7 +135,9 @@ class BotProcess:
 def running_bot(
     request: pytest.FixtureRequest, database_url: str, tg: TelegramEmulator, tmp_path: Path
 ) -> Iterator[BotProcess]:
-    bot = BotProcess(request.param, database_url, tg, tmp_path)
+    # A test may ask for settings with @pytest.mark.bot_settings(name=value, ...).
+    marker = request.node.get_closest_marker("bot_settings")
+    bot = BotProcess(request.param, database_url, tg, tmp_path, **(marker.kwargs if marker else {}))
     yield bot
     bot.stop()
     assert "Traceback" not in bot.log(), bot.log()

@@ -281,6 +281,7 @@ def answer_callback_query(world: World, bot: Bot, params: Params) -> Any:
     if len(text) > 200:
         raise bad_request("MESSAGE_TOO_LONG")
     query.answered = True
+    query.answered_at = world.clock()
     query.answer = {"text": text, "show_alert": _bool(params, "show_alert")}
     return True
 

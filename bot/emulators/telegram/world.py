@@ -180,6 +180,7 @@ class Query:
     created: float
     answered: bool = False
     answer: dict[str, Any] | None = None
+    answered_at: float | None = None
 
 
 @dataclass
