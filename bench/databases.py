@@ -1,24 +1,67 @@
-"""Fresh databases for benchmarks: a SQLite file and a throwaway PostgreSQL cluster."""
+"""Databases for benchmarks: a SQLite file and a PostgreSQL cluster, fresh or kept on disk.
+
+``fresh_databases`` makes migrated, empty databases in a temporary folder and removes them
+afterwards. ``kept_databases`` keeps them in a folder of the caller's choosing, so that a
+benchmark whose seeding takes ten minutes per engine can be re-run in seconds: the folder holds
+``sqlite/bench.db`` and a PostgreSQL data directory ``postgresql/data``, and each engine's
+``seeded.json`` says what was seeded into it (written only once seeding finished, so an
+interrupted seed is redone, not trusted). Kept databases are migrated to head on every start:
+a new migration (an index, say) is applied to the seeded data as it would be in production.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import pwd
+import shutil
+import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
 from db.engine import make_engine
 from db.migrate import upgrade
-from tests.pg import start_cluster
+from tests.pg import find_binary, free_port, start_cluster
+
+# The same server options as the tests' throwaway clusters (tests/pg.py), so that fresh and
+# kept clusters measure the same thing.
+PG_OPTIONS = (
+    "-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+    "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB"
+)
+
+
+@dataclass
+class BenchDatabase:
+    """One engine's database; ``seeded`` is what a previous run recorded, if anything."""
+
+    url: str
+    marker: Path | None = None
+
+    @property
+    def seeded(self) -> dict[str, Any] | None:
+        if self.marker is None or not self.marker.exists():
+            return None
+        data: dict[str, Any] = json.loads(self.marker.read_text(encoding="utf-8"))
+        return data
+
+    def mark_seeded(self, facts: dict[str, Any]) -> None:
+        """Record a finished seed; a no-op for fresh databases, which are thrown away."""
+        if self.marker is not None:
+            self.marker.write_text(json.dumps(facts, indent=2, default=str), encoding="utf-8")
 
 
 @contextmanager
 def fresh_databases(
     engines: tuple[str, ...] = ("sqlite", "postgresql"),
 ) -> Iterator[dict[str, str]]:
-    """Yield URLs of migrated, empty databases, one per engine."""
+    """Yield URLs of migrated, empty databases, one per engine; all removed afterwards."""
     folder = Path(tempfile.mkdtemp(prefix="gaung-bench-"))
     urls: dict[str, str] = {}
     cluster = None
@@ -40,3 +83,104 @@ def fresh_databases(
     finally:
         if cluster is not None:
             cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def bench_databases(
+    reuse: Path | None, engines: tuple[str, ...] = ("sqlite", "postgresql")
+) -> Iterator[dict[str, BenchDatabase]]:
+    """Fresh databases, or (``reuse`` given) the ones kept in that folder."""
+    if reuse is None:
+        with fresh_databases(engines) as urls:
+            yield {name: BenchDatabase(url) for name, url in urls.items()}
+    else:
+        with kept_databases(reuse, engines) as databases:
+            yield databases
+
+
+@contextmanager
+def kept_databases(
+    folder: Path, engines: tuple[str, ...] = ("sqlite", "postgresql")
+) -> Iterator[dict[str, BenchDatabase]]:
+    """Databases kept in ``folder`` between runs; created (empty) when missing."""
+    folder = folder.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    databases: dict[str, BenchDatabase] = {}
+    stop: Callable[[], None] | None = None
+    try:
+        if "sqlite" in engines:
+            path = folder / "sqlite" / "bench.db"
+            path.parent.mkdir(exist_ok=True)
+            databases["sqlite"] = BenchDatabase(f"sqlite:///{path}", path.with_name("seeded.json"))
+            if databases["sqlite"].seeded is None:  # never seeded, or interrupted: start over
+                for leftover in path.parent.glob("bench.db*"):
+                    leftover.unlink()
+        if "postgresql" in engines:
+            base, stop = _kept_cluster(folder / "postgresql")
+            databases["postgresql"] = BenchDatabase(
+                f"{base}/bench", folder / "postgresql" / "seeded.json"
+            )
+            admin = make_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+            try:
+                with admin.connect() as conn:
+                    if databases["postgresql"].seeded is None:
+                        conn.execute(text("DROP DATABASE IF EXISTS bench"))
+                        conn.execute(text("CREATE DATABASE bench"))
+            finally:
+                admin.dispose()
+        for database in databases.values():
+            engine = make_engine(database.url)
+            upgrade(engine)
+            engine.dispose()
+        yield databases
+    finally:
+        if stop is not None:
+            stop()
+
+
+def _kept_cluster(folder: Path) -> tuple[str, Callable[[], None]]:
+    """Start (initialising on first use) a cluster in ``folder``; the server URL and a stop."""
+    initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
+    if not initdb or not pg_ctl:
+        raise FileNotFoundError("initdb/pg_ctl not found")
+    folder.mkdir(parents=True, exist_ok=True)
+    demote: Callable[[], None] | None = None
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        user = pwd.getpwnam("postgres")
+        os.chown(folder, user.pw_uid, user.pw_gid)
+
+        def demote() -> None:
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+
+    data = folder / "data"
+    if not (data / "PG_VERSION").exists():
+        shutil.rmtree(data, ignore_errors=True)
+        (folder / "seeded.json").unlink(missing_ok=True)
+        args = ["-D", str(data), "-U", "gaung", "--auth=trust", "-E", "UTF8", "--locale=C"]
+        subprocess.run(
+            [initdb, *args, "--no-sync"],
+            preexec_fn=demote,
+            capture_output=True,
+            check=True,
+        )
+    port = free_port()
+    options = f"-p {port} -k {folder} {PG_OPTIONS}"
+    subprocess.run(
+        [pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
+        preexec_fn=demote,
+        capture_output=True,
+        check=True,
+    )
+    base = f"postgresql+psycopg://gaung@127.0.0.1:{port}"
+
+    def stop() -> None:
+        subprocess.run(
+            [pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"],
+            preexec_fn=demote,
+            capture_output=True,
+            check=False,
+        )
+
+    return base, stop

@@ -26,6 +26,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(str(parsed.render_as_string(hide_password=False)), **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
+    # ``pool_size`` is also how many API requests use the database at once (see
+    # ``api.deps.request_slots``): plenty for two to four cores, and it leaves the overflow to
+    # the delivery workers and webhooks running in the same process. (SQLite keeps
+    # SQLAlchemy's default of 5 + 10: its readers run side by side, and its writers queue.)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     return create_engine(parsed, **kwargs)
@@ -58,10 +62,21 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
 
 @contextmanager
 def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session]:
-    """A unit of work: commit on success, roll back on error. Domain code only flushes."""
+    """A unit of work: commit on success, roll back on error. Domain code only flushes.
+
+    ``readonly`` sessions never take SQLite's write lock: their transactions begin
+    ``DEFERRED``, and in WAL mode a reader sees its snapshot without waiting for, or holding
+    up, the writer. (Such a transaction must not write: once it has read, SQLite cannot let it
+    wait for the lock, and answers "database is locked" at once if another writer got there
+    first.) On PostgreSQL they are ``READ ONLY`` transactions, so an accidental write fails
+    on the engine the tests also run, instead of only sometimes, under load, on SQLite.
+    """
     bind: Engine | Connection = engine
-    if readonly and engine.dialect.name == "sqlite":
-        bind = engine.execution_options(sqlite_begin="DEFERRED")
+    if readonly:
+        if engine.dialect.name == "sqlite":
+            bind = engine.execution_options(sqlite_begin="DEFERRED")
+        elif engine.dialect.name == "postgresql":
+            bind = engine.execution_options(postgresql_readonly=True)
     with Session(bind, expire_on_commit=False) as session:
         try:
             yield session

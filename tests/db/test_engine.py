@@ -1,0 +1,76 @@
+"""Sessions: read-only ones never hold up writers, and cannot write by accident."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from db.engine import session_scope
+from db.models import Opd, table
+from db.opd import ensure_opd
+
+
+def test_readonly_session_does_not_block_a_concurrent_writer(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        ensure_opd(session, "DINKES", "Dinas Kesehatan")
+    opd = table(Opd)
+    with session_scope(engine, readonly=True) as reader:
+        before = reader.connection().execute(select(opd.c.kode)).scalars().all()
+        assert before == ["DINKES"]  # the read transaction is open from here on
+
+        def write() -> None:
+            with session_scope(engine) as writer:
+                ensure_opd(writer, "DISDIK", "Dinas Pendidikan")
+
+        began = time.perf_counter()
+        worker = threading.Thread(target=write)
+        worker.start()
+        worker.join(timeout=10)
+        assert not worker.is_alive(), "the writer waited for the reader"
+        assert time.perf_counter() - began < 5
+        if engine.dialect.name == "sqlite":  # (PostgreSQL reads committed, per statement)
+            # Still the reader's snapshot: it neither blocked the writer nor saw it.
+            again = reader.connection().execute(select(opd.c.kode)).scalars().all()
+            assert again == ["DINKES"]
+    with session_scope(engine, readonly=True) as reader:
+        after = reader.connection().execute(select(opd.c.kode).order_by(opd.c.kode))
+        assert after.scalars().all() == ["DINKES", "DISDIK"]
+
+
+def test_readonly_sessions_run_beside_an_open_write_transaction(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        ensure_opd(session, "DINKES", "Dinas Kesehatan")
+    opd = table(Opd)
+    with session_scope(engine) as writer:
+        ensure_opd(writer, "DISDIK", "Dinas Pendidikan")  # holds SQLite's write lock
+        writer.flush()
+        seen: list[list[str]] = []
+
+        def read() -> None:
+            with session_scope(engine, readonly=True) as reader:
+                seen.append(list(reader.connection().execute(select(opd.c.kode)).scalars()))
+
+        worker = threading.Thread(target=read)
+        worker.start()
+        worker.join(timeout=10)
+        assert not worker.is_alive(), "the reader waited for the writer"
+        assert seen == [["DINKES"]]
+
+
+def test_readonly_session_refuses_writes_on_postgresql(engine: Engine) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite has no read-only transactions; PostgreSQL catches the mistake")
+    with (
+        pytest.raises(DBAPIError, match="read-only transaction"),
+        session_scope(engine, readonly=True) as session,
+    ):
+        ensure_opd(session, "DINKES", "Dinas Kesehatan")
+        session.flush()
+    with Session(engine) as session:  # and the connection went back to the pool writable
+        ensure_opd(session, "DINKES", "Dinas Kesehatan")
+        session.commit()
