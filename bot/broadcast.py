@@ -134,9 +134,13 @@ class Broadcaster:
         )
         try:
             while not stop.is_set():
+                # Top up in batches, once half the window has gone out: a claim is a write
+                # transaction, and topping up a few rows as each send finished meant ~100
+                # claims/s at 1,000/s (13 % of the worker's CPU; 7 % in batches).
                 room = self.max_inflight * 2 - self._inflight
-                if room <= 0 or self._paused():
-                    await self._sleep(stop, 0.01 if room <= 0 else 0.1)
+                full = room < self.max_inflight
+                if full or self._paused():
+                    await self._sleep(stop, 0.01 if full else 0.1)
                     continue
                 claimed = await asyncio.to_thread(self._claim, room)
                 if not claimed:
