@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench.machine import describe
 
-BENCHMARKS = ["roster_import", "participation_api", "webhook"]
+BENCHMARKS = ["roster_import", "participation_api", "webhook", "broadcast"]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 MARK = re.compile(r"<!-- bench:(\w+) -->")
 
