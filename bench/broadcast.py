@@ -36,19 +36,14 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 from sqlmodel import select as sm_select
 
-from bench.databases import fresh_databases
+from bench.databases import emulated_roster, fresh_databases
 from bot.channels.base import OutgoingPost
 from bot.channels.telegram import post_keyboard, post_text
 from bot.emulators.telegram.runner import EmulatorProcess
 from bot.emulators.telegram.world import FIRST_USER_ID
 from db.engine import make_engine, session_scope
-from db.identities import link_identity
-from db.models import Asn, Delivery, DeliveryStatus, Opd, table
-from db.opd import ensure_opd
+from db.models import Delivery, DeliveryStatus, Opd, table
 from db.posts import approve_post, submit_post
-from db.roster import import_rows
-from db.roster_file import RawRow
-from db.synthetic import generate_roster, load_opd_list
 
 ASN = 8000
 FREE_RATE = 30.0
@@ -70,29 +65,7 @@ def populate(url: str) -> float:
     """8,000 ASN in 58 OPD, each linked to emulator user FIRST_USER_ID + n; returns seconds."""
     began = time.perf_counter()
     engine = make_engine(url)
-    rows = [
-        RawRow(
-            i + 2,
-            {
-                "nip": r.nip,
-                "nama": r.nama,
-                "opd_kode": r.opd_kode,
-                "opd_nama": r.opd_nama,
-                "jabatan": r.jabatan,
-                "telepon": r.telepon,
-            },
-        )
-        for i, r in enumerate(generate_roster(ASN, seed=3))
-    ]
-    with session_scope(engine) as session:
-        for opd in load_opd_list():
-            ensure_opd(session, opd.kode, opd.nama, opd.jenis)
-        report = import_rows(session, rows)
-        assert report.added == ASN and not report.rejected, report.as_dict()
-    with session_scope(engine) as session:
-        people = list(session.exec(sm_select(Asn).order_by(Asn.id)))  # type: ignore[arg-type]
-        for n, asn in enumerate(people):
-            link_identity(session, asn, channel="telegram", external_id=str(FIRST_USER_ID + n))
+    emulated_roster(engine, ASN, seed=3)
     engine.dispose()
     return time.perf_counter() - began
 

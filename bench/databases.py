@@ -23,10 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlmodel import select as sm_select
 
-from db.engine import make_engine
+from bot.emulators.telegram.world import FIRST_USER_ID
+from db.engine import make_engine, session_scope
+from db.identities import link_identity
 from db.migrate import upgrade
+from db.models import Asn
+from db.synthetic import import_synthetic_roster
 from tests.pg import find_binary, free_port, start_cluster
 
 # The same server options as the tests' throwaway clusters (tests/pg.py), so that fresh and
@@ -184,3 +189,15 @@ def _kept_cluster(folder: Path) -> tuple[str, Callable[[], None]]:
         )
 
     return base, stop
+
+
+def emulated_roster(engine: Engine, n: int, *, seed: int) -> None:
+    """``n`` generated ASN in the packaged OPD, the k-th (by id) linked to the emulator's k-th
+    user (``FIRST_USER_ID + k``), as if each had registered in Telegram."""
+    with session_scope(engine) as session:
+        report = import_synthetic_roster(session, n, seed=seed)
+        assert report.added == n and not report.rejected, report.as_dict()
+    with session_scope(engine) as session:
+        people = list(session.exec(sm_select(Asn).order_by(Asn.id)))  # type: ignore[arg-type]
+        for k, asn in enumerate(people):
+            link_identity(session, asn, channel="telegram", external_id=str(FIRST_USER_ID + k))

@@ -17,10 +17,7 @@ from sqlalchemy import Engine, insert, text
 
 from db.engine import session_scope
 from db.models import ChatIdentity, Post, PostOpdStat, table
-from db.opd import ensure_opd
-from db.roster import import_rows
-from db.roster_file import RawRow
-from db.synthetic import generate_roster, load_opd_list
+from db.synthetic import import_synthetic_roster
 
 POSTS_PER_DAY = 3
 CHUNK = 50_000
@@ -39,23 +36,7 @@ def seed_year(
     end = end or datetime.now(UTC).replace(microsecond=0)
     began = time.perf_counter()
     with session_scope(engine) as session:
-        for opd in load_opd_list():
-            ensure_opd(session, opd.kode, opd.nama, opd.jenis)
-        rows = [
-            RawRow(
-                i + 2,
-                {
-                    "nip": r.nip,
-                    "nama": r.nama,
-                    "opd_kode": r.opd_kode,
-                    "opd_nama": r.opd_nama,
-                    "jabatan": r.jabatan,
-                    "telepon": r.telepon,
-                },
-            )
-            for i, r in enumerate(generate_roster(asn, seed=seed))
-        ]
-        import_rows(session, rows)
+        import_synthetic_roster(session, asn, seed=seed)
     with engine.connect() as conn:
         people = conn.execute(text("SELECT id, opd_id FROM asn ORDER BY id")).all()
         opd_ids = sorted({o for _, o in people})

@@ -43,13 +43,10 @@ import httpx
 from sqlalchemy import func, select, update
 from sqlmodel import select as sm_select
 
-from bench.databases import fresh_databases
+from bench.databases import emulated_roster, fresh_databases
 from bot.emulators.telegram.runner import EmulatorProcess
-from bot.emulators.telegram.world import FIRST_USER_ID
 from db.engine import make_engine, session_scope
-from db.identities import link_identity
 from db.models import (
-    Asn,
     ChatIdentity,
     Confirmation,
     Delivery,
@@ -58,11 +55,7 @@ from db.models import (
     ProcessedUpdate,
     table,
 )
-from db.opd import ensure_opd
 from db.posts import approve_post, submit_post
-from db.roster import import_rows
-from db.roster_file import RawRow
-from db.synthetic import generate_roster, load_opd_list
 from db.types import utcnow
 from tests.pg import free_port
 
@@ -92,29 +85,7 @@ def seed(url: str) -> tuple[float, list[tuple[int, int]]]:
     """8,000 ASN linked to emulator users, one sent delivery each: (seconds, [(delivery, uid)])."""
     began = time.perf_counter()
     engine = make_engine(url)
-    rows = [
-        RawRow(
-            i + 2,
-            {
-                "nip": r.nip,
-                "nama": r.nama,
-                "opd_kode": r.opd_kode,
-                "opd_nama": r.opd_nama,
-                "jabatan": r.jabatan,
-                "telepon": r.telepon,
-            },
-        )
-        for i, r in enumerate(generate_roster(ASN, seed=4))
-    ]
-    with session_scope(engine) as session:
-        for opd in load_opd_list():
-            ensure_opd(session, opd.kode, opd.nama, opd.jenis)
-        report = import_rows(session, rows)
-        assert report.added == ASN and not report.rejected, report.as_dict()
-    with session_scope(engine) as session:
-        people = list(session.exec(sm_select(Asn).order_by(Asn.id)))  # type: ignore[arg-type]
-        for n, asn in enumerate(people):
-            link_identity(session, asn, channel="telegram", external_id=str(FIRST_USER_ID + n))
+    emulated_roster(engine, ASN, seed=4)
     with session_scope(engine) as session:
         kode = session.exec(sm_select(Opd.kode).order_by(Opd.id)).first()  # type: ignore[arg-type]
         assert kode is not None

@@ -22,6 +22,11 @@ from typing import Generic, NamedTuple, TypeVar
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from sqlmodel import Session
+
+from db.opd import ensure_opd
+from db.roster import ImportReport, import_rows
+from db.roster_file import RawRow
 
 __all__ = [
     "COLUMNS",
@@ -1578,3 +1583,24 @@ def write_roster_xlsx(rows: Iterable[RosterRow], path: Path) -> None:
         phone.number_format = "@"
         sheet.append([nip, row.nama, row.opd_kode, row.opd_nama, row.jabatan, phone])
     workbook.save(path)
+
+
+def import_synthetic_roster(session: Session, n: int = 8000, *, seed: int = 2026) -> ImportReport:
+    """The packaged OPD and ``n`` generated ASN, through the same import a roster file takes."""
+    for opd in load_opd_list():
+        ensure_opd(session, opd.kode, opd.nama, opd.jenis)
+    rows = [
+        RawRow(
+            line,
+            {
+                "nip": r.nip,
+                "nama": r.nama,
+                "opd_kode": r.opd_kode,
+                "opd_nama": r.opd_nama,
+                "jabatan": r.jabatan,
+                "telepon": r.telepon,
+            },
+        )
+        for line, r in enumerate(generate_roster(n, seed=seed), start=2)
+    ]
+    return import_rows(session, rows)
