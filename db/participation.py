@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, case, func, select
@@ -130,7 +130,7 @@ def participation(
             counts[opd_id].asn_roster, counts[opd_id].asn_registered = int(roster), int(n)
 
     for opd_id, delivered, liked, shared, participated in conn.execute(
-        _delivery_counts(window, post_id, opd_ids)
+        counter_sums(window, post_id, opd_ids)
     ):
         if opd_id in counts:
             c = counts[opd_id]
@@ -147,18 +147,25 @@ def participation(
     return report
 
 
-def _delivery_counts(
-    window: Window | None, post_id: int | None, opd_ids: Sequence[int] | None = None
+def counter_sums(
+    window: Window | None,
+    post_id: int | None = None,
+    opd_ids: Sequence[int] | None = None,
+    *,
+    per: Literal["opd", "post"] = "opd",
 ) -> Select[Any]:
-    """Sums of the per post × OPD counters (``db.stats``), for posts approved in the window.
+    """Sums of the per post × OPD counters (``db.stats``), for posts approved in the window,
+    per OPD (the participation table) or per post with its approval time (the trend): one
+    window rule for both, so the trend always adds up to the table.
 
     About 60 thousand counter rows for a year (posts × OPD) instead of millions of
     deliveries; a month is a twelfth of that, found through ``ix_post_approved_at``.
     """
     stat, post = table(PostOpdStat), table(Post)
+    keys = [stat.c.opd_id] if per == "opd" else [post.c.id, post.c.approved_at]
     stmt = (
         select(
-            stat.c.opd_id,
+            keys[-1],
             func.sum(stat.c.delivered),
             func.sum(stat.c.liked),
             func.sum(stat.c.shared),
@@ -166,7 +173,7 @@ def _delivery_counts(
         )
         .select_from(stat)
         .join(post, post.c.id == stat.c.post_id)
-        .group_by(stat.c.opd_id)
+        .group_by(*keys)
     )
     if window is not None:
         stmt = stmt.where(post.c.approved_at >= window.start, post.c.approved_at < window.end)

@@ -16,12 +16,10 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlmodel import Session
 
 from db.errors import Invalid
-from db.models import Post, PostOpdStat, table
-from db.participation import Counts
+from db.participation import Counts, counter_sums
 from db.window import Window, local_iso
 
 # A chart with more points than this is unreadable, and the response would grow unbounded.
@@ -98,22 +96,7 @@ def trend(
     """Every bucket of the window, empty ones included, so a chart's time axis has no gaps."""
     buckets = _buckets(window, interval, tz)
     by_day = {_bucket_day(b.start, interval, tz): b for b in buckets}
-    stat, post = table(PostOpdStat), table(Post)
-    stmt = (
-        select(
-            post.c.approved_at,
-            func.sum(stat.c.delivered),
-            func.sum(stat.c.liked),
-            func.sum(stat.c.shared),
-            func.sum(stat.c.participated),
-        )
-        .select_from(stat)
-        .join(post, post.c.id == stat.c.post_id)
-        .where(post.c.approved_at >= window.start, post.c.approved_at < window.end)
-        .group_by(post.c.id, post.c.approved_at)
-    )
-    if opd_ids is not None:
-        stmt = stmt.where(stat.c.opd_id.in_(opd_ids))
+    stmt = counter_sums(window, opd_ids=opd_ids, per="post")
     result = Trend(window, interval, buckets)
     for approved_at, delivered, liked, shared, participated in session.connection().execute(stmt):
         counts = Counts(
