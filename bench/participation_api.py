@@ -35,7 +35,7 @@ from bench.databases import BenchDatabase, bench_databases
 from bench.seed_year import seed_year
 from db.apikeys import create_api_key
 from db.engine import make_engine
-from db.participation import counter_sums, plaincounter_sums
+from db.participation import counter_sums, plain_delivery_counts
 from db.window import Window
 from tests.pg import free_port
 
@@ -252,7 +252,7 @@ def run() -> list[str]:
                     ms = _latencies(base, headers, params)
                     window = Window(start, stop)
                     counters, counted = _query_ms(engine, counter_sums(window, None))
-                    plain, facts = _query_ms(engine, plaincounter_sums(window), runs=3)
+                    plain, facts = _query_ms(engine, plain_delivery_counts(window), runs=3)
                     if counted != facts:
                         raise AssertionError(f"{name} {label}: counters differ from the facts")
                     met = (
