@@ -32,6 +32,7 @@ from sqlalchemy import Engine, Select
 from sqlmodel import Session
 
 from bench.databases import BenchDatabase, bench_databases
+from bench.http import KeepAlive
 from bench.seed_year import seed_year
 from db.apikeys import create_api_key
 from db.engine import make_engine
@@ -97,42 +98,17 @@ def _latencies(base: str, headers: dict[str, str], params: dict[str, str]) -> li
     return out
 
 
-class _Connection:
-    """One keep-alive HTTP/1.1 connection, as one client (a script, a browser tab) holds.
-
-    The load test's clients used to share one ``httpx.AsyncClient``: with 200 connections its
-    pool spent ~15 ms of CPU per request, so the client process took most of the machine's
-    two cores and its own queueing showed up as server latency. This client parses only what
-    it needs: the status line and ``Content-Length``.
-    """
+class _Connection(KeepAlive):
+    """A client asking for the same participation table again and again."""
 
     def __init__(self, host: str, port: int, target: str, headers: dict[str, str]) -> None:
-        self.host, self.port = host, port
+        super().__init__(host, port)
         lines = [f"GET {target} HTTP/1.1", f"Host: {host}:{port}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         self.request = ("\r\n".join(lines) + "\r\n\r\n").encode()
-        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def get(self) -> int:
-        """One request on the connection (opened on first use); the response's status."""
-        if self.streams is None:
-            self.streams = await asyncio.open_connection(self.host, self.port)
-        reader, writer = self.streams
-        writer.write(self.request)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        await reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        if self.streams is not None:
-            self.streams[1].close()
-            self.streams = None
+        return await self.send(self.request)
 
 
 async def _hammer(base: str, headers: dict[str, str], params: dict[str, str]) -> dict[str, float]:

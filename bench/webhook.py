@@ -44,6 +44,7 @@ from sqlalchemy import func, select, update
 from sqlmodel import select as sm_select
 
 from bench.databases import emulated_roster, fresh_databases
+from bench.http import KeepAlive
 from bot.emulators.telegram.runner import EmulatorProcess
 from db.engine import make_engine, session_scope
 from db.models import (
@@ -197,35 +198,19 @@ class Taps:
         return item
 
 
-class Connection:
+class Connection(KeepAlive):
+    """Telegram's side of the webhook: one of its connections to ``gaung serve``."""
+
     def __init__(self, port: int) -> None:
-        self.port = port
+        super().__init__("127.0.0.1", port)
         self.head = (
-            "POST /webhook/telegram HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"POST /webhook/telegram HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
             "Content-Type: application/json\r\n"
             f"X-Telegram-Bot-Api-Secret-Token: {SECRET}\r\n"
-        ).replace("{port}", str(port))
-        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        )
 
     async def post(self, body: bytes) -> int:
-        if self.streams is None:
-            self.streams = await asyncio.open_connection("127.0.0.1", self.port)
-        reader, writer = self.streams
-        writer.write(f"{self.head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
-        head = await reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        await reader.readexactly(length)
-        return status
-
-    def close(self) -> None:
-        if self.streams is not None:
-            self.streams[1].close()
-            self.streams = None
+        return await self.send(f"{self.head}Content-Length: {len(body)}\r\n\r\n".encode() + body)
 
 
 @dataclass
