@@ -167,22 +167,17 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
         engine.dispose()
 
 
-POLL_SECONDS = 3
-
-
 async def run_bot(settings: Settings, console: Console) -> Stats:
     """``gaung bot``: the Telegram bot by long polling, with the delivery workers beside it."""
-    from telegram import Update
-
     from bot.ratelimit import Pacer
-    from bot.telegram.application import build_application, set_commands
+    from bot.telegram.service import TelegramService
 
     if not settings.telegram_token:
         raise Conflict("GAUNG_TELEGRAM_TOKEN belum diatur")
     use_db_threads()
     engine = make_engine(settings.database_url)
     pacer = Pacer(settings.telegram_rate)
-    application = build_application(settings, engine, pacer, polling=True)
+    service = TelegramService(settings, engine, pacer, polling=True)
     channels = build_channels(settings)
     broadcaster = Broadcaster(
         engine,
@@ -196,27 +191,15 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await application.initialize()
     try:
-        await application.bot.delete_webhook()
-        await set_commands(application)
-        assert application.updater is not None
-        # A short long-poll keeps shutdown quick: stopping waits for the poll in flight.
-        await application.updater.start_polling(
-            allowed_updates=Update.ALL_TYPES, timeout=timedelta(seconds=POLL_SECONDS)
-        )
-        await application.start()
-        me = application.bot.username
+        await service.start()
+        me = service.application.bot.username
         console.print(
             f"Bot @{me} berjalan (long polling) dengan pekerja pengiriman; Ctrl+C untuk berhenti."
         )
         return await broadcaster.run(stop)
     finally:
-        if application.updater is not None and application.updater.running:
-            await application.updater.stop()
-        if application.running:
-            await application.stop()
-        await application.shutdown()
+        await service.stop()
         for channel in channels.values():
             await channel.aclose()
         engine.dispose()

@@ -3,29 +3,51 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from db.models import ProcessedUpdate, table
 from db.types import utcnow
 
 
-def store_update(session: Session, channel: str, update_id: str, payload: dict[str, Any]) -> bool:
-    """True when the update is new; a redelivery returns False and changes nothing."""
-    if session.get(ProcessedUpdate, (channel, update_id)) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(
-                ProcessedUpdate(channel=channel, update_id=update_id, payload=json.dumps(payload))
-            )
-    except IntegrityError:
-        return False
-    return True
+def store_updates(
+    session: Session,
+    channel: str,
+    updates: Sequence[tuple[str, dict[str, Any] | None]],
+    *,
+    now: datetime | None = None,
+) -> set[str]:
+    """Store each (update_id, payload) not stored before; returns the ids that were new.
+
+    A payload of None means the caller handles the update in this same transaction: the row
+    is stored already handled, only to recognise a redelivery. Racing writers of one id are
+    settled by the primary key (``ON CONFLICT DO NOTHING``), so exactly one sees it as new.
+    """
+    first: dict[str, dict[str, Any] | None] = {}
+    for update_id, payload in updates:
+        first.setdefault(update_id, payload)
+    if not first:
+        return set()
+    at = now or utcnow()
+    inbox = table(ProcessedUpdate)
+    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    rows = [
+        {
+            "channel": channel,
+            "update_id": update_id,
+            "payload": None if payload is None else json.dumps(payload),
+            "at": at,
+            "handled_at": at if payload is None else None,
+        }
+        for update_id, payload in first.items()
+    ]
+    stmt = make(inbox).on_conflict_do_nothing().returning(inbox.c.update_id)
+    return {str(u) for (u,) in session.connection().execute(stmt, rows)}
 
 
 def mark_handled(

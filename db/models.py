@@ -280,6 +280,29 @@ class Confirmation(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class ButtonRefresh(SQLModel, table=True):
+    """A sent message whose buttons must be redrawn to show what its ASN has confirmed.
+
+    Taps arrive far faster than Telegram lets a bot edit messages (about 30 a second for the
+    whole bot), so the edit is queued here in the tap's own transaction and drawn later at the
+    paced rate: one row per message however often it is tapped, and a crash loses none.
+    ``version`` grows with every tap, so a sender that drew an older state leaves the row for
+    another pass instead of deleting it.
+    """
+
+    __tablename__ = "button_refresh"
+    __table_args__ = (Index("ix_button_refresh_queued_at", "queued_at"),)
+
+    delivery_id: int = Field(
+        primary_key=True,
+        sa_type=BigId,
+        sa_column_args=[ForeignKey("delivery.id", ondelete="CASCADE")],
+    )
+    version: int = 1
+    queued_at: datetime = _created()
+    claimed_until: datetime | None = _time()
+
+
 class AuditLog(SQLModel, table=True):
     """Every admin action, by whom, through which door (cli, api, telegram)."""
 

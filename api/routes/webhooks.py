@@ -6,6 +6,7 @@ import hmac
 import json
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 
 from api.deps import SettingsDep
 
@@ -29,5 +30,12 @@ async def telegram_webhook(request: Request, settings: SettingsDep) -> Response:
         )
     if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
         return Response('{"detail": "update_id tidak ada"}', 400, media_type="application/json")
-    await service.receive(payload)
-    return Response(status_code=200)
+    try:
+        answer = await service.receive(payload)
+    except RuntimeError:  # not stored: Telegram retries anything but a 2xx
+        return Response(
+            '{"detail": "pembaruan belum tersimpan"}', 503, media_type="application/json"
+        )
+    if answer is None:
+        return Response(status_code=200)
+    return JSONResponse(answer)

@@ -14,14 +14,13 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest
 
-from bot.channels.telegram import parse_callback, post_keyboard
+from bot.channels.telegram import parse_callback
 from bot.telegram.common import CHANNEL, Context, in_db, notify, reply, sender
 from bot.texts import Html, th
-from db.confirmations import confirm, confirmed_kinds
+from db.confirmations import Tap, TapOutcome, TapResult, record_taps
 from db.identities import identity_for, mark_inbound, opt_out
-from db.models import Delivery, DeliveryStatus, Opd, Post, PostStatus
+from db.models import Opd
 from db.participation import asn_summary
 from db.registration import (
     Registration,
@@ -162,58 +161,46 @@ async def nip(update: Update, context: Context, text: str) -> None:
                 await notify(context, admin.telegram_id, text, reply_markup=keyboard)
 
 
+TAP_TEXT = {
+    TapOutcome.ALREADY: "tap.already",
+    TapOutcome.REFUSED: "tap.refused",
+    TapOutcome.CANCELLED: "tap.cancelled",
+}
+
+
+def tap_answer(result: TapResult) -> str:
+    """The toast a tap is answered with."""
+    if result.outcome == TapOutcome.RECORDED:
+        return th("tap.recorded_like" if result.kind == "like" else "tap.recorded_share")
+    return th(TAP_TEXT[result.outcome])
+
+
 async def tap(update: Update, context: Context) -> None:
-    """A Like/Share tap: recorded once, answered at once, keyboard edited to show it."""
+    """A Like/Share tap by long polling (or malformed, by either transport): recorded once,
+    answered at once; the buttons are redrawn by ``ButtonRedrawer``."""
     query = update.callback_query
     if query is None:
         return
     parsed = parse_callback(query.data or "")
-    user_id = str(query.from_user.id)
     if parsed is None:
         await query.answer(th("tap.refused"))
         return
     delivery_id, kind = parsed
-
-    def work(session: Session) -> tuple[str, set[str], str | None]:
-        delivery = session.get(Delivery, delivery_id)
-        if delivery is None or delivery.identity_id is None:
-            return "tap.refused", set(), None
-        identity = identity_for(session, CHANNEL, user_id)
-        if identity is None or identity.id != delivery.identity_id:
-            return "tap.refused", set(), None
-        post = session.get(Post, delivery.post_id)
-        if post is None or post.status == PostStatus.CANCELLED:
-            return "tap.cancelled", set(), None
-        if delivery.status != DeliveryStatus.SENT:
-            return "tap.refused", set(), None
-        mark_inbound(session, identity)
-        new = confirm(session, delivery, kind, channel=CHANNEL)
-        key = (
-            ("tap.recorded_like" if kind == "like" else "tap.recorded_share")
-            if new
-            else "tap.already"
-        )
-        return key, confirmed_kinds(session, delivery_id), post.url
-
+    one = Tap(delivery_id, kind, str(query.from_user.id))
     # The person's app spins until the answer: under load, answer within a moment and let
     # the recording finish behind it rather than let the query expire unanswered.
-    recording = asyncio.ensure_future(in_db(context, work))
+    recording = asyncio.ensure_future(
+        in_db(context, lambda s: record_taps(s, CHANNEL, [one], redraw=True)[0])
+    )
     try:
-        key, kinds, url = await asyncio.wait_for(asyncio.shield(recording), ANSWER_WITHIN)
+        result = await asyncio.wait_for(asyncio.shield(recording), ANSWER_WITHIN)
     except TimeoutError:
         await query.answer(th("tap.pending"))
-        key, kinds, url = await recording
+        result = await recording
     else:
-        await query.answer(th(key))
-    if url is None or query.message is None:
-        return
-    try:
-        await query.edit_message_reply_markup(
-            InlineKeyboardMarkup.de_json(post_keyboard(delivery_id, url, kinds), context.bot)
-        )
-    except BadRequest as exc:
-        if "not modified" not in exc.message.lower():
-            raise
+        await query.answer(tap_answer(result))
+    if result.outcome == TapOutcome.RECORDED and "redraw" in context.bot_data:
+        context.bot_data["redraw"]()
 
 
 async def status(update: Update, context: Context) -> None:

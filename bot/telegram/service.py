@@ -1,46 +1,76 @@
 """Running the Telegram bot inside ``gaung serve`` (webhook) or ``gaung bot`` (long polling).
 
-Webhook updates go through the inbox (``db.inbox``): stored before Telegram gets its 200, so a
-crash loses none, and keyed by ``update_id``, so Telegram's redeliveries are handled once.
+Webhook updates go through the inbox (``bot.inbox``): stored before Telegram gets its 200, so
+a crash loses none, and keyed by ``update_id``, so Telegram's redeliveries are handled once.
+A Like/Share tap is recorded in that same commit and answered in the webhook's response
+(Telegram runs a method given there), so a tap costs one transaction shared with its batch
+and no request of ours; its buttons are redrawn later at the paced rate (``ButtonRedrawer``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from telegram import Update
 from telegram.ext import Application
 
+from bot.channels.telegram import parse_callback
+from bot.inbox import InboxWriter, Incoming
 from bot.ratelimit import Pacer
 from bot.telegram.application import build_application, set_commands
+from bot.telegram.asn import tap_answer
+from bot.telegram.buttons import ButtonRedrawer
+from bot.telegram.common import CHANNEL
+from db.confirmations import Tap
 from db.engine import session_scope
-from db.inbox import mark_handled, store_update, unhandled
+from db.inbox import mark_handled, unhandled
 from db.settings import Settings
 
 log = logging.getLogger("gaung.telegram")
-CHANNEL = "telegram"
 WEBHOOK_PATH = "/webhook/telegram"
+POLL_SECONDS = 3  # a short long-poll keeps shutdown quick: stopping waits for the poll
 
 
 class TelegramService:
-    def __init__(self, settings: Settings, engine: Engine, pacer: Pacer) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine, pacer: Pacer, *, polling: bool = False
+    ) -> None:
         self.settings = settings
         self.engine = engine
-        self.application: Application = build_application(settings, engine, pacer)  # type: ignore[type-arg]
+        self.polling = polling
+        self.application: Application = build_application(  # type: ignore[type-arg]
+            settings, engine, pacer, polling=polling
+        )
+        self.redrawer = ButtonRedrawer(engine, self.application.bot)
+        self.application.bot_data["redraw"] = self.redrawer.wake
+        self.inbox = InboxWriter(engine, redraw=frozenset({CHANNEL}), on_redraw=self.redrawer.wake)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        await self.application.initialize()
-        await self.application.start()
+        application = self.application
+        await application.initialize()
+        if self.polling:
+            await application.bot.delete_webhook()
         try:
-            await set_commands(self.application)
+            await set_commands(application)
         except Exception:  # the menu is a nicety; never block start-up on it
             log.exception("setMyCommands failed")
+        if self.polling:
+            assert application.updater is not None
+            await application.updater.start_polling(
+                allowed_updates=Update.ALL_TYPES, timeout=timedelta(seconds=POLL_SECONDS)
+            )
+        await application.start()
+        self.redrawer.start()
+        if self.polling:
+            return
+        self.inbox.start()
         if self.settings.public_url and self.settings.telegram_webhook_secret:
-            await self.application.bot.set_webhook(
+            await application.bot.set_webhook(
                 url=f"{self.settings.public_url}{WEBHOOK_PATH}",
                 secret_token=self.settings.telegram_webhook_secret,
                 allowed_updates=Update.ALL_TYPES,
@@ -50,18 +80,35 @@ class TelegramService:
             self._spawn(update_id, payload)
 
     async def stop(self) -> None:
+        application = self.application
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        await self.inbox.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.application.stop()
-        await self.application.shutdown()
+        await self.redrawer.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
 
-    async def receive(self, payload: dict[str, Any]) -> bool:
-        """Store the update durably, then handle it in the background. False: a duplicate."""
+    async def receive(self, payload: dict[str, Any]) -> dict[str, Any] | None:
+        """Store the update durably; a tap is recorded too and its answer returned for the
+        webhook's response, anything else is handled in the background. None: nothing to
+        say (a redelivery, or handling continues after the 200)."""
         update_id = str(payload["update_id"])
-        new = await asyncio.to_thread(self._store, update_id, payload)
-        if new:
+        tap = tap_of(payload)
+        receipt = await self.inbox.submit(Incoming(CHANNEL, update_id, payload, tap))
+        if not receipt.new:
+            return None
+        if receipt.tap is None:
             self._spawn(update_id, payload)
-        return new
+            return None
+        return {
+            "method": "answerCallbackQuery",
+            "callback_query_id": payload["callback_query"]["id"],
+            "text": tap_answer(receipt.tap),
+            "show_alert": False,
+        }
 
     def _spawn(self, update_id: str, payload: dict[str, Any]) -> None:
         task = asyncio.create_task(self._handle(update_id, payload))
@@ -76,10 +123,6 @@ class TelegramService:
             log.exception("update %s failed", update_id)
         await asyncio.to_thread(self._mark, update_id)
 
-    def _store(self, update_id: str, payload: dict[str, Any]) -> bool:
-        with session_scope(self.engine) as session:
-            return store_update(session, CHANNEL, update_id, payload)
-
     def _mark(self, update_id: str) -> None:
         with session_scope(self.engine) as session:
             mark_handled(session, CHANNEL, update_id)
@@ -87,3 +130,19 @@ class TelegramService:
     def _unhandled(self) -> list[tuple[str, dict[str, Any]]]:
         with session_scope(self.engine) as session:
             return unhandled(session, CHANNEL)
+
+
+def tap_of(payload: dict[str, Any]) -> Tap | None:
+    """The Like/Share tap in an update, if it is one and well formed (else the handlers,
+    which answer anything odd, get it)."""
+    query = payload.get("callback_query")
+    if not isinstance(query, dict) or not isinstance(query.get("id"), str):
+        return None
+    sender, data = query.get("from"), query.get("data")
+    if not isinstance(sender, dict) or not isinstance(sender.get("id"), int):
+        return None
+    parsed = parse_callback(data) if isinstance(data, str) else None
+    if parsed is None:
+        return None
+    delivery_id, kind = parsed
+    return Tap(delivery_id, kind, str(sender["id"]))

@@ -5,6 +5,8 @@ Each test runs four times: long polling and webhook, on SQLite and on PostgreSQL
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from sqlalchemy import Engine
 from sqlmodel import select
@@ -13,6 +15,7 @@ from bot.emulators.telegram import TelegramEmulator
 from db.admins import add_admin
 from db.engine import session_scope
 from db.models import Asn, ChatIdentity, Confirmation, Delivery, RegistrationRequest
+from db.posts import approve_post, submit_post
 from tests.bot.conftest import SECRET, BotProcess, Chat
 from tests.factories import add_asn
 
@@ -262,3 +265,57 @@ def test_webhook_checks_the_secret_and_handles_a_redelivery_once(
     assert len(person.messages()) == 1  # answered once though delivered twice
     identity = identity_of(engine, person)
     assert identity is not None and identity.asn_id == asn.id
+
+
+def test_a_webhook_tap_is_recorded_before_its_answer_and_its_buttons_follow(
+    engine: Engine, tg: TelegramEmulator, webhook_bot: BotProcess
+) -> None:
+    roster(engine, "081234500041")
+    person = Chat(tg, "Tari", phone="6281234500041")
+    person.share_contact()
+    with session_scope(engine) as session:
+        post = submit_post(session, opd_kode="DINKES", url="https://www.instagram.com/p/Cwh/")
+        approve_post(session, post.id or 0)
+    message = person.wait_message(2, timeout=20)
+    like, share = (b["callback_data"] for b in message.buttons()[:2])
+
+    def tap(update_id: int, data: str) -> httpx.Response:
+        """As Telegram would deliver the press: we are the sender here, to read the answer."""
+        sender = {"id": person.id, "is_bot": False, "first_name": "Tari"}
+        chat = {"id": person.id, "type": "private"}
+        query = {
+            "id": f"q{update_id}",
+            "from": sender,
+            "message": {"message_id": message.message_id, "date": 0, "chat": chat},
+            "chat_instance": "1",
+            "data": data,
+        }
+        return httpx.post(
+            f"http://127.0.0.1:{webhook_bot.port}/webhook/telegram",
+            json={"update_id": update_id, "callback_query": query},
+            headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+        )
+
+    def confirmed() -> list[str]:
+        with session_scope(engine, readonly=True) as session:
+            return sorted(c.kind for c in session.exec(select(Confirmation)))
+
+    answer = tap(5_000_001, like)
+    # Answered in the webhook's own response (Telegram runs it), and already on record.
+    assert answer.status_code == 200 and answer.json() == {
+        "method": "answerCallbackQuery",
+        "callback_query_id": "q5000001",
+        "text": "Terima kasih! Like tercatat.",
+        "show_alert": False,
+    }
+    assert confirmed() == ["like"]
+    again = tap(5_000_001, like)  # Telegram's redelivery: acknowledged, nothing more
+    assert again.status_code == 200 and again.content == b""
+    tg.wait_for(lambda: "✅ Sudah Like" in [b["text"] for b in person.messages()[1].buttons()])
+
+    answers = [tap(5_000_010 + n, share).json()["text"] for n in range(5)]
+    assert answers == ["Terima kasih! Share tercatat."] + ["Sudah tercatat sebelumnya."] * 4
+    assert confirmed() == ["like", "share"]
+    tg.wait_for(lambda: "✅ Sudah Share" in [b["text"] for b in person.messages()[1].buttons()])
+    time.sleep(1.5)  # the redrawer looks again each second: repeats must not draw again
+    assert person.messages()[1].edits == 2

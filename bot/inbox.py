@@ -1,0 +1,143 @@
+"""The webhook inbox writer: every update stored (and every tap recorded) before its 200.
+
+A webhook request waits for its update's commit, never for the update's handling. One writer
+task takes whatever requests are waiting, stores them in one transaction and records the taps
+among them in that same transaction, then answers them all. A transaction costs about the same
+for one update as for a hundred, so under a burst the batches grow instead of the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from db.confirmations import Tap, TapResult, record_taps
+from db.engine import session_scope
+from db.inbox import store_updates
+
+log = logging.getLogger("gaung.inbox")
+BATCH = 256
+
+
+@dataclass(frozen=True)
+class Incoming:
+    channel: str
+    update_id: str
+    payload: dict[str, Any]
+    tap: Tap | None = None  # a Like/Share tap: recorded now, not handled later
+
+
+@dataclass(frozen=True)
+class Receipt:
+    new: bool  # False: a redelivery, already stored
+    tap: TapResult | None = None
+
+
+Waiting = tuple[Incoming, "asyncio.Future[Receipt]"]
+
+
+class InboxWriter:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        redraw: frozenset[str] = frozenset(),
+        on_redraw: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.redraw = redraw  # channels whose sent buttons are redrawn after a tap
+        self.on_redraw = on_redraw  # told after a commit that queued redraws
+        self._queue: asyncio.Queue[Waiting | None] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Write what is waiting, then stop."""
+        task, self._task = self._task, None
+        if task is not None:
+            await self._queue.put(None)
+            await task
+
+    async def submit(self, item: Incoming) -> Receipt:
+        """Resolves once the update is committed; raises if it could not be stored."""
+        if self._task is None:
+            raise RuntimeError("inbox writer not running")
+        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        await self._queue.put((item, future))
+        return await future
+
+    async def _run(self) -> None:
+        closing = False
+        while not closing:
+            first = await self._queue.get()
+            if first is None:
+                break
+            batch = [first]
+            while len(batch) < BATCH and not self._queue.empty():
+                waiting = self._queue.get_nowait()
+                if waiting is None:
+                    closing = True
+                    break
+                batch.append(waiting)
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[Waiting]) -> None:
+        items = [item for item, _ in batch]
+        receipts: list[Receipt | None]
+        try:
+            receipts = list(await asyncio.to_thread(self._write, items))
+        except Exception:
+            if len(items) == 1:
+                log.exception("storing update %s failed", items[0].update_id)
+                receipts = [None]
+            else:  # one bad update must not fail the others: each again, on its own
+                receipts = []
+                for item in items:
+                    try:
+                        receipts += await asyncio.to_thread(self._write, [item])
+                    except Exception:
+                        log.exception("storing update %s failed", item.update_id)
+                        receipts.append(None)
+        for (_, future), receipt in zip(batch, receipts, strict=True):
+            if future.done():  # the request went away
+                continue
+            if receipt is None:
+                future.set_exception(RuntimeError("update not stored"))
+            else:
+                future.set_result(receipt)
+        recorded = any(r and r.tap for r in receipts)
+        if recorded and self.on_redraw is not None and self.redraw & {i.channel for i in items}:
+            self.on_redraw()
+
+    def _write(self, items: list[Incoming]) -> list[Receipt]:
+        receipts: list[Receipt | None] = [None] * len(items)
+        with session_scope(self.engine) as session:
+            for channel in sorted({item.channel for item in items}):
+                mine = [(n, item) for n, item in enumerate(items) if item.channel == channel]
+                new = store_updates(
+                    session, channel, [(i.update_id, None if i.tap else i.payload) for _, i in mine]
+                )
+                taps: list[tuple[int, Tap]] = []
+                for n, item in mine:
+                    if item.update_id not in new:
+                        receipts[n] = Receipt(False)
+                        continue
+                    new.discard(item.update_id)  # a second copy in the batch is a redelivery
+                    if item.tap is None:
+                        receipts[n] = Receipt(True)
+                    else:
+                        taps.append((n, item.tap))
+                results = record_taps(
+                    session, channel, [tap for _, tap in taps], redraw=channel in self.redraw
+                )
+                for (n, _), result in zip(taps, results, strict=True):
+                    receipts[n] = Receipt(True, result)
+        assert all(r is not None for r in receipts)
+        return [r for r in receipts if r is not None]
