@@ -17,9 +17,26 @@ class KeepAlive:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self.reconnects = 0
 
     async def send(self, request: bytes) -> int:
-        """One raw request on the connection (opened on first use); the response's status."""
+        """One raw request on the connection (opened on first use); the response's status.
+
+        A kept-alive connection the server has since closed for idleness (uvicorn: after 5 s)
+        fails before any answer; like any HTTP client, reconnect once and send again.
+        """
+        reused = self.streams is not None
+        try:
+            return await self._exchange(request)
+        except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as exc:
+            partial = getattr(exc, "partial", b"")
+            if not reused or partial:
+                raise
+            self.close()
+            self.reconnects += 1
+            return await self._exchange(request)
+
+    async def _exchange(self, request: bytes) -> int:
         if self.streams is None:
             self.streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self.streams

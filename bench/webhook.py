@@ -5,23 +5,26 @@ webhook's HTTP answer under 100 ms at p99, every tap durably recorded exactly on
 acknowledged.
 
 8,000 registered ASN each get one delivery of one approved post, marked sent (in bulk, as if
-the broadcast had run: the messages are not in the emulator, so ``answerCallbackQuery`` and
-``editMessageReplyMarkup`` answer 400 — the tap is recorded before either call). ``gaung
-serve`` runs in its own process against the Telegram emulator (its own process too); this
-process is the load generator (raw keep-alive HTTP/1.1 connections, as in
-``bench.participation_api``, since an httpx pool costs more CPU than the server). Taps pick a
-random delivery and kind, so some (delivery, kind) pairs are tapped again under a new
-update_id, and 5 % of requests resend an earlier update verbatim (a Telegram redelivery).
+the broadcast had run: the messages are not in the emulator, so the buttons' redraws, paced at
+30/s behind the taps, answer 400 there). ``gaung serve`` runs in its own process against the
+Telegram emulator (its own process too); this process is the load generator (raw keep-alive
+HTTP/1.1 connections, as in ``bench.participation_api``, since an httpx pool costs more CPU
+than the server). Taps pick a random delivery and kind, so some (delivery, kind) pairs are
+tapped again under a new update_id, and 5 % of requests resend an earlier update verbatim (a
+Telegram redelivery).
 
 Two phases per engine: closed loop (``CLIENTS`` connections, each sending its next update as
-soon as the previous is answered: the maximum throughput), then open loop at ``RATE``/s for
-``SECONDS`` (latency measured from each request's scheduled time, so client-side queueing
-counts). After each phase the run waits until the inbox has no unhandled update, then checks
-the database: inbox rows = distinct update_ids answered 200, every one of them present,
-confirmations = distinct (delivery, kind) among answered taps.
+soon as the previous is answered: the maximum throughput, judged on throughput only, since its
+latency is by construction the 128 requests queued behind one another), then open loop at
+``RATE``/s for ``SECONDS`` (latency measured from each request's scheduled time, so
+client-side queueing counts; judged on rate and p99). Right after each phase, before anything
+else happens, the database is checked: inbox rows = distinct update_ids answered 200, every one
+of them present, none unhandled, and confirmations = distinct (delivery, kind) among the taps
+sent — so every tap was recorded by the time it was answered.
 
-Durability before the ack is by construction: ``TelegramService.receive`` awaits the inbox
-insert's commit (``db.inbox.store_update`` in ``session_scope``) before the route returns 200.
+Durability before the ack is also by construction: the webhook's answer (and the
+``answerCallbackQuery`` riding in it) is sent only after the commit of the transaction that
+stored the update and recorded the tap (``bot.inbox.InboxWriter``).
 ``GAUNG_BENCH_ENGINES``, ``GAUNG_BENCH_WEBHOOK_SECONDS``, ``GAUNG_BENCH_WEBHOOK_RATE`` tune it.
 """
 
@@ -35,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,7 @@ from bench.http import KeepAlive
 from bot.emulators.telegram.runner import EmulatorProcess
 from db.engine import make_engine, session_scope
 from db.models import (
+    ButtonRefresh,
     ChatIdentity,
     Confirmation,
     Delivery,
@@ -65,7 +70,7 @@ TOKEN = "123456:BENCH-TOKEN"
 SECRET = "bench-webhook-secret"
 CLIENTS = 128
 CLOSED_SECONDS = 10.0
-SECONDS = float(os.environ.get("GAUNG_BENCH_WEBHOOK_SECONDS", "5"))
+SECONDS = float(os.environ.get("GAUNG_BENCH_WEBHOOK_SECONDS", "30"))
 RATE = float(os.environ.get("GAUNG_BENCH_WEBHOOK_RATE", "1000"))
 DUPLICATES = 0.05
 TARGET_RATE = 1000.0
@@ -218,9 +223,13 @@ class Phase:
     name: str
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
-    errors: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # status or exception name
     answered: list[tuple[int, int, str]] = field(default_factory=list)  # 200s
-    drain: float = 0.0
+    reconnects: int = 0  # kept-alive connections the server had closed for idleness
+
+    @property
+    def errors(self) -> int:
+        return sum(self.failures.values())
 
     @property
     def rate(self) -> float:
@@ -231,17 +240,20 @@ async def _send(
     connection: Connection, item: tuple[int, int, str, bytes], phase: Phase, began: float
 ) -> None:
     update_id, delivery, kind, body = item
+    reconnects = connection.reconnects
     try:
         async with asyncio.timeout(30):
             status = await connection.post(body)
-    except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError):
+    except (OSError, asyncio.IncompleteReadError, TimeoutError, ValueError) as exc:
         status = 0
+        phase.failures[type(exc).__name__] += 1
         connection.close()
     phase.latencies.append((time.perf_counter() - began) * 1000)
+    phase.reconnects += connection.reconnects - reconnects
     if status == 200:
         phase.answered.append((update_id, delivery, kind))
-    else:
-        phase.errors += 1
+    elif status:
+        phase.failures[str(status)] += 1
 
 
 async def closed_loop(port: int, taps: Taps, seconds: float) -> Phase:
@@ -293,26 +305,13 @@ async def open_loop(port: int, taps: Taps, rate: float, seconds: float) -> Phase
     return phase
 
 
+def _errors(phase: Phase) -> str:
+    kinds = ", ".join(f"{n} × {kind}" for kind, n in phase.failures.most_common())
+    told = f"{phase.errors} ({kinds})" if kinds else "0"
+    return f"{told}; {phase.reconnects} reconnects" if phase.reconnects else told
+
+
 # --- checking ---------------------------------------------------------------------------------
-
-
-def drain(url: str, timeout: float = 300.0) -> float:
-    """Seconds until the inbox has no unhandled update."""
-    engine = make_engine(url)
-    inbox = table(ProcessedUpdate)
-    began = time.perf_counter()
-    try:
-        while time.perf_counter() - began < timeout:
-            with engine.connect() as conn:
-                left = conn.execute(
-                    select(func.count()).select_from(inbox).where(inbox.c.handled_at.is_(None))
-                ).scalar_one()
-            if left == 0:
-                return time.perf_counter() - began
-            time.sleep(0.2)
-        raise RuntimeError(f"{left} updates still unhandled after {timeout:.0f} s")
-    finally:
-        engine.dispose()
 
 
 def check(
@@ -320,7 +319,8 @@ def check(
 ) -> dict[str, Any]:
     """Exactly once: every update answered 200 is in the inbox, the inbox holds only updates
     sent (a request the client gave up on may still have been stored: Telegram would resend
-    it), and each distinct (delivery, kind) among stored taps has exactly one confirmation."""
+    it), none waits to be handled, and each distinct (delivery, kind) among stored taps has
+    exactly one confirmation."""
     engine = make_engine(url)
     inbox, confirmation = table(ProcessedUpdate), table(Confirmation)
     with engine.connect() as conn:
@@ -328,10 +328,14 @@ def check(
             int(u)
             for (u,) in conn.execute(select(inbox.c.update_id).where(inbox.c.channel == "telegram"))
         }
+        waiting = conn.execute(
+            select(func.count()).select_from(inbox).where(inbox.c.handled_at.is_(None))
+        ).scalar_one()
         confirmations = {
             (int(d), k)
             for d, k in conn.execute(select(confirmation.c.delivery_id, confirmation.c.kind))
         }
+        redraws = conn.execute(select(func.count()).select_from(table(ButtonRefresh))).scalar_one()
     engine.dispose()
     ids = {u for u, _, _ in answered}
     sent_ids = {u for u, _, _, _ in sent}
@@ -342,9 +346,11 @@ def check(
         "inbox_rows": len(stored),
         "acked_missing": len(ids - stored),
         "unknown_stored": len(stored - sent_ids),
+        "unhandled": waiting,
         "distinct_taps": len(taps),
         "confirmations": len(confirmations),
-        "ok": ids <= stored <= sent_ids and taps == confirmations,
+        "redraws_queued": redraws,
+        "ok": ids <= stored <= sent_ids and taps == confirmations and waiting == 0,
     }
 
 
@@ -365,23 +371,20 @@ def engine_run(name: str, url: str, folder: Path) -> list[str]:
                 phase = asyncio.run(closed_loop(port, taps, CLOSED_SECONDS))
             else:
                 phase = asyncio.run(open_loop(port, taps, open_rate, SECONDS))
-            phase.drain = drain(url)
             answered += phase.answered
-            result = check(url, answered, taps.sent)
-            met = (
-                phase.rate >= TARGET_RATE * 0.99
-                and _pct(phase.latencies, 0.99) < TARGET_P99_MS
-                and phase.errors == 0
-                and result["ok"]
-            )
+            result = check(url, answered, taps.sent)  # at once: recorded by the time acked
+            p99 = _pct(phase.latencies, 0.99)
+            fast = open_rate is None or p99 < TARGET_P99_MS
+            met = phase.rate >= TARGET_RATE * 0.99 and fast and phase.errors == 0 and result["ok"]
             rows.append(
                 f"| {name} | {phase.name} | {len(phase.latencies):,} | {phase.rate:,.0f}/s | "
                 f"{_pct(phase.latencies, 0.5):.1f} ms | {_pct(phase.latencies, 0.95):.1f} ms | "
-                f"{_pct(phase.latencies, 0.99):.1f} ms | {phase.errors} | {phase.drain:.1f} s | "
+                f"{p99:.1f} ms | {_errors(phase)} | "
                 f"{result['inbox_rows']:,} / {result['distinct_updates']:,} "
-                f"({result['acked_missing']} acked, missing) | "
+                f"({result['acked_missing']} acked, missing; {result['unhandled']} unhandled) | "
                 f"{result['confirmations']:,} / {result['distinct_taps']:,} | "
-                f"{'yes' if result['ok'] else 'NO'} | {'yes' if met else 'NO'} |"
+                f"{result['redraws_queued']:,} | {'yes' if result['ok'] else 'NO'} | "
+                f"{'yes' if met else 'NO'} ({'rate' if open_rate is None else 'rate, p99'}) |"
             )
             print(rows[-1], result, flush=True)
     finally:
@@ -403,16 +406,20 @@ def run() -> list[str]:
         "keep-alive HTTP/1.1 on loopback, all on the same 2-core machine. Taps are random "
         f"(delivery, Like/Share) pairs; {DUPLICATES:.0%} of requests resend an earlier update "
         "verbatim. Latency is the webhook's HTTP answer (open loop: from the scheduled send "
-        "time). `drain` is how long after the phase the background handling took to empty the "
-        "inbox. Checks after each phase (cumulative): inbox rows / distinct update_ids "
+        "time). "
+        "Checks right after each phase (cumulative): inbox rows / distinct update_ids "
         "answered 200 (a request the client timed out on, after 30 s, may be stored but not "
-        "acked; every acked one must be present), confirmations / distinct (delivery, kind) "
-        "taps among stored updates. Target: ≥ 1,000 updates/s, p99 < 100 ms, exactly once. "
-        "Durability before the ack is by construction: `TelegramService.receive` awaits the "
-        "inbox insert's commit before the route answers 200.",
+        "acked; every acked one must be present) and none left unhandled; confirmations / "
+        "distinct (delivery, kind) taps among stored updates; button redraws still queued "
+        "(drawn behind the taps at the bot's 30 edits/s; here they answer 400, the messages "
+        "not being in the emulator). A tap is recorded in the same transaction that stores "
+        "its update, and answered (`answerCallbackQuery` in the webhook's response) only after "
+        "that commit. Target: ≥ 1,000 updates/s, p99 < 100 ms, exactly once; the closed loop "
+        "(128 requests always outstanding) is judged on throughput, the open loop on rate and "
+        "p99.",
         "",
-        "| engine | phase | requests | throughput | p50 | p95 | p99 | errors | drain | "
-        "inbox / updates | confirmations / taps | exactly once | target met |",
+        "| engine | phase | requests | throughput | p50 | p95 | p99 | errors | "
+        "inbox / updates | confirmations / taps | redraws queued | exactly once | target met |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     with fresh_databases(engines) as urls:
