@@ -1,7 +1,8 @@
 """``python -m bench [NAME …]``: run the benchmarks and write bench/RESULTS.md.
 
 Each benchmark module has ``run() -> list[str]`` returning its Markdown section. Results of
-benchmarks not run this time are kept from the previous file.
+benchmarks not run this time are kept from the file as it is when each result is written (read
+again then, so that two runs of different benchmarks at once keep each other's sections).
 """
 
 from __future__ import annotations
@@ -28,21 +29,23 @@ def _previous() -> dict[str, str]:
 
 
 def main(names: list[str]) -> None:
-    chosen = names or BENCHMARKS
-    sections = _previous()
-    for name in chosen:
+    for name in names or BENCHMARKS:
         print(f"== {name}", flush=True)
         began = time.time()
         module = importlib.import_module(f"bench.{name}")
         lines = module.run()
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         lines += ["", f"_Measured {stamp} on {describe()}; took {time.time() - began:.0f} s._"]
-        sections[name] = "\n".join(lines)
         print("\n".join(lines), flush=True)
+        _write(name, "\n".join(lines))
+
+
+def _write(name: str, section: str) -> None:
+    sections = _previous() | {name: section}
     body = ["# Benchmark results", "", "Written by `make bench` (`python -m bench`).", ""]
-    for name in [*BENCHMARKS, *(n for n in sections if n not in BENCHMARKS)]:
-        if name in sections:
-            body += [f"<!-- bench:{name} -->", sections[name], ""]
+    for key in [*BENCHMARKS, *(n for n in sections if n not in BENCHMARKS)]:
+        if key in sections:
+            body += [f"<!-- bench:{key} -->", sections[key], ""]
     RESULTS.write_text("\n".join(body), encoding="utf-8")
 
 
