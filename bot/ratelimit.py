@@ -48,6 +48,11 @@ class Pacer:
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self._clock())
 
+    def backlog(self) -> float:
+        """Seconds of slots already promised (or of flood wait): how busy the bot is now."""
+        now = self._clock()
+        return max(0.0, self._next - now, self._paused_until - now)
+
     def on_rate_limited(self, retry_after: float) -> None:
         self.pause(retry_after)
         self._factor = max(MIN_FACTOR, self._factor * 0.8)

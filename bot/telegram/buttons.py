@@ -2,7 +2,9 @@
 
 The tap is answered at once with a toast; the ✅ on the buttons follows from the queue in
 ``db.buttons``, because Telegram lets a bot edit only about 30 messages a second while a
-regency's worth of ASN can tap far faster than that.
+regency's worth of ASN can tap far faster than that. Redraws share the bot's pace with
+everything else it sends and give way to it: while a broadcast keeps the pacer busy, the posts
+go out first and the ✅ follow.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.channels.telegram import post_keyboard
+from bot.ratelimit import Pacer
 from bot.telegram.common import CHANNEL
 from db.buttons import Redraw, claim_redraws, finish_redraws
 from db.engine import session_scope
@@ -23,12 +26,14 @@ from db.engine import session_scope
 log = logging.getLogger("gaung.telegram")
 BATCH = 32
 IDLE_SECONDS = 1.0  # how often to look for redraws queued by another process
+YIELD_SECONDS = 0.5  # wait while the pacer has more than this promised to other sends
 
 
 class ButtonRedrawer:
-    def __init__(self, engine: Engine, bot: Bot) -> None:
+    def __init__(self, engine: Engine, bot: Bot, pacer: Pacer | None = None) -> None:
         self.engine = engine
         self.bot = bot
+        self.pacer = pacer
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -48,6 +53,10 @@ class ButtonRedrawer:
 
     async def _run(self) -> None:
         while True:
+            busy = self.pacer.backlog() if self.pacer is not None else 0.0
+            if busy > YIELD_SECONDS:  # posts and replies first
+                await asyncio.sleep(busy)
+                continue
             try:
                 drawn = await self.pass_once()
             except Exception:

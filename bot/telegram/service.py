@@ -45,7 +45,7 @@ class TelegramService:
         self.application: Application = build_application(  # type: ignore[type-arg]
             settings, engine, pacer, polling=polling
         )
-        self.redrawer = ButtonRedrawer(engine, self.application.bot)
+        self.redrawer = ButtonRedrawer(engine, self.application.bot, pacer)
         self.application.bot_data["redraw"] = self.redrawer.wake
         self.inbox = InboxWriter(engine, redraw=frozenset({CHANNEL}), on_redraw=self.redrawer.wake)
         self._tasks: set[asyncio.Task[None]] = set()

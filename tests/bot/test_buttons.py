@@ -1,0 +1,73 @@
+"""Redrawing the buttons after taps, against the emulated Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy import Engine
+from telegram.ext import ExtBot
+
+from bot.emulators.telegram import TelegramEmulator
+from bot.ratelimit import Pacer
+from bot.telegram.buttons import ButtonRedrawer
+from bot.telegram.ratelimit import PacerRateLimiter
+from db.buttons import queued_redraws
+from db.confirmations import Tap, record_taps
+from db.engine import session_scope
+from db.models import ChatIdentity
+from tests.bot.conftest import registered_members
+from tests.bot.test_broadcast import approve, broadcast, deliveries
+
+
+def test_buttons_are_redrawn_once_per_change_after_the_other_sends(
+    engine: Engine, tg: TelegramEmulator
+) -> None:
+    members = registered_members(engine, tg, 3)
+    post_id = approve(engine)
+    asyncio.run(broadcast(engine, tg, post_id))
+    by_asn = {d.asn_id: d for d in deliveries(engine, post_id)}
+    both, like_only, erased = (by_asn[m.asn_id] for m in members)
+    plan = [(both, ["like", "share"]), (like_only, ["like"]), (erased, ["like"])]
+    with session_scope(engine) as session:
+        for (delivery, kinds), member in zip(plan, members, strict=True):
+            for kind in kinds:  # one tap per batch: the second finds the first's row queued
+                tap = Tap(delivery.id or 0, kind, str(member.user_id))
+                record_taps(session, "telegram", [tap], redraw=True)
+        identity = session.get(ChatIdentity, erased.identity_id)
+        assert identity is not None
+        identity.chat_id = None  # as /hapus leaves it: nowhere to draw
+        session.add(identity)
+    pacer = Pacer(20)
+
+    def edits() -> int:
+        return sum(tg.world.messages(m.user_id)[-1].edits for m in members)
+
+    async def scenario() -> float:
+        bot = ExtBot(tg.token, base_url=f"{tg.url}/bot", rate_limiter=PacerRateLimiter(pacer))
+        await bot.initialize()
+        redrawer = ButtonRedrawer(engine, bot, pacer)
+        # A broadcast holds the next second of the bot's pace: the redraws wait for it.
+        others = [asyncio.create_task(pacer.acquire()) for _ in range(20)]
+        await asyncio.sleep(0)
+        began = time.monotonic()
+        redrawer.start()
+        deadline = began + 10
+        while edits() < 2:
+            assert time.monotonic() < deadline, "buttons not redrawn"
+            await asyncio.sleep(0.02)
+        took = time.monotonic() - began
+        await asyncio.sleep(0.3)  # time for any extra edit, which must not come
+        await redrawer.stop()
+        await asyncio.gather(*others)
+        await bot.shutdown()
+        return took
+
+    took = asyncio.run(scenario())
+    assert took >= 0.45  # not drawn while more than half a second of sends was promised
+    first, second, third = (tg.world.messages(m.user_id)[-1] for m in members)
+    assert [b["text"] for b in first.buttons()][:2] == ["✅ Sudah Like", "✅ Sudah Share"]
+    assert [b["text"] for b in second.buttons()][:2] == ["✅ Sudah Like", "🔁 Sudah Share"]
+    assert (first.edits, second.edits, third.edits) == (1, 1, 0)  # like + share: one edit
+    with session_scope(engine, readonly=True) as session:
+        assert queued_redraws(session) == 0
