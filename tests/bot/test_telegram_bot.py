@@ -254,6 +254,7 @@ def test_webhook_checks_the_secret_and_handles_a_redelivery_once(
     wrong = {"X-Telegram-Bot-Api-Secret-Token": "salah"}
     assert httpx.post(url, json=update, headers=wrong).status_code == 403
     assert tg.bot.webhook.secret == SECRET
+    assert tg.bot.webhook.max_connections == 100  # the most Telegram allows: taps come in bursts
     assert [c["command"] for c in tg.bot.commands][:2] == ["start", "status"]
 
     [asn] = roster(engine, "081234500031")
