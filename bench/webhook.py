@@ -16,8 +16,9 @@ Telegram redelivery).
 Two phases per engine: closed loop (``CLIENTS`` connections, each sending its next update as
 soon as the previous is answered: the maximum throughput, judged on throughput only, since its
 latency is by construction the 128 requests queued behind one another), then open loop at
-``RATE``/s for ``SECONDS`` (latency measured from each request's scheduled time, so
-client-side queueing counts; judged on rate and p99). Right after each phase, before anything
+``RATE``/s for ``SECONDS`` over at most 100 connections, as Telegram would send (latency
+measured from each request's scheduled time, so waiting for a connection counts; judged on
+rate and p99). Right after each phase, before anything
 else happens, the database is checked: inbox rows = distinct update_ids answered 200, every one
 of them present, none unhandled, and confirmations = distinct (delivery, kind) among the taps
 sent — so every tap was recorded by the time it was answered.
@@ -69,6 +70,7 @@ ASN = 8000
 TOKEN = "123456:BENCH-TOKEN"
 SECRET = "bench-webhook-secret"
 CLIENTS = 128
+TELEGRAM_CONNECTIONS = 100  # what ``gaung serve`` asks of Telegram (the most it allows)
 CLOSED_SECONDS = 10.0
 SECONDS = float(os.environ.get("GAUNG_BENCH_WEBHOOK_SECONDS", "30"))
 RATE = float(os.environ.get("GAUNG_BENCH_WEBHOOK_RATE", "1000"))
@@ -275,18 +277,22 @@ async def closed_loop(port: int, taps: Taps, seconds: float) -> Phase:
 
 
 async def open_loop(port: int, taps: Taps, rate: float, seconds: float) -> Phase:
-    """Requests scheduled every 1/rate s; latency counted from the scheduled moment."""
-    phase = Phase(f"open loop at {rate:,.0f}/s")
-    idle: list[Connection] = [Connection(port) for _ in range(512)]
+    """Requests scheduled every 1/rate s over at most ``TELEGRAM_CONNECTIONS`` connections, as
+    Telegram sends; latency counted from the scheduled moment, so waiting for a free
+    connection counts too."""
+    phase = Phase(f"open loop at {rate:,.0f}/s, ≤ {TELEGRAM_CONNECTIONS} connections")
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(TELEGRAM_CONNECTIONS):
+        idle.put_nowait(Connection(port))
     pending: set[asyncio.Task[None]] = set()
     total = int(rate * seconds)
 
     async def one(item: tuple[int, int, str, bytes], scheduled: float) -> None:
-        connection = idle.pop() if idle else Connection(port)
+        connection = await idle.get()
         try:
             await _send(connection, item, phase, scheduled)
         finally:
-            idle.append(connection)
+            idle.put_nowait(connection)
 
     began = time.perf_counter()
     for i in range(total):
@@ -300,8 +306,8 @@ async def open_loop(port: int, taps: Taps, rate: float, seconds: float) -> Phase
     if pending:
         await asyncio.gather(*pending)
     phase.seconds = time.perf_counter() - began
-    for connection in idle:
-        connection.close()
+    while not idle.empty():
+        idle.get_nowait().close()
     return phase
 
 
