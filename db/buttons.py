@@ -10,7 +10,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, or_, select, update
+from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -46,6 +46,25 @@ def queue_redraw(
     )
 
 
+def _due(channel: str, now: datetime) -> Select[tuple[int]]:
+    refresh, delivery = table(ButtonRefresh), table(Delivery)
+    return (
+        select(refresh.c.delivery_id)
+        .join(delivery, delivery.c.id == refresh.c.delivery_id)
+        .where(
+            delivery.c.channel == channel,
+            or_(refresh.c.claimed_until.is_(None), refresh.c.claimed_until < now),
+        )
+        .order_by(refresh.c.queued_at)
+    )
+
+
+def redraws_due(session: Session, channel: str, *, now: datetime | None = None) -> bool:
+    """A read-only look, so that an idle sender polling for work takes no write lock."""
+    stmt = _due(channel, now or utcnow()).limit(1)
+    return session.connection().execute(stmt).first() is not None
+
+
 def claim_redraws(
     session: Session,
     channel: str,
@@ -62,16 +81,7 @@ def claim_redraws(
         table(ChatIdentity),
         table(Post),
     )
-    due = (
-        select(refresh.c.delivery_id)
-        .join(delivery, delivery.c.id == refresh.c.delivery_id)
-        .where(
-            delivery.c.channel == channel,
-            or_(refresh.c.claimed_until.is_(None), refresh.c.claimed_until < now),
-        )
-        .order_by(refresh.c.queued_at)
-        .limit(limit)
-    )
+    due = _due(channel, now).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(of=refresh, skip_locked=True)
     conn = session.connection()

@@ -20,7 +20,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot.channels.telegram import post_keyboard
 from bot.ratelimit import Pacer
 from bot.telegram.common import CHANNEL
-from db.buttons import Redraw, claim_redraws, finish_redraws
+from db.buttons import Redraw, claim_redraws, finish_redraws, redraws_due
 from db.engine import session_scope
 
 log = logging.getLogger("gaung.telegram")
@@ -99,6 +99,9 @@ class ButtonRedrawer:
         return True
 
     def _claim(self) -> list[Redraw]:
+        with session_scope(self.engine, readonly=True) as session:
+            if not redraws_due(session, CHANNEL):
+                return []
         with session_scope(self.engine) as session:
             return claim_redraws(session, CHANNEL, limit=BATCH)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 from sqlmodel import Session
 
-from db.buttons import claim_redraws, finish_redraws, queued_redraws
+from db.buttons import claim_redraws, finish_redraws, queued_redraws, redraws_due
 from db.confirmations import Tap, TapOutcome, record_taps
 from db.engine import session_scope
 from db.identities import mark_unreachable
@@ -117,10 +117,13 @@ def test_a_redraw_is_queued_once_and_kept_when_tapped_again_after_its_claim(
     assert queued_redraws(session) == 1
 
     now = utcnow()
+    assert redraws_due(session, "telegram", now=now)
+    assert not redraws_due(session, "whatsapp", now=now)
     [first] = claim_redraws(session, "telegram", now=now)
     assert (first.delivery_id, first.confirmed, first.message_id) == (d1.id, {"like"}, "7")
     assert first.chat_id == session.get(ChatIdentity, d1.identity_id).chat_id  # type: ignore[union-attr]
     assert claim_redraws(session, "telegram", now=now) == []  # leased
+    assert not redraws_due(session, "telegram", now=now)
     assert claim_redraws(session, "whatsapp", now=now + timedelta(hours=1)) == []
     # Tapped again while the first drawing is under way: that drawing is out of date.
     record_taps(session, "telegram", [Tap(d1.id, "share", u1)], redraw=True)
