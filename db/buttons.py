@@ -14,7 +14,8 @@ from sqlalchemy import Select, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from db.models import ButtonRefresh, ChatIdentity, Confirmation, Delivery, Post, table
+from db.confirmations import confirmed_by_delivery
+from db.models import ButtonRefresh, ChatIdentity, Delivery, Post, table
 from db.types import utcnow
 
 
@@ -96,14 +97,7 @@ def claim_redraws(
     }
     if not claimed:
         return []
-    confirmation = table(Confirmation)
-    kinds: dict[int, set[str]] = {d: set() for d in claimed}
-    for d, kind in conn.execute(
-        select(confirmation.c.delivery_id, confirmation.c.kind).where(
-            confirmation.c.delivery_id.in_(list(claimed))
-        )
-    ):
-        kinds[int(d)].add(kind)
+    kinds = confirmed_by_delivery(session, claimed)
     rows = conn.execute(
         select(delivery.c.id, identity.c.chat_id, delivery.c.message_id, post.c.url)
         .select_from(delivery)

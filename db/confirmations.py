@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy import Select, insert, or_, select, update
 from sqlmodel import Session
 
-from db.buttons import queue_redraw
 from db.errors import Invalid
 from db.models import (
     ChatIdentity,
@@ -67,7 +66,8 @@ def _locked(session: Session, stmt: Select[Any]) -> Select[Any]:
     return stmt
 
 
-def _confirmed(session: Session, delivery_ids: Collection[int]) -> dict[int, set[str]]:
+def confirmed_by_delivery(session: Session, delivery_ids: Collection[int]) -> dict[int, set[str]]:
+    """The kinds confirmed on each delivery (an empty set for one with none)."""
     confirmation = table(Confirmation)
     kinds: dict[int, set[str]] = {d: set() for d in delivery_ids}
     for delivery_id, kind in session.connection().execute(
@@ -117,7 +117,7 @@ def confirm(session: Session, delivery: Delivery, kind: str, *, channel: str | N
     d = table(Delivery)
     session.flush()
     session.connection().execute(_locked(session, select(d.c.id).where(d.c.id == delivery.id)))
-    before = _confirmed(session, [delivery.id])
+    before = confirmed_by_delivery(session, [delivery.id])
     if kind in before[delivery.id]:
         return False
     counted = (
@@ -173,7 +173,7 @@ def record_taps(
             )
         )
     }
-    before = _confirmed(session, found)
+    before = confirmed_by_delivery(session, found)
     confirmed = {d: set(kinds) for d, kinds in before.items()}
     outcomes: list[TapOutcome] = []
     new: list[tuple[int, str]] = []
@@ -198,6 +198,8 @@ def record_taps(
     _insert(session, new, counted, before, channel, now)
     _mark_inbound(session, inbound, now)
     if redraw:
+        from db.buttons import queue_redraw  # db.buttons reads confirmations: no import cycle
+
         queue_redraw(session, {d for d, _ in new}, now=now)
     return [
         TapResult(outcome, tap.kind, frozenset(confirmed.get(tap.delivery_id, ())))
@@ -226,4 +228,4 @@ def _mark_inbound(session: Session, identity_ids: Iterable[int], now: datetime) 
 
 
 def confirmed_kinds(session: Session, delivery_id: int) -> set[str]:
-    return _confirmed(session, [delivery_id])[delivery_id]
+    return confirmed_by_delivery(session, [delivery_id])[delivery_id]
