@@ -43,6 +43,7 @@ from bot.emulators.telegram.runner import EmulatorProcess
 from bot.emulators.telegram.world import FIRST_USER_ID
 from db.engine import make_engine, session_scope
 from db.models import Delivery, DeliveryStatus, Opd, table
+from db.outbox import status_counts
 from db.posts import approve_post, submit_post
 
 ASN = 8000
@@ -110,19 +111,16 @@ class Recorded:
 def recorded(engine: Engine, post_id: int) -> Recorded:
     delivery = table(Delivery)
     with session_scope(engine, readonly=True) as session:
-        conn = session.connection()
-        counts: dict[str, int] = dict(
-            conn.execute(
-                select(delivery.c.status, func.count())
-                .where(delivery.c.post_id == post_id)
-                .group_by(delivery.c.status)
-            ).all()
-        )
-        first, last = conn.execute(
-            select(func.min(delivery.c.sent_at), func.max(delivery.c.sent_at)).where(
-                delivery.c.post_id == post_id
+        counts = status_counts(session, post_id)
+        first, last = (
+            session.connection()
+            .execute(
+                select(func.min(delivery.c.sent_at), func.max(delivery.c.sent_at)).where(
+                    delivery.c.post_id == post_id
+                )
             )
-        ).one()
+            .one()
+        )
     return Recorded(
         counts.get(DeliveryStatus.SENT, 0), counts.get(DeliveryStatus.FAILED, 0), first, last
     )

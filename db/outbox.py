@@ -375,16 +375,24 @@ class Progress:
         return self.pending == 0 or self.pending == self.deferred
 
 
-def progress(session: Session, post_id: int, *, now: datetime, horizon: timedelta) -> Progress:
+def status_counts(session: Session, post_id: int) -> dict[str, int]:
+    """How many of the post's deliveries are in each status."""
     delivery = table(Delivery)
-    conn = session.connection()
-    counts: dict[str, int] = dict(
-        conn.execute(
+    return dict(
+        session.connection()
+        .execute(
             select(delivery.c.status, func.count())
             .where(delivery.c.post_id == post_id)
             .group_by(delivery.c.status)
-        ).all()
+        )
+        .all()
     )
+
+
+def progress(session: Session, post_id: int, *, now: datetime, horizon: timedelta) -> Progress:
+    delivery = table(Delivery)
+    conn = session.connection()
+    counts = status_counts(session, post_id)
     deferred = conn.execute(
         select(func.count()).where(
             delivery.c.post_id == post_id,
