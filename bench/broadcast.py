@@ -34,17 +34,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, func, select
-from sqlmodel import select as sm_select
 
-from bench.databases import emulated_roster, fresh_databases
+from bench.databases import approve_for_everyone, emulated_roster, fresh_databases
 from bot.channels.base import OutgoingPost
 from bot.channels.telegram import post_keyboard, post_text
 from bot.emulators.telegram.runner import EmulatorProcess
 from bot.emulators.telegram.world import FIRST_USER_ID
 from db.engine import make_engine, session_scope
-from db.models import Delivery, DeliveryStatus, Opd, table
+from db.models import Delivery, DeliveryStatus, table
 from db.outbox import status_counts
-from db.posts import approve_post, submit_post
 
 ASN = 8000
 FREE_RATE = 30.0
@@ -74,20 +72,11 @@ def populate(url: str) -> float:
 def approve(url: str) -> int:
     """A new post to every OPD, approved now: 8,000 deliveries in the outbox."""
     engine = make_engine(url)
-    with session_scope(engine) as session:
-        kode = session.exec(sm_select(Opd.kode).order_by(Opd.id)).first()  # type: ignore[arg-type]
-        assert kode is not None
-        post = submit_post(
-            session,
-            opd_kode=kode,
-            url=f"https://www.instagram.com/p/gaungbench{next(_posts)}{int(time.time())}/",
-            caption=CAPTION,
-        )
-        assert post.id is not None
-        _, queued = approve_post(session, post.id)
+    link = f"https://www.instagram.com/p/gaungbench{next(_posts)}{int(time.time())}/"
+    post_id, queued = approve_for_everyone(engine, link, CAPTION)
     engine.dispose()
     assert queued == ASN, queued
-    return post.id
+    return post_id
 
 
 def new_emulator(**limits: float) -> EmulatorProcess:

@@ -30,7 +30,8 @@ from bot.emulators.telegram.world import FIRST_USER_ID
 from db.engine import make_engine, session_scope
 from db.identities import link_identity
 from db.migrate import upgrade
-from db.models import Asn
+from db.models import Asn, Opd
+from db.posts import approve_post, submit_post
 from db.synthetic import import_synthetic_roster
 from tests.pg import find_binary, free_port, start_cluster
 
@@ -201,3 +202,14 @@ def emulated_roster(engine: Engine, n: int, *, seed: int) -> None:
         people = list(session.exec(sm_select(Asn).order_by(Asn.id)))  # type: ignore[arg-type]
         for k, asn in enumerate(people):
             link_identity(session, asn, channel="telegram", external_id=str(FIRST_USER_ID + k))
+
+
+def approve_for_everyone(engine: Engine, url: str, caption: str) -> tuple[int, int]:
+    """A post by the first OPD, approved for every OPD now: (post id, deliveries queued)."""
+    with session_scope(engine) as session:
+        kode = session.exec(sm_select(Opd.kode).order_by(Opd.id)).first()  # type: ignore[arg-type]
+        assert kode is not None
+        post = submit_post(session, opd_kode=kode, url=url, caption=caption)
+        assert post.id is not None
+        _, queued = approve_post(session, post.id)
+        return post.id, queued

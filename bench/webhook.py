@@ -46,9 +46,8 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select, update
-from sqlmodel import select as sm_select
 
-from bench.databases import emulated_roster, fresh_databases
+from bench.databases import approve_for_everyone, emulated_roster, fresh_databases
 from bench.http import KeepAlive
 from bot.emulators.telegram.runner import EmulatorProcess
 from db.engine import make_engine, session_scope
@@ -58,11 +57,9 @@ from db.models import (
     Confirmation,
     Delivery,
     DeliveryStatus,
-    Opd,
     ProcessedUpdate,
     table,
 )
-from db.posts import approve_post, submit_post
 from db.types import utcnow
 from tests.pg import free_port
 
@@ -94,18 +91,10 @@ def seed(url: str) -> tuple[float, list[tuple[int, int]]]:
     began = time.perf_counter()
     engine = make_engine(url)
     emulated_roster(engine, ASN, seed=4)
-    with session_scope(engine) as session:
-        kode = session.exec(sm_select(Opd.kode).order_by(Opd.id)).first()  # type: ignore[arg-type]
-        assert kode is not None
-        post = submit_post(
-            session,
-            opd_kode=kode,
-            url="https://www.instagram.com/p/gaungwebhookbench/",
-            caption="Jangan lupa like dan bagikan.",
-        )
-        assert post.id is not None
-        _, queued = approve_post(session, post.id)
-        assert queued == ASN, queued
+    _, queued = approve_for_everyone(
+        engine, "https://www.instagram.com/p/gaungwebhookbench/", "Jangan lupa like dan bagikan."
+    )
+    assert queued == ASN, queued
     delivery, identity = table(Delivery), table(ChatIdentity)
     with session_scope(engine) as session:
         # As if the broadcast had run: every delivery sent, message 1 in the ASN's chat.
