@@ -12,8 +12,6 @@ a new migration (an index, say) is applied to the seeded data as it would be in 
 from __future__ import annotations
 
 import json
-import os
-import pwd
 import shutil
 import subprocess
 import tempfile
@@ -33,7 +31,7 @@ from db.migrate import upgrade
 from db.models import Asn, Opd
 from db.posts import approve_post, submit_post
 from db.synthetic import import_synthetic_roster
-from tests.pg import find_binary, free_port, start_cluster
+from tests.pg import find_binary, free_port, server_user, start_cluster
 
 # The same server options as the tests' throwaway clusters (tests/pg.py), so that fresh and
 # kept clusters measure the same thing.
@@ -151,15 +149,7 @@ def _kept_cluster(folder: Path) -> tuple[str, Callable[[], None]]:
     if not initdb or not pg_ctl:
         raise FileNotFoundError("initdb/pg_ctl not found")
     folder.mkdir(parents=True, exist_ok=True)
-    demote: Callable[[], None] | None = None
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        user = pwd.getpwnam("postgres")
-        os.chown(folder, user.pw_uid, user.pw_gid)
-
-        def demote() -> None:
-            os.setgid(user.pw_gid)
-            os.setuid(user.pw_uid)
-
+    demote = server_user(folder)  # PostgreSQL refuses to run as root
     data = folder / "data"
     if not (data / "PG_VERSION").exists():
         shutil.rmtree(data, ignore_errors=True)

@@ -32,6 +32,21 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_user(folder: Path) -> Callable[[], None] | None:
+    """Under root, give ``folder`` to the ``postgres`` user and return what makes a child
+    process that user (for ``preexec_fn``); otherwise None: we run the server ourselves."""
+    if os.geteuid() != 0:
+        return None
+    user = pwd.getpwnam("postgres")
+    os.chown(folder, user.pw_uid, user.pw_gid)
+
+    def demote() -> None:
+        os.setgid(user.pw_gid)
+        os.setuid(user.pw_uid)
+
+    return demote
+
+
 @dataclass
 class Cluster:
     folder: Path
@@ -58,15 +73,7 @@ def start_cluster() -> Cluster:
     if not initdb or not pg_ctl:
         raise FileNotFoundError("initdb/pg_ctl not found")
     folder = Path(tempfile.mkdtemp(prefix="gaung-pg-"))
-    demote: Callable[[], None] | None = None
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(folder, user.pw_uid, user.pw_gid)
-
-        def demote() -> None:
-            os.setgid(user.pw_gid)
-            os.setuid(user.pw_uid)
-
+    demote = server_user(folder)
     data = folder / "data"
     subprocess.run(
         [
