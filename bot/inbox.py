@@ -24,6 +24,10 @@ log = logging.getLogger("gaung.inbox")
 BATCH = 256
 
 
+class NotStored(RuntimeError):
+    """The update is not in the inbox: the webhook must not answer 2xx, so Telegram resends."""
+
+
 @dataclass(frozen=True)
 class Incoming:
     channel: str
@@ -68,7 +72,7 @@ class InboxWriter:
     async def submit(self, item: Incoming) -> Receipt:
         """Resolves once the update is committed; raises if it could not be stored."""
         if self._task is None:
-            raise RuntimeError("inbox writer not running")
+            raise NotStored("inbox writer not running")
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
         return await future
@@ -109,7 +113,7 @@ class InboxWriter:
             if future.done():  # the request went away
                 continue
             if receipt is None:
-                future.set_exception(RuntimeError("update not stored"))
+                future.set_exception(NotStored("update not stored"))
             else:
                 future.set_result(receipt)
         recorded = any(r and r.tap for r in receipts)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import SettingsDep
+from bot.inbox import NotStored
 
 router = APIRouter(tags=["webhook"], include_in_schema=True)
 
@@ -32,7 +33,7 @@ async def telegram_webhook(request: Request, settings: SettingsDep) -> Response:
         return Response('{"detail": "update_id tidak ada"}', 400, media_type="application/json")
     try:
         answer = await service.receive(payload)
-    except RuntimeError:  # not stored: Telegram retries anything but a 2xx
+    except NotStored:  # Telegram retries anything but a 2xx
         return Response(
             '{"detail": "pembaruan belum tersimpan"}', 503, media_type="application/json"
         )

@@ -6,7 +6,7 @@ import random
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot.inbox import InboxWriter, Incoming, Receipt
+from bot.inbox import InboxWriter, Incoming, NotStored, Receipt
 from db.confirmations import Tap, TapOutcome
 from db.engine import session_scope
 from db.inbox import unhandled
@@ -91,7 +91,7 @@ def test_one_bad_update_fails_alone(engine: Engine) -> None:
 
     ok, bad, other = asyncio.run(main())
     assert isinstance(ok, Receipt) and ok.tap and ok.tap.outcome == TapOutcome.RECORDED
-    assert isinstance(bad, RuntimeError)  # not stored: the webhook answers 503, Telegram retries
+    assert isinstance(bad, NotStored)  # not stored: the webhook answers 503, Telegram retries
     assert isinstance(other, Receipt) and other.new
     with session_scope(engine) as session:
         ids = session.connection().execute(select(table(ProcessedUpdate).c.update_id))
@@ -101,7 +101,7 @@ def test_one_bad_update_fails_alone(engine: Engine) -> None:
 def test_a_stopped_writer_takes_nothing(engine: Engine) -> None:
     async def main() -> None:
         writer = InboxWriter(engine)
-        with pytest.raises(RuntimeError):
+        with pytest.raises(NotStored):
             await writer.submit(Incoming("telegram", "1", {}))
 
     asyncio.run(main())
