@@ -14,12 +14,12 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.broadcast import Broadcaster, Stats
 from bot.runtime import build_channels, channel_rates, use_db_threads, worker_config
+from db.delivery.outbox import Progress as SendProgress
+from db.delivery.outbox import progress
 from db.engine import make_engine, session_scope
 from db.errors import Conflict
 from db.models import PostStatus
-from db.outbox import Progress as SendProgress
-from db.outbox import progress
-from db.posts import get_post
+from db.posts.lifecycle import get_post
 from db.settings import Settings
 from db.types import utcnow
 

@@ -119,7 +119,7 @@ def roster_import(
     as_json: JsonFlag = False,
 ) -> None:
     """Impor ASN: nip,nama,opd_kode,opd_nama[,jabatan][,telepon]."""
-    from db.roster import import_roster_file
+    from db.roster.importer import import_roster_file
 
     cfg = settings()
     with unit_of_work(cfg) as session:
@@ -150,7 +150,7 @@ def admin_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Jadikan seseorang admin."""
-    from db.admins import add_admin
+    from db.accounts.admins import add_admin
 
     cfg = settings()
     with unit_of_work(cfg) as session:
@@ -173,7 +173,7 @@ def apikey_create(
     as_json: JsonFlag = False,
 ) -> None:
     """Buat kunci API baru; kunci hanya ditampilkan sekali."""
-    from db.apikeys import create_api_key
+    from db.accounts.apikeys import create_api_key
 
     cfg = settings()
     with unit_of_work(cfg) as session:
@@ -194,7 +194,7 @@ def post_add(
     as_json: JsonFlag = False,
 ) -> None:
     """Ajukan (dan bisa langsung setujui) sebuah postingan; mencetak id-nya."""
-    from db.posts import approve_post, submit_post
+    from db.posts.lifecycle import approve_post, submit_post
 
     cfg = settings()
     with unit_of_work(cfg) as session:
@@ -214,7 +214,7 @@ def post_approve(
     as_json: JsonFlag = False,
 ) -> None:
     """Setujui postingan yang diajukan; siarannya masuk antrean."""
-    from db.posts import approve_post
+    from db.posts.lifecycle import approve_post
 
     cfg = settings()
     with unit_of_work(cfg) as session:
@@ -329,10 +329,10 @@ def report(
     as_json: JsonFlag = False,
 ) -> None:
     """Partisipasi per OPD."""
-    from db.exports import to_csv, to_xlsx
-    from db.opd import opd_by_kode
-    from db.participation import participation
-    from db.window import resolve_window
+    from db.reporting.exports import to_csv, to_xlsx
+    from db.reporting.participation import participation
+    from db.reporting.window import resolve_window
+    from db.roster.opd import opd_by_kode
 
     fmt = "json" if as_json else fmt
     if fmt not in ("table", "csv", "xlsx", "json"):
@@ -363,7 +363,7 @@ def report(
 
 
 def _print_table(result: Any, cfg: Settings, output: Path | None) -> None:
-    from db.window import local_iso
+    from db.reporting.window import local_iso
 
     table = Table(
         title=(

@@ -16,12 +16,12 @@ from rich.table import Table
 
 from db.engine import make_engine, session_scope
 from db.migrate import upgrade
-from db.opd import ensure_opd
-from db.participation import participation
-from db.roster import import_roster_file
+from db.reporting.participation import participation
+from db.reporting.window import resolve_window
+from db.roster.importer import import_roster_file
+from db.roster.opd import ensure_opd
+from db.roster.synthetic import generate_roster, load_opd_list, write_roster_xlsx
 from db.settings import Settings
-from db.synthetic import generate_roster, load_opd_list, write_roster_xlsx
-from db.window import resolve_window
 
 
 def run_demo(settings: Settings, *, size: int, console: Console) -> None:

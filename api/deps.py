@@ -37,7 +37,7 @@ from sqlalchemy import Engine
 from sqlalchemy.pool import QueuePool
 from sqlmodel import Session
 
-from db.apikeys import LastUseThrottle, Principal, identify, record_use
+from db.accounts.apikeys import LastUseThrottle, Principal, identify, record_use
 from db.engine import session_scope
 from db.errors import Forbidden
 from db.models import Role

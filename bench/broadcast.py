@@ -40,9 +40,9 @@ from bot.channels.base import OutgoingPost
 from bot.channels.telegram import post_keyboard, post_text
 from bot.emulators.telegram.runner import EmulatorProcess
 from bot.emulators.telegram.world import FIRST_USER_ID
+from db.delivery.outbox import status_counts
 from db.engine import make_engine, session_scope
 from db.models import Delivery, DeliveryStatus, table
-from db.outbox import status_counts
 
 ASN = 8000
 FREE_RATE = 30.0

@@ -25,12 +25,12 @@ from sqlalchemy import Engine, text
 from sqlmodel import select as sm_select
 
 from bot.emulators.telegram.world import FIRST_USER_ID
+from db.accounts.identities import link_identity
 from db.engine import make_engine, session_scope
-from db.identities import link_identity
 from db.migrate import upgrade
 from db.models import Asn, Opd
-from db.posts import approve_post, submit_post
-from db.synthetic import import_synthetic_roster
+from db.posts.lifecycle import approve_post, submit_post
+from db.roster.synthetic import import_synthetic_roster
 from tests.pg import find_binary, free_port, server_user, start_cluster
 
 # The same server options as the tests' throwaway clusters (tests/pg.py), so that fresh and

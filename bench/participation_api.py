@@ -34,10 +34,10 @@ from sqlmodel import Session
 from bench.databases import BenchDatabase, bench_databases
 from bench.http import KeepAlive
 from bench.seed_year import seed_year
-from db.apikeys import create_api_key
+from db.accounts.apikeys import create_api_key
 from db.engine import make_engine
-from db.participation import counter_sums, plain_delivery_counts
-from db.window import Window
+from db.reporting.participation import counter_sums, plain_delivery_counts
+from db.reporting.window import Window
 from tests.pg import free_port
 
 SEQUENTIAL = 100

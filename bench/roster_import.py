@@ -8,8 +8,8 @@ from pathlib import Path
 
 from bench.databases import fresh_databases
 from db.engine import make_engine, session_scope
-from db.roster import import_roster_file
-from db.synthetic import generate_roster, write_roster_xlsx
+from db.roster.importer import import_roster_file
+from db.roster.synthetic import generate_roster, write_roster_xlsx
 
 TARGET_SECONDS = 5.0
 ROWS = 8000

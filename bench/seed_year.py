@@ -17,7 +17,7 @@ from sqlalchemy import Engine, insert, text
 
 from db.engine import session_scope
 from db.models import ChatIdentity, Post, PostOpdStat, table
-from db.synthetic import import_synthetic_roster
+from db.roster.synthetic import import_synthetic_roster
 
 POSTS_PER_DAY = 3
 CHUNK = 50_000

@@ -1,9 +1,9 @@
 """The delivery worker: claims due deliveries from the outbox, sends them, records outcomes.
 
-Durability comes from the outbox (``db.outbox``): a row is only ever leased, never removed, so
-a crash leaves unsent rows to the next worker, and only rows whose send was on the wire at the
-crash can go out twice. Outcomes are written in small batches every few milliseconds; the
-batch is part of what counts as "in flight".
+Durability comes from the outbox (``db.delivery.outbox``): a row is only ever leased, never
+removed, so a crash leaves unsent rows to the next worker, and only rows whose send was on
+the wire at the crash can go out twice. Outcomes are written in small batches every few
+milliseconds; the batch is part of what counts as "in flight".
 """
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ from bot.channels.base import (
     Unreachable,
 )
 from bot.ratelimit import Pacer
+from db.delivery.coordination import channel_pauses, heartbeat, pause_channel, retire
+from db.delivery.outbox import Claimed, Outcome, claim_due, finish_posts, record_outcomes
+from db.delivery.reminders import claim_reminders, in_quiet_hours
 from db.engine import session_scope
-from db.outbox import Claimed, Outcome, claim_due, finish_posts, record_outcomes
-from db.reminders import claim_reminders, in_quiet_hours
 from db.types import utcnow
-from db.workers import channel_pauses, heartbeat, pause_channel, retire
 
 log = logging.getLogger("gaung.broadcast")
 Clock = Callable[[], datetime]

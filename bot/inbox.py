@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from db.confirmations import Tap, TapResult, record_taps
+from db.delivery.confirmations import Tap, TapResult, record_taps
+from db.delivery.inbox import store_updates
 from db.engine import session_scope
-from db.inbox import store_updates
 
 log = logging.getLogger("gaung.inbox")
 BATCH = 256

@@ -7,10 +7,10 @@ from datetime import date, datetime
 
 from sqlmodel import Session, select
 
-from db.identities import link_identity
+from db.accounts.identities import link_identity
 from db.models import Asn, Channel, ChatIdentity, Delivery
-from db.roster import import_rows
-from db.roster_file import RawRow
+from db.roster.file import RawRow
+from db.roster.importer import import_rows
 
 _seq = itertools.count(1)
 TODAY = date(2026, 11, 22)

@@ -23,8 +23,16 @@ from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep
 from api.routes.participation import XLSX
-from db.apikeys import authenticate
-from db.dashboard import (
+from db.accounts.apikeys import authenticate
+from db.accounts.signing import (
+    SESSION_TTL,
+    session_token,
+    verify_dashboard_token,
+    verify_session_token,
+)
+from db.errors import Forbidden, GaungError, Invalid, NotFound
+from db.models import Opd, Role
+from db.reporting.dashboard import (
     ADMIN,
     API_KEY,
     Viewer,
@@ -34,17 +42,14 @@ from db.dashboard import (
     subject_of,
     viewer_for,
 )
-from db.errors import Forbidden, GaungError, Invalid, NotFound
-from db.exports import to_csv, to_xlsx
-from db.followup import funnel
-from db.models import Opd, Role
-from db.opd import all_opd, opd_by_kode
-from db.participation import Participation, participation
+from db.reporting.exports import to_csv, to_xlsx
+from db.reporting.followup import funnel
+from db.reporting.participation import Participation, participation
+from db.reporting.trend import Interval, trend
+from db.reporting.window import Window
+from db.roster.opd import all_opd, opd_by_kode
 from db.settings import Settings
-from db.signing import SESSION_TTL, session_token, verify_dashboard_token, verify_session_token
-from db.trend import Interval, trend
 from db.types import utcnow
-from db.window import Window
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des")
 STATUS_LABELS = {

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
 from api.routes.participation import EndQ, StartQ
-from db.followup import opd_asn
-from db.opd import opd_by_kode
-from db.window import local_iso, resolve_window
+from db.reporting.followup import opd_asn
+from db.reporting.window import local_iso, resolve_window
+from db.roster.opd import opd_by_kode
 
 router = APIRouter(prefix="/api/v1/opd", tags=["opd"])
 

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
-from db.apikeys import Principal
+from db.accounts.apikeys import Principal
 from db.errors import Invalid, NotFound
-from db.exports import to_csv, to_xlsx
-from db.opd import opd_by_kode
-from db.participation import Participation, participation
+from db.reporting.exports import to_csv, to_xlsx
+from db.reporting.participation import Participation, participation
+from db.reporting.window import resolve_window
+from db.roster.opd import opd_by_kode
 from db.settings import Settings
-from db.window import resolve_window
 
 router = APIRouter(prefix="/api/v1", tags=["partisipasi"])
 

@@ -11,11 +11,11 @@ from pydantic import BaseModel, Field
 from api.deps import DiskominfoDep, PrincipalDep, SessionDep, SettingsDep, check_opd_access
 from db.errors import Invalid
 from db.models import Opd, Platform, PostStatus
-from db.opd import opd_by_kode
-from db.post_queries import PostFilter, list_posts, post_detail, post_json
-from db.posts import approve_post, cancel_post, get_post, reject_post, submit_post
+from db.posts.lifecycle import approve_post, cancel_post, get_post, reject_post, submit_post
+from db.posts.queries import PostFilter, list_posts, post_detail, post_json
+from db.reporting.window import resolve_window
+from db.roster.opd import opd_by_kode
 from db.types import utcnow
-from db.window import resolve_window
 
 router = APIRouter(prefix="/api/v1/posts", tags=["postingan"])
 

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Query
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
 from api.routes.participation import EndQ, OpdQ, StartQ
 from db.errors import Invalid, NotFound
-from db.opd import opd_by_kode
-from db.trend import parse_interval, trend
-from db.window import resolve_window
+from db.reporting.trend import parse_interval, trend
+from db.reporting.window import resolve_window
+from db.roster.opd import opd_by_kode
 
 router = APIRouter(prefix="/api/v1", tags=["partisipasi"])
 

@@ -9,16 +9,23 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.telegram.common import CHANNEL, Context, in_db, notify, reply, sender, settings_of
 from bot.texts import Html, th
-from db.admins import admin_by_telegram_id
-from db.chat_state import clear_state, get_state, set_state
+from db.accounts.admins import admin_by_telegram_id
+from db.accounts.chat_state import clear_state, get_state, set_state
+from db.accounts.registration import decide_request
 from db.errors import GaungError, Invalid
 from db.models import Admin, Opd, Post, Role
-from db.opd import opd_by_kode
-from db.participation import participation
-from db.posts import MAX_CAPTION, approve_post, check_url, detect_platform, reject_post, submit_post
-from db.registration import decide_request
+from db.posts.lifecycle import (
+    MAX_CAPTION,
+    approve_post,
+    check_url,
+    detect_platform,
+    reject_post,
+    submit_post,
+)
+from db.reporting.participation import participation
+from db.reporting.window import Window
+from db.roster.opd import opd_by_kode
 from db.types import utcnow
-from db.window import Window
 
 
 def _pct(value: float) -> str:
@@ -329,7 +336,7 @@ async def dashboard(update: Update, context: Context) -> None:
             return th("report.not_admin")
         if not settings.public_url:
             return th("dashboard.no_url")
-        from db.signing import dashboard_token
+        from db.accounts.signing import dashboard_token
 
         token = dashboard_token(session, admin_id=admin.id, now=utcnow())
         return th("dashboard.link", url=f"{settings.public_url}/dashboard/masuk?token={token}")

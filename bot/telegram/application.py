@@ -24,7 +24,7 @@ from bot.telegram import admin, asn
 from bot.telegram.common import CHANNEL, Context, in_db, reply
 from bot.telegram.ratelimit import PacerRateLimiter
 from bot.texts import th
-from db.identities import identity_for, mark_inbound
+from db.accounts.identities import identity_for, mark_inbound
 from db.settings import Settings
 
 log = logging.getLogger("gaung.telegram")
@@ -123,7 +123,7 @@ async def help_command(update: Update, context: Context) -> None:
     def is_admin(session: object) -> bool:
         from sqlmodel import Session
 
-        from db.admins import admin_by_telegram_id
+        from db.accounts.admins import admin_by_telegram_id
 
         assert isinstance(session, Session)
         return user is not None and admin_by_telegram_id(session, user.id) is not None

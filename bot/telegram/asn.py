@@ -18,11 +18,8 @@ from telegram import (
 from bot.channels.telegram import parse_callback
 from bot.telegram.common import CHANNEL, Context, in_db, notify, reply, sender
 from bot.texts import Html, th
-from db.confirmations import Tap, TapOutcome, TapResult, record_taps
-from db.identities import identity_for, mark_inbound, opt_out
-from db.models import Opd
-from db.participation import asn_summary
-from db.registration import (
+from db.accounts.identities import identity_for, mark_inbound, opt_out
+from db.accounts.registration import (
     Registration,
     Result,
     asn_for_account,
@@ -31,8 +28,11 @@ from db.registration import (
     request_by_nip,
     set_reachable,
 )
+from db.delivery.confirmations import Tap, TapOutcome, TapResult, record_taps
+from db.models import Opd
+from db.reporting.participation import asn_summary
+from db.reporting.window import Window
 from db.types import utcnow
-from db.window import Window
 
 ANSWER_WITHIN = 2.0  # seconds before a tap is answered "being recorded"
 CONTACT_KEYBOARD = ReplyKeyboardMarkup(

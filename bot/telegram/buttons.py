@@ -1,7 +1,7 @@
 """Redrawing a post message's buttons after a tap, at the bot's paced rate.
 
 The tap is answered at once with a toast; the ✅ on the buttons follows from the queue in
-``db.buttons``, because Telegram lets a bot edit only about 30 messages a second while a
+``db.delivery.redraws``, because Telegram lets a bot edit only about 30 messages a second while a
 regency's worth of ASN can tap far faster than that. Redraws share the bot's pace with
 everything else it sends and give way to it: while a broadcast keeps the pacer busy, the posts
 go out first and the ✅ follow.
@@ -20,7 +20,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from bot.channels.telegram import post_keyboard
 from bot.ratelimit import Pacer
 from bot.telegram.common import CHANNEL
-from db.buttons import Redraw, claim_redraws, finish_redraws, redraws_due
+from db.delivery.redraws import Redraw, claim_redraws, finish_redraws, redraws_due
 from db.engine import session_scope
 
 log = logging.getLogger("gaung.telegram")

@@ -14,9 +14,9 @@ from telegram.constants import ParseMode
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from db.accounts.registration import set_reachable
 from db.engine import session_scope
 from db.models import Channel
-from db.registration import set_reachable
 from db.settings import Settings
 
 log = logging.getLogger("gaung.telegram")

@@ -25,9 +25,9 @@ from bot.telegram.application import build_application, set_commands
 from bot.telegram.asn import tap_answer
 from bot.telegram.buttons import ButtonRedrawer
 from bot.telegram.common import CHANNEL
-from db.confirmations import Tap
+from db.delivery.confirmations import Tap
+from db.delivery.inbox import mark_handled, unhandled
 from db.engine import session_scope
-from db.inbox import mark_handled, unhandled
 from db.settings import Settings
 
 log = logging.getLogger("gaung.telegram")

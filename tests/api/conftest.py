@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from api.app import create_app
-from db.apikeys import create_api_key
+from db.accounts.apikeys import create_api_key
 from db.settings import Settings
 
 

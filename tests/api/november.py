@@ -25,11 +25,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from db.confirmations import confirm
-from db.identities import mark_unreachable, opt_out
+from db.accounts.identities import mark_unreachable, opt_out
+from db.delivery.confirmations import confirm
+from db.delivery.outbox import finish_posts, mark_failed, mark_sent
 from db.models import Asn
-from db.outbox import finish_posts, mark_failed, mark_sent
-from db.posts import approve_post, submit_post
+from db.posts.lifecycle import approve_post, submit_post
 from tests.factories import add_asn, delivery_of, register
 
 WIB = ZoneInfo("Asia/Jakarta")

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from api.cli import app
-from db.apikeys import authenticate, hash_key
+from db.accounts.apikeys import authenticate, hash_key
 from db.models import Admin, ApiKey, AuditLog, Delivery, Post
 from tests.factories import register
 

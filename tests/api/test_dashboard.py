@@ -18,11 +18,11 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from api.routes.dashboard import COOKIE
-from db.admins import add_admin
-from db.apikeys import revoke_api_key
+from db.accounts.admins import add_admin
+from db.accounts.apikeys import revoke_api_key
+from db.accounts.signing import dashboard_token
 from db.models import Admin, ApiKey, Post
-from db.posts import approve_post, submit_post
-from db.signing import dashboard_token
+from db.posts.lifecycle import approve_post, submit_post
 from db.types import utcnow
 from tests.api.conftest import make_key
 from tests.api.november import WIB, seed_november

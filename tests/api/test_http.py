@@ -8,11 +8,11 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from db.apikeys import revoke_api_key
-from db.confirmations import confirm
+from db.accounts.apikeys import revoke_api_key
+from db.delivery.confirmations import confirm
+from db.delivery.outbox import finish_posts, mark_sent
 from db.models import ApiKey
-from db.outbox import finish_posts, mark_sent
-from db.posts import approve_post, submit_post
+from db.posts.lifecycle import approve_post, submit_post
 from tests.api.conftest import make_key
 from tests.factories import add_asn, delivery_of, register
 

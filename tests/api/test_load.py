@@ -20,7 +20,7 @@ from api.app import create_app
 from api.deps import SPARE_THREADS, request_slots
 from db.engine import session_scope
 from db.models import ApiKey
-from db.opd import ensure_opd
+from db.roster.opd import ensure_opd
 from db.settings import Settings
 from tests.api.conftest import make_key
 

@@ -20,12 +20,12 @@ from sqlmodel import select
 from bot.broadcast import Broadcaster, ReminderPolicy, WorkerConfig
 from bot.channels.telegram import TelegramChannel
 from bot.emulators.telegram import Limits, TelegramEmulator
-from db.confirmations import confirm
+from db.accounts.identities import opt_out
+from db.delivery.confirmations import confirm
+from db.delivery.outbox import progress
 from db.engine import make_engine, session_scope
-from db.identities import opt_out
 from db.models import Asn, ChatIdentity, Delivery, DeliveryStatus, Post
-from db.outbox import progress
-from db.posts import approve_post, submit_post
+from db.posts.lifecycle import approve_post, submit_post
 from db.types import utcnow
 from tests.bot.conftest import registered_members
 

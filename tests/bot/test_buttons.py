@@ -12,8 +12,8 @@ from bot.emulators.telegram import TelegramEmulator
 from bot.ratelimit import Pacer
 from bot.telegram.buttons import ButtonRedrawer
 from bot.telegram.ratelimit import PacerRateLimiter
-from db.buttons import queued_redraws
-from db.confirmations import Tap, record_taps
+from db.delivery.confirmations import Tap, record_taps
+from db.delivery.redraws import queued_redraws
 from db.engine import session_scope
 from db.models import ChatIdentity
 from tests.bot.conftest import registered_members

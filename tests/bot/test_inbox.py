@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from bot.inbox import InboxWriter, Incoming, NotStored, Receipt
-from db.confirmations import Tap, TapOutcome
+from db.delivery.confirmations import Tap, TapOutcome
+from db.delivery.inbox import unhandled
 from db.engine import session_scope
-from db.inbox import unhandled
 from db.models import Confirmation, ProcessedUpdate, table
-from tests.db.test_confirmations import regency, user_of
+from tests.db.delivery.test_confirmations import regency, user_of
 
 
 class CountingWriter(InboxWriter):

@@ -12,10 +12,10 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.emulators.telegram import TelegramEmulator
-from db.admins import add_admin
+from db.accounts.admins import add_admin
 from db.engine import session_scope
 from db.models import Asn, ChatIdentity, Confirmation, Delivery, RegistrationRequest
-from db.posts import approve_post, submit_post
+from db.posts.lifecycle import approve_post, submit_post
 from tests.bot.conftest import SECRET, BotProcess, Chat
 from tests.factories import add_asn
 

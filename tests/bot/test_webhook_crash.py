@@ -14,9 +14,9 @@ import httpx
 from sqlalchemy import Engine, select
 
 from bot.emulators.telegram import TelegramEmulator
+from db.delivery.counters import rebuild
 from db.engine import session_scope
 from db.models import Confirmation, PostOpdStat, ProcessedUpdate, table
-from db.stats import rebuild
 from tests.bot.conftest import SECRET, BotProcess, registered_members
 from tests.bot.test_broadcast import approve, broadcast, deliveries
 

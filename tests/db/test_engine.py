@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from db.engine import session_scope
 from db.models import Opd, table
-from db.opd import ensure_opd
+from db.roster.opd import ensure_opd
 
 
 def test_readonly_session_does_not_block_a_concurrent_writer(engine: Engine) -> None:

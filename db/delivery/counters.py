@@ -1,0 +1,104 @@
+"""Keeping ``post_opd_stat`` in step with deliveries and confirmations.
+
+Every change that moves a participation number calls ``bump`` in its own transaction, so the
+counters are exactly as durable as the facts. ``rebuild`` recomputes them from the facts (for
+an upgrade, or to check them).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from db.models import (
+    Confirmation,
+    ConfirmationKind,
+    Delivery,
+    DeliveryStatus,
+    Post,
+    PostOpdStat,
+    table,
+)
+from db.reporting.window import Window
+
+FIELDS = ("delivered", "liked", "shared", "participated")
+Key = tuple[int, int]  # (post_id, opd_id)
+
+
+def bump(session: Session, deltas: Mapping[Key, Mapping[str, int]]) -> None:
+    """Add to the counters of each (post, opd), creating rows as needed, race-free."""
+    stat = table(PostOpdStat)
+    rows = [
+        {"post_id": p, "opd_id": o} | {f: int(d.get(f, 0)) for f in FIELDS}
+        for (p, o), d in deltas.items()
+        if any(d.get(f, 0) for f in FIELDS)
+    ]
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = make(stat)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[stat.c.post_id, stat.c.opd_id],
+        set_={f: stat.c[f] + stmt.excluded[f] for f in FIELDS},
+    )
+    # Sorted, so that two transactions touching the same rows lock them in the same order.
+    session.connection().execute(stmt, sorted(rows, key=lambda r: (r["post_id"], r["opd_id"])))
+
+
+def delivered_deltas(rows: Iterable[tuple[int, int]], sign: int = 1) -> dict[Key, Counter[str]]:
+    deltas: dict[Key, Counter[str]] = {}
+    for post_id, opd_id in rows:
+        deltas.setdefault((post_id, opd_id), Counter())["delivered"] += sign
+    return deltas
+
+
+def fact_counts(group: Sequence[str], window: Window | None = None) -> Select[Any]:
+    """Counts straight from deliveries and confirmations, grouped by delivery columns: what
+    the counters must always equal (used to rebuild them and as the benchmark's reference)."""
+    delivery, post = table(Delivery), table(Post)
+    like = table(Confirmation).alias("l")
+    share = table(Confirmation).alias("s")
+    keys = [delivery.c[name] for name in group]
+    stmt = (
+        select(
+            *keys,
+            func.count(),
+            func.count(like.c.id),
+            func.count(share.c.id),
+            func.count(func.coalesce(like.c.id, share.c.id)),
+        )
+        .select_from(delivery)
+        .outerjoin(
+            like, and_(like.c.delivery_id == delivery.c.id, like.c.kind == ConfirmationKind.LIKE)
+        )
+        .outerjoin(
+            share,
+            and_(share.c.delivery_id == delivery.c.id, share.c.kind == ConfirmationKind.SHARE),
+        )
+        .where(delivery.c.status == DeliveryStatus.SENT)
+        .group_by(*keys)
+    )
+    if window is not None:
+        stmt = stmt.join(post, post.c.id == delivery.c.post_id).where(
+            post.c.approved_at >= window.start, post.c.approved_at < window.end
+        )
+    return stmt
+
+
+def rebuild(session: Session) -> int:
+    """Recompute every counter from deliveries and confirmations; returns rows written."""
+    stat = table(PostOpdStat)
+    conn = session.connection()
+    conn.execute(delete(stat))
+    result = conn.execute(
+        insert(stat)
+        .from_select(["post_id", "opd_id", *FIELDS], fact_counts(["post_id", "opd_id"]))
+        .execution_options(preserve_rowcount=True)
+    )
+    return int(result.rowcount)

@@ -1,0 +1,418 @@
+"""The delivery outbox: one row per post × ASN, written when a post is approved.
+
+Materialising every delivery in the approving transaction is what makes a broadcast durable:
+from then on, workers only move rows from ``pending`` to ``sent`` or ``failed``, and a crash
+leaves every unsent row where it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ScalarSelect, and_, bindparam, case, func, insert, literal, select, update
+from sqlmodel import Session
+
+from db.delivery.confirmed import confirmed_kinds
+from db.delivery.counters import bump, delivered_deltas
+from db.models import (
+    Asn,
+    Channel,
+    ChatIdentity,
+    Delivery,
+    DeliveryStatus,
+    Opd,
+    Post,
+    PostStatus,
+    table,
+)
+from db.types import utcnow
+
+# When an ASN can be reached on both channels, one message goes out, on the preferred one.
+CHANNEL_PREFERENCE = (Channel.TELEGRAM, Channel.WHATSAPP)
+
+
+def reachable_identity_subquery() -> ScalarSelect[Any]:
+    """The chosen identity per ASN: reachable, in order of channel preference."""
+    asn, identity = table(Asn), table(ChatIdentity)
+    rank = case(
+        {ch.value: i for i, ch in enumerate(CHANNEL_PREFERENCE)},
+        value=identity.c.channel,
+        else_=len(CHANNEL_PREFERENCE),
+    )
+    return (
+        select(identity.c.id)
+        .where(identity.c.asn_id == asn.c.id, identity.c.reachable.is_(True))
+        .order_by(rank, identity.c.id)
+        .limit(1)
+        .correlate(asn)
+        .scalar_subquery()
+    )
+
+
+def materialise_deliveries(
+    session: Session,
+    post: Post,
+    opd_ids: Sequence[int] | None,
+    *,
+    due: datetime,
+    now: datetime,
+) -> int:
+    """Queue the post for every active, reachable, not opted-out ASN of the target OPDs."""
+    asn, identity, delivery = table(Asn), table(ChatIdentity), table(Delivery)
+    source = (
+        select(
+            literal(post.id),
+            asn.c.id,
+            asn.c.opd_id,
+            identity.c.id,
+            identity.c.channel,
+            literal(DeliveryStatus.PENDING.value),
+            literal(0),
+            literal(due, type_=delivery.c.next_attempt_at.type),
+            literal(now, type_=delivery.c.created_at.type),
+        )
+        .select_from(asn)
+        .join(identity, identity.c.id == reachable_identity_subquery())
+        .where(asn.c.active.is_(True), asn.c.opted_out_at.is_(None))
+    )
+    if opd_ids:
+        source = source.where(asn.c.opd_id.in_(opd_ids))
+    columns = ["post_id", "asn_id", "opd_id", "identity_id", "channel"]
+    columns += ["status", "attempts", "next_attempt_at", "created_at"]
+    stmt = insert(delivery).from_select(columns, source)
+    session.flush()
+    # SQLAlchemy only promises a rowcount for UPDATE/DELETE unless asked to keep it.
+    result = session.connection().execute(stmt.execution_options(preserve_rowcount=True))
+    return int(result.rowcount)
+
+
+def cancel_pending(session: Session, post_id: int) -> int:
+    """Unsent deliveries of a cancelled post fail with the reason kept.
+
+    Rows already claimed by a worker are left to finish: their message may be on the wire, and
+    recording it as sent is the truth.
+    """
+    delivery = table(Delivery)
+    result = session.exec(
+        update(delivery)
+        .where(delivery.c.post_id == post_id, delivery.c.status == DeliveryStatus.PENDING)
+        .values(status=DeliveryStatus.FAILED, error="postingan dibatalkan", failed_at=utcnow())
+    )
+    return int(result.rowcount or 0)
+
+
+def mark_sent(
+    session: Session, delivery: Delivery, message_id: str | None, *, now: datetime | None = None
+) -> None:
+    if delivery.status != DeliveryStatus.SENT:
+        bump(session, delivered_deltas([(delivery.post_id, delivery.opd_id)]))
+    delivery.status = DeliveryStatus.SENT
+    delivery.message_id = message_id
+    delivery.sent_at = now or utcnow()
+    delivery.lease_owner = delivery.lease_until = None
+    delivery.error = None
+    session.add(delivery)
+    session.flush()
+
+
+def mark_failed(
+    session: Session, delivery: Delivery, error: str, *, now: datetime | None = None
+) -> None:
+    """Also for a send the channel accepted and later reported failed (WhatsApp statuses)."""
+    if delivery.status == DeliveryStatus.SENT:
+        assert delivery.id is not None
+        kinds = confirmed_kinds(session, delivery.id)
+        delta = {"delivered": -1, "participated": -1 if kinds else 0}
+        delta |= {"liked": -int("like" in kinds), "shared": -int("share" in kinds)}
+        bump(session, {(delivery.post_id, delivery.opd_id): delta})
+    delivery.status = DeliveryStatus.FAILED
+    delivery.failed_at = now or utcnow()
+    delivery.lease_owner = delivery.lease_until = None
+    delivery.error = error[:500]
+    session.add(delivery)
+    session.flush()
+
+
+# --- Claiming and recording, for the delivery workers -----------------------------------------
+#
+# A claimed row is ``sending`` with ``next_attempt_at`` = the end of its lease. One condition,
+# ``status IN (pending, sending) AND next_attempt_at <= now``, therefore finds both due rows and
+# rows whose worker died mid-send; the (status, next_attempt_at) index serves it.
+
+ACTIVE_POST_STATUSES = (PostStatus.APPROVED, PostStatus.SENDING)
+OPEN_DELIVERY = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    post_id: int
+    channel: str
+    identity_id: int | None
+    chat_id: str | None
+    attempts: int
+    url: str
+    caption: str | None
+    platform: str
+    opd_nama: str
+
+
+def claim_due(
+    session: Session,
+    *,
+    worker: str,
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+    post_id: int | None = None,
+    channels: Sequence[str] | None = None,
+) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries to ``worker``.
+
+    PostgreSQL skips rows another worker holds (``FOR UPDATE SKIP LOCKED``), so several
+    workers on several machines share one broadcast; SQLite serialises writers through
+    ``BEGIN IMMEDIATE``, so the same statement is safe across processes sharing the file.
+    """
+    delivery, post = table(Delivery), table(Post)
+    due = (
+        select(delivery.c.id)
+        .join(post, post.c.id == delivery.c.post_id)
+        .where(
+            delivery.c.status.in_(OPEN_DELIVERY),
+            delivery.c.next_attempt_at <= now,
+            post.c.status.in_(ACTIVE_POST_STATUSES),
+        )
+        .order_by(delivery.c.next_attempt_at, delivery.c.id)
+        .limit(limit)
+    )
+    if post_id is not None:
+        due = due.where(delivery.c.post_id == post_id)
+    if channels is not None:
+        due = due.where(delivery.c.channel.in_(channels))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(of=delivery, skip_locked=True)
+    claimed = session.connection().execute(
+        update(delivery)
+        .where(delivery.c.id.in_(due.scalar_subquery()))
+        .values(
+            status=DeliveryStatus.SENDING,
+            lease_owner=worker,
+            lease_until=now + lease,
+            next_attempt_at=now + lease,
+        )
+        .returning(delivery.c.id)
+    )
+    ids = [row[0] for row in claimed]
+    if not ids:
+        return []
+    result = load_claimed(session, ids)
+    post_ids = {c.post_id for c in result}
+    session.connection().execute(
+        update(post)
+        .where(post.c.id.in_(post_ids), post.c.status == PostStatus.APPROVED)
+        .values(status=PostStatus.SENDING)
+    )
+    return result
+
+
+def load_claimed(session: Session, ids: Sequence[int]) -> list[Claimed]:
+    """What a sender needs for each leased delivery: chat, post and OPD."""
+    delivery, post, identity, opd = table(Delivery), table(Post), table(ChatIdentity), table(Opd)
+    rows = session.connection().execute(
+        select(
+            delivery.c.id,
+            delivery.c.post_id,
+            delivery.c.channel,
+            delivery.c.identity_id,
+            identity.c.chat_id,
+            delivery.c.attempts,
+            post.c.url,
+            post.c.caption,
+            post.c.platform,
+            opd.c.nama.label("opd_nama"),
+        )
+        .select_from(delivery)
+        .join(post, post.c.id == delivery.c.post_id)
+        .join(opd, opd.c.id == post.c.opd_id)
+        .outerjoin(identity, identity.c.id == delivery.c.identity_id)
+        .where(delivery.c.id.in_(ids))
+        .order_by(delivery.c.id)
+    )
+    return [Claimed(**row._asdict()) for row in rows]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one send.
+
+    ``kind``: sent, retry, deferred, failed, unreachable (fails the delivery and the identity),
+    identity (a reminder found the identity unreachable; the delivery itself stays sent).
+    """
+
+    delivery_id: int
+    kind: str
+    message_id: str | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    identity_id: int | None = None
+    counts_attempt: bool = True
+
+
+def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datetime) -> set[int]:
+    """Write a batch of results in one statement per kind; returns the posts touched."""
+    delivery = table(Delivery)
+    by_kind: dict[str, list[Outcome]] = {}
+    for outcome in outcomes:
+        by_kind.setdefault(outcome.kind, []).append(outcome)
+    conn = session.connection()
+    guard = and_(delivery.c.id == bindparam("d_id"), delivery.c.status == DeliveryStatus.SENDING)
+    free = {"lease_owner": None, "lease_until": None}
+    if sent := by_kind.get("sent"):
+        # One statement moves the rows and says which it really moved (a row another worker
+        # already recorded is not counted twice); a second sets each message id.
+        moved = conn.execute(
+            update(delivery)
+            .where(
+                delivery.c.id.in_([o.delivery_id for o in sent]),
+                delivery.c.status == DeliveryStatus.SENDING,
+            )
+            .values(
+                status=DeliveryStatus.SENT,
+                sent_at=now,
+                error=None,
+                attempts=delivery.c.attempts + 1,
+                **free,
+            )
+            .returning(delivery.c.post_id, delivery.c.opd_id)
+        ).all()
+        conn.execute(
+            update(delivery)
+            .where(delivery.c.id == bindparam("d_id"))
+            .values(message_id=bindparam("m_id")),
+            [{"d_id": o.delivery_id, "m_id": o.message_id} for o in sent],
+        )
+        bump(session, delivered_deltas((p, o) for p, o in moved))
+    for kind in ("retry", "deferred"):
+        if batch := by_kind.get(kind):
+            increment = 1 if kind == "retry" else 0
+            conn.execute(
+                update(delivery)
+                .where(guard)
+                .values(
+                    status=DeliveryStatus.PENDING,
+                    next_attempt_at=bindparam("due"),
+                    error=bindparam("err"),
+                    attempts=delivery.c.attempts + increment,
+                    **free,
+                ),
+                [{"d_id": o.delivery_id, "due": o.next_attempt_at, "err": o.error} for o in batch],
+            )
+    failed = by_kind.get("failed", []) + by_kind.get("unreachable", [])
+    if failed:
+        conn.execute(
+            update(delivery)
+            .where(guard)
+            .values(
+                status=DeliveryStatus.FAILED,
+                failed_at=now,
+                error=bindparam("err"),
+                attempts=delivery.c.attempts + 1,
+                **free,
+            ),
+            [{"d_id": o.delivery_id, "err": (o.error or "")[:500]} for o in failed],
+        )
+    unreachable = [
+        o
+        for o in by_kind.get("unreachable", []) + by_kind.get("identity", [])
+        if o.identity_id is not None
+    ]
+    if unreachable:
+        identity = table(ChatIdentity)
+        conn.execute(
+            update(identity)
+            .where(identity.c.id == bindparam("i_id"))
+            .values(reachable=False, unreachable_at=now, unreachable_reason=bindparam("err")),
+            [{"i_id": o.identity_id, "err": (o.error or "")[:200]} for o in unreachable],
+        )
+    return set(
+        conn.execute(
+            select(delivery.c.post_id)
+            .where(delivery.c.id.in_([o.delivery_id for o in outcomes]))
+            .distinct()
+        ).scalars()
+    )
+
+
+def finish_posts(session: Session, post_ids: Sequence[int] | set[int], *, now: datetime) -> None:
+    """A post whose deliveries are all sent or failed is ``sent``."""
+    delivery, post = table(Delivery), table(Post)
+    still_open = (
+        select(delivery.c.id)
+        .where(delivery.c.post_id == post.c.id, delivery.c.status.in_(OPEN_DELIVERY))
+        .exists()
+    )
+    session.connection().execute(
+        update(post)
+        .where(post.c.id.in_(list(post_ids)), post.c.status.in_(ACTIVE_POST_STATUSES), ~still_open)
+        .values(status=PostStatus.SENT, sent_at=now)
+    )
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    sent: int
+    failed: int
+    pending: int  # waiting or being sent now
+    deferred: int  # pending, but not due before the given moment (channel limit, backoff)
+    failures: dict[str, int]
+
+    @property
+    def done(self) -> bool:
+        return self.pending == 0 or self.pending == self.deferred
+
+
+def status_counts(session: Session, post_id: int) -> dict[str, int]:
+    """How many of the post's deliveries are in each status."""
+    delivery = table(Delivery)
+    return dict(
+        session.connection()
+        .execute(
+            select(delivery.c.status, func.count())
+            .where(delivery.c.post_id == post_id)
+            .group_by(delivery.c.status)
+        )
+        .all()
+    )
+
+
+def progress(session: Session, post_id: int, *, now: datetime, horizon: timedelta) -> Progress:
+    delivery = table(Delivery)
+    conn = session.connection()
+    counts = status_counts(session, post_id)
+    deferred = conn.execute(
+        select(func.count()).where(
+            delivery.c.post_id == post_id,
+            delivery.c.status == DeliveryStatus.PENDING,
+            delivery.c.next_attempt_at > now + horizon,
+        )
+    ).scalar_one()
+    failures: dict[str | None, int] = dict(
+        conn.execute(
+            select(delivery.c.error, func.count())
+            .where(delivery.c.post_id == post_id, delivery.c.status == DeliveryStatus.FAILED)
+            .group_by(delivery.c.error)
+        ).all()
+    )
+    pending = counts.get(DeliveryStatus.PENDING, 0) + counts.get(DeliveryStatus.SENDING, 0)
+    return Progress(
+        total=sum(counts.values()),
+        sent=counts.get(DeliveryStatus.SENT, 0),
+        failed=counts.get(DeliveryStatus.FAILED, 0),
+        pending=pending,
+        deferred=deferred,
+        failures={str(k): v for k, v in failures.items()},
+    )

@@ -1,0 +1,223 @@
+"""The participation table Diskominfo reads, with the contract's exact definitions.
+
+For posts approved in ``[start, end)``, per OPD (of the ASN when the post was sent):
+``delivered`` = deliveries the channel accepted and did not later report failed; ``liked``,
+``shared`` = those with that self-reported confirmation; ``participated`` = with either. Roster
+and registration counts are as of now. The total row sums counts, never averages rates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, and_, case, func, select
+from sqlmodel import Session
+
+from db.delivery.counters import fact_counts
+from db.models import (
+    Asn,
+    ChatIdentity,
+    Confirmation,
+    Delivery,
+    DeliveryStatus,
+    Opd,
+    Post,
+    PostOpdStat,
+    table,
+)
+from db.reporting.window import Window, local_iso
+
+COUNT_FIELDS = ("asn_roster", "asn_registered", "delivered", "liked", "shared", "participated")
+
+
+@dataclass
+class Counts:
+    asn_roster: int = 0
+    asn_registered: int = 0
+    delivered: int = 0
+    liked: int = 0
+    shared: int = 0
+    participated: int = 0
+
+    @property
+    def registration_rate(self) -> float:
+        return _rate(self.asn_registered, self.asn_roster)
+
+    @property
+    def participation_rate(self) -> float:
+        return _rate(self.participated, self.delivered)
+
+    def add(self, other: Counts) -> None:
+        for name in COUNT_FIELDS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "asn_roster": self.asn_roster,
+            "asn_registered": self.asn_registered,
+            "registration_rate": round(self.registration_rate, 3),
+            "delivered": self.delivered,
+            "liked": self.liked,
+            "shared": self.shared,
+            "participated": self.participated,
+            "participation_rate": round(self.participation_rate, 3),
+        }
+
+
+@dataclass
+class OpdRow:
+    kode: str
+    nama: str
+    counts: Counts
+
+
+@dataclass
+class Participation:
+    window: Window | None
+    rows: list[OpdRow]
+    total: Counts = field(default_factory=Counts)
+
+    def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
+        return {
+            "start": local_iso(self.window.start, tz) if self.window else None,
+            "end": local_iso(self.window.end, tz) if self.window else None,
+            "opd": [{"kode": r.kode, "nama": r.nama} | r.counts.as_dict() for r in self.rows],
+            "total": self.total.as_dict(),
+        }
+
+
+def _rate(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def participation(
+    session: Session,
+    window: Window | None,
+    *,
+    opd_ids: Sequence[int] | None = None,
+    post_id: int | None = None,
+) -> Participation:
+    """Three queries, each over a small table: OPD, roster × identities, per-post counters.
+
+    This runs on every dashboard and API read, so it stays lean: Core rows rather than ORM
+    objects, roster and registration counted in one pass over ``asn``, and an OPD key's
+    request narrowed to its OPD in SQL.
+    """
+    opd, asn, identity = table(Opd), table(Asn), table(ChatIdentity)
+    opds = select(opd.c.id, opd.c.kode, opd.c.nama).order_by(opd.c.kode)
+    if opd_ids is not None:
+        opds = opds.where(opd.c.id.in_(opd_ids))
+    conn = session.connection()
+    names = conn.execute(opds).all()
+    counts: dict[int, Counts] = {row.id: Counts() for row in names}
+
+    # Registered: not opted out, and linked to at least one reachable chat identity (an ASN
+    # may have one on each channel: a semi-join, so that she counts once).
+    reachable = select(identity.c.asn_id).where(identity.c.reachable.is_(True))
+    registered = and_(asn.c.opted_out_at.is_(None), asn.c.id.in_(reachable))
+    people = (
+        select(asn.c.opd_id, func.count(), func.count(case((registered, 1))))
+        .where(asn.c.active.is_(True))
+        .group_by(asn.c.opd_id)
+    )
+    if opd_ids is not None:
+        people = people.where(asn.c.opd_id.in_(opd_ids))
+    for opd_id, roster, n in conn.execute(people):
+        if opd_id in counts:
+            counts[opd_id].asn_roster, counts[opd_id].asn_registered = int(roster), int(n)
+
+    for opd_id, delivered, liked, shared, participated in conn.execute(
+        counter_sums(window, post_id, opd_ids)
+    ):
+        if opd_id in counts:
+            c = counts[opd_id]
+            c.delivered, c.liked, c.shared, c.participated = (
+                int(delivered),
+                int(liked),
+                int(shared),
+                int(participated),
+            )
+
+    report = Participation(window, [OpdRow(r.kode, r.nama, counts[r.id]) for r in names])
+    for row in report.rows:
+        report.total.add(row.counts)
+    return report
+
+
+def counter_sums(
+    window: Window | None,
+    post_id: int | None = None,
+    opd_ids: Sequence[int] | None = None,
+    *,
+    per: Literal["opd", "post"] = "opd",
+) -> Select[Any]:
+    """Sums of the per post × OPD counters (``db.delivery.counters``), for posts approved in the
+    window, per OPD (the participation table) or per post with its approval time (the trend): one
+    window rule for both, so the trend always adds up to the table.
+
+    About 60 thousand counter rows for a year (posts × OPD) instead of millions of
+    deliveries; a month is a twelfth of that, found through ``ix_post_approved_at``.
+    """
+    stat, post = table(PostOpdStat), table(Post)
+    keys = [stat.c.opd_id] if per == "opd" else [post.c.id, post.c.approved_at]
+    stmt = (
+        select(
+            keys[-1],
+            func.sum(stat.c.delivered),
+            func.sum(stat.c.liked),
+            func.sum(stat.c.shared),
+            func.sum(stat.c.participated),
+        )
+        .select_from(stat)
+        .join(post, post.c.id == stat.c.post_id)
+        .group_by(*keys)
+    )
+    if window is not None:
+        stmt = stmt.where(post.c.approved_at >= window.start, post.c.approved_at < window.end)
+    if post_id is not None:
+        stmt = stmt.where(stat.c.post_id == post_id)
+    if opd_ids is not None:
+        stmt = stmt.where(stat.c.opd_id.in_(opd_ids))
+    return stmt
+
+
+def plain_delivery_counts(window: Window) -> Select[Any]:
+    """The same numbers straight from deliveries and confirmations (the reference)."""
+    return fact_counts(["opd_id"], window)
+
+
+def asn_summary(session: Session, asn_id: int, window: Window) -> tuple[int, int, int]:
+    """One ASN's own record for ``/status``: deliveries received, likes and shares reported."""
+    delivery, post, confirmation = table(Delivery), table(Post), table(Confirmation)
+    in_window = and_(
+        delivery.c.asn_id == asn_id,
+        delivery.c.status == DeliveryStatus.SENT,
+        post.c.approved_at >= window.start,
+        post.c.approved_at < window.end,
+    )
+    delivered = (
+        session.connection()
+        .execute(
+            select(func.count())
+            .select_from(delivery)
+            .join(post, post.c.id == delivery.c.post_id)
+            .where(in_window)
+        )
+        .scalar_one()
+    )
+    kinds: dict[str, int] = dict(
+        session.connection()
+        .execute(
+            select(confirmation.c.kind, func.count())
+            .select_from(confirmation)
+            .join(delivery, delivery.c.id == confirmation.c.delivery_id)
+            .join(post, post.c.id == delivery.c.post_id)
+            .where(in_window)
+            .group_by(confirmation.c.kind)
+        )
+        .all()
+    )
+    return int(delivered), int(kinds.get("like", 0)), int(kinds.get("share", 0))

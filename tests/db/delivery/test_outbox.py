@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from db.accounts.identities import opt_out
+from db.delivery.confirmations import confirm
+from db.delivery.outbox import Outcome, claim_due, finish_posts, progress, record_outcomes
+from db.delivery.reminders import claim_reminders, in_quiet_hours
+from db.engine import session_scope
+from db.models import Asn, ChatIdentity, Delivery, Post
+from db.posts.lifecycle import approve_post, cancel_post, submit_post
+from tests.factories import add_asn, register
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 09:00 WIB
+LEASE = timedelta(seconds=30)
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def queue_post(session: Session, n: int, *, send_at: datetime | None = None) -> int:
+    for _ in range(n):
+        register(session, add_asn(session, opd="DINKES"))
+    post = submit_post(
+        session, opd_kode="DINKES", url=f"https://instagram.com/p/{n}-{int(bool(send_at))}"
+    )
+    assert post.id is not None
+    approve_post(session, post.id, now=NOW, send_at=send_at)
+    session.commit()
+    return post.id
+
+
+def test_claims_lease_rows_and_expired_leases_come_back(session: Session) -> None:
+    post_id = queue_post(session, 5)
+    first = claim_due(session, worker="a", limit=3, now=NOW, lease=LEASE)
+    second = claim_due(session, worker="b", limit=10, now=NOW, lease=LEASE)
+    session.commit()
+    assert len(first) == 3 and len(second) == 2
+    assert {c.id for c in first}.isdisjoint(c.id for c in second)
+    assert first[0].url.startswith("https://instagram.com/") and first[0].chat_id
+    assert session.get(Post, post_id).status == "sending"  # type: ignore[union-attr]
+    assert claim_due(session, worker="c", limit=10, now=NOW + LEASE / 2, lease=LEASE) == []
+    # worker "a" died: its rows come back once the lease ends, to anyone
+    record_outcomes(session, [Outcome(c.id, "sent", message_id="1") for c in second], now=NOW)
+    again = claim_due(session, worker="c", limit=10, now=NOW + LEASE, lease=LEASE)
+    assert sorted(c.id for c in again) == sorted(c.id for c in first)
+
+
+def test_outcomes_and_post_completion(session: Session) -> None:
+    post_id = queue_post(session, 5)
+    claimed = claim_due(session, worker="a", limit=5, now=NOW, lease=LEASE)
+    later = NOW + timedelta(minutes=1)
+    outcomes = [
+        Outcome(claimed[0].id, "sent", message_id="11"),
+        Outcome(claimed[1].id, "failed", error="Bad Request: message is too long"),
+        Outcome(
+            claimed[2].id,
+            "unreachable",
+            error="Forbidden: bot was blocked by the user",
+            identity_id=claimed[2].identity_id,
+        ),
+        Outcome(claimed[3].id, "retry", error="HTTP 502", next_attempt_at=later),
+        Outcome(claimed[4].id, "deferred", error="retry after 5", next_attempt_at=later),
+    ]
+    touched = record_outcomes(session, outcomes, now=NOW)
+    finish_posts(session, touched, now=NOW)
+    session.commit()
+    rows = {d.id: d for d in session.exec(select(Delivery))}
+    assert (rows[claimed[0].id].status, rows[claimed[0].id].message_id) == ("sent", "11")
+    assert rows[claimed[0].id].attempts == 1
+    assert rows[claimed[1].id].status == "failed" and "too long" in (
+        rows[claimed[1].id].error or ""
+    )
+    assert rows[claimed[2].id].status == "failed"
+    identity = session.get(ChatIdentity, claimed[2].identity_id)
+    assert identity is not None and not identity.reachable
+    assert (rows[claimed[3].id].status, rows[claimed[3].id].attempts) == ("pending", 1)
+    assert (rows[claimed[4].id].status, rows[claimed[4].id].attempts) == ("pending", 0)
+    assert session.get(Post, post_id).status == "sending"  # type: ignore[union-attr]
+    state = progress(session, post_id, now=NOW, horizon=timedelta(seconds=10))
+    assert (state.sent, state.failed, state.pending, state.deferred) == (1, 2, 2, 2)
+    assert state.done  # what remains is not due within the horizon
+
+    assert claim_due(session, worker="a", limit=5, now=NOW, lease=LEASE) == []
+    retried = claim_due(session, worker="a", limit=5, now=later, lease=LEASE)
+    finish_posts(
+        session,
+        record_outcomes(
+            session, [Outcome(c.id, "sent", message_id="x") for c in retried], now=later
+        ),
+        now=later,
+    )
+    session.commit()
+    post = session.get(Post, post_id)
+    assert post is not None and post.status == "sent" and post.sent_at == later
+
+
+def test_scheduled_posts_wait_for_their_time(session: Session) -> None:
+    send_at = NOW + timedelta(hours=2)
+    queue_post(session, 2, send_at=send_at)
+    assert claim_due(session, worker="a", limit=5, now=NOW, lease=LEASE) == []
+    assert len(claim_due(session, worker="a", limit=5, now=send_at, lease=LEASE)) == 2
+
+
+def test_cancelled_posts_stop_sending(session: Session) -> None:
+    post_id = queue_post(session, 3)
+    cancel_post(session, post_id)
+    session.commit()
+    assert claim_due(session, worker="a", limit=5, now=NOW, lease=LEASE) == []
+    statuses = {d.status for d in session.exec(select(Delivery))}
+    assert statuses == {"failed"}
+
+
+def test_concurrent_claimers_never_share_a_row(engine: Engine) -> None:
+    """Four threads, each with its own connection, race to drain one broadcast."""
+    with session_scope(engine) as session:
+        queue_post(session, 120)
+    taken: list[list[int]] = [[] for _ in range(4)]
+
+    def drain(i: int) -> None:
+        while True:
+            with session_scope(engine) as session:
+                got = claim_due(session, worker=f"w{i}", limit=7, now=NOW, lease=LEASE)
+            if not got:
+                return
+            taken[i].extend(c.id for c in got)
+
+    threads = [threading.Thread(target=drain, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [d for ids in taken for d in ids]
+    assert len(every) == 120 and len(set(every)) == 120
+
+
+def test_reminders_only_to_those_who_should_get_one(session: Session) -> None:
+    post_id = queue_post(session, 5)
+    claimed = claim_due(session, worker="a", limit=5, now=NOW, lease=LEASE)
+    record_outcomes(session, [Outcome(c.id, "sent", message_id="1") for c in claimed], now=NOW)
+    session.commit()
+    deliveries = {
+        d.id: d for d in session.exec(select(Delivery).where(Delivery.post_id == post_id))
+    }
+    ids = sorted(deliveries)
+    confirm(session, deliveries[ids[0]], "like")  # confirmed: no reminder
+    opted = session.get(Asn, deliveries[ids[1]].asn_id)
+    assert opted is not None
+    opt_out(session, opted)
+    blocked = session.get(ChatIdentity, deliveries[ids[2]].identity_id)
+    assert blocked is not None
+    blocked.reachable = False
+    session.add(blocked)
+    session.commit()
+    delay = timedelta(hours=6)
+    assert (
+        claim_reminders(session, now=NOW + delay / 2, delay=delay, limit=10, channels=["telegram"])
+        == []
+    )
+    due = claim_reminders(session, now=NOW + delay, delay=delay, limit=10, channels=["telegram"])
+    assert sorted(c.id for c in due) == ids[3:]
+    session.commit()
+    assert (
+        claim_reminders(session, now=NOW + 2 * delay, delay=delay, limit=10, channels=["telegram"])
+        == []
+    )  # once
+
+
+def test_quiet_hours_wrap_past_midnight() -> None:
+    start, end = time(21, 0), time(6, 0)
+
+    def at(h: int, m: int = 0) -> datetime:
+        return datetime(2026, 11, 23, h, m, tzinfo=WIB)
+
+    assert in_quiet_hours(at(21), WIB, start, end)
+    assert in_quiet_hours(at(23, 59), WIB, start, end)
+    assert in_quiet_hours(at(0), WIB, start, end)
+    assert in_quiet_hours(at(5, 59), WIB, start, end)
+    assert not in_quiet_hours(at(6), WIB, start, end)
+    assert not in_quiet_hours(at(20, 59), WIB, start, end)
+    assert in_quiet_hours(datetime(2026, 11, 23, 15, 0, tzinfo=UTC), WIB, start, end)  # 22:00 WIB
+    assert in_quiet_hours(at(13), WIB, time(12, 0), time(14, 0))

@@ -1,0 +1,227 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from db.accounts.identities import mark_unreachable, opt_out
+from db.delivery.confirmations import confirm
+from db.delivery.outbox import mark_failed, mark_sent
+from db.models import Asn, Channel, Delivery
+from db.posts.lifecycle import approve_post, submit_post
+from db.reporting.participation import participation
+from db.reporting.window import Window
+from tests.factories import add_asn, delivery_of, register
+
+WIB = ZoneInfo("Asia/Jakarta")
+START = datetime(2026, 11, 1, tzinfo=WIB)
+END = datetime(2026, 12, 1, tzinfo=WIB)
+WINDOW = Window(START.astimezone(UTC), END.astimezone(UTC))
+
+
+def build_regency(session: Session) -> dict[str, Asn]:
+    """Three OPD with every registration state the definitions distinguish."""
+    people: dict[str, Asn] = {}
+    for name, opd in [
+        ("a1", "A"),
+        ("a2", "A"),
+        ("a3", "A"),
+        ("b1", "B"),
+        ("b2", "B"),
+        ("b3", "B"),
+        ("c1", "C"),
+        ("c2", "C"),
+    ]:
+        people[name] = add_asn(session, opd=opd)
+    register(session, people["a1"])
+    register(session, people["a2"])
+    register(session, people["a2"], channel=Channel.WHATSAPP)  # two channels, one person
+    register(session, people["b1"])
+    register(session, people["b2"], channel=Channel.WHATSAPP)
+    mark_unreachable(session, register(session, people["b3"]), "Forbidden: bot was blocked")
+    register(session, people["c1"])
+    opt_out(session, people["c1"])
+    register(session, people["c2"])
+    people["c2"].active = False
+    session.add(people["c2"])
+    session.commit()
+    return people
+
+
+def test_participation_matches_numbers_computed_by_hand(session: Session) -> None:
+    p = build_regency(session)
+    inside = START + timedelta(days=3)
+    post1, queued1 = approve_post(
+        session,
+        submit_post(session, opd_kode="A", url="https://instagram.com/p/1").id or 0,
+        now=inside,
+    )
+    post2, queued2 = approve_post(
+        session,
+        submit_post(session, opd_kode="B", url="https://x.com/b/status/2").id or 0,
+        targets=["B"],
+        now=inside + timedelta(days=1),
+    )
+    post0, _ = approve_post(
+        session,
+        submit_post(session, opd_kode="A", url="https://youtu.be/old").id or 0,
+        now=START - timedelta(seconds=1),  # just outside the window
+    )
+    assert (queued1, queued2) == (4, 2)  # a1 a2 b1 b2; b1 b2
+    assert post1.id and post2.id and post0.id
+    for who in ("a1", "a2", "b1"):
+        mark_sent(session, delivery_of(session, post1.id, p[who]), "m")
+    mark_failed(session, delivery_of(session, post1.id, p["b2"]), "131047")
+    for who in ("b1", "b2"):
+        mark_sent(session, delivery_of(session, post2.id, p[who]), "m")
+    mark_sent(session, delivery_of(session, post0.id, p["a1"]), "m")
+
+    assert confirm(session, delivery_of(session, post1.id, p["a1"]), "like")
+    assert confirm(session, delivery_of(session, post1.id, p["a1"]), "share")
+    assert not confirm(session, delivery_of(session, post1.id, p["a1"]), "like")  # repeat tap
+    assert confirm(session, delivery_of(session, post1.id, p["a2"]), "share")
+    assert confirm(session, delivery_of(session, post1.id, p["b1"]), "like")
+    assert confirm(session, delivery_of(session, post1.id, p["b2"]), "like")  # failed: not counted
+    assert confirm(session, delivery_of(session, post2.id, p["b2"]), "like")
+    assert confirm(session, delivery_of(session, post0.id, p["a1"]), "like")  # outside window
+    session.commit()
+
+    report = participation(session, WINDOW).as_json(WIB)
+    assert report["start"] == "2026-11-01T00:00:00+07:00"
+    assert report["end"] == "2026-12-01T00:00:00+07:00"
+    rows = {r["kode"]: r for r in report["opd"]}
+    assert rows["A"] == {
+        "kode": "A",
+        "nama": "OPD A",
+        "asn_roster": 3,
+        "asn_registered": 2,
+        "registration_rate": 0.667,
+        "delivered": 2,
+        "liked": 1,
+        "shared": 2,
+        "participated": 2,
+        "participation_rate": 1.0,
+    }
+    assert rows["B"] | {"nama": ""} == {
+        "kode": "B",
+        "nama": "",
+        "asn_roster": 3,
+        "asn_registered": 2,
+        "registration_rate": 0.667,
+        "delivered": 3,
+        "liked": 2,
+        "shared": 0,
+        "participated": 2,
+        "participation_rate": 0.667,
+    }
+    assert rows["C"] | {"nama": ""} == {
+        "kode": "C",
+        "nama": "",
+        "asn_roster": 1,
+        "asn_registered": 0,
+        "registration_rate": 0.0,
+        "delivered": 0,
+        "liked": 0,
+        "shared": 0,
+        "participated": 0,
+        "participation_rate": 0.0,
+    }
+    assert report["total"] == {
+        "asn_roster": 7,
+        "asn_registered": 4,
+        "registration_rate": 0.571,
+        "delivered": 5,
+        "liked": 3,
+        "shared": 2,
+        "participated": 4,
+        "participation_rate": 0.8,
+    }
+
+    only_b = participation(session, WINDOW, opd_ids=[p["b1"].opd_id]).as_json(WIB)
+    assert [r["kode"] for r in only_b["opd"]] == ["B"]
+    assert only_b["opd"][0] == rows["B"]  # narrowed in SQL, same numbers
+    assert only_b["total"] == {k: v for k, v in rows["B"].items() if k not in ("kode", "nama")}
+
+    one_post = participation(session, WINDOW, post_id=post2.id).as_json(WIB)
+    assert one_post["total"] | {} == {
+        "asn_roster": 7,
+        "asn_registered": 4,
+        "registration_rate": 0.571,
+        "delivered": 2,
+        "liked": 1,
+        "shared": 0,
+        "participated": 1,
+        "participation_rate": 0.5,
+    }
+
+
+def test_empty_regency_gives_zero_rates_not_errors(session: Session) -> None:
+    report = participation(session, WINDOW).as_json(WIB)
+    assert report["opd"] == []
+    assert report["total"]["participation_rate"] == 0.0
+    assert report["total"]["registration_rate"] == 0.0
+
+
+def test_deliveries_are_unique_per_post_and_asn(session: Session) -> None:
+    """Approving twice is refused, so nobody can be queued twice for one post."""
+    import pytest
+
+    from db.errors import Conflict
+
+    asn = add_asn(session, opd="A")
+    register(session, asn)
+    post = submit_post(session, opd_kode="A", url="https://facebook.com/x/posts/1")
+    assert post.id
+    approve_post(session, post.id)
+    with pytest.raises(Conflict):
+        approve_post(session, post.id)
+    assert len(session.exec(select(Delivery)).all()) == 1
+
+
+def _stat_rows(session: Session) -> list[tuple[int, int, int, int, int, int]]:
+    from db.models import PostOpdStat
+
+    return sorted(
+        (s.post_id, s.opd_id, s.delivered, s.liked, s.shared, s.participated)
+        for s in session.exec(select(PostOpdStat))
+    )
+
+
+def test_counters_equal_the_facts_after_every_kind_of_change(session: Session) -> None:
+    """The running counters match a rebuild and the plain join, including a late failure."""
+    from db.delivery.counters import rebuild
+    from db.reporting.participation import plain_delivery_counts
+
+    p = build_regency(session)
+    inside = START + timedelta(days=2)
+    post, _ = approve_post(
+        session,
+        submit_post(session, opd_kode="A", url="https://tiktok.com/@a/1").id or 0,
+        now=inside,
+    )
+    assert post.id
+    for who in ("a1", "a2", "b1", "b2"):
+        mark_sent(session, delivery_of(session, post.id, p[who]), "m")
+    confirm(session, delivery_of(session, post.id, p["a1"]), "like")
+    confirm(session, delivery_of(session, post.id, p["a1"]), "share")
+    confirm(session, delivery_of(session, post.id, p["b2"]), "share")
+    confirm(session, delivery_of(session, post.id, p["b2"]), "share")  # repeat: no change
+    mark_failed(session, delivery_of(session, post.id, p["b2"]), "131047 later")  # WhatsApp
+    session.commit()
+
+    kept = _stat_rows(session)
+    rebuild(session)
+    session.commit()
+    assert _stat_rows(session) == [r for r in kept if r[2:] != (0, 0, 0, 0)]
+    plain = {
+        row[0]: tuple(int(v) for v in row[1:])
+        for row in session.connection().execute(plain_delivery_counts(WINDOW))
+    }
+    report = participation(session, WINDOW)
+    counted = {
+        r.kode: (r.counts.delivered, r.counts.liked, r.counts.shared, r.counts.participated)
+        for r in report.rows
+    }
+    assert counted["A"] == plain[p["a1"].opd_id] == (2, 1, 1, 1)
+    assert counted["B"] == plain[p["b1"].opd_id] == (1, 0, 0, 0)
