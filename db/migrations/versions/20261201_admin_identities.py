@@ -33,8 +33,8 @@ def upgrade() -> None:
     sa.CheckConstraint("channel IN ('telegram', 'whatsapp')", name=op.f('ck_admin_identity_channel')),
     sa.ForeignKeyConstraint(['admin_id'], ['admin.id'], name=op.f('fk_admin_identity_admin_id_admin'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_admin_identity')),
-    sa.UniqueConstraint('admin_id', 'channel', name=op.f('uq_admin_identity_admin_id')),
-    sa.UniqueConstraint('channel', 'external_id', name=op.f('uq_admin_identity_channel'))
+    sa.UniqueConstraint('admin_id', 'channel', name=op.f('uq_admin_identity_admin_id_channel')),
+    sa.UniqueConstraint('channel', 'external_id', name=op.f('uq_admin_identity_channel_external_id'))
     )
     op.execute(
         "INSERT INTO admin_identity (admin_id, channel, external_id, chat_id, created_at) "
