@@ -18,18 +18,12 @@ SUBMISSION: Final = "p"  # an OPD admin's draft post: p:skip | p:go | p:no
 REVIEW: Final = "a"  # Diskominfo reviews a post: a:<post>:<all|own|rej>
 ERASE: Final = "h"  # /hapus confirmation: h:y | h:n
 
-LIKE: Final = "l"
-SHARE: Final = "s"
-APPROVE: Final = "a"
-REJECT: Final = "r"
-SKIP: Final = "skip"
-SUBMIT: Final = "go"
-CANCEL: Final = "no"
-APPROVE_ALL: Final = "all"
-APPROVE_OWN: Final = "own"
-REJECT_POST: Final = "rej"
-YES: Final = "y"
-NO: Final = "n"
+# The actions of each kind (unpacked names cannot be ``Final``; they are constants all the same).
+LIKE, SHARE = "l", "s"  # TAP
+APPROVE, REJECT = "a", "r"  # REGISTRATION
+SKIP, SUBMIT, CANCEL = "skip", "go", "no"  # SUBMISSION
+APPROVE_ALL, APPROVE_OWN, REJECT_POST = "all", "own", "rej"  # REVIEW
+YES, NO = "y", "n"  # ERASE
 
 ACTIONS: Final[dict[str, frozenset[str]]] = {
     TAP: frozenset({LIKE, SHARE}),

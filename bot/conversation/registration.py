@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from typing import TypedDict
 
 from sqlmodel import Session
 
@@ -33,6 +34,18 @@ RESULT_TEXT = {
     Result.INVALID: "reg.invalid",
     Result.PENDING: "reg.pending",
 }
+
+
+class Account(TypedDict):
+    """The keywords that name a person's chat account to ``db.accounts.registration``."""
+
+    channel: str
+    external_id: str
+    chat_id: str
+
+
+def account(person: Person) -> Account:
+    return Account(channel=person.channel, external_id=person.external_id, chat_id=person.chat_id)
 
 
 def registration_text(person: Person | str, outcome: Registration) -> Markup:
@@ -75,27 +88,14 @@ def start(session: Session, person: Person) -> Outcome:
 
 def contact(session: Session, person: Person, phone: str, owner: str | None) -> Outcome:
     """A shared contact registers its owner when it is the sender's own and in the roster."""
-    outcome = register_by_contact(
-        session,
-        channel=person.channel,
-        external_id=person.external_id,
-        chat_id=person.chat_id,
-        phone=phone,
-        contact_user_id=owner,
-    )
+    outcome = register_by_contact(session, **account(person), phone=phone, contact_user_id=owner)
     done = outcome.result in (Result.REGISTERED, Result.ALREADY)
     return one(registration_text(person, outcome), close_keyboard=done)
 
 
 def nip(session: Session, person: Person, text: str) -> Outcome:
     """A typed NIP puts a request before the OPD's admins, with Approve / Reject buttons."""
-    outcome = request_by_nip(
-        session,
-        channel=person.channel,
-        external_id=person.external_id,
-        chat_id=person.chat_id,
-        nip=text,
-    )
+    outcome = request_by_nip(session, **account(person), nip=text)
     if outcome.result == Result.NOT_IN_ROSTER:
         return one(say(person, "reg.nip_not_in_roster", detail=outcome.detail or ""))
     result = one(registration_text(person, outcome))

@@ -33,24 +33,18 @@ class Text:
 
 @dataclass(frozen=True)
 class Contact:
-    """A shared contact: ``owner`` is the account it belongs to, when the network says."""
-
     phone: str
-    owner: str | None
+    owner: str | None  # the account the shared contact belongs to, when the network says
 
 
 @dataclass(frozen=True)
 class Pressed:
-    """A button: its data in ``choices`` format."""
-
-    data: str
+    data: str  # the button's data, in ``choices`` format
 
 
 @dataclass(frozen=True)
 class Command:
-    """``/start``, ``/status``…: the name without the slash, lower case."""
-
-    name: str
+    name: str  # ``start`` for ``/start``: without the slash, lower case
 
 
 @dataclass(frozen=True)

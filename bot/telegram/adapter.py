@@ -12,19 +12,11 @@ import asyncio
 from telegram import Update
 
 from bot.conversation import choices
+from bot.conversation import replies as said
 from bot.conversation.commands import reachable
 from bot.conversation.flows import Settings, handle
 from bot.conversation.notifier import Notifier
-from bot.conversation.replies import (
-    Action,
-    Command,
-    Contact,
-    Other,
-    Outcome,
-    Person,
-    Pressed,
-    Text,
-)
+from bot.conversation.replies import Outcome, Person, Pressed
 from bot.telegram.common import CHANNEL, Context, in_db, settings_of
 from bot.telegram.render import inline_keyboard, send
 from bot.texts import as_html, th
@@ -40,7 +32,7 @@ def person_of(update: Update) -> Person | None:
     return Person(CHANNEL, str(user.id), str(chat.id), name or str(user.id))
 
 
-def action_of(update: Update) -> Action | None:
+def action_of(update: Update) -> said.Action | None:
     if update.callback_query is not None:
         return Pressed(update.callback_query.data or "")
     message = update.effective_message
@@ -48,14 +40,14 @@ def action_of(update: Update) -> Action | None:
         return None
     if message.contact is not None:
         owner = message.contact.user_id
-        return Contact(message.contact.phone_number, str(owner) if owner is not None else None)
+        return said.Contact(message.contact.phone_number, str(owner) if owner is not None else None)
     if message.text is not None:
         body = message.text
         if body.startswith("/"):  # "/start", "/status@GaungBot payload"
             words = body[1:].split(maxsplit=1)
-            return Command(words[0].split("@")[0].lower() if words else "")
-        return Text(body)
-    return Other()
+            return said.Command(words[0].split("@")[0].lower() if words else "")
+        return said.Text(body)
+    return said.Other()
 
 
 async def on_update(update: Update, context: Context) -> None:
