@@ -35,8 +35,15 @@ log = logging.getLogger("gaung.telegram")
 
 
 def build_application(
-    settings: Settings, engine: Engine, pacer: Pacer, *, polling: bool = False
+    settings: Settings,
+    engine: Engine,
+    pacer: Pacer,
+    *,
+    polling: bool = False,
+    notifier: Notifier | None = None,
 ) -> Application:  # type: ignore[type-arg]
+    """``notifier``: the one every channel shares, when the caller has one; Telegram's
+    outbound is added to it."""
     assert settings.telegram_token
     request = HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15)
     builder = (
@@ -55,9 +62,9 @@ def build_application(
     application = builder.build()
     application.bot_data["engine"] = engine
     application.bot_data["settings"] = settings
-    application.bot_data["notifier"] = Notifier(
-        engine, {CHANNEL: TelegramOutbound(application.bot)}
-    )
+    notifier = notifier or Notifier(engine)
+    notifier.add(CHANNEL, TelegramOutbound(application.bot))
+    application.bot_data["notifier"] = notifier
     install_handlers(application)
     return application
 

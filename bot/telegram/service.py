@@ -42,17 +42,23 @@ WEBHOOK_CONNECTIONS = 100
 
 class TelegramService:
     def __init__(
-        self, settings: Settings, engine: Engine, pacer: Pacer, *, polling: bool = False
+        self,
+        settings: Settings,
+        engine: Engine,
+        pacer: Pacer,
+        *,
+        polling: bool = False,
+        notifier: Notifier | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.polling = polling
         self.application: Application = build_application(  # type: ignore[type-arg]
-            settings, engine, pacer, polling=polling
+            settings, engine, pacer, polling=polling, notifier=notifier
         )
         self.redrawer = ButtonRedrawer(engine, self.application.bot, pacer)
         self.application.bot_data["redraw"] = self.redrawer.wake
-        # Other channels add their outbound here, so notices reach admins wherever they are.
+        # Shared with the other channels, so notices reach admins wherever they are.
         self.notifier: Notifier = self.application.bot_data["notifier"]
         self.inbox = InboxWriter(engine, redraw=frozenset({CHANNEL}), on_redraw=self.redrawer.wake)
         self._tasks: set[asyncio.Task[None]] = set()
