@@ -146,20 +146,40 @@ class ChatIdentity(SQLModel, table=True):
 
 
 class Admin(SQLModel, table=True):
+    """A person who submits or reviews posts. How they are reached is in ``AdminIdentity``:
+    an admin is a person with chat accounts, not a Telegram id."""
+
     __tablename__ = "admin"
     __table_args__ = (
         CheckConstraint(_in("role", Role), name="role"),
         CheckConstraint("role = 'diskominfo' OR opd_id IS NOT NULL", name="opd_admin_has_opd"),
-        CheckConstraint("telegram_id IS NOT NULL OR phone IS NOT NULL", name="reachable"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     role: str = Field(max_length=16)
     opd_id: int | None = Field(default=None, foreign_key="opd.id")
-    telegram_id: int | None = Field(default=None, unique=True, sa_type=BigId)
-    phone: str | None = Field(default=None, max_length=20, unique=True)
     name: str | None = Field(default=None, max_length=200)
     active: bool = True
+    created_at: datetime = _created()
+
+
+class AdminIdentity(SQLModel, table=True):
+    """An admin's account on one channel (a Telegram user id, a WhatsApp number): how Gaung
+    recognises them when they write and where it tells them things. One account is one admin;
+    an admin has at most one account per channel."""
+
+    __tablename__ = "admin_identity"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        UniqueConstraint("admin_id", "channel"),
+        CheckConstraint(_in("channel", Channel), name="channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    admin_id: int = Field(sa_column_args=[ForeignKey("admin.id", ondelete="CASCADE")])
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)  # Telegram user id, WhatsApp number (digits)
+    chat_id: str = Field(max_length=64)  # where to send
     created_at: datetime = _created()
 
 

@@ -25,23 +25,10 @@ from bot.channels.base import (
     Transient,
     Unreachable,
 )
+from bot.conversation.choices import tap_data
 from bot.texts import t
 
-CALLBACK_PREFIX = "g1"  # bumped if the callback format ever changes
 CONNECTIONS_PER_CLIENT = 4
-
-
-def callback_data(delivery_id: int, kind: str) -> str:
-    """``g1:<delivery>:<l|s>``; well under Telegram's 64-byte limit for any id."""
-    return f"{CALLBACK_PREFIX}:{delivery_id}:{kind[0]}"
-
-
-def parse_callback(data: str) -> tuple[int, str] | None:
-    parts = data.split(":")
-    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX or not parts[1].isdigit():
-        return None
-    kind = {"l": "like", "s": "share"}.get(parts[2])
-    return (int(parts[1]), kind) if kind else None
 
 
 def post_keyboard(
@@ -52,8 +39,8 @@ def post_keyboard(
     return {
         "inline_keyboard": [
             [
-                {"text": like, "callback_data": callback_data(delivery_id, "like")},
-                {"text": share, "callback_data": callback_data(delivery_id, "share")},
+                {"text": like, "callback_data": tap_data(delivery_id, "like")},
+                {"text": share, "callback_data": tap_data(delivery_id, "share")},
             ],
             [{"text": t("button.open"), "url": url}],
         ]

@@ -10,8 +10,9 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import delete, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
+from db.accounts.admins import reachable_admins
 from db.accounts.audit import record
 from db.accounts.identities import identity_for, link_identity
 from db.errors import Conflict, Forbidden, NotFound
@@ -144,16 +145,7 @@ def request_by_nip(
     )
     session.add(request)
     session.flush()
-    admins = list(
-        session.exec(
-            select(Admin).where(
-                Admin.active == True,  # noqa: E712
-                Admin.role == Role.OPD,
-                Admin.opd_id == asn.opd_id,
-                col(Admin.telegram_id).is_not(None),
-            )
-        )
-    )
+    admins = reachable_admins(session, role=Role.OPD, opd_id=asn.opd_id)
     return _with_opd(session, Result.REQUESTED, asn, request=request, notify_admins=admins)
 
 
