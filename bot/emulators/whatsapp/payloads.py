@@ -152,7 +152,7 @@ def check_template(
             if not 0 <= index < len(template.buttons):
                 raise ApiError(132000, f"The template has no button {index}.")
             expected = template.buttons[index].kind
-            if component.get("sub_type") != expected:
+            if str(component.get("sub_type", "")).lower() != expected:
                 raise ApiError(132000, f"Button {index} is a {expected} button.")
             if len(params) != 1:
                 raise ApiError(132000, f"Button {index} takes exactly one parameter.")

@@ -410,9 +410,11 @@ class World:
         else:
             self._status(message, "sent")
             self._status(message, "delivered")
-        contact = {"input": to or recipient, "wa_id": user.wa_id if user else address}
-        if user is not None and recipient:
-            contact["user_id"] = user.user_id
+        # Addressed by phone the answer names the wa_id; by BSUID, the user_id (pywa: one only).
+        if to:
+            contact = {"input": to, "wa_id": user.wa_id if user else address}
+        else:
+            contact = {"input": recipient, "user_id": recipient}
         return {
             "messaging_product": "whatsapp",
             "contacts": [contact],
