@@ -219,8 +219,7 @@ class Emulator:
     # ----- control ------------------------------------------------------------------------
     async def control(self, request: Request) -> Response:
         op = request.path_params["op"]
-        handler = CONTROL_OPS.get(op)
-        if handler is None:
+        if op not in CONTROL_OPS:
             return JSONResponse({"detail": f"unknown op {op}"}, status_code=404)
         try:
             args = await request.json() if await request.body() else {}
@@ -230,7 +229,7 @@ class Emulator:
             elif op == "pending_webhooks":
                 result = self.pending_webhooks()
             else:
-                result = handler(self.world, **args)
+                result = CONTROL_OPS[op](self.world, **args)
         except (TypeError, ValueError, KeyError) as exc:
             return JSONResponse({"detail": str(exc)}, status_code=400)
         self._wake.set()

@@ -12,6 +12,7 @@ day forward without waiting. Webhook retries run on real time in the server.
 from __future__ import annotations
 
 import base64
+import copy
 import itertools
 import random
 import re
@@ -212,7 +213,7 @@ class World:
         self._wa_ids = itertools.count(FIRST_WA_ID)
         self._bsuids = itertools.count(FIRST_BSUID)
         self._build_buckets()
-        self.add_template(GAUNG_TEMPLATE)
+        self.add_template(copy.deepcopy(GAUNG_TEMPLATE))  # worlds must not share its status
 
     # ----- set-up -------------------------------------------------------------------------
     def _build_buckets(self) -> None:
