@@ -4,13 +4,20 @@ pywa sets ``https://graph.facebook.com/v<ver>`` as its httpx client's base URL. 
 patch the library's private attributes, its client gets this transport, which sends each
 request to the configured origin (scheme, host, port and an optional path prefix) and leaves
 the path pywa built, the headers and the body as they are.
+
+Connections are split over small pools used in turn (``ShardedTransport``): httpcore scans every
+connection of its pool on each request, so one pool of 64 spent most of the sender's CPU choosing
+a connection (the same finding as ``bot/channels/telegram.py``).
 """
 
 from __future__ import annotations
 
+import itertools
+
 import httpx
 
 GRAPH_ORIGIN = "https://graph.facebook.com"
+CONNECTIONS_PER_SHARD = 4
 
 
 class OriginTransport(httpx.AsyncBaseTransport):
@@ -39,6 +46,25 @@ class OriginTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class ShardedTransport(httpx.AsyncBaseTransport):
+    """Several small connection pools, one request to each in turn."""
+
+    def __init__(self, connections: int) -> None:
+        shards = max(1, -(-connections // CONNECTIONS_PER_SHARD))
+        per_shard = -(-connections // shards)
+        tls = httpx.create_ssl_context()  # one for all: each loads the CA bundle
+        limits = httpx.Limits(max_connections=per_shard, max_keepalive_connections=per_shard)
+        self._shards = [httpx.AsyncHTTPTransport(limits=limits, verify=tls) for _ in range(shards)]
+        self._next = itertools.cycle(self._shards)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await next(self._next).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for shard in self._shards:
+            await shard.aclose()
+
+
 def graph_client(
     origin: str = GRAPH_ORIGIN,
     *,
@@ -47,8 +73,7 @@ def graph_client(
     inner: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """An httpx client for pywa that reaches ``origin`` (Meta's own unless told otherwise)."""
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    transport = inner or httpx.AsyncHTTPTransport(limits=limits)
+    transport = inner or ShardedTransport(connections)
     if origin.rstrip("/") != GRAPH_ORIGIN:
         transport = OriginTransport(origin, transport)
     return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout, connect=5.0))
