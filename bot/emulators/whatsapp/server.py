@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import heapq
 import hmac
+import itertools
 import json
 import logging
 import secrets
@@ -74,9 +76,10 @@ class Emulator:
     def __init__(self, world: World) -> None:
         self.world = world
         self._wake = asyncio.Event()
-        self._pending: list[Pending] = []
+        self._ready: asyncio.Queue[Pending] = asyncio.Queue()
+        self._retry: list[tuple[float, int, Pending]] = []  # a heap by due time
+        self._sequence = itertools.count()
         self._in_flight = 0
-        self._client: httpx.AsyncClient | None = None
 
     # ----- Graph API ----------------------------------------------------------------------
     async def messages(self, request: Request) -> Response:
@@ -132,37 +135,54 @@ class Emulator:
 
     # ----- webhooks -----------------------------------------------------------------------
     async def deliver_webhooks(self) -> None:
-        """Push queued events to the webhook, redelivering failures with growing delays."""
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
-        tasks: set[asyncio.Task[None]] = set()
+        """Push queued events to the webhook, redelivering failures with growing delays.
+
+        ``webhook_connections`` workers take events from one queue; each small group of them
+        shares a client of a few connections (httpcore scans a whole pool on every request, so
+        one big pool would cost the emulator more CPU than the events themselves).
+        """
+        count = max(1, int(self.world.limits.webhook_connections))
+        clients = [
+            httpx.AsyncClient(
+                timeout=httpx.Timeout(10.0, connect=2.0),
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+            )
+            for _ in range(-(-count // 4))
+        ]
+        workers = [asyncio.create_task(self._worker(clients[n // 4])) for n in range(count)]
         try:
             while True:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), POLL_STEP)
                 self._wake.clear()
-                for item in self._due():
-                    task = asyncio.create_task(self._push(item))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
+                self._refill()
         finally:
-            for task in tasks:
-                task.cancel()
-            await self._client.aclose()
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            for client in clients:
+                await client.aclose()
 
-    def _due(self) -> list[Pending]:
+    def _refill(self) -> None:
+        """New events, then redeliveries that are due, into the workers' queue."""
         world = self.world
         with world.lock:
             if not world.webhook.url:
-                return []
+                return
+            batch = max(1, int(world.limits.webhook_batch))
             while world.events:
-                self._pending.append(Pending(encode_event(world.events.popleft())))
-            now = time.monotonic()
-            room = world.limits.webhook_connections - self._in_flight
-            due = [p for p in self._pending if p.due <= now][: max(0, room)]
-            for item in due:
-                self._pending.remove(item)
-            self._in_flight += len(due)
-            return due
+                events = [world.events.popleft() for _ in range(min(batch, len(world.events)))]
+                if len(events) > 1:  # Meta may batch: one body, several entries
+                    merged = {
+                        "object": events[0]["object"],
+                        "entry": [e["entry"][0] for e in events],
+                    }
+                    self._ready.put_nowait(Pending(encode_event(merged)))
+                else:
+                    self._ready.put_nowait(Pending(encode_event(events[0])))
+        now = time.monotonic()
+        while self._retry and self._retry[0][0] <= now:
+            self._ready.put_nowait(heapq.heappop(self._retry)[2])
 
     def _copies(self) -> int:
         hook, limits = self.world.webhook, self.world.limits
@@ -173,8 +193,16 @@ class Emulator:
             return 2
         return 1
 
-    async def _push(self, item: Pending) -> None:
-        assert self._client is not None
+    async def _worker(self, client: httpx.AsyncClient) -> None:
+        while True:
+            item = await self._ready.get()
+            self._in_flight += 1
+            try:
+                await self._push(client, item)
+            finally:
+                self._in_flight -= 1
+
+    async def _push(self, client: httpx.AsyncClient, item: Pending) -> None:
         world = self.world
         with world.lock:
             url, secret = world.webhook.url, world.webhook.app_secret
@@ -187,7 +215,7 @@ class Emulator:
         try:
             for _ in range(copies):
                 assert url is not None
-                response = await self._client.post(url, content=item.body, headers=headers)
+                response = await client.post(url, content=item.body, headers=headers)
                 ok = response.status_code == 200
                 with world.lock:
                     if ok:
@@ -200,21 +228,18 @@ class Emulator:
             log.debug("webhook delivery failed: %s", exc)
             with world.lock:
                 world.webhook.failures += 1
-        with world.lock:
-            self._in_flight -= 1
-            if not ok:
-                limits = world.limits
-                item.attempts += 1
-                item.delay = min(
-                    limits.webhook_retry_cap, item.delay * 2 or limits.webhook_retry_base
-                )
-                item.due = time.monotonic() + item.delay
-                self._pending.append(item)
-        self._wake.set()
+        if not ok:
+            limits = world.limits
+            item.attempts += 1
+            item.delay = min(limits.webhook_retry_cap, item.delay * 2 or limits.webhook_retry_base)
+            item.due = time.monotonic() + item.delay
+            heapq.heappush(self._retry, (item.due, next(self._sequence), item))
 
     def pending_webhooks(self) -> int:
+        """Events not yet answered with 200 (queued, in flight or waiting to be redelivered)."""
         with self.world.lock:
-            return len(self._pending) + self._in_flight + len(self.world.events)
+            queued = len(self.world.events)
+        return queued + self._ready.qsize() + self._in_flight + len(self._retry)
 
     # ----- control ------------------------------------------------------------------------
     async def control(self, request: Request) -> Response:
@@ -287,6 +312,7 @@ CONTROL_OPS: dict[str, Any] = {
     "inject_fault": lambda w, kind, **kw: w.inject_fault(kind, **kw),
     "advance": lambda w, seconds: w.advance(seconds),
     "say": lambda w, user, text: w.say(user, text)["id"],
+    "say_many": lambda w, users, text: [w.say(u, text)["id"] for u in users],
     "press": lambda w, user, message_id, label: w.press(user, message_id, label)["id"],
     "quick_reply": lambda w, user, message_id, label: w.quick_reply(user, message_id, label)["id"],
     "read": lambda w, user, message_id: w.read(user, message_id),

@@ -58,6 +58,7 @@ class Limits:
     webhook_retry_cap: float = 60.0
     duplicate_rate: float = 0.0  # share of webhooks delivered twice
     webhook_connections: int = 32
+    webhook_batch: int = 1  # events per POST, several ``entry`` items when above one
 
 
 class Bucket:

@@ -225,3 +225,18 @@ def test_other_fields_are_skipped() -> None:
         ],
     }
     assert parse_events(payload) == []
+
+
+def test_a_batched_webhook_yields_every_event_in_order(wa: WhatsAppEmulator) -> None:
+    wa.world.set_limits(webhook_batch=3)
+    users = [wa.world.add_user(f"ASN {n}") for n in range(3)]
+    for n, user in enumerate(users):
+        wa.world.say(user.wa_id, f"pesan {n}")  # queued: no webhook yet
+    with Receiver() as receiver:
+        wa.world.set_webhook(receiver.url, app_secret=SECRET)
+        [received] = receiver.wait_count(1)
+    assert verify_signature(received.body, received.headers["x-hub-signature-256"], SECRET)
+    events = parse_body(received.body)
+    assert [(e.contact.user_id, e.text) for e in events if isinstance(e, InboundText)] == [
+        (u.user_id, f"pesan {n}") for n, u in enumerate(users)
+    ]
