@@ -15,10 +15,13 @@ synchronous answer; the webhook side records the rest.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Sequence
+
 import httpx
 from pywa.errors import WhatsAppError
 from pywa.types.callback import Button
 from pywa_async.client import WhatsApp
+from pywa_async.types.sent_update import SentMessage
 from pywa_async.types.templates import QuickReplyButton, TemplateLanguage
 from pywa_async.utils import Version
 
@@ -39,6 +42,8 @@ API_VERSION = str(Version.GRAPH_API)  # the latest pywa speaks
 TRACKER_PREFIX = "g1"
 MAX_BODY = 1024  # interactive body, characters
 MAX_BUTTON_TITLE = 20
+MAX_BUTTONS = 3
+MAX_TEXT = 4096
 LIKE_INDEX, SHARE_INDEX = 0, 1  # the template's quick-reply buttons
 ELLIPSIS = "…"
 
@@ -134,26 +139,65 @@ class WhatsAppChannel:
         like, share = button_titles(message.confirmed)
         like_id = callback_data(message.delivery_id, "like")
         share_id = callback_data(message.delivery_id, "share")
-        try:
-            if message.window_open:
-                sent = await self._client.send_message(
+        if message.window_open:
+            return await self._call(
+                self._client.send_message(
                     to=message.chat_id,
                     text=post_body(message),
                     buttons=[Button(like, like_id), Button(share, share_id)],
                     tracker=tracker(message.delivery_id),
                 )
-            else:
-                sent = await self._client.send_template(
-                    to=message.chat_id,
-                    name=self.template,
-                    language=self.template_language,
-                    params=[
-                        template_body(message),
-                        QuickReplyButton.params(callback_data=like_id, index=LIKE_INDEX),
-                        QuickReplyButton.params(callback_data=share_id, index=SHARE_INDEX),
-                    ],
-                    tracker=tracker(message.delivery_id),
-                )
+            )
+        return await self._call(
+            self._client.send_template(
+                to=message.chat_id,
+                name=self.template,
+                language=self.template_language,
+                params=[
+                    template_body(message),
+                    QuickReplyButton.params(callback_data=like_id, index=LIKE_INDEX),
+                    QuickReplyButton.params(callback_data=share_id, index=SHARE_INDEX),
+                ],
+                tracker=tracker(message.delivery_id),
+            )
+        )
+
+    async def send_text(
+        self,
+        to: str,
+        text: str,
+        buttons: Sequence[tuple[str, str]] = (),
+        *,
+        tracker: str | None = None,
+    ) -> str:
+        """A conversation reply inside the window: text, or text with ≤ 3 ``(id, title)`` buttons.
+
+        Checked here against Meta's limits so that a too-long title is our ``Rejected``, not a
+        round trip; outside the window Meta accepts it and fails it later with 131047.
+        """
+        if buttons:
+            if len(buttons) > MAX_BUTTONS:
+                raise Rejected(f"{len(buttons)} reply buttons; WhatsApp allows {MAX_BUTTONS}")
+            for ident, title in buttons:
+                if not title or len(title) > MAX_BUTTON_TITLE or not ident:
+                    raise Rejected(f"reply button {title!r} breaks WhatsApp's limits")
+            if len(text) > MAX_BODY:
+                raise Rejected(f"a message with buttons holds {MAX_BODY} characters")
+        elif len(text) > MAX_TEXT:
+            raise Rejected(f"a text message holds {MAX_TEXT} characters")
+        return await self._call(
+            self._client.send_message(
+                to=to,
+                text=text,
+                buttons=[Button(title, ident) for ident, title in buttons] or None,
+                tracker=tracker,
+            )
+        )
+
+    async def _call(self, request: Awaitable[SentMessage]) -> str:
+        """Await one pywa send; every failure comes out as a ``SendError``."""
+        try:
+            sent = await request
         except WhatsAppError as error:
             raise self.classify(error) from None
         except httpx.TimeoutException as exc:

@@ -124,6 +124,8 @@ class Emulator:
                 return self._failure(phone_id, body, error)
             world.calls.append(Call(world.clock(), phone_id, body, 200))
         self._wake.set()
+        if fault is not None and fault.kind == "lost":
+            return DroppedResponse()  # sent, but the answer never arrives
         return JSONResponse(result)
 
     def _failure(self, phone_id: str, body: dict[str, Any], error: ApiError) -> Response:

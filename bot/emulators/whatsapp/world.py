@@ -151,7 +151,7 @@ class Sent:
 
 @dataclass
 class Fault:
-    kind: str  # error | slow | drop
+    kind: str  # error | slow | drop (no answer, not sent) | lost (sent, answer dropped)
     remaining: int
     status: int = 500
     delay: float = 0.0
@@ -297,7 +297,7 @@ class World:
     def inject_fault(
         self, kind: str, *, count: int = 1, status: int = 500, delay: float = 0.0
     ) -> None:
-        if kind not in ("error", "slow", "drop"):
+        if kind not in ("error", "slow", "drop", "lost"):
             raise ValueError(f"unknown fault {kind}")
         with self.lock:
             self.faults.append(Fault(kind, count, status, delay))

@@ -271,3 +271,43 @@ def test_the_transport_rewrites_the_origin_and_keeps_path_query_and_headers() ->
     assert request.headers["authorization"] == "Bearer T"
     with pytest.raises(ValueError):
         OriginTransport("ftp://x", httpx.MockTransport(record))
+
+
+def test_a_lost_answer_is_transient_though_the_message_was_sent(wa: WhatsAppEmulator) -> None:
+    """Why the broadcaster must not resend blindly: the emulator shows the message arrived."""
+    user = wa.world.add_user(in_window=True)
+    wa.world.inject_fault("lost")
+    assert isinstance(failure(wa, post(user.wa_id, window_open=True)), Transient)
+    assert wa.world.delivered_counts()[user.wa_id] == 1
+
+
+def test_a_conversation_reply_with_reply_buttons(wa: WhatsAppEmulator) -> None:
+    user = wa.world.add_user(in_window=True)
+
+    async def go() -> list[str | SendError]:
+        channel = WhatsAppChannel(wa.token, wa.phone_id, api_url=wa.url)
+        results: list[str | SendError] = []
+        try:
+            results.append(await channel.send_text(user.wa_id, "Terima kasih."))
+            results.append(
+                await channel.send_text(user.wa_id, "Setuju?", [("r:setuju", "✅ Setuju")])
+            )
+            for bad in (
+                [("a", "x" * 21)],
+                [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")],
+                [("", "kosong")],
+            ):
+                with pytest.raises(Rejected) as caught:
+                    await channel.send_text(user.wa_id, "x", bad)
+                results.append(caught.value)
+        finally:
+            await channel.aclose()
+        return results
+
+    results = asyncio.run(go())
+    assert all(isinstance(r, str) for r in results[:2])
+    assert all(isinstance(r, Rejected) for r in results[2:])
+    plain, consent = wa.world.messages(user.wa_id)
+    assert plain.type == "text" and plain.text() == "Terima kasih."
+    assert consent.buttons() == [{"id": "r:setuju", "title": "✅ Setuju"}]
+    assert len(wa.world.messages(user.wa_id)) == 2  # refused replies never left
