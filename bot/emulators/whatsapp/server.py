@@ -302,6 +302,7 @@ def _add_template(world: World, name: str, language: str, body: str, **kw: Any) 
 
 CONTROL_OPS: dict[str, Any] = {
     "add_user": lambda w, **kw: w.add_user(**kw).contact(),
+    "update_user": lambda w, user, **fields: w.update_user(user, **fields),
     "add_users": lambda w, count, in_window=False: w.add_users(count, in_window=in_window),
     "set_limits": lambda w, **limits: w.set_limits(**limits),
     "set_webhook": lambda w, url, app_secret="", verify_token="": w.set_webhook(

@@ -279,6 +279,16 @@ class World:
                 for n in range(1, count + 1)
             ]
 
+    def update_user(self, who: str, **fields: Any) -> None:
+        """Change what a user chose: read receipts, a username, stopping marketing messages."""
+        allowed = {"name", "username", "hide_phone", "read_receipts", "stopped_marketing"}
+        with self.lock:
+            user = self.user(who)
+            for name, value in fields.items():
+                if name not in allowed:
+                    raise ValueError(f"cannot change {name}")
+                setattr(user, name, value)
+
     def user(self, who: str) -> User:
         with self.lock:
             found = self.users.get(who.lstrip("+")) or self.by_bsuid.get(who)

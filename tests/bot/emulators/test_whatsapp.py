@@ -283,6 +283,23 @@ def test_the_messaging_limit_counts_unique_users_outside_the_window_per_moving_d
     assert outcome(a.wa_id) == ["sent", "delivered"]
 
 
+def test_a_user_who_stopped_marketing_gets_no_marketing_template(wa: WhatsAppEmulator) -> None:
+    user = wa.world.add_user()
+    response = httpx.post(
+        f"{wa.url}/_emulator/update_user",
+        json={"user": user.wa_id, "stopped_marketing": True},
+        timeout=5,
+    )
+    assert response.status_code == 200
+    message_id = send(wa, template(user.wa_id, "a", "b")).json()["messages"][0]["id"]
+    assert statuses(wa, message_id)[0]["errors"][0]["code"] == 131050
+    assert wa.world.reached_today() == 0
+    wrong = httpx.post(
+        f"{wa.url}/_emulator/update_user", json={"user": user.wa_id, "wa_id": "1"}, timeout=5
+    )
+    assert wrong.status_code == 400
+
+
 def test_templates_are_checked_by_name_language_status_and_parameters(
     wa: WhatsAppEmulator,
 ) -> None:
