@@ -209,6 +209,7 @@ class World:
         self.faults: list[Fault] = []
         self.calls: list[Call] = []
         self.reached: dict[str, float] = {}  # user -> when first reached outside a window
+        self._reached_order: deque[tuple[float, str]] = deque()
         self.random = random.Random(seed)
         self.changed = threading.Event()
         self._wa_ids = itertools.count(FIRST_WA_ID)
@@ -327,10 +328,31 @@ class World:
         return user.last_inbound is not None and now - user.last_inbound < WINDOW
 
     def reached_today(self, now: float | None = None) -> int:
-        """Unique users reached outside a window in the moving 24 hours before ``now``."""
+        """Unique users reached outside a window in the moving 24 hours before ``now``.
+
+        Kept as a dict plus the order of reaching, expired from the oldest end, so a broadcast
+        to thousands does not rescan everyone on each send.
+        """
         with self.lock:
             now = self.clock() if now is None else now
-            return sum(1 for at in self.reached.values() if now - at < WINDOW)
+            while self._reached_order and now - self._reached_order[0][0] >= WINDOW:
+                at, wa_id = self._reached_order.popleft()
+                if self.reached.get(wa_id) == at:
+                    del self.reached[wa_id]
+            return len(self.reached)
+
+    def _reach(self, user: User, now: float) -> tuple[int, str] | None:
+        """Count a user reached outside a window against the tier, or the error if full."""
+        self.reached_today(now)  # expire the old ones
+        if user.wa_id in self.reached:
+            return None  # already one of today's unique users
+        cap = self.limits.messaging_limit
+        if cap is not None and len(self.reached) >= cap:
+            details = f"The messaging limit of {cap} unique users per 24 hours is reached."
+            return (self.limits.tier_error, details)
+        self.reached[user.wa_id] = now
+        self._reached_order.append((now, user.wa_id))
+        return None
 
     def _charge(self, key: str, now: float) -> None:
         """Throughput of the number, then the pair rate to this user; or the error."""
@@ -395,15 +417,8 @@ class World:
         elif kind == "template" and not in_window:
             if category == "marketing" and user.stopped_marketing:
                 error = (131050, "The user has stopped marketing messages from this business.")
-            elif user.wa_id not in self.reached or now - self.reached[user.wa_id] >= WINDOW:
-                cap = self.limits.messaging_limit
-                if cap is not None and self.reached_today(now) >= cap:
-                    error = (
-                        self.limits.tier_error,
-                        f"The messaging limit of {cap} unique users per 24 hours is reached.",
-                    )
-                else:
-                    self.reached[user.wa_id] = now
+            else:
+                error = self._reach(user, now)
         cost = pricing(kind, category, in_window)
         message = Sent(
             id=_wamid(),
