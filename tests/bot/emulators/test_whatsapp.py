@@ -13,7 +13,7 @@ import pytest
 
 from bot.emulators.whatsapp import Limits, Template, TemplateButton, WhatsAppEmulator
 from bot.emulators.whatsapp.runner import EmulatorProcess
-from bot.emulators.whatsapp.world import WINDOW
+from bot.emulators.whatsapp.world import WINDOW, World
 from tests.bot.whatsapp.receiver import Receiver
 
 SECRET = "app-secret-for-tests"
@@ -520,3 +520,48 @@ def test_the_emulator_runs_as_a_process_driven_by_its_control_api() -> None:
             assert process.op("stats")["failed"]["131047"] == 1
         finally:
             process.close()
+
+
+def test_pywa_reads_every_event_the_emulator_sends() -> None:
+    """An independent reader of Meta's format: pywa parses each event without a warning."""
+    from pywa import WhatsApp, types
+
+    world = World(Limits(pair_burst=100))
+    client = WhatsApp(phone_id=world.phone_id, token="x")
+    budi = world.add_user("Budi", in_window=True)
+    nadia = world.add_user("Nadia", username="nadia", hide_phone=True, in_window=True)
+    tracked = {"biz_opaque_callback_data": "g1:1"}
+    first = world.send({"messaging_product": "whatsapp", **buttons_message(budi.wa_id, ["Like"]),
+                        **tracked})["messages"][0]["id"]  # fmt: skip
+    world.press(budi.wa_id, first, "Like")
+    body = template(budi.wa_id, "a", "b", buttons=[quick(1, "g1:1:s")])
+    second = world.send({"messaging_product": "whatsapp", **body})["messages"][0]["id"]
+    world.quick_reply(budi.wa_id, second, "Share")
+    world.say(nadia.user_id, "halo")
+    world.send({"messaging_product": "whatsapp", **text("6289")})
+    world.read(budi.wa_id, first)
+    seen = []
+    for event in world.events:
+        value = event["entry"][0]["changes"][0]["value"]
+        if "statuses" in value:
+            status = types.MessageStatus.from_update(client, event)
+            seen.append((status.status.value, status.from_user.bsuid, status.tracker))
+        elif value["messages"][0]["type"] == "text":
+            message = types.Message.from_update(client, event)
+            assert message.from_user.wa_id is None and message.from_user.username == "nadia"
+            seen.append(("text", message.from_user.bsuid, message.text))
+        else:
+            button = types.CallbackButton.from_update(client, event)
+            assert button.reply_to_message is not None
+            seen.append(("button", button.from_user.bsuid, button.data))
+    assert seen == [
+        ("sent", budi.user_id, "g1:1"),
+        ("delivered", budi.user_id, "g1:1"),
+        ("button", budi.user_id, "b0"),
+        ("sent", budi.user_id, None),
+        ("delivered", budi.user_id, None),
+        ("button", budi.user_id, "g1:1:s"),
+        ("text", nadia.user_id, "halo"),
+        ("failed", "ID.6289", None),
+        ("read", budi.user_id, "g1:1"),
+    ]
