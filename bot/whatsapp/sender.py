@@ -59,6 +59,14 @@ MISCONFIGURED = {
 TRANSIENT = {1, 2, 131000, 131016, 133004}
 
 
+class PairRateLimited(RateLimited):
+    """131056: too many messages to this one user; the number itself may go on.
+
+    A ``RateLimited`` so a broadcaster that knows only the base kinds still waits; one that
+    paces per recipient can delay just this delivery by ``retry_after`` instead.
+    """
+
+
 def tracker(delivery_id: int) -> str:
     """The ``biz_opaque_callback_data`` of a delivery's message."""
     return f"{TRACKER_PREFIX}:{delivery_id}"
@@ -232,6 +240,8 @@ def classify(
     waits: dict[int, float] | None = None,
     account_wait: float = 60.0,
 ) -> SendError:
+    if code == PAIR_RATE:
+        return PairRateLimited(reason, (waits or {}).get(code, account_wait))
     if code in RATE_LIMITED:
         return RateLimited(reason, (waits or {}).get(code, account_wait))
     if code in UNREACHABLE:

@@ -5,8 +5,13 @@ Webhooks go out as Meta sends them: one JSON body, its bytes signed with
 (so a receiver that re-serialises before checking computes another digest), redelivered with a
 doubling delay until the receiver answers 200, and sometimes delivered twice.
 
-The control API (``POST /_emulator/<op>`` with JSON arguments) lets a test or benchmark drive an
-emulator running in another process the way an in-process test drives the ``World``.
+The control API (``POST /_emulator/<op>`` with JSON arguments, answered ``{"result": …}``) lets
+a test or benchmark drive an emulator running in another process the way an in-process test
+drives the ``World``: ``add_user`` / ``add_users`` / ``update_user``, ``say`` / ``say_many``,
+``press`` / ``quick_reply`` / ``read`` (a user's taps by label), ``messages`` (what a user
+received), ``set_limits``, ``set_webhook``, ``add_template`` / ``set_template_status``,
+``inject_fault`` (error, slow, drop, lost), ``advance`` (the clock), ``verify_webhook`` (the GET
+handshake), ``pending_webhooks``, ``stats``, ``delivered_counts``.
 """
 
 from __future__ import annotations

@@ -613,6 +613,7 @@ class World:
                 "users_with_duplicates": sum(1 for n in counts.values() if n > 1),
                 "failed": dict(Counter(str(m.error) for m in self.sent.values() if m.error)),
                 "reached_today": self.reached_today(),
+                "messaging_limit": self.limits.messaging_limit,
                 "events_pending": len(self.events),
                 "webhooks_delivered": self.webhook.delivered,
                 "webhook_failures": self.webhook.failures,

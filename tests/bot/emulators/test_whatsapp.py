@@ -497,7 +497,7 @@ def test_the_verification_handshake(wa: WhatsAppEmulator, hook: Receiver) -> Non
 
 def test_the_emulator_runs_as_a_process_driven_by_its_control_api() -> None:
     with Receiver() as hook:
-        process = EmulatorProcess(webhook=hook.url, app_secret=SECRET, rate=2)
+        process = EmulatorProcess(webhook=hook.url, app_secret=SECRET, rate=2, messaging_limit=None)
         try:
             [user] = process.op("add_users", count=1)
             headers = {"Authorization": f"Bearer {process.token}"}
@@ -517,7 +517,14 @@ def test_the_emulator_runs_as_a_process_driven_by_its_control_api() -> None:
             assert sent["statuses"] == ["failed"]
             hook.wait_count(2)  # the failed status and the user's message, at least
             process.op("advance", seconds=WINDOW + 1)
-            assert process.op("stats")["failed"]["131047"] == 1
+            stats = process.op("stats")
+            assert stats["failed"] == {"131047": 1}
+            [other] = process.op("add_users", count=1)
+            body = {"messaging_product": "whatsapp", **template(other, "a", "b")}
+            process.op("advance", seconds=1)  # a full bucket again
+            assert httpx.post(url, json=body, headers=headers, timeout=10).status_code == 200
+            assert process.op("stats")["reached_today"] == 1
+            assert process.op("stats")["messaging_limit"] is None  # "none": the unlimited tier
         finally:
             process.close()
 

@@ -22,6 +22,7 @@ from bot.channels.telegram import parse_callback
 from bot.emulators.whatsapp import Limits, WhatsAppEmulator
 from bot.whatsapp.sender import (
     MAX_BODY,
+    PairRateLimited,
     WhatsAppChannel,
     classify,
     parse_tracker,
@@ -178,7 +179,7 @@ def test_errors_are_classified_for_the_broadcaster(wa: WhatsAppEmulator) -> None
     wa.world.set_limits(rate=1000, pair_burst=1)
     send(wa, message)
     pair = failure(wa, message, pair_wait=6.0)
-    assert isinstance(pair, RateLimited) and pair.retry_after == 6.0
+    assert isinstance(pair, PairRateLimited) and pair.retry_after == 6.0
 
     wa.world.set_limits(pair_burst=100)
     wa.world.set_template_status("gaung_postingan_baru", "id", "PAUSED")
@@ -227,7 +228,7 @@ def test_a_closed_port_is_transient() -> None:
     ("code", "kind"),
     [
         (130429, RateLimited),
-        (131056, RateLimited),
+        (131056, PairRateLimited),
         (4, RateLimited),
         (80007, RateLimited),
         (131026, Unreachable),
