@@ -14,13 +14,19 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+WINDOW = timedelta(hours=24)
 
 
 class BadEvent(ValueError):
     """The body is not a WhatsApp webhook we can read (answered with a 4xx, never a trace)."""
+
+
+class BadSignature(Exception):
+    """Missing or wrong ``X-Hub-Signature-256``: refused (403) and recorded nowhere."""
 
 
 def signature(app_secret: str, body: bytes) -> str:
@@ -48,6 +54,22 @@ def verify_challenge(params: Mapping[str, str], verify_token: str) -> str | None
     return params.get("hub.challenge")
 
 
+def verified_events(body: bytes, header: str | None, app_secret: str) -> list[Event]:
+    """The events of a webhook POST, only once its signature is checked over these bytes."""
+    if not verify_signature(body, header, app_secret):
+        raise BadSignature("missing or wrong X-Hub-Signature-256")
+    return parse_body(body)
+
+
+def window_open(last_inbound: datetime | None, now: datetime) -> bool:
+    """Whether the 24-hour customer-service window is open, from the user's last message time.
+
+    Measured from the ``timestamp`` Meta puts on the user's message (``Inbound.at``), not from
+    when the webhook reached us: a redelivered event must not reopen a closed window.
+    """
+    return last_inbound is not None and now - last_inbound < WINDOW
+
+
 # ----- events -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Contact:
@@ -67,6 +89,16 @@ class Inbound:
     contact: Contact
     timestamp: int
     phone_number_id: str
+
+    @property
+    def at(self) -> datetime:
+        """When the user sent it (UTC): what the customer-service window counts from."""
+        return datetime.fromtimestamp(self.timestamp, UTC)
+
+    @property
+    def dedupe_key(self) -> str:
+        """Meta redelivers and duplicates webhooks: one inbound message is one message id."""
+        return self.message_id
 
 
 @dataclass(frozen=True)
@@ -128,6 +160,11 @@ class Status:
     tracker: str | None = None  # the ``biz_opaque_callback_data`` we sent
     pricing: Pricing | None = None
     errors: tuple[StatusError, ...] = field(default_factory=tuple)
+
+    @property
+    def dedupe_key(self) -> str:
+        """One message reaches each status once; a repeated one must change nothing."""
+        return f"{self.message_id}:{self.status}"
 
 
 Event = InboundText | ButtonReply | QuickReply | OtherInbound | Status

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +15,9 @@ from bot.emulators.whatsapp import Limits, WhatsAppEmulator
 from bot.whatsapp.sender import WhatsAppChannel, parse_tracker
 from bot.whatsapp.webhook import (
     BadEvent,
+    BadSignature,
     ButtonReply,
+    Contact,
     InboundText,
     OtherInbound,
     QuickReply,
@@ -22,8 +25,10 @@ from bot.whatsapp.webhook import (
     parse_body,
     parse_events,
     signature,
+    verified_events,
     verify_challenge,
     verify_signature,
+    window_open,
 )
 from tests.bot.whatsapp.receiver import Receiver
 
@@ -240,3 +245,32 @@ def test_a_batched_webhook_yields_every_event_in_order(wa: WhatsAppEmulator) -> 
     assert [(e.contact.user_id, e.text) for e in events if isinstance(e, InboundText)] == [
         (u.user_id, f"pesan {n}") for n, u in enumerate(users)
     ]
+
+
+def test_unsigned_or_badly_signed_posts_yield_nothing() -> None:
+    body = b'{"object":"whatsapp_business_account","entry":[]}'
+    assert verified_events(body, signature(SECRET, body), SECRET) == []
+    for header in (None, "", "sha256=00", signature("lain", body)):
+        with pytest.raises(BadSignature):
+            verified_events(body, header, SECRET)
+
+
+def test_duplicates_share_a_dedupe_key(wa: WhatsAppEmulator, hook: Receiver) -> None:
+    user = wa.world.add_user(in_window=True)
+    wa.world.set_limits(duplicate_rate=1.0)
+    message_id = send_post(wa, user.wa_id, delivery_id=9, window_open=True)
+    wa.world.say(user.wa_id, "halo")
+    events = events_of(hook, 6)  # sent, delivered and the text, each twice
+    keys = [e.dedupe_key for e in events]
+    assert len(keys) == 6
+    assert sorted(set(keys)) == sorted(
+        [f"{message_id}:sent", f"{message_id}:delivered", wa.world.inbound[-1]["id"]]
+    )
+
+
+def test_the_window_counts_from_the_users_message_time() -> None:
+    sent = InboundText("wamid.A", Contact("ID.1", "6281"), 1_800_000_000, "1", text="halo")
+    assert sent.at == datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+    assert window_open(sent.at, sent.at + timedelta(hours=23, minutes=59))
+    assert not window_open(sent.at, sent.at + timedelta(hours=24))
+    assert not window_open(None, sent.at)
