@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -56,10 +57,25 @@ class WhatsAppEmulator:
         emulator: Emulator = self.app.state.emulator
         return emulator
 
+    def reset(
+        self, limits: Limits | None = None, *, clock: Callable[[], float] | None = None
+    ) -> World:
+        """A fresh world on the running server: tests share one server, never its state."""
+        loop = self.emulator.loop
+        if loop is None:
+            raise RuntimeError("start the emulator first")
+        world = World(limits, clock=clock, token=self.token, phone_id=self.phone_id)
+        asyncio.run_coroutine_threadsafe(self.emulator.swap(world), loop).result(timeout=10)
+        self.world = world
+        deadline = time.monotonic() + 10
+        while self.emulator.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)  # the old world's last webhooks land before the test starts
+        return world
+
     def start(self) -> WhatsAppEmulator:
         self._thread.start()
         deadline = time.monotonic() + 10
-        while not self._server.started:
+        while not self._server.started or self.emulator.loop is None:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the WhatsApp emulator did not start")
             time.sleep(0.01)

@@ -85,6 +85,7 @@ class Emulator:
         self._retry: list[tuple[float, int, Pending]] = []  # a heap by due time
         self._sequence = itertools.count()
         self._in_flight = 0
+        self.loop: asyncio.AbstractEventLoop | None = None  # set once webhooks run
 
     # ----- Graph API ----------------------------------------------------------------------
     async def messages(self, request: Request) -> Response:
@@ -148,6 +149,7 @@ class Emulator:
         shares a client of a few connections (httpcore scans a whole pool on every request, so
         one big pool would cost the emulator more CPU than the events themselves).
         """
+        self.loop = asyncio.get_running_loop()
         count = max(1, int(self.world.limits.webhook_connections))
         clients = [
             httpx.AsyncClient(
@@ -242,6 +244,17 @@ class Emulator:
             item.delay = min(limits.webhook_retry_cap, item.delay * 2 or limits.webhook_retry_base)
             item.due = time.monotonic() + item.delay
             heapq.heappush(self._retry, (item.due, next(self._sequence), item))
+
+    async def swap(self, world: World) -> None:
+        """Serve a fresh world (tests reuse one server); undelivered events of the old one go."""
+        while not self._ready.empty():
+            self._ready.get_nowait()
+        self._retry.clear()
+        self.world = world
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
 
     def pending_webhooks(self) -> int:
         """Events not yet answered with 200 (queued, in flight or waiting to be redelivered)."""

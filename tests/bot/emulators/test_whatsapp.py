@@ -38,18 +38,30 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
-@pytest.fixture
-def wa(clock: FrozenClock) -> Iterator[WhatsAppEmulator]:
-    limits = Limits(rate=1000, pair_burst=100, webhook_retry_base=0.05)
-    with WhatsAppEmulator(limits, clock=clock) as emulator:
+@pytest.fixture(scope="module")
+def server() -> Iterator[WhatsAppEmulator]:
+    with WhatsAppEmulator() as emulator:
         yield emulator
 
 
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as hook:
+        yield hook
+
+
 @pytest.fixture
-def hook(wa: WhatsAppEmulator) -> Iterator[Receiver]:
-    with Receiver() as receiver:
-        wa.world.set_webhook(receiver.url, app_secret=SECRET, verify_token=receiver.verify_token)
-        yield receiver
+def wa(server: WhatsAppEmulator, clock: FrozenClock) -> WhatsAppEmulator:
+    """One server for the module, a fresh world (limits, users, clock) for each test."""
+    server.reset(Limits(rate=1000, pair_burst=100, webhook_retry_base=0.05), clock=clock)
+    return server
+
+
+@pytest.fixture
+def hook(wa: WhatsAppEmulator, receiver: Receiver) -> Receiver:
+    receiver.clear()
+    wa.world.set_webhook(receiver.url, app_secret=SECRET, verify_token=receiver.verify_token)
+    return receiver
 
 
 def send(wa: WhatsAppEmulator, body: dict[str, Any], *, token: str | None = None) -> httpx.Response:

@@ -57,6 +57,12 @@ class Receiver:
                 return PlainTextResponse("busy", status_code=500)
         return PlainTextResponse("ok")
 
+    def clear(self) -> None:
+        """Forget what arrived (tests share one receiver)."""
+        with self.lock:
+            self.received.clear()
+            self._failures = 0
+
     def fail_next(self, count: int) -> None:
         with self.lock:
             self._failures = count

@@ -33,10 +33,17 @@ from bot.whatsapp.transport import OriginTransport, graph_client
 URL = "https://www.instagram.com/p/DKabc123/"
 
 
-@pytest.fixture
-def wa() -> Iterator[WhatsAppEmulator]:
-    with WhatsAppEmulator(Limits(rate=1000, pair_burst=100)) as emulator:
+@pytest.fixture(scope="module")
+def server() -> Iterator[WhatsAppEmulator]:
+    with WhatsAppEmulator() as emulator:
         yield emulator
+
+
+@pytest.fixture
+def wa(server: WhatsAppEmulator) -> WhatsAppEmulator:
+    """One server for the module, a fresh world for each test."""
+    server.reset(Limits(rate=1000, pair_burst=100))
+    return server
 
 
 def post(

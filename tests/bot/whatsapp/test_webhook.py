@@ -35,17 +35,30 @@ from tests.bot.whatsapp.receiver import Receiver
 SECRET = "rahasia-aplikasi"
 
 
-@pytest.fixture
-def wa() -> Iterator[WhatsAppEmulator]:
-    with WhatsAppEmulator(Limits(rate=1000, pair_burst=100)) as emulator:
+@pytest.fixture(scope="module")
+def server() -> Iterator[WhatsAppEmulator]:
+    with WhatsAppEmulator() as emulator:
         yield emulator
 
 
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as hook:
+        yield hook
+
+
 @pytest.fixture
-def hook(wa: WhatsAppEmulator) -> Iterator[Receiver]:
-    with Receiver() as receiver:
-        wa.world.set_webhook(receiver.url, app_secret=SECRET)
-        yield receiver
+def wa(server: WhatsAppEmulator) -> WhatsAppEmulator:
+    """One server for the module, a fresh world for each test."""
+    server.reset(Limits(rate=1000, pair_burst=100))
+    return server
+
+
+@pytest.fixture
+def hook(wa: WhatsAppEmulator, receiver: Receiver) -> Receiver:
+    receiver.clear()
+    wa.world.set_webhook(receiver.url, app_secret=SECRET)
+    return receiver
 
 
 def events_of(
