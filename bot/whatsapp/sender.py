@@ -51,9 +51,12 @@ ELLIPSIS = "…"
 THROUGHPUT = 130429
 PAIR_RATE = 131056
 RATE_LIMITED = {THROUGHPUT, PAIR_RATE, 4, 80007, 131048}
-UNREACHABLE = {131026, 131047, 131049, 131050, 131051, 131021, 133010}
+# This recipient, this time: not on WhatsApp, window closed, marketing cap or opt-out, ourselves.
+UNREACHABLE = {131026, 131047, 131049, 131050, 131021}
+# Nothing sends until an operator acts: token, permissions, policy block, locked account,
+# payment, our number's registration, the template (missing, paused, disabled, mismatched).
 MISCONFIGURED = {
-    0, 3, 10, 190, 368, 131031, 131042, 131045,
+    0, 3, 10, 190, 368, 131031, 131042, 131045, 133010,
     132000, 132001, 132007, 132012, 132015, 132016,
 }  # fmt: skip
 TRANSIENT = {1, 2, 131000, 131016, 133004}

@@ -244,6 +244,8 @@ def test_a_closed_port_is_transient() -> None:
         (190, Misconfigured),
         (368, Misconfigured),
         (131031, Misconfigured),
+        (133010, Misconfigured),
+        (131051, Rejected),
         (132001, Misconfigured),
         (132016, Misconfigured),
         (1, Transient),
