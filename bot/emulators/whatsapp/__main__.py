@@ -6,8 +6,9 @@ import argparse
 
 import uvicorn
 
+from bot.emulators.whatsapp.limits import Limits
 from bot.emulators.whatsapp.server import create_app
-from bot.emulators.whatsapp.world import Limits, World
+from bot.emulators.whatsapp.world import World
 
 
 def _value(text: str) -> float | int | None:

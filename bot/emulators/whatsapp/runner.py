@@ -16,8 +16,9 @@ import httpx
 import uvicorn
 
 from bot.emulators.telegram.runner import free_port
+from bot.emulators.whatsapp.limits import Limits
 from bot.emulators.whatsapp.server import Emulator, create_app
-from bot.emulators.whatsapp.world import Limits, World
+from bot.emulators.whatsapp.world import World
 
 
 class WhatsAppEmulator:

@@ -38,7 +38,8 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot.emulators.whatsapp.payloads import ApiError, Template, TemplateButton
-from bot.emulators.whatsapp.world import Call, Sent, World
+from bot.emulators.whatsapp.records import Call, Sent
+from bot.emulators.whatsapp.world import World
 
 log = logging.getLogger("gaung.emulator.whatsapp")
 POLL_STEP = 0.02

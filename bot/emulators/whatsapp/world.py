@@ -18,12 +18,11 @@ import random
 import re
 import secrets
 import threading
-import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from bot.emulators.whatsapp.limits import Bucket, Limits, OffsetClock
 from bot.emulators.whatsapp.payloads import (
     GAUNG_TEMPLATE,
     MAX_TRACKER,
@@ -35,145 +34,12 @@ from bot.emulators.whatsapp.payloads import (
     pricing,
     status_error,
 )
+from bot.emulators.whatsapp.records import Call, Fault, Sent, User, Webhook
 
 WINDOW = 24 * 3600.0
 TIERS: tuple[int | None, ...] = (250, 2_000, 10_000, 100_000, None)  # None: unlimited
 FIRST_WA_ID = 6281_000_000_000
 FIRST_BSUID = 1_000_000_000_000
-
-
-# ----- settings -----------------------------------------------------------------------------
-@dataclass
-class Limits:
-    """Meta's limits as settings; the pair rate is reported by third parties only."""
-
-    rate: float = 80.0  # messages/s per business number (1,000 after the upgrade)
-    burst: float | None = None  # bucket size; default one second's worth
-    pair_rate: float = 1 / 6  # messages/s to one user
-    pair_burst: float = 5.0
-    messaging_limit: int | None = 2_000  # unique users reached outside the window per 24 h
-    # Meta documents no code for a send over the messaging limit: accepted, then failed.
-    tier_error: int = 131048
-    webhook_retry_base: float = 1.0  # first redelivery delay (real seconds); doubles
-    webhook_retry_cap: float = 60.0
-    duplicate_rate: float = 0.0  # share of webhooks delivered twice
-    webhook_connections: int = 32
-    webhook_batch: int = 1  # events per POST, several ``entry`` items when above one
-
-
-class Bucket:
-    def __init__(self, rate: float, burst: float, now: float) -> None:
-        self.rate = rate
-        self.burst = max(1.0, burst)
-        self.tokens = self.burst
-        self.stamp = now
-
-    def refill(self, now: float) -> None:
-        if now > self.stamp:
-            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = max(self.stamp, now)
-
-    def ready(self, now: float) -> bool:
-        self.refill(now)
-        return self.tokens >= 1.0
-
-    def take(self) -> None:
-        self.tokens -= 1.0
-
-
-class OffsetClock:
-    """Wall-clock epoch seconds that a test or the control API can move forward."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self._offset = 0.0 if start is None else start - time.time()
-
-    def __call__(self) -> float:
-        return time.time() + self._offset
-
-    def advance(self, seconds: float) -> None:
-        self._offset += seconds
-
-
-# ----- the world's things -------------------------------------------------------------------
-@dataclass
-class User:
-    wa_id: str
-    user_id: str  # business-scoped user id (BSUID), e.g. ``ID.1000000000001``
-    name: str
-    username: str | None = None
-    hide_phone: bool = False  # adopted a username: webhooks carry an empty wa_id
-    read_receipts: bool = True
-    last_inbound: float | None = None  # clock time of the user's last message
-    stopped_marketing: bool = False
-
-    def contact(self) -> dict[str, Any]:
-        profile: dict[str, Any] = {"name": self.name}
-        if self.username:
-            profile["username"] = self.username
-        return {
-            "profile": profile,
-            "wa_id": "" if self.hide_phone else self.wa_id,
-            "user_id": self.user_id,
-        }
-
-
-@dataclass
-class Sent:
-    """One message the business sent, as the recipient's phone holds it."""
-
-    id: str
-    to: str  # the wa_id or BSUID it was addressed to
-    user: User | None
-    type: str  # text | interactive | template
-    payload: dict[str, Any]
-    tracker: str | None
-    at: float
-    pricing: dict[str, Any]
-    statuses: list[str] = field(default_factory=list)
-    error: int | None = None
-
-    def buttons(self) -> list[dict[str, str]]:
-        """Reply buttons (``id``, ``title``) or template quick replies (``payload``, ``text``)."""
-        if self.type == "interactive":
-            action = self.payload.get("action") or {}
-            return [dict(b["reply"]) for b in action.get("buttons") or []]
-        if self.type == "template":
-            return [dict(b) for b in self.payload.get("_quick_replies", [])]
-        return []
-
-    def text(self) -> str:
-        if self.type == "text":
-            return str(self.payload.get("body", ""))
-        if self.type == "interactive":
-            return str((self.payload.get("body") or {}).get("text", ""))
-        return str(self.payload.get("_rendered", ""))
-
-
-@dataclass
-class Fault:
-    kind: str  # error | slow | drop (no answer, not sent) | lost (sent, answer dropped)
-    remaining: int
-    status: int = 500
-    delay: float = 0.0
-
-
-@dataclass
-class Call:
-    at: float
-    phone_id: str
-    body: dict[str, Any]
-    status: int
-    error_code: int | None = None
-
-
-@dataclass
-class Webhook:
-    url: str | None = None
-    app_secret: str = ""
-    verify_token: str = ""
-    duplicates: int = 0  # the next N events are delivered twice
-    delivered: int = 0  # POSTs that got a 200
-    failures: int = 0  # POSTs that did not
 
 
 def _wamid() -> str:
