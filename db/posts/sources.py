@@ -204,7 +204,7 @@ def list_sources(session: Session, *, opd_kode: str | None = None) -> list[Sourc
     items = (
         sa.select(
             item.c.source_id,
-            func.count().label("items"),
+            func.count().label("seen"),
             func.count(item.c.post_id).label("posts"),
         )
         .group_by(item.c.source_id)
@@ -217,7 +217,7 @@ def list_sources(session: Session, *, opd_kode: str | None = None) -> list[Sourc
             src.c.kind,
             src.c.url,
             src.c.active,
-            func.coalesce(items.c.items, 0),
+            func.coalesce(items.c.seen, 0),
             func.coalesce(items.c.posts, 0),
             src.c.last_ok_at,
             src.c.next_poll_at,
