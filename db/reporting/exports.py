@@ -18,11 +18,11 @@ HEADERS = (
     ("asn_registered", "ASN terdaftar", 14),
     ("registration_rate", "Tingkat pendaftaran", 20),
     ("delivered", "Terkirim", 11),
-    ("opened", "Dibuka (diukur)", 16),
     ("liked", "Like (dikonfirmasi sendiri)", 27),
     ("shared", "Share (dikonfirmasi sendiri)", 28),
     ("participated", "Berpartisipasi", 15),
     ("participation_rate", "Tingkat partisipasi", 20),
+    ("opened", "Dibuka (diukur)", 16),
 )
 RATE_COLUMNS = {"registration_rate", "participation_rate"}
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -79,6 +81,20 @@ def test_open_redirects_to_the_post_and_counts_once(client: TestClient, engine: 
     text = client.get("/api/v1/participation.csv", params=PARAMS, headers=headers).text
     rows = {r["kode"]: r for r in csv.DictReader(io.StringIO(text))}
     assert (rows["DINKES"]["opened"], rows["TOTAL"]["opened"]) == ("1", "1")
+    xlsx = client.get("/api/v1/participation.xlsx", params=PARAMS, headers=headers)
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    table = [[c.value for c in row] for row in sheet.iter_rows(min_row=3)]
+    column = table[0].index("Dibuka (diukur)")
+    assert "Like (dikonfirmasi sendiri)" in table[0]
+    assert next(r for r in table if r[0] == "DINKES")[column] == 1
+
+    key = headers["Authorization"].removeprefix("Bearer ")
+    client.post("/dashboard/masuk", data={"kunci": key}, follow_redirects=False)
+    html = client.get("/dashboard", params={"dari": "2026-11-01", "sampai": "2026-11-30"}).text
+    found = re.search(r'data-testid="angka-dibuka"[^>]*>([^<]*)<', html)
+    assert found and found.group(1).strip() == "1"
+    assert "dikonfirmasi sendiri" in html
 
 
 def test_unknown_codes_get_a_plain_404_page(client: TestClient, engine: Engine) -> None:
