@@ -254,3 +254,23 @@ def test_two_pollers_at_once_poll_a_source_once(engine: Engine, server: FeedServ
     assert sorted(len(r) for r in results) == [0, 1]
     assert len(server.requests) == 1
     assert len(posts(engine)) == 1
+
+
+def test_the_worker_loop_polls_until_stopped(engine: Engine, server: FeedServer) -> None:
+    """What ``gaung worker`` starts: a source due now is polled at once; stop ends the loop."""
+    server.feeds["/loop"] = Feed(rss())
+    sid = source(engine, server.at("/loop"))
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(FeedPoller(engine, interval=INTERVAL).run(stop))
+        for _ in range(100):
+            if server.requests:
+                break
+            await asyncio.sleep(0.05)
+        stop.set()
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(run())
+    assert [path for path, _ in server.requests] == ["/loop"]
+    assert state(engine, sid).last_ok_at is not None
