@@ -41,7 +41,8 @@ def feed_server() -> Iterator[FeedServer]:
         def do_GET(self) -> None:
             headers = {k.lower(): v for k, v in self.headers.items()}
             state.requests.append((self.path, headers))
-            feed = state.feeds.get(self.path)
+            # The exact path and query first, else the path alone (Graph API calls).
+            feed = state.feeds.get(self.path) or state.feeds.get(self.path.split("?")[0])
             if feed is None:
                 self._answer(404, b"not found", "text/plain")
                 return
