@@ -94,6 +94,8 @@ def test_open_redirects_to_the_post_and_counts_once(client: TestClient, engine: 
     html = client.get("/dashboard", params={"dari": "2026-11-01", "sampai": "2026-11-30"}).text
     found = re.search(r'data-testid="angka-dibuka"[^>]*>([^<]*)<', html)
     assert found and found.group(1).strip() == "1"
+    per_post = re.search(r'data-testid="postingan-dibuka"[^>]*>([^<]*)<', html)
+    assert per_post and per_post.group(1).strip() == "1"
     assert "dikonfirmasi sendiri" in html
 
 
