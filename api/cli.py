@@ -416,6 +416,74 @@ def demo(
     run_demo(settings(), size=size, console=out)
 
 
+# --- gaung source: an OPD's official feeds, polled by `gaung worker` (issue 15) --------------
+source_app = typer.Typer(help="Sumber resmi OPD (feed situs, kanal YouTube).", no_args_is_help=True)
+app.add_typer(source_app, name="source")
+
+
+@source_app.command("add")
+def source_add(
+    opd: Annotated[str, typer.Option("--opd", help="Kode OPD pemilik sumber.")],
+    url: Annotated[str, typer.Option("--url", help="Alamat feed RSS/Atom atau kanal YouTube.")],
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="rss|youtube (instagram|facebook: perlu token Graph API)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Daftarkan sumber resmi OPD; unggahan barunya menjadi postingan yang menunggu persetujuan."""
+    from db.posts.sources import add_source
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        source = add_source(
+            session, opd_kode=opd, url=url, kind=kind, graph_token=bool(cfg.meta_graph_token)
+        )
+    if as_json:
+        print_json({"id": source.id, "kind": source.kind, "url": source.url})
+    else:
+        out.print(f"Sumber #{source.id} ({source.kind}) terdaftar: {source.url}", markup=False)
+
+
+@source_app.command("list")
+def source_list(
+    opd: Annotated[str | None, typer.Option("--opd", help="Hanya sumber OPD ini.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Sumber terdaftar, berapa item dilihat dan berapa yang menjadi postingan."""
+    from db.posts.sources import list_sources
+
+    cfg = settings()
+    with unit_of_work(cfg, readonly=True) as session:
+        sources = list_sources(session, opd_kode=opd)
+    if as_json:
+        print_json([s.as_dict() for s in sources])
+        return
+    table = Table("ID", "OPD", "Jenis", "Item", "Postingan", "Galat terakhir")
+    table.add_column("Alamat", overflow="fold")
+    for s in sources:
+        error = f"{s.last_error} ({s.failures}x)" if s.last_error else "-"
+        table.add_row(str(s.id), s.opd_kode, s.kind, s.url, str(s.items), str(s.posts), error)
+    out.print(table)
+
+
+@source_app.command("remove")
+def source_remove(
+    source_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Hapus sumber; postingan yang sudah dihasilkannya tetap ada."""
+    from db.posts.sources import remove_source
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        source = remove_source(session, source_id)
+    if as_json:
+        print_json({"id": source_id, "removed": True})
+    else:
+        out.print(f"Sumber #{source_id} dihapus: {source.url}", markup=False)
+
+
 def main() -> None:
     app()
 

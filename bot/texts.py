@@ -31,6 +31,9 @@ ID: dict[str, str] = {
     "platform.x": "X",
     "platform.youtube": "YouTube",
     "platform.web": "situs berita",
+    # --- posts found in an OPD's own sources (feeds) ---
+    "feed.waiting": "🆕 Unggahan baru dari sumber resmi {opd} menunggu persetujuan Diskominfo "
+    "(postingan #{id}):\n{caption}{url}\n\nBelum dikirim ke ASN sampai disetujui.",
     # --- registration and consent (UU PDP No. 27/2022) ---
     "start.greeting": "Selamat datang di <b>Gaung</b>, kanal Diskominfo Kabupaten Mojokerto untuk "
     "mengajak ASN menggaungkan unggahan resmi perangkat daerah.",

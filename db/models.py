@@ -279,6 +279,7 @@ class Delivery(SQLModel, table=True):
     failed_at: datetime | None = _time()
     error: str | None = Field(default=None, max_length=500)
     reminded_at: datetime | None = _time()
+    opened_at: datetime | None = _time()  # first open through the tracked link (measured)
     created_at: datetime = _created()
 
 
@@ -354,6 +355,7 @@ class PostOpdStat(SQLModel, table=True):
     liked: int = 0
     shared: int = 0
     participated: int = 0
+    opened: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
 
 
 class ChannelState(SQLModel, table=True):
@@ -460,6 +462,64 @@ class AppSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=32)
     value: str = Field(max_length=128)
     created_at: datetime = _created()
+
+
+class SourceKind(StrEnum):
+    RSS = "rss"  # a website's RSS or Atom feed
+    YOUTUBE = "youtube"  # a YouTube channel's Atom feed
+    INSTAGRAM = "instagram"  # Meta Graph API, only with a token
+    FACEBOOK = "facebook"  # Meta Graph API, only with a token
+
+
+class FeedSource(SQLModel, table=True):
+    """An OPD's official publishing channel that Gaung polls for new posts.
+
+    ``etag`` and ``last_modified`` are the validators of the last answer, sent back so that an
+    unchanged feed costs the OPD's server a 304; ``failures`` drives the back-off.
+    """
+
+    __tablename__ = "feed_source"
+    __table_args__ = (
+        UniqueConstraint("url"),
+        CheckConstraint(_in("kind", SourceKind), name="kind"),
+        Index("ix_feed_source_due", "active", "next_poll_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    opd_id: int = Field(foreign_key="opd.id", index=True)
+    kind: str = Field(max_length=16)
+    url: str = Field(max_length=2048)
+    active: bool = True
+    etag: str | None = Field(default=None, max_length=512)
+    last_modified: str | None = Field(default=None, max_length=128)
+    next_poll_at: datetime | None = _time()
+    last_polled_at: datetime | None = _time()
+    last_ok_at: datetime | None = _time()
+    failures: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _created()
+
+
+class FeedItem(SQLModel, table=True):
+    """An item seen in a source: remembered so that no item ever becomes a post twice.
+
+    ``post_id`` is the submitted post it became; ``skipped`` says why it did not (already in the
+    feed when the source was added, its link already submitted, an unusable link).
+    """
+
+    __tablename__ = "feed_item"
+    __table_args__ = (UniqueConstraint("source_id", "item_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(sa_column_args=[ForeignKey("feed_source.id", ondelete="CASCADE")])
+    item_key: str = Field(max_length=512)
+    url: str | None = Field(default=None, max_length=2048)
+    title: str | None = Field(default=None, max_length=1000)
+    post_id: int | None = Field(
+        default=None, sa_column_args=[ForeignKey("post.id", ondelete="SET NULL")]
+    )
+    skipped: str | None = Field(default=None, max_length=200)
+    seen_at: datetime = _created()
 
 
 def table(model: type[SQLModel]) -> Table:

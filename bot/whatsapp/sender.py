@@ -34,7 +34,7 @@ from bot.channels.base import (
     Transient,
     Unreachable,
 )
-from bot.channels.telegram import callback_data
+from bot.conversation.choices import tap_data
 from bot.texts import t
 from bot.whatsapp.transport import GRAPH_ORIGIN, graph_client
 
@@ -148,8 +148,8 @@ class WhatsAppChannel:
 
     async def send_post(self, message: OutgoingPost) -> str:
         like, share = button_titles(message.confirmed)
-        like_id = callback_data(message.delivery_id, "like")
-        share_id = callback_data(message.delivery_id, "share")
+        like_id = tap_data(message.delivery_id, "like")
+        share_id = tap_data(message.delivery_id, "share")
         if message.window_open:
             return await self._call(
                 self._client.send_message(

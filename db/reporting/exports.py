@@ -18,10 +18,11 @@ HEADERS = (
     ("asn_registered", "ASN terdaftar", 14),
     ("registration_rate", "Tingkat pendaftaran", 20),
     ("delivered", "Terkirim", 11),
-    ("liked", "Like (dilaporkan)", 18),
-    ("shared", "Share (dilaporkan)", 19),
+    ("liked", "Like (dikonfirmasi sendiri)", 27),
+    ("shared", "Share (dikonfirmasi sendiri)", 28),
     ("participated", "Berpartisipasi", 15),
     ("participation_rate", "Tingkat partisipasi", 20),
+    ("opened", "Dibuka (diukur)", 16),
 )
 RATE_COLUMNS = {"registration_rate", "participation_rate"}
 
@@ -64,7 +65,12 @@ def to_xlsx(report: Participation, tz: ZoneInfo) -> bytes:
         sheet.append([f"Partisipasi ASN per OPD, {start} s.d. {end} (WIB, akhir tidak termasuk)"])
     else:
         sheet.append(["Partisipasi ASN per OPD"])
-    sheet.append(["Like dan share dilaporkan sendiri oleh ASN; terkirim diukur dari saluran."])
+    sheet.append(
+        [
+            "Like dan share dikonfirmasi sendiri oleh ASN; terkirim diukur dari saluran, dibuka "
+            "diukur dari tautan pelacak Gaung."
+        ]
+    )
     sheet.append([label for _, label, _ in HEADERS])
     header_row = sheet.max_row
     _bold(sheet[header_row])

@@ -30,7 +30,15 @@ from db.models import (
 )
 from db.reporting.window import Window, local_iso
 
-COUNT_FIELDS = ("asn_roster", "asn_registered", "delivered", "liked", "shared", "participated")
+COUNT_FIELDS = (
+    "asn_roster",
+    "asn_registered",
+    "delivered",
+    "liked",
+    "shared",
+    "participated",
+    "opened",
+)
 
 
 @dataclass
@@ -41,6 +49,7 @@ class Counts:
     liked: int = 0
     shared: int = 0
     participated: int = 0
+    opened: int = 0  # measured: deliveries whose tracked link was opened
 
     @property
     def registration_rate(self) -> float:
@@ -64,6 +73,7 @@ class Counts:
             "shared": self.shared,
             "participated": self.participated,
             "participation_rate": round(self.participation_rate, 3),
+            "opened": self.opened,
         }
 
 
@@ -86,7 +96,18 @@ class Participation:
             "end": local_iso(self.window.end, tz) if self.window else None,
             "opd": [{"kode": r.kode, "nama": r.nama} | r.counts.as_dict() for r in self.rows],
             "total": self.total.as_dict(),
+            "labels": LABELS,
         }
+
+
+# What each number is: measured by Gaung or the channel, or confirmed by the ASN themselves.
+LABELS = {
+    "delivered": "diukur",
+    "opened": "diukur",
+    "liked": "dikonfirmasi sendiri",
+    "shared": "dikonfirmasi sendiri",
+    "participated": "dikonfirmasi sendiri",
+}
 
 
 def _rate(part: int, whole: int) -> float:
@@ -129,16 +150,17 @@ def participation(
         if opd_id in counts:
             counts[opd_id].asn_roster, counts[opd_id].asn_registered = int(roster), int(n)
 
-    for opd_id, delivered, liked, shared, participated in conn.execute(
+    for opd_id, delivered, liked, shared, participated, opened in conn.execute(
         counter_sums(window, post_id, opd_ids)
     ):
         if opd_id in counts:
             c = counts[opd_id]
-            c.delivered, c.liked, c.shared, c.participated = (
+            c.delivered, c.liked, c.shared, c.participated, c.opened = (
                 int(delivered),
                 int(liked),
                 int(shared),
                 int(participated),
+                int(opened),
             )
 
     report = Participation(window, [OpdRow(r.kode, r.nama, counts[r.id]) for r in names])
@@ -170,6 +192,7 @@ def counter_sums(
             func.sum(stat.c.liked),
             func.sum(stat.c.shared),
             func.sum(stat.c.participated),
+            func.sum(stat.c.opened),
         )
         .select_from(stat)
         .join(post, post.c.id == stat.c.post_id)

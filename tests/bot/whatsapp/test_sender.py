@@ -18,7 +18,7 @@ from bot.channels.base import (
     Transient,
     Unreachable,
 )
-from bot.channels.telegram import parse_callback
+from bot.conversation.choices import parse_tap as parse_callback
 from bot.emulators.whatsapp import Limits, WhatsAppEmulator
 from bot.whatsapp.sender import (
     MAX_BODY,

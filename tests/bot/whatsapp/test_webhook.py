@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.channels.base import OutgoingPost
-from bot.channels.telegram import parse_callback
+from bot.conversation.choices import parse_tap as parse_callback
 from bot.emulators.whatsapp import Limits, WhatsAppEmulator
 from bot.whatsapp.sender import WhatsAppChannel, parse_tracker
 from bot.whatsapp.webhook import (

@@ -102,6 +102,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "shared": 2,
         "participated": 2,
         "participation_rate": 1.0,
+        "opened": 0,
     }
     assert rows["B"] | {"nama": ""} == {
         "kode": "B",
@@ -114,6 +115,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "shared": 0,
         "participated": 2,
         "participation_rate": 0.667,
+        "opened": 0,
     }
     assert rows["C"] | {"nama": ""} == {
         "kode": "C",
@@ -126,6 +128,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "shared": 0,
         "participated": 0,
         "participation_rate": 0.0,
+        "opened": 0,
     }
     assert report["total"] == {
         "asn_roster": 7,
@@ -136,6 +139,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "shared": 2,
         "participated": 4,
         "participation_rate": 0.8,
+        "opened": 0,
     }
 
     only_b = participation(session, WINDOW, opd_ids=[p["b1"].opd_id]).as_json(WIB)
@@ -153,6 +157,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "shared": 0,
         "participated": 1,
         "participation_rate": 0.5,
+        "opened": 0,
     }
 
 
@@ -215,7 +220,7 @@ def test_counters_equal_the_facts_after_every_kind_of_change(session: Session) -
     session.commit()
     assert _stat_rows(session) == [r for r in kept if r[2:] != (0, 0, 0, 0)]
     plain = {
-        row[0]: tuple(int(v) for v in row[1:])
+        row[0]: tuple(int(v) for v in row[1:5])  # delivered, liked, shared, participated
         for row in session.connection().execute(plain_delivery_counts(WINDOW))
     }
     report = participation(session, WINDOW)
