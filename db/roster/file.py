@@ -17,7 +17,7 @@ from pathlib import Path
 from db.errors import Invalid
 
 REQUIRED_COLUMNS = ("nip", "nama", "opd_kode")
-OPTIONAL_COLUMNS = ("opd_nama", "jabatan", "telepon")
+OPTIONAL_COLUMNS = ("opd_nama", "jabatan", "telepon", "status")
 _ALIASES = {"kode_opd": "opd_kode", "nama_opd": "opd_nama", "phone": "telepon", "hp": "telepon"}
 
 
@@ -38,7 +38,7 @@ def _columns(headers: list[object]) -> list[str]:
     if missing:
         raise Invalid(
             f"kolom wajib tidak ada: {', '.join(missing)} "
-            f"(kolom yang dibutuhkan: nip,nama,opd_kode,opd_nama[,jabatan][,telepon])"
+            f"(kolom yang dibutuhkan: nip,nama,opd_kode,opd_nama[,jabatan][,telepon][,status])"
         )
     return names
 
