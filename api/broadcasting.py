@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.broadcast import Broadcaster, Stats
+from bot.housekeeping import retention_loop
 from bot.runtime import build_channels, channel_rates, use_db_threads, worker_config
 from db.delivery.outbox import Progress as SendProgress
 from db.delivery.outbox import progress
@@ -159,9 +160,12 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
     console.print(
         f"Pekerja {broadcaster.worker_id} berjalan ({', '.join(channels)}); Ctrl+C untuk berhenti."
     )
+    purger = asyncio.create_task(retention_loop(engine, settings.retention_months, stop))
     try:
         return await broadcaster.run(stop)
     finally:
+        stop.set()
+        await purger
         for channel in channels.values():
             await channel.aclose()
         engine.dispose()

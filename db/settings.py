@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=5, ge=1, le=50)
     delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
 
+    # Personal data (issue 12): months after which ``gaung worker`` purges delivery detail of
+    # people who left the roster, handled webhook ids and audit entries (docs/privacy.md).
+    retention_months: int = Field(default=12, ge=1, le=120)
+
     @field_validator("telegram_api_url", "whatsapp_api_url", "public_url")
     @classmethod
     def _http_origin(cls, value: str | None) -> str | None:

@@ -107,7 +107,7 @@ def anonymise_deliveries(
     return total
 
 
-def _pseudonymiser() -> Any:
+def pseudonymiser() -> Any:
     key = secrets.token_bytes(32)  # never stored: the hash cannot be recomputed later
 
     def pseudonym(channel: str, external_id: str) -> str:
@@ -117,7 +117,7 @@ def _pseudonymiser() -> Any:
     return pseudonym
 
 
-def _forget_accounts(session: Session, accounts: Sequence[Account], pseudonym: Any) -> None:
+def forget_accounts(session: Session, accounts: Sequence[Account], pseudonym: Any) -> None:
     """Delete the chat side of these accounts and hash their ids in the audit log."""
     if not accounts:
         return
@@ -159,14 +159,14 @@ def erase_asn(
     """Erase what chat gathered about this person, on every channel (``gaung asn erase``)."""
     assert asn.id is not None
     now = now or utcnow()
-    pseudonym = pseudonym or _pseudonymiser()
+    pseudonym = pseudonym or pseudonymiser()
     asn_id = asn.id
     accounts: list[Account] = [
         (i.channel, i.external_id)
         for i in session.exec(orm_select(ChatIdentity).where(ChatIdentity.asn_id == asn_id))
     ]
     deliveries = anonymise_deliveries(session, [asn_id], reason=ERASED_REASON, now=now)
-    _forget_accounts(session, accounts, pseudonym)
+    forget_accounts(session, accounts, pseudonym)
     requests = table(RegistrationRequest)
     session.connection().execute(delete(requests).where(requests.c.asn_id == asn_id))
     fresh = session.get(Asn, asn_id)
@@ -191,7 +191,7 @@ def erase_asn(
 def erase_account(session: Session, channel: str, external_id: str) -> bool:
     """``/hapus`` from a chat account: the person's erasure, or, for an account that is no
     one's, its own traces. True when there was an account to erase."""
-    pseudonym = _pseudonymiser()
+    pseudonym = pseudonymiser()
     actor = pseudonym(channel, external_id)
     identity = identity_for(session, channel, external_id)
     if identity is not None and identity.asn_id is not None:
@@ -199,7 +199,7 @@ def erase_account(session: Session, channel: str, external_id: str) -> bool:
         assert asn is not None
         erase_asn(session, asn, actor=actor, channel=channel, pseudonym=pseudonym)
         return True
-    _forget_accounts(session, [(channel, external_id)], pseudonym)
+    forget_accounts(session, [(channel, external_id)], pseudonym)
     record(session, actor, "asn.erase", None)
     session.flush()
     return identity is not None
