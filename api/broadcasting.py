@@ -101,39 +101,43 @@ async def send_and_watch(
         TimeRemainingColumn(),
     ]
     try:
-        with Progress(*columns, console=console, disable=not show, transient=False) as bar:
-            state = await asyncio.to_thread(_progress, engine, post_id)
-            task = bar.add_task(
-                "kirim",
-                total=state.total,
-                post=post_id,
-                sent=0,
-                failed=0,
-                pending=state.pending,
-                rate=0.0,
-            )
-            first_sent = state.sent
-            while True:
+        try:
+            with Progress(*columns, console=console, disable=not show, transient=False) as bar:
                 state = await asyncio.to_thread(_progress, engine, post_id)
-                elapsed = max(1e-6, time.monotonic() - began)
-                bar.update(
-                    task,
-                    completed=state.sent + state.failed,
-                    sent=state.sent,
-                    failed=state.failed,
+                task = bar.add_task(
+                    "kirim",
+                    total=state.total,
+                    post=post_id,
+                    sent=0,
+                    failed=0,
                     pending=state.pending,
-                    rate=(state.sent - first_sent) / elapsed,
+                    rate=0.0,
                 )
-                if state.done or runner.done():
-                    break
-                await asyncio.sleep(0.25)
+                first_sent = state.sent
+                while True:
+                    state = await asyncio.to_thread(_progress, engine, post_id)
+                    elapsed = max(1e-6, time.monotonic() - began)
+                    bar.update(
+                        task,
+                        completed=state.sent + state.failed,
+                        sent=state.sent,
+                        failed=state.failed,
+                        pending=state.pending,
+                        rate=(state.sent - first_sent) / elapsed,
+                    )
+                    if state.done or runner.done():
+                        break
+                    await asyncio.sleep(0.25)
+        finally:
+            stop.set()
+            stats = await runner
+        final = await asyncio.to_thread(_progress, engine, post_id)
     finally:
-        stop.set()
-        stats = await runner
+        # Also when the database fails mid-watch: the CLI then says so in one line, and
+        # neither the channels nor the engine's connections are left open.
         for channel in channels.values():
             await channel.aclose()
-    final = await asyncio.to_thread(_progress, engine, post_id)
-    engine.dispose()
+        engine.dispose()
     return BroadcastSummary(post_id, final, time.monotonic() - began, stats)
 
 
