@@ -10,6 +10,7 @@ import pytest
 from click.testing import Result
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
+from typer.testing import CliRunner
 
 from api.cli import app
 from db.migrate import downgrade
@@ -21,19 +22,17 @@ PPPK = "199009132023211014"
 
 
 @pytest.fixture
-def gaung(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
-    from typer.testing import CliRunner
-
+def gaung(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GAUNG_DATABASE_URL", database_url)
     return CliRunner()
 
 
-def run(runner: object, *args: str) -> Result:
-    return runner.invoke(app, list(args))  # type: ignore[attr-defined,no-any-return]
+def run(runner: CliRunner, *args: str) -> Result:
+    return runner.invoke(app, list(args))
 
 
-def ok(runner: object, *args: str) -> str:
+def ok(runner: CliRunner, *args: str) -> str:
     result = run(runner, *args)
     assert result.exit_code == 0, (result.output, result.stderr)
     return result.stdout
@@ -63,7 +62,7 @@ def roster(tmp_path: Path) -> Path:
     "url", ["bukan url", "mysql+nosuchdriver://u:rahasia@h/db", "kacau://u:rahasia@x/y"]
 )
 def test_a_malformed_database_url_is_one_line(
-    gaung: object, monkeypatch: pytest.MonkeyPatch, url: str
+    gaung: CliRunner, monkeypatch: pytest.MonkeyPatch, url: str
 ) -> None:
     monkeypatch.setenv("GAUNG_DATABASE_URL", url)
     for args in (("report",), ("db", "upgrade"), ("worker",), ("asn", "export", A)):
@@ -72,7 +71,7 @@ def test_a_malformed_database_url_is_one_line(
         assert "rahasia" not in line
 
 
-def test_a_database_not_yet_migrated_is_one_line(gaung: object, engine: Engine) -> None:
+def test_a_database_not_yet_migrated_is_one_line(gaung: CliRunner, engine: Engine) -> None:
     downgrade(engine, "0005")
     line = one_line_failure(run(gaung, "report"))
     assert "revisi 0005" in line and "gaung db upgrade" in line
@@ -83,7 +82,7 @@ def test_a_database_not_yet_migrated_is_one_line(gaung: object, engine: Engine) 
     ok(gaung, "report", "--json")
 
 
-def test_an_unwritable_output_is_one_line(gaung: object, tmp_path: Path) -> None:
+def test_an_unwritable_output_is_one_line(gaung: CliRunner, tmp_path: Path) -> None:
     target = str(tmp_path / "tidak-ada" / "laporan")
     for fmt in ("csv", "xlsx", "json", "table"):
         line = one_line_failure(run(gaung, "report", "--format", fmt, "--output", target))
@@ -91,7 +90,7 @@ def test_an_unwritable_output_is_one_line(gaung: object, tmp_path: Path) -> None
 
 
 def test_database_errors_during_broadcast_are_one_line(
-    gaung: object, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    gaung: CliRunner, engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ok(gaung, "opd", "import")
     post_id = ok(
@@ -109,7 +108,7 @@ def test_database_errors_during_broadcast_are_one_line(
     assert line.startswith("gaung: basis data tidak bisa dipakai:")
 
 
-def test_diskominfo_with_an_opd_is_refused(gaung: object, engine: Engine) -> None:
+def test_diskominfo_with_an_opd_is_refused(gaung: CliRunner, engine: Engine) -> None:
     ok(gaung, "opd", "import")
     for args in (
         ("apikey", "create", "--role", "diskominfo", "--opd", "DINKES"),
@@ -121,7 +120,9 @@ def test_diskominfo_with_an_opd_is_refused(gaung: object, engine: Engine) -> Non
     ok(gaung, "apikey", "create", "--role", "opd", "--opd", "DINKES")
 
 
-def test_opd_import_before_the_first_roster(gaung: object, engine: Engine, tmp_path: Path) -> None:
+def test_opd_import_before_the_first_roster(
+    gaung: CliRunner, engine: Engine, tmp_path: Path
+) -> None:
     first = json.loads(ok(gaung, "opd", "import", "--json"))
     assert (first["rows"], first["added"], first["rejected"]) == (58, 58, [])
     again = json.loads(ok(gaung, "opd", "import", "--json"))
@@ -146,7 +147,7 @@ def test_opd_import_before_the_first_roster(gaung: object, engine: Engine, tmp_p
     assert "tidak ditemukan" in one_line_failure(run(gaung, "opd", "import", "tidak-ada.csv"))
 
 
-def test_asn_export_and_erase_by_letter(gaung: object, engine: Engine, tmp_path: Path) -> None:
+def test_asn_export_and_erase_by_letter(gaung: CliRunner, engine: Engine, tmp_path: Path) -> None:
     ok(gaung, "roster", "import", str(roster(tmp_path)))
     with Session(engine) as session:
         budi = session.exec(select(Asn).where(Asn.nip == A)).one()
@@ -168,17 +169,19 @@ def test_asn_export_and_erase_by_letter(gaung: object, engine: Engine, tmp_path:
     assert "18 digit" in one_line_failure(run(gaung, "asn", "export", "123"))
 
 
-def test_report_by_status(gaung: object, tmp_path: Path) -> None:
+def test_report_by_status(gaung: CliRunner, tmp_path: Path) -> None:
     ok(gaung, "roster", "import", str(roster(tmp_path)))
     total = json.loads(ok(gaung, "report", "--json", "--status", "PPPK"))["total"]
     assert total["asn_roster"] == 1
     assert "PNS atau PPPK" in one_line_failure(run(gaung, "report", "--status", "honorer"))
 
 
-def test_a_zip_bomb_roster_is_one_line(gaung: object, tmp_path: Path) -> None:
+def test_a_zip_bomb_roster_is_one_line(gaung: CliRunner, tmp_path: Path) -> None:
     bomb = tmp_path / "roster.xlsx"
-    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
-        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as entry:
-            for _ in range(260):
-                entry.write(b"\0" * (1024 * 1024))
+    with (
+        zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf,
+        zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as entry,
+    ):
+        for _ in range(260):
+            entry.write(b"\0" * (1024 * 1024))
     assert "mengembang" in one_line_failure(run(gaung, "roster", "import", str(bomb)))
