@@ -523,8 +523,8 @@ def asn_export(nip: Annotated[str, typer.Argument(metavar="NIP")]) -> None:
     from db.accounts.personal import asn_by_nip, export_asn
 
     cfg = settings()
-    with unit_of_work(cfg, readonly=True) as session:
-        data = export_asn(session, asn_by_nip(session, nip))
+    with unit_of_work(cfg) as session:
+        data = export_asn(session, asn_by_nip(session, nip), actor="cli")
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 

@@ -209,8 +209,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def export_asn(session: Session, asn: Asn) -> dict[str, Any]:
-    """Everything Gaung holds about this person, as JSON-ready data (``gaung asn export``)."""
+def export_asn(session: Session, asn: Asn, *, actor: str | None = None) -> dict[str, Any]:
+    """Everything Gaung holds about this person, as JSON-ready data (``gaung asn export``).
+
+    With an ``actor``, the export itself goes into the audit log (after the copy is taken):
+    reading a person's whole record is an act to account for.
+    """
     assert asn.id is not None
     opd = session.get(Opd, asn.opd_id)
     conn = session.connection()
@@ -271,7 +275,7 @@ def export_asn(session: Session, asn: Asn) -> dict[str, Any]:
             .order_by(audit.c.id)
         )
     ]
-    return {
+    data = {
         "roster": {
             "nip": asn.nip,
             "nama": asn.nama,
@@ -317,3 +321,7 @@ def export_asn(session: Session, asn: Asn) -> dict[str, Any]:
         "deliveries": deliveries,
         "audit_log": audit_rows,
     }
+    if actor is not None:
+        record(session, actor, "asn.export", f"asn:{asn.id}")
+        session.flush()
+    return data

@@ -159,6 +159,7 @@ def test_asn_export_and_erase_by_letter(gaung: CliRunner, engine: Engine, tmp_pa
     erased = json.loads(ok(gaung, "asn", "erase", A, "--json"))
     assert (erased["accounts"], erased["deliveries"]) == (1, 0)
     after = json.loads(ok(gaung, "asn", "export", A))
+    assert [e["action"] for e in after["audit_log"]][-2:] == ["asn.export", "asn.erase"]
     assert after["chat_accounts"] == [] and after["consent"]["erased_at"]
     assert after["roster"]["telepon"] == "+6281234567890"
     with Session(engine) as session:
