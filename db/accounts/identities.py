@@ -57,6 +57,8 @@ def link_identity(
         record_consent(
             session, asn, ConsentEvent.GIVEN, channel=channel, version=consent_version, now=now
         )
+    elif asn.opted_out_at is not None:
+        record_consent(session, asn, ConsentEvent.RESUMED, channel=channel, version=consent_version)
     asn.opted_out_at = None
     asn.erased_at = None
     session.add_all([identity, asn])

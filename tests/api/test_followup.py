@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
+from db.accounts.registration import erase_account
+from db.models import Asn, ChatIdentity
 from tests.api.conftest import make_key
 from tests.api.november import seed_november
 
@@ -125,11 +128,6 @@ def test_an_erased_person_is_not_followed_up_and_the_figures_stay(
     client: TestClient, engine: Engine
 ) -> None:
     """Ahmad sends /hapus: no longer listed, with no history; November's figures unchanged."""
-    from sqlmodel import Session, select
-
-    from db.accounts.registration import erase_account
-    from db.models import Asn, ChatIdentity
-
     seed_november(engine)
     headers = make_key(engine, "diskominfo")
     table_before = client.get("/api/v1/participation", params=NOVEMBER, headers=headers).json()
