@@ -175,7 +175,7 @@ def roster_import(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Impor ASN: nip,nama,opd_kode,opd_nama[,jabatan][,telepon]."""
+    """Impor ASN: nip,nama,opd_kode,opd_nama[,jabatan][,telepon][,status PNS/PPPK]."""
     from db.roster.importer import import_roster_file
 
     cfg = settings()

@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,6 +54,7 @@ from db.types import utcnow
 
 ERASED_REASON = "data ASN dihapus atas permintaannya"
 Account = tuple[str, str]  # (channel, external_id)
+Pseudonym = Callable[[str, str], str]
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def anonymise_deliveries(
     return total
 
 
-def pseudonymiser() -> Any:
+def pseudonymiser() -> Pseudonym:
     key = secrets.token_bytes(32)  # never stored: the hash cannot be recomputed later
 
     def pseudonym(channel: str, external_id: str) -> str:
@@ -117,7 +118,7 @@ def pseudonymiser() -> Any:
     return pseudonym
 
 
-def forget_accounts(session: Session, accounts: Sequence[Account], pseudonym: Any) -> None:
+def forget_accounts(session: Session, accounts: Sequence[Account], pseudonym: Pseudonym) -> None:
     """Delete the chat side of these accounts and hash their ids in the audit log."""
     if not accounts:
         return
@@ -154,7 +155,7 @@ def erase_asn(
     actor: str = "cli",
     channel: str | None = None,
     now: datetime | None = None,
-    pseudonym: Any = None,
+    pseudonym: Pseudonym | None = None,
 ) -> Erasure:
     """Erase what chat gathered about this person, on every channel (``gaung asn erase``)."""
     assert asn.id is not None

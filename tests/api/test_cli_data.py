@@ -71,6 +71,15 @@ def test_a_malformed_database_url_is_one_line(
         assert "rahasia" not in line
 
 
+def test_an_unreachable_database_server_is_one_line(
+    gaung: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GAUNG_DATABASE_URL", "postgresql://gaung:rahasia@127.0.0.1:9/gaung")
+    for args in (("report",), ("db", "upgrade"), ("broadcast", "1")):
+        line = one_line_failure(run(gaung, *args))
+        assert line.startswith("gaung: basis data tidak bisa dipakai:") and "rahasia" not in line
+
+
 def test_a_database_not_yet_migrated_is_one_line(gaung: CliRunner, engine: Engine) -> None:
     downgrade(engine, "0005")
     line = one_line_failure(run(gaung, "report"))
