@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from db.migrate import current_revision, downgrade, upgrade
+from db.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
 from db.models import metadata
 
 
@@ -33,12 +33,13 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: Engine) -> None:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
-def test_0008_keeps_every_delivery_and_confirmation_when_it_rebuilds_tables(
+def test_personal_data_migration_keeps_every_row_when_it_rebuilds_tables(
     engine: Engine,
 ) -> None:
     """On SQLite the migration copies ``delivery`` and ``asn``; with foreign keys on, dropping
     the old tables would have cascaded into confirmations and NIP requests."""
-    downgrade(engine, "0005")
+    before = _revision_before("personal data:")
+    downgrade(engine, before)
     now = "2026-11-01 00:00:00"
     with engine.begin() as conn:
         conn.exec_driver_sql(
@@ -65,7 +66,7 @@ def test_0008_keeps_every_delivery_and_confirmation_when_it_rebuilds_tables(
             f"created_at) VALUES (1, 'telegram', '5', '5', 'pending', '{now}')"
         )
     upgrade(engine)
-    assert current_revision(engine) == "0008"
+    assert current_revision(engine) == head_revision()
     with engine.connect() as conn:
         counts = [
             conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar()
@@ -75,8 +76,21 @@ def test_0008_keeps_every_delivery_and_confirmation_when_it_rebuilds_tables(
         left = conn.exec_driver_sql(
             "SELECT id, left_at IS NOT NULL, consent_version FROM asn ORDER BY id"
         ).all()
-        assert [tuple(r) for r in left] == [(1, False, "sebelum-0008"), (2, True, None)]
+        assert [tuple(r) for r in left] == [(1, False, "sebelum-2026-12-01"), (2, True, None)]
         assert conn.exec_driver_sql("SELECT event FROM consent").scalars().all() == ["given"]
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _revision_before(doc_start: str) -> str:
+    """The revision a migration builds on, found by its docstring: ids are re-chained when
+    branches merge, so tests do not name them."""
+    from alembic.script import ScriptDirectory
+
+    from db.engine import make_engine
+
+    script = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://")))
+    [found] = [r for r in script.walk_revisions() if (r.doc or "").startswith(doc_start)]
+    assert isinstance(found.down_revision, str)
+    return found.down_revision

@@ -49,12 +49,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('consent', schema=None) as batch_op:
         batch_op.create_index('ix_consent_asn', ['asn_id'], unique=False)
-    # Consents given before versions were recorded: the text of that time, named 'sebelum-0008'.
+    # Consents given before versions were recorded: the text of that time, named 'sebelum-2026-12-01'.
     op.execute(
         "INSERT INTO consent (asn_id, event, version, channel, at) "
-        "SELECT id, 'given', 'sebelum-0008', NULL, consent_at FROM asn WHERE consent_at IS NOT NULL"
+        "SELECT id, 'given', 'sebelum-2026-12-01', NULL, consent_at FROM asn WHERE consent_at IS NOT NULL"
     )
-    op.execute("UPDATE asn SET consent_version = 'sebelum-0008' WHERE consent_at IS NOT NULL")
+    op.execute("UPDATE asn SET consent_version = 'sebelum-2026-12-01' WHERE consent_at IS NOT NULL")
 
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.alter_column('asn_id', existing_type=sa.Integer(), nullable=True)
