@@ -41,9 +41,11 @@ ID: dict[str, str] = {
     "kepegawaian, ID akun {kanal} Anda, serta tombol yang Anda tekan (sudah like / sudah "
     "share). Tujuannya hanya mengirim tautan unggahan resmi OPD dan menghitung partisipasi per "
     "OPD. Gaung tidak pernah menyukai atau membagikan atas nama Anda, dan data ini tidak "
-    "dipakai untuk penilaian kinerja atau tunjangan. Data disimpan selama Anda ASN aktif di "
-    "Kabupaten Mojokerto. Hak Anda (UU PDP No. 27/2022): melihat data Anda (/status), "
-    "berhenti menerima pesan (/berhenti), dan menghapus data Anda (/hapus).",
+    "dipakai untuk penilaian kinerja atau tunjangan. Rincian pengiriman disimpan selama Anda "
+    "ASN aktif di Kabupaten Mojokerto dan dihapus 12 bulan setelah Anda keluar dari daftar "
+    "ASN. Hak Anda (UU PDP No. 27/2022): melihat data Anda (/status), berhenti menerima pesan "
+    "(/berhenti), dan menghapus data Anda (/hapus); salinan lengkap data Anda bisa diminta "
+    "lewat Diskominfo.",
     "start.how": "Untuk mendaftar, tekan tombol <b>Bagikan nomor saya</b> di bawah. Jika nomor "
     "Anda tidak tercatat, ketik NIP Anda (18 digit) untuk diperiksa admin OPD Anda.",
     "start.registered": "Anda sudah terdaftar sebagai {nama} ({opd}).",
@@ -104,9 +106,10 @@ ID: dict[str, str] = {
     "stop.done": "Anda tidak akan menerima unggahan lagi. Ketik /start kapan saja untuk "
     "melanjutkan.",
     "stop.unregistered": "Anda belum terdaftar, jadi tidak ada pesan yang dikirim ke Anda.",
-    "erase.confirm": "Hapus data Anda dari Gaung? Tautan akun {kanal} dan nomor HP Anda akan "
-    "dihapus; jumlah partisipasi tetap dihitung tanpa nama. Anda bisa mendaftar lagi kapan "
-    "saja.",
+    "erase.confirm": "Hapus data Anda dari Gaung? Akun {kanal} Anda dan riwayat unggahan "
+    "serta tombol yang Anda tekan akan dilepas dari nama Anda; jumlah partisipasi OPD tetap "
+    "dihitung tanpa nama. NIP, nama, OPD dan nomor HP dari data kepegawaian tetap ada di "
+    "sana, jadi Anda bisa mendaftar lagi kapan saja dengan membagikan nomor Anda.",
     "button.erase_yes": "Ya, hapus",
     "button.erase_no": "Batal",
     "erase.done": "Data Anda sudah dihapus. Terima kasih telah ikut menggaungkan.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 from alembic import command
 from alembic.config import Config
@@ -60,3 +61,17 @@ def current_revision(engine: Engine) -> str | None:
 
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+@cache
+def _head() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "db:migrations")
+    return ScriptDirectory.from_config(cfg).get_current_head()
+
+
+def head_revision(engine: Engine | None = None) -> str | None:
+    """The newest revision this installed package ships (read once per process)."""
+    return _head()

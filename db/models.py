@@ -91,6 +91,18 @@ def _created() -> datetime:
     )
 
 
+class AsnStatus(StrEnum):
+    PNS = "PNS"
+    PPPK = "PPPK"
+
+
+class ConsentEvent(StrEnum):
+    GIVEN = "given"  # registered after reading the consent text of ``version``
+    OPTED_OUT = "opted_out"  # /berhenti
+    RESUMED = "resumed"  # /start after /berhenti
+    ERASED = "erased"  # /hapus or ``gaung asn erase``: consent withdrawn, chat data erased
+
+
 class Opd(SQLModel, table=True):
     __tablename__ = "opd"
 
@@ -105,6 +117,7 @@ class Asn(SQLModel, table=True):
     __tablename__ = "asn"
     __table_args__ = (
         CheckConstraint("length(nip) = 18", name="nip_length"),
+        CheckConstraint(f"status IS NULL OR {_in('status', AsnStatus)}", name="status"),
         Index("ix_asn_opd_active", "opd_id", "active"),
     )
 
@@ -115,10 +128,35 @@ class Asn(SQLModel, table=True):
     jabatan: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=20, unique=True)
     active: bool = True
+    status: str | None = Field(default=None, max_length=8)  # PNS or PPPK, when the roster says
     consent_at: datetime | None = _time()
+    consent_version: str | None = Field(default=None, max_length=32)
     opted_out_at: datetime | None = _time()
+    # Set by erasure (/hapus): the person withdrew; cleared if they register again.
+    erased_at: datetime | None = _time()
+    # When a full roster import last found them gone; retention counts from here.
+    left_at: datetime | None = _time()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class Consent(SQLModel, table=True):
+    """Each consent given or withdrawn, with the version of the text read: the trace an
+    erasure leaves on purpose (UU 27/2022 asks the controller to prove consent and its
+    withdrawal). Holds no chat identity, only the roster person and the channel."""
+
+    __tablename__ = "consent"
+    __table_args__ = (
+        CheckConstraint(_in("event", ConsentEvent), name="event"),
+        Index("ix_consent_asn", "asn_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    asn_id: int = Field(sa_column_args=[ForeignKey("asn.id", ondelete="CASCADE")])
+    event: str = Field(max_length=16)
+    version: str | None = Field(default=None, max_length=32)
+    channel: str | None = Field(default=None, max_length=16)
+    at: datetime = _created()
 
 
 class ChatIdentity(SQLModel, table=True):
@@ -249,6 +287,8 @@ class Delivery(SQLModel, table=True):
 
     ``opd_id`` is the ASN's OPD when the post was sent, so that a transfer later does not move
     history between OPDs, and the participation query needs no join to the roster.
+    ``asn_id`` is emptied when the person erases their data or the retention period after
+    they left ends: the row still counts for its OPD, but no longer says whose it was.
     """
 
     __tablename__ = "delivery"
@@ -263,7 +303,7 @@ class Delivery(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     post_id: int = Field(sa_column_args=[ForeignKey("post.id", ondelete="CASCADE")])
-    asn_id: int = Field(foreign_key="asn.id")
+    asn_id: int | None = Field(default=None, foreign_key="asn.id")
     opd_id: int = Field(foreign_key="opd.id")
     identity_id: int | None = Field(
         default=None, sa_column_args=[ForeignKey("chat_identity.id", ondelete="SET NULL")]

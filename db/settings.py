@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     meta_graph_api_url: str = "https://graph.facebook.com"
     meta_ig_user_id: str | None = None  # the regency's own IG business account (discovery)
 
+    # Personal data (issue 12): months after which ``gaung worker`` purges delivery detail of
+    # people who left the roster, handled webhook ids and audit entries (docs/privacy.md).
+    retention_months: int = Field(default=12, ge=1, le=120)
+
     @field_validator("telegram_api_url", "whatsapp_api_url", "public_url", "meta_graph_api_url")
     @classmethod
     def _http_origin(cls, value: str | None) -> str | None:

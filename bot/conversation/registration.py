@@ -11,7 +11,7 @@ from bot.conversation import choices
 from bot.conversation.people import admin_of, tell_admins
 from bot.conversation.replies import Address, Button, Notice, Outcome, Person, Reply, one, say
 from bot.texts import Markup
-from db.accounts.identities import identity_for, mark_inbound
+from db.accounts.identities import identity_for, mark_inbound, opt_in
 from db.accounts.registration import (
     Registration,
     Result,
@@ -79,8 +79,7 @@ def start(session: Session, person: Person) -> Outcome:
         return one(text, ask_contact=True)
     mark_inbound(session, identity)
     resumed = asn.opted_out_at is not None
-    asn.opted_out_at = None
-    session.add(asn)
+    opt_in(session, asn)  # records the resumption in the consent history
     opd = session.get(Opd, asn.opd_id)
     key = "start.resumed" if resumed else "start.registered"
     return one(say(person, key, nama=asn.nama, opd=opd.nama if opd else ""), close_keyboard=True)

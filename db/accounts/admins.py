@@ -83,6 +83,13 @@ def _role(role: str, opd_kode: str | None) -> str:
         raise Invalid("peran harus diskominfo atau opd")
     if role == Role.OPD and not opd_kode:
         raise Invalid("admin OPD butuh --opd KODE")
+    if role == Role.DISKOMINFO and opd_kode:
+        # Refused rather than ignored: Diskominfo sees every OPD, and printing an OPD that
+        # is not applied would let an operator believe the key or admin is narrowed to it.
+        raise Invalid(
+            f"peran diskominfo berlaku untuk semua OPD, tanpa --opd ({opd_kode}); "
+            "untuk satu OPD pakai --role opd"
+        )
     return role
 
 

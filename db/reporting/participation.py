@@ -17,8 +17,10 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlmodel import Session
 
 from db.delivery.counters import fact_counts
+from db.errors import Invalid
 from db.models import (
     Asn,
+    AsnStatus,
     ChatIdentity,
     Confirmation,
     Delivery,
@@ -120,13 +122,21 @@ def participation(
     *,
     opd_ids: Sequence[int] | None = None,
     post_id: int | None = None,
+    status: str | None = None,
 ) -> Participation:
     """Three queries, each over a small table: OPD, roster × identities, per-post counters.
 
     This runs on every dashboard and API read, so it stays lean: Core rows rather than ORM
     objects, roster and registration counted in one pass over ``asn``, and an OPD key's
     request narrowed to its OPD in SQL.
+
+    ``status`` (``PNS`` or ``PPPK``) narrows every number to ASN of that status, as the roster
+    says now. The counters do not know a person's status, so the delivery numbers are then
+    read from deliveries (slower, still indexed by post); deliveries no longer linked to a
+    person (erased, or past retention) belong to neither status, so the two splits can add up
+    to less than the whole.
     """
+    status = check_status(status)
     opd, asn, identity = table(Opd), table(Asn), table(ChatIdentity)
     opds = select(opd.c.id, opd.c.kode, opd.c.nama).order_by(opd.c.kode)
     if opd_ids is not None:
@@ -146,13 +156,18 @@ def participation(
     )
     if opd_ids is not None:
         people = people.where(asn.c.opd_id.in_(opd_ids))
+    if status is not None:
+        people = people.where(asn.c.status == status)
     for opd_id, roster, n in conn.execute(people):
         if opd_id in counts:
             counts[opd_id].asn_roster, counts[opd_id].asn_registered = int(roster), int(n)
 
-    for opd_id, delivered, liked, shared, participated, opened in conn.execute(
+    sums = (
         counter_sums(window, post_id, opd_ids)
-    ):
+        if status is None
+        else status_delivery_sums(window, post_id, opd_ids, status)
+    )
+    for opd_id, delivered, liked, shared, participated, opened in conn.execute(sums):
         if opd_id in counts:
             c = counts[opd_id]
             c.delivered, c.liked, c.shared, c.participated, c.opened = (
@@ -204,6 +219,35 @@ def counter_sums(
         stmt = stmt.where(stat.c.post_id == post_id)
     if opd_ids is not None:
         stmt = stmt.where(stat.c.opd_id.in_(opd_ids))
+    return stmt
+
+
+def check_status(status: str | None) -> str | None:
+    if status is None or not status.strip():
+        return None
+    clean = status.strip().upper()
+    if clean not in AsnStatus.__members__:
+        raise Invalid(f"status harus PNS atau PPPK, bukan {status!r}")
+    return clean
+
+
+def status_delivery_sums(
+    window: Window | None,
+    post_id: int | None,
+    opd_ids: Sequence[int] | None,
+    status: str,
+) -> Select[Any]:
+    """``counter_sums`` per OPD for ASN of one status, from the deliveries themselves."""
+    asn, delivery = table(Asn), table(Delivery)
+    stmt = (
+        fact_counts(["opd_id"], window)
+        .join(asn, asn.c.id == delivery.c.asn_id)
+        .where(asn.c.status == status)
+    )
+    if post_id is not None:
+        stmt = stmt.where(delivery.c.post_id == post_id)
+    if opd_ids is not None:
+        stmt = stmt.where(delivery.c.opd_id.in_(opd_ids))
     return stmt
 
 
