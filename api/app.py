@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routes import dashboard, health, opd, participation, posts, trend, webhooks
+from api.routes import dashboard, health, links, opd, participation, posts, trend, webhooks
 from bot.broadcast import Broadcaster
 from bot.ratelimit import Pacer
 from bot.runtime import build_channels, channel_rates, use_db_threads, worker_config
@@ -95,4 +95,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(opd.router)
     app.include_router(dashboard.router)
+    app.include_router(links.router)
     return app

@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from bot.broadcast import Broadcaster, Stats
+from bot.feeds import FeedPoller
+from bot.housekeeping import retention_loop
 from bot.runtime import build_channels, channel_rates, use_db_threads, worker_config
 from db.delivery.outbox import Progress as SendProgress
 from db.delivery.outbox import progress
@@ -100,39 +102,43 @@ async def send_and_watch(
         TimeRemainingColumn(),
     ]
     try:
-        with Progress(*columns, console=console, disable=not show, transient=False) as bar:
-            state = await asyncio.to_thread(_progress, engine, post_id)
-            task = bar.add_task(
-                "kirim",
-                total=state.total,
-                post=post_id,
-                sent=0,
-                failed=0,
-                pending=state.pending,
-                rate=0.0,
-            )
-            first_sent = state.sent
-            while True:
+        try:
+            with Progress(*columns, console=console, disable=not show, transient=False) as bar:
                 state = await asyncio.to_thread(_progress, engine, post_id)
-                elapsed = max(1e-6, time.monotonic() - began)
-                bar.update(
-                    task,
-                    completed=state.sent + state.failed,
-                    sent=state.sent,
-                    failed=state.failed,
+                task = bar.add_task(
+                    "kirim",
+                    total=state.total,
+                    post=post_id,
+                    sent=0,
+                    failed=0,
                     pending=state.pending,
-                    rate=(state.sent - first_sent) / elapsed,
+                    rate=0.0,
                 )
-                if state.done or runner.done():
-                    break
-                await asyncio.sleep(0.25)
+                first_sent = state.sent
+                while True:
+                    state = await asyncio.to_thread(_progress, engine, post_id)
+                    elapsed = max(1e-6, time.monotonic() - began)
+                    bar.update(
+                        task,
+                        completed=state.sent + state.failed,
+                        sent=state.sent,
+                        failed=state.failed,
+                        pending=state.pending,
+                        rate=(state.sent - first_sent) / elapsed,
+                    )
+                    if state.done or runner.done():
+                        break
+                    await asyncio.sleep(0.25)
+        finally:
+            stop.set()
+            stats = await runner
+        final = await asyncio.to_thread(_progress, engine, post_id)
     finally:
-        stop.set()
-        stats = await runner
+        # Also when the database fails mid-watch: the CLI then says so in one line, and
+        # neither the channels nor the engine's connections are left open.
         for channel in channels.values():
             await channel.aclose()
-    final = await asyncio.to_thread(_progress, engine, post_id)
-    engine.dispose()
+        engine.dispose()
     return BroadcastSummary(post_id, final, time.monotonic() - began, stats)
 
 
@@ -159,9 +165,14 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
     console.print(
         f"Pekerja {broadcaster.worker_id} berjalan ({', '.join(channels)}); Ctrl+C untuk berhenti."
     )
+    feeds = asyncio.create_task(FeedPoller.from_settings(engine, settings).run(stop))
+    purger = asyncio.create_task(retention_loop(engine, settings.retention_months, stop))
     try:
         return await broadcaster.run(stop)
     finally:
+        stop.set()
+        await feeds
+        await purger
         for channel in channels.values():
             await channel.aclose()
         engine.dispose()

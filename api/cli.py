@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 from sqlmodel import Session
 
 from db.errors import GaungError
@@ -31,11 +31,15 @@ roster_app = typer.Typer(help="Daftar ASN (roster).", no_args_is_help=True)
 admin_app = typer.Typer(help="Admin Diskominfo dan admin OPD.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Kunci API.", no_args_is_help=True)
 post_app = typer.Typer(help="Postingan OPD.", no_args_is_help=True)
+opd_app = typer.Typer(help="Daftar OPD (perangkat daerah).", no_args_is_help=True)
+asn_app = typer.Typer(help="Data pribadi seorang ASN: ekspor dan hapus.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(roster_app, name="roster")
 app.add_typer(admin_app, name="admin")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(post_app, name="post")
+app.add_typer(opd_app, name="opd")
+app.add_typer(asn_app, name="asn")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -56,10 +60,51 @@ def settings() -> Settings:
         fail(str(exc), 2)
 
 
-def engine_for(cfg: Settings) -> Engine:
-    from db.engine import make_engine
+def db_trouble(exc: SQLAlchemyError) -> str:
+    """One line about a database failure: the driver's first line only (PostgreSQL's DETAIL
+    lines may quote a row's values, a NIP or a phone), never the statement or its values."""
+    cause = exc.orig if isinstance(exc, DBAPIError) else exc
+    first = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+    return f"basis data tidak bisa dipakai: {' '.join(first.split())}"
 
-    return make_engine(cfg.database_url)
+
+def engine_for(cfg: Settings, *, migrated: bool = True) -> Engine:
+    """The configured database, checked: a malformed URL, an unreachable server and a schema
+    older (or newer) than this program each end the command with one line."""
+    from db.engine import make_engine
+    from db.migrate import current_revision, head_revision
+
+    try:
+        engine = make_engine(cfg.database_url)
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        kind = "jenis basis data tidak dikenal" if isinstance(exc, NoSuchModuleError) else ""
+        fail(
+            f"setting GAUNG_DATABASE_URL tidak sah{': ' + kind if kind else ''} (contoh: "
+            "sqlite:///gaung.db atau postgresql://gaung:SANDI@localhost:5432/gaung)",
+            2,
+        )
+    if not migrated:
+        return engine
+    try:
+        current = current_revision(engine)
+    except SQLAlchemyError as exc:
+        engine.dispose()
+        fail(db_trouble(exc))
+    head = head_revision(engine)
+    if current != head:
+        engine.dispose()
+        if current is None:
+            fail("basis data belum dibuat: jalankan `gaung db upgrade` dulu")
+        fail(
+            f"basis data pada revisi {current}, program ini butuh {head}: "
+            "jalankan `gaung db upgrade`"
+        )
+    return engine
+
+
+def ready(cfg: Settings) -> None:
+    """Check the database before a long-running command starts its own engines."""
+    engine_for(cfg).dispose()
 
 
 @contextmanager
@@ -73,10 +118,20 @@ def unit_of_work(cfg: Settings, *, readonly: bool = False) -> Iterator[Session]:
             yield session
     except GaungError as exc:
         fail(exc.message)
-    except OperationalError as exc:
-        fail(f"basis data tidak bisa dipakai ({exc.orig}); sudah menjalankan `gaung db upgrade`?")
+    except SQLAlchemyError as exc:
+        fail(db_trouble(exc))
     finally:
         engine.dispose()
+
+
+def write_output(target: Path, data: str | bytes) -> None:
+    try:
+        if isinstance(data, bytes):
+            target.write_bytes(data)
+        else:
+            target.write_text(data, encoding="utf-8")
+    except OSError as exc:
+        fail(f"tidak bisa menulis {target}: {exc.strerror or exc}")
 
 
 def print_json(data: Any) -> None:
@@ -88,6 +143,8 @@ def guarded(fn: Callable[[], T]) -> T:
         return fn()
     except GaungError as exc:
         fail(exc.message)
+    except SQLAlchemyError as exc:
+        fail(db_trouble(exc))
 
 
 @db_app.command("upgrade")
@@ -96,12 +153,12 @@ def db_upgrade(as_json: JsonFlag = False) -> None:
     from db.migrate import current_revision, upgrade
 
     cfg = settings()
-    engine = engine_for(cfg)
+    engine = engine_for(cfg, migrated=False)
     try:
         upgrade(engine)
         revision = current_revision(engine)
-    except OperationalError as exc:
-        fail(f"basis data tidak bisa dipakai: {exc.orig}")
+    except SQLAlchemyError as exc:
+        fail(db_trouble(exc))
     finally:
         engine.dispose()
     if as_json:
@@ -118,7 +175,7 @@ def roster_import(
     ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Impor ASN: nip,nama,opd_kode,opd_nama[,jabatan][,telepon]."""
+    """Impor ASN: nip,nama,opd_kode,opd_nama[,jabatan][,telepon][,status PNS/PPPK]."""
     from db.roster.importer import import_roster_file
 
     cfg = settings()
@@ -239,9 +296,10 @@ def broadcast(
     from api.broadcasting import check_post, read_progress, send_and_watch
 
     cfg = settings()
+    ready(cfg)
     guarded(lambda: check_post(cfg, post_id))
     if not wait:
-        state = read_progress(cfg, post_id)
+        state = guarded(lambda: read_progress(cfg, post_id))
         if as_json:
             print_json(
                 {
@@ -280,6 +338,7 @@ def worker() -> None:
     from api.broadcasting import run_worker
 
     cfg = settings()
+    ready(cfg)
     stats = guarded(lambda: asyncio.run(run_worker(cfg, out)))
     out.print(
         f"Pekerja berhenti: {stats.sent} terkirim, {stats.failed} gagal, "
@@ -295,6 +354,7 @@ def bot() -> None:
     from api.broadcasting import run_bot
 
     cfg = settings()
+    ready(cfg)
     stats = guarded(lambda: asyncio.run(run_bot(cfg, out)))
     out.print(f"Bot berhenti: {stats.sent} terkirim, {stats.failed} gagal.")
 
@@ -313,6 +373,7 @@ def serve(
     from api.app import create_app
 
     cfg = settings()
+    ready(cfg)
     application = guarded(lambda: create_app(cfg, with_worker=with_worker))
     uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
 
@@ -326,6 +387,9 @@ def report(
     fmt: Annotated[str, typer.Option("--format", help="table, csv, xlsx atau json")] = "table",
     output: Annotated[Path | None, typer.Option("--output", help="Tulis ke berkas.")] = None,
     opd: Annotated[str | None, typer.Option("--opd", help="Hanya satu OPD.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Hanya ASN berstatus PNS atau PPPK.")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Partisipasi per OPD."""
@@ -341,11 +405,16 @@ def report(
     window = guarded(lambda: resolve_window(start, end, cfg.tz))
     with unit_of_work(cfg, readonly=True) as session:
         opd_ids = [opd_by_kode(session, opd).id] if opd else None
-        result = participation(session, window, opd_ids=opd_ids)  # type: ignore[arg-type]
+        result = participation(
+            session,
+            window,
+            opd_ids=opd_ids,  # type: ignore[arg-type]
+            status=status,
+        )
     if fmt == "xlsx":
         data = to_xlsx(result, cfg.tz)
         target = output or Path(f"partisipasi-{window.start.astimezone(cfg.tz):%Y%m%d}.xlsx")
-        target.write_bytes(data)
+        write_output(target, data)
         err.print(f"Ditulis: {target}")
         return
     if fmt == "json":
@@ -356,7 +425,7 @@ def report(
         _print_table(result, cfg, output)
         return
     if output:
-        output.write_text(text, encoding="utf-8")
+        write_output(output, text)
         err.print(f"Ditulis: {output}")
     else:
         sys.stdout.write(text)
@@ -402,8 +471,14 @@ def _print_table(result: Any, cfg: Settings, output: Path | None) -> None:
             f"{counts.participation_rate:.1%}",
             end_section=row is not None and row is rows[-1],
         )
-    console = Console(file=output.open("w", encoding="utf-8"), width=120) if output else out
-    console.print(table)
+    if output is None:
+        out.print(table)
+        return
+    try:
+        with output.open("w", encoding="utf-8") as handle:
+            Console(file=handle, width=120).print(table)
+    except OSError as exc:
+        fail(f"tidak bisa menulis {output}: {exc.strerror or exc}")
 
 
 @app.command("demo")
@@ -416,8 +491,140 @@ def demo(
     run_demo(settings(), size=size, console=out)
 
 
+# --- gaung source: an OPD's official feeds, polled by `gaung worker` (issue 15) --------------
+source_app = typer.Typer(help="Sumber resmi OPD (feed situs, kanal YouTube).", no_args_is_help=True)
+app.add_typer(source_app, name="source")
+
+
+@source_app.command("add")
+def source_add(
+    opd: Annotated[str, typer.Option("--opd", help="Kode OPD pemilik sumber.")],
+    url: Annotated[str, typer.Option("--url", help="Alamat feed RSS/Atom atau kanal YouTube.")],
+    kind: Annotated[
+        str | None,
+        typer.Option("--kind", help="rss|youtube (instagram|facebook: perlu token Graph API)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Daftarkan sumber resmi OPD; unggahan barunya menjadi postingan yang menunggu persetujuan."""
+    from db.posts.sources import add_source
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        source = add_source(
+            session, opd_kode=opd, url=url, kind=kind, graph_token=bool(cfg.meta_graph_token)
+        )
+    if as_json:
+        print_json({"id": source.id, "kind": source.kind, "url": source.url})
+    else:
+        out.print(f"Sumber #{source.id} ({source.kind}) terdaftar: {source.url}", markup=False)
+
+
+@source_app.command("list")
+def source_list(
+    opd: Annotated[str | None, typer.Option("--opd", help="Hanya sumber OPD ini.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Sumber terdaftar, berapa item dilihat dan berapa yang menjadi postingan."""
+    from db.posts.sources import list_sources
+
+    cfg = settings()
+    with unit_of_work(cfg, readonly=True) as session:
+        sources = list_sources(session, opd_kode=opd)
+    if as_json:
+        print_json([s.as_dict() for s in sources])
+        return
+    table = Table("ID", "OPD", "Jenis", "Item", "Postingan", "Galat terakhir")
+    table.add_column("Alamat", overflow="fold")
+    for s in sources:
+        error = f"{s.last_error} ({s.failures}x)" if s.last_error else "-"
+        table.add_row(str(s.id), s.opd_kode, s.kind, s.url, str(s.items), str(s.posts), error)
+    out.print(table)
+
+
+@source_app.command("remove")
+def source_remove(
+    source_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Hapus sumber; postingan yang sudah dihasilkannya tetap ada."""
+    from db.posts.sources import remove_source
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        source = remove_source(session, source_id)
+    if as_json:
+        print_json({"id": source_id, "removed": True})
+    else:
+        out.print(f"Sumber #{source_id} dihapus: {source.url}", markup=False)
+
+
+@opd_app.command("import")
+def opd_import(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="CSV atau XLSX kode,nama[,jenis]; bawaan: daftar OPD Kab. Mojokerto."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Muat atau perbarui daftar OPD, sebelum roster ASN pertama datang."""
+    from db.roster.opd import import_opd_file
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        report = import_opd_file(session, file)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    out.print(
+        f"OPD dari {report.source}: baris {report.rows}  ditambah: {report.added}  "
+        f"diperbarui: {report.updated}  tetap: {report.unchanged}  ditolak: {len(report.rejected)}",
+        markup=False,
+    )
+    for rejected in report.rejected:
+        out.print(f"  baris {rejected.line}: {rejected.reason}", markup=False)
+
+
+@asn_app.command("export")
+def asn_export(nip: Annotated[str, typer.Argument(metavar="NIP")]) -> None:
+    """Seluruh data seorang ASN di Gaung, sebagai JSON (permintaan akses lewat surat)."""
+    from db.accounts.personal import asn_by_nip, export_asn
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        data = export_asn(session, asn_by_nip(session, nip), actor="cli")
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@asn_app.command("erase")
+def asn_erase(
+    nip: Annotated[str, typer.Argument(metavar="NIP")], as_json: JsonFlag = False
+) -> None:
+    """Hapus data chat seorang ASN, sama seperti /hapus (permintaan lewat surat)."""
+    from db.accounts.personal import asn_by_nip, erase_asn
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        asn = asn_by_nip(session, nip)
+        nip_clean = asn.nip
+        done = erase_asn(session, asn, actor="cli")
+    if as_json:
+        print_json({"nip": nip_clean, "accounts": done.accounts, "deliveries": done.deliveries})
+        return
+    out.print(
+        f"Data chat ASN {nip_clean} dihapus: {done.accounts} akun chat, {done.deliveries} "
+        "pengiriman dilepas dari namanya (angka partisipasi OPD tetap). Data kepegawaian tetap.",
+        markup=False,
+    )
+
+
 def main() -> None:
-    app()
+    """The console script: whatever escapes a command as a database error is still one line."""
+    try:
+        app()
+    except SQLAlchemyError as exc:
+        err.print(f"gaung: {db_trouble(exc)}", markup=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

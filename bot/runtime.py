@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from bot.broadcast import ReminderPolicy, WorkerConfig
 from bot.channels.base import Channel
+from bot.channels.links import open_links_for
 from bot.channels.telegram import TelegramChannel
 from db.errors import Invalid
 from db.settings import Settings
@@ -29,6 +30,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             settings.telegram_api_url,
             paid_broadcast=settings.telegram_paid_broadcast,
             connections=max(16, min(256, int(settings.telegram_rate / 4) + 8)),
+            open_links=open_links_for(settings),
         )
     if not channels:
         raise Invalid("tidak ada saluran: atur GAUNG_TELEGRAM_TOKEN")

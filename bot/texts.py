@@ -1,11 +1,18 @@
 """Every text a person reads in chat, in one catalogue per language.
 
 Only Bahasa Indonesia exists today; another language is a second dict with the same keys.
+
+Chat texts are written in one light markup that every channel can render: plain text whose
+only tag is ``<b>…</b>`` and whose values are HTML-escaped (``th``). Telegram takes it as is
+(HTML parse mode); WhatsApp turns ``<b>`` into ``*`` (``as_whatsapp``); a toast takes it bare
+(``as_plain``). Broadcast posts are plain text (``t``). Where a text names the chat network it
+says ``{kanal}``, and the conversation fills in the person's channel.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
 ID: dict[str, str] = {
@@ -24,16 +31,21 @@ ID: dict[str, str] = {
     "platform.x": "X",
     "platform.youtube": "YouTube",
     "platform.web": "situs berita",
+    # --- posts found in an OPD's own sources (feeds) ---
+    "feed.waiting": "🆕 Unggahan baru dari sumber resmi {opd} menunggu persetujuan Diskominfo "
+    "(postingan #{id}):\n{caption}{url}\n\nBelum dikirim ke ASN sampai disetujui.",
     # --- registration and consent (UU PDP No. 27/2022) ---
     "start.greeting": "Selamat datang di <b>Gaung</b>, kanal Diskominfo Kabupaten Mojokerto untuk "
     "mengajak ASN menggaungkan unggahan resmi perangkat daerah.",
     "start.consent": "Yang kami simpan: NIP, nama, OPD, jabatan dan nomor HP Anda dari data "
-    "kepegawaian, ID akun Telegram Anda, serta tombol yang Anda tekan (sudah like / sudah "
+    "kepegawaian, ID akun {kanal} Anda, serta tombol yang Anda tekan (sudah like / sudah "
     "share). Tujuannya hanya mengirim tautan unggahan resmi OPD dan menghitung partisipasi per "
     "OPD. Gaung tidak pernah menyukai atau membagikan atas nama Anda, dan data ini tidak "
-    "dipakai untuk penilaian kinerja atau tunjangan. Data disimpan selama Anda ASN aktif di "
-    "Kabupaten Mojokerto. Hak Anda (UU PDP No. 27/2022): melihat data Anda (/status), "
-    "berhenti menerima pesan (/berhenti), dan menghapus data Anda (/hapus).",
+    "dipakai untuk penilaian kinerja atau tunjangan. Rincian pengiriman disimpan selama Anda "
+    "ASN aktif di Kabupaten Mojokerto dan dihapus 12 bulan setelah Anda keluar dari daftar "
+    "ASN. Hak Anda (UU PDP No. 27/2022): melihat data Anda (/status), berhenti menerima pesan "
+    "(/berhenti), dan menghapus data Anda (/hapus); salinan lengkap data Anda bisa diminta "
+    "lewat Diskominfo.",
     "start.how": "Untuk mendaftar, tekan tombol <b>Bagikan nomor saya</b> di bawah. Jika nomor "
     "Anda tidak tercatat, ketik NIP Anda (18 digit) untuk diperiksa admin OPD Anda.",
     "start.registered": "Anda sudah terdaftar sebagai {nama} ({opd}).",
@@ -51,9 +63,9 @@ ID: dict[str, str] = {
     "Anda atau hubungi admin kepegawaian OPD Anda.",
     "reg.inactive": "Data ASN Anda ({nama}) tercatat tidak aktif, jadi belum bisa didaftarkan. "
     "Hubungi admin kepegawaian OPD Anda.",
-    "reg.other_account": "ASN {nama} sudah terdaftar dengan akun Telegram lain. Jika itu bukan "
+    "reg.other_account": "ASN {nama} sudah terdaftar dengan akun {kanal} lain. Jika itu bukan "
     "Anda atau Anda berganti akun, hubungi admin OPD Anda.",
-    "reg.account_taken": "Akun Telegram ini sudah terdaftar untuk ASN lain. Hubungi admin "
+    "reg.account_taken": "Akun {kanal} ini sudah terdaftar untuk ASN lain. Hubungi admin "
     "OPD Anda bila ini keliru.",
     "reg.invalid": "Data tidak valid: {detail}.",
     "reg.requested": "Permintaan pendaftaran untuk {nama} ({opd}) sudah dikirim ke admin OPD "
@@ -66,7 +78,7 @@ ID: dict[str, str] = {
     "reg.rejected": "Admin OPD tidak menyetujui pendaftaran untuk NIP ini. Hubungi admin OPD "
     "Anda bila ini keliru.",
     "admin.reg_request": "Permintaan pendaftaran lewat NIP:\n{nama}\nNIP {nip}\n{jabatan}\n"
-    "Akun Telegram: {who}",
+    "Akun {kanal}: {who}",
     "button.approve": "✅ Setujui",
     "button.reject": "❌ Tolak",
     "admin.reg_approved": "✅ Disetujui: {nama}",
@@ -94,9 +106,10 @@ ID: dict[str, str] = {
     "stop.done": "Anda tidak akan menerima unggahan lagi. Ketik /start kapan saja untuk "
     "melanjutkan.",
     "stop.unregistered": "Anda belum terdaftar, jadi tidak ada pesan yang dikirim ke Anda.",
-    "erase.confirm": "Hapus data Anda dari Gaung? Tautan akun Telegram dan nomor HP Anda akan "
-    "dihapus; jumlah partisipasi tetap dihitung tanpa nama. Anda bisa mendaftar lagi kapan "
-    "saja.",
+    "erase.confirm": "Hapus data Anda dari Gaung? Akun {kanal} Anda dan riwayat unggahan "
+    "serta tombol yang Anda tekan akan dilepas dari nama Anda; jumlah partisipasi OPD tetap "
+    "dihitung tanpa nama. NIP, nama, OPD dan nomor HP dari data kepegawaian tetap ada di "
+    "sana, jadi Anda bisa mendaftar lagi kapan saja dengan membagikan nomor Anda.",
     "button.erase_yes": "Ya, hapus",
     "button.erase_no": "Batal",
     "erase.done": "Data Anda sudah dihapus. Terima kasih telah ikut menggaungkan.",
@@ -106,7 +119,7 @@ ID: dict[str, str] = {
     "error": "Maaf, terjadi gangguan. Silakan coba lagi sebentar lagi.",
     # --- admins: submissions ---
     "submit.not_admin": "Hanya admin OPD yang bisa mengajukan unggahan. Bila Anda admin media "
-    "sosial OPD, minta Diskominfo mendaftarkan akun Telegram Anda.",
+    "sosial OPD, minta Diskominfo mendaftarkan akun {kanal} Anda.",
     "submit.bad_url": "Tautan ditolak: {detail}.",
     "submit.ask_caption": "Tautan {platform} diterima. Kirim keterangan singkat untuk ASN "
     "(maks. {max} karakter), atau tekan <b>Lewati</b>.",
@@ -143,6 +156,9 @@ ID: dict[str, str] = {
     "cmd.bantuan": "Panduan",
     "cmd.berhenti": "Berhenti menerima pesan",
     "cmd.hapus": "Hapus data saya",
+    # --- chat networks, for {kanal} ---
+    "kanal.telegram": "Telegram",
+    "kanal.whatsapp": "WhatsApp",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"id": ID}
@@ -154,13 +170,33 @@ def t(key: str, lang: str = "id", **values: Any) -> str:
     return text.format(**values) if values else text
 
 
-class Html(str):
-    """Already-safe HTML, inserted by ``th`` without escaping."""
+class Markup(str):
+    """Chat text in the catalogue's light markup: values escaped, ``<b>`` the only tag."""
 
 
-def th(key: str, lang: str = "id", **values: Any) -> Html:
-    """Text for Telegram's HTML parse mode: every value is escaped unless it is ``Html``."""
+def th(key: str, lang: str = "id", **values: Any) -> Markup:
+    """A chat text in light markup: every value is escaped unless it is ``Markup`` already."""
     safe = {
-        k: v if isinstance(v, Html) else html.escape(str(v), quote=False) for k, v in values.items()
+        k: v if isinstance(v, Markup) else html.escape(str(v), quote=False)
+        for k, v in values.items()
     }
-    return Html(t(key, lang, **safe))
+    return Markup(t(key, lang, **safe))
+
+
+_BOLD = re.compile(r"</?b>")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def as_html(text: Markup) -> str:
+    """For Telegram's HTML parse mode."""
+    return str(text)
+
+
+def as_whatsapp(text: Markup) -> str:
+    """For WhatsApp, which knows ``*bold*`` and no entities."""
+    return html.unescape(_BOLD.sub("*", text))
+
+
+def as_plain(text: Markup) -> str:
+    """Without any markup: a button's toast, a log line."""
+    return html.unescape(_TAG.sub("", text))

@@ -91,6 +91,18 @@ def _created() -> datetime:
     )
 
 
+class AsnStatus(StrEnum):
+    PNS = "PNS"
+    PPPK = "PPPK"
+
+
+class ConsentEvent(StrEnum):
+    GIVEN = "given"  # registered after reading the consent text of ``version``
+    OPTED_OUT = "opted_out"  # /berhenti
+    RESUMED = "resumed"  # /start after /berhenti
+    ERASED = "erased"  # /hapus or ``gaung asn erase``: consent withdrawn, chat data erased
+
+
 class Opd(SQLModel, table=True):
     __tablename__ = "opd"
 
@@ -105,6 +117,7 @@ class Asn(SQLModel, table=True):
     __tablename__ = "asn"
     __table_args__ = (
         CheckConstraint("length(nip) = 18", name="nip_length"),
+        CheckConstraint(f"status IS NULL OR {_in('status', AsnStatus)}", name="status"),
         Index("ix_asn_opd_active", "opd_id", "active"),
     )
 
@@ -115,10 +128,35 @@ class Asn(SQLModel, table=True):
     jabatan: str | None = Field(default=None, max_length=200)
     phone: str | None = Field(default=None, max_length=20, unique=True)
     active: bool = True
+    status: str | None = Field(default=None, max_length=8)  # PNS or PPPK, when the roster says
     consent_at: datetime | None = _time()
+    consent_version: str | None = Field(default=None, max_length=32)
     opted_out_at: datetime | None = _time()
+    # Set by erasure (/hapus): the person withdrew; cleared if they register again.
+    erased_at: datetime | None = _time()
+    # When a full roster import last found them gone; retention counts from here.
+    left_at: datetime | None = _time()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class Consent(SQLModel, table=True):
+    """Each consent given or withdrawn, with the version of the text read: the trace an
+    erasure leaves on purpose (UU 27/2022 asks the controller to prove consent and its
+    withdrawal). Holds no chat identity, only the roster person and the channel."""
+
+    __tablename__ = "consent"
+    __table_args__ = (
+        CheckConstraint(_in("event", ConsentEvent), name="event"),
+        Index("ix_consent_asn", "asn_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    asn_id: int = Field(sa_column_args=[ForeignKey("asn.id", ondelete="CASCADE")])
+    event: str = Field(max_length=16)
+    version: str | None = Field(default=None, max_length=32)
+    channel: str | None = Field(default=None, max_length=16)
+    at: datetime = _created()
 
 
 class ChatIdentity(SQLModel, table=True):
@@ -146,20 +184,40 @@ class ChatIdentity(SQLModel, table=True):
 
 
 class Admin(SQLModel, table=True):
+    """A person who submits or reviews posts. How they are reached is in ``AdminIdentity``:
+    an admin is a person with chat accounts, not a Telegram id."""
+
     __tablename__ = "admin"
     __table_args__ = (
         CheckConstraint(_in("role", Role), name="role"),
         CheckConstraint("role = 'diskominfo' OR opd_id IS NOT NULL", name="opd_admin_has_opd"),
-        CheckConstraint("telegram_id IS NOT NULL OR phone IS NOT NULL", name="reachable"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     role: str = Field(max_length=16)
     opd_id: int | None = Field(default=None, foreign_key="opd.id")
-    telegram_id: int | None = Field(default=None, unique=True, sa_type=BigId)
-    phone: str | None = Field(default=None, max_length=20, unique=True)
     name: str | None = Field(default=None, max_length=200)
     active: bool = True
+    created_at: datetime = _created()
+
+
+class AdminIdentity(SQLModel, table=True):
+    """An admin's account on one channel (a Telegram user id, a WhatsApp number): how Gaung
+    recognises them when they write and where it tells them things. One account is one admin;
+    an admin has at most one account per channel."""
+
+    __tablename__ = "admin_identity"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        UniqueConstraint("admin_id", "channel"),
+        CheckConstraint(_in("channel", Channel), name="channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    admin_id: int = Field(sa_column_args=[ForeignKey("admin.id", ondelete="CASCADE")])
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)  # Telegram user id, WhatsApp number (digits)
+    chat_id: str = Field(max_length=64)  # where to send
     created_at: datetime = _created()
 
 
@@ -229,6 +287,8 @@ class Delivery(SQLModel, table=True):
 
     ``opd_id`` is the ASN's OPD when the post was sent, so that a transfer later does not move
     history between OPDs, and the participation query needs no join to the roster.
+    ``asn_id`` is emptied when the person erases their data or the retention period after
+    they left ends: the row still counts for its OPD, but no longer says whose it was.
     """
 
     __tablename__ = "delivery"
@@ -243,7 +303,7 @@ class Delivery(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
     post_id: int = Field(sa_column_args=[ForeignKey("post.id", ondelete="CASCADE")])
-    asn_id: int = Field(foreign_key="asn.id")
+    asn_id: int | None = Field(default=None, foreign_key="asn.id")
     opd_id: int = Field(foreign_key="opd.id")
     identity_id: int | None = Field(
         default=None, sa_column_args=[ForeignKey("chat_identity.id", ondelete="SET NULL")]
@@ -259,6 +319,7 @@ class Delivery(SQLModel, table=True):
     failed_at: datetime | None = _time()
     error: str | None = Field(default=None, max_length=500)
     reminded_at: datetime | None = _time()
+    opened_at: datetime | None = _time()  # first open through the tracked link (measured)
     created_at: datetime = _created()
 
 
@@ -334,6 +395,7 @@ class PostOpdStat(SQLModel, table=True):
     liked: int = 0
     shared: int = 0
     participated: int = 0
+    opened: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
 
 
 class ChannelState(SQLModel, table=True):
@@ -452,6 +514,64 @@ class AppSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=32)
     value: str = Field(max_length=128)
     created_at: datetime = _created()
+
+
+class SourceKind(StrEnum):
+    RSS = "rss"  # a website's RSS or Atom feed
+    YOUTUBE = "youtube"  # a YouTube channel's Atom feed
+    INSTAGRAM = "instagram"  # Meta Graph API, only with a token
+    FACEBOOK = "facebook"  # Meta Graph API, only with a token
+
+
+class FeedSource(SQLModel, table=True):
+    """An OPD's official publishing channel that Gaung polls for new posts.
+
+    ``etag`` and ``last_modified`` are the validators of the last answer, sent back so that an
+    unchanged feed costs the OPD's server a 304; ``failures`` drives the back-off.
+    """
+
+    __tablename__ = "feed_source"
+    __table_args__ = (
+        UniqueConstraint("url"),
+        CheckConstraint(_in("kind", SourceKind), name="kind"),
+        Index("ix_feed_source_due", "active", "next_poll_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    opd_id: int = Field(foreign_key="opd.id", index=True)
+    kind: str = Field(max_length=16)
+    url: str = Field(max_length=2048)
+    active: bool = True
+    etag: str | None = Field(default=None, max_length=512)
+    last_modified: str | None = Field(default=None, max_length=128)
+    next_poll_at: datetime | None = _time()
+    last_polled_at: datetime | None = _time()
+    last_ok_at: datetime | None = _time()
+    failures: int = 0
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = _created()
+
+
+class FeedItem(SQLModel, table=True):
+    """An item seen in a source: remembered so that no item ever becomes a post twice.
+
+    ``post_id`` is the submitted post it became; ``skipped`` says why it did not (already in the
+    feed when the source was added, its link already submitted, an unusable link).
+    """
+
+    __tablename__ = "feed_item"
+    __table_args__ = (UniqueConstraint("source_id", "item_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(sa_column_args=[ForeignKey("feed_source.id", ondelete="CASCADE")])
+    item_key: str = Field(max_length=512)
+    url: str | None = Field(default=None, max_length=2048)
+    title: str | None = Field(default=None, max_length=1000)
+    post_id: int | None = Field(
+        default=None, sa_column_args=[ForeignKey("post.id", ondelete="SET NULL")]
+    )
+    skipped: str | None = Field(default=None, max_length=200)
+    seen_at: datetime = _created()
 
 
 def table(model: type[SQLModel]) -> Table:

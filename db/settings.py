@@ -55,7 +55,18 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=5, ge=1, le=50)
     delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
 
-    @field_validator("telegram_api_url", "whatsapp_api_url", "public_url")
+    # OPD sources (issue 15): how often each feed is polled when it answers well, and the
+    # regency's Meta Graph API token, without which Instagram/Facebook sources are refused.
+    feed_poll_minutes: float = Field(default=30.0, ge=1, le=24 * 60)
+    meta_graph_token: str | None = None
+    meta_graph_api_url: str = "https://graph.facebook.com"
+    meta_ig_user_id: str | None = None  # the regency's own IG business account (discovery)
+
+    # Personal data (issue 12): months after which ``gaung worker`` purges delivery detail of
+    # people who left the roster, handled webhook ids and audit entries (docs/privacy.md).
+    retention_months: int = Field(default=12, ge=1, le=120)
+
+    @field_validator("telegram_api_url", "whatsapp_api_url", "public_url", "meta_graph_api_url")
     @classmethod
     def _http_origin(cls, value: str | None) -> str | None:
         if value is None:

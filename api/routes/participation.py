@@ -33,6 +33,10 @@ EndQ = Annotated[
     ),
 ]
 OpdQ = Annotated[str | None, Query(description="Kode OPD, mis. DINKES", examples=["DINKES"])]
+StatusQ = Annotated[
+    str | None,
+    Query(description="Hanya ASN berstatus PNS atau PPPK (menurut roster)", examples=["PPPK"]),
+]
 
 EXAMPLE = {
     "start": "2026-11-01T00:00:00+07:00",
@@ -71,6 +75,7 @@ def build_report(
     start: str | None,
     end: str | None,
     opd: str | None,
+    status: str | None = None,
 ) -> Participation:
     window = resolve_window(start, end, settings.tz)
     opd_ids: list[int] | None = None
@@ -84,7 +89,7 @@ def build_report(
     elif principal.opd_id is not None:
         opd_ids = [principal.opd_id]
     check_opd_access(principal, opd_ids[0] if opd_ids else None)
-    return participation(session, window, opd_ids=opd_ids)
+    return participation(session, window, opd_ids=opd_ids, status=status)
 
 
 @router.get(
@@ -99,8 +104,10 @@ def get_participation(
     start: StartQ = None,
     end: EndQ = None,
     opd: OpdQ = None,
+    status: StatusQ = None,
 ) -> dict[str, Any]:
-    return build_report(session, settings, principal, start, end, opd).as_json(settings.tz)
+    report = build_report(session, settings, principal, start, end, opd, status)
+    return report.as_json(settings.tz)
 
 
 @router.get(

@@ -20,6 +20,9 @@ class OutgoingPost:
     opd_nama: str
     confirmed: frozenset[str] = field(default_factory=frozenset)
     reminder: bool = False
+    # WhatsApp only: the recipient wrote to us in the last 24 hours, so a free-form message with
+    # reply buttons may be sent; otherwise only an approved template (see bot/whatsapp/sender.py).
+    window_open: bool = False
 
 
 class SendError(Exception):

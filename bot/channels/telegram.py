@@ -25,37 +25,30 @@ from bot.channels.base import (
     Transient,
     Unreachable,
 )
+from bot.channels.links import OpenLinks
+from bot.conversation.choices import tap_data
 from bot.texts import t
 
-CALLBACK_PREFIX = "g1"  # bumped if the callback format ever changes
 CONNECTIONS_PER_CLIENT = 4
 
 
-def callback_data(delivery_id: int, kind: str) -> str:
-    """``g1:<delivery>:<l|s>``; well under Telegram's 64-byte limit for any id."""
-    return f"{CALLBACK_PREFIX}:{delivery_id}:{kind[0]}"
-
-
-def parse_callback(data: str) -> tuple[int, str] | None:
-    parts = data.split(":")
-    if len(parts) != 3 or parts[0] != CALLBACK_PREFIX or not parts[1].isdigit():
-        return None
-    kind = {"l": "like", "s": "share"}.get(parts[2])
-    return (int(parts[1]), kind) if kind else None
-
-
 def post_keyboard(
-    delivery_id: int, url: str, confirmed: frozenset[str] | set[str]
+    delivery_id: int,
+    url: str,
+    confirmed: frozenset[str] | set[str],
+    *,
+    open_url: str | None = None,
 ) -> dict[str, Any]:
+    """``open_url``: the delivery's tracked link (``bot.channels.links``), else the post's URL."""
     like = t("button.liked") if "like" in confirmed else t("button.like")
     share = t("button.shared") if "share" in confirmed else t("button.share")
     return {
         "inline_keyboard": [
             [
-                {"text": like, "callback_data": callback_data(delivery_id, "like")},
-                {"text": share, "callback_data": callback_data(delivery_id, "share")},
+                {"text": like, "callback_data": tap_data(delivery_id, "like")},
+                {"text": share, "callback_data": tap_data(delivery_id, "share")},
             ],
-            [{"text": t("button.open"), "url": url}],
+            [{"text": t("button.open"), "url": open_url or url}],
         ]
     }
 
@@ -79,8 +72,10 @@ class TelegramChannel:
         paid_broadcast: bool = False,
         connections: int = 64,
         timeout: float = 15.0,
+        open_links: OpenLinks | None = None,
     ) -> None:
         self._paid = paid_broadcast
+        self.open_links = open_links
         shards = max(1, -(-connections // CONNECTIONS_PER_CLIENT))
         per_client = -(-connections // shards)
         tls = httpx.create_ssl_context()  # one for all: each loads the CA bundle
@@ -101,7 +96,12 @@ class TelegramChannel:
         payload: dict[str, Any] = {
             "chat_id": message.chat_id,
             "text": post_text(message),
-            "reply_markup": post_keyboard(message.delivery_id, message.url, message.confirmed),
+            "reply_markup": post_keyboard(
+                message.delivery_id,
+                message.url,
+                message.confirmed,
+                open_url=self.open_links.url(message.delivery_id) if self.open_links else None,
+            ),
             "link_preview_options": {"url": message.url, "prefer_large_media": True},
         }
         if self._paid:

@@ -1,9 +1,12 @@
-"""Building the python-telegram-bot ``Application``: handlers, pacing, commands, transports."""
+"""Building the python-telegram-bot ``Application``: handlers, pacing, commands, transports.
+
+Every private message and every button press goes to ``adapter.on_update``, which hands it to
+the conversation core; only a block/unblock (``my_chat_member``) has its own handler.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 
 from sqlalchemy import Engine
 from telegram import BotCommand, Update
@@ -13,29 +16,34 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     ChatMemberHandler,
-    CommandHandler,
     MessageHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
 
+from bot.conversation.flows import COMMANDS
+from bot.conversation.notifier import Notifier
 from bot.ratelimit import Pacer
-from bot.telegram import admin, asn
-from bot.telegram.common import CHANNEL, Context, in_db, reply
+from bot.telegram import adapter
+from bot.telegram.common import CHANNEL, Context
 from bot.telegram.ratelimit import PacerRateLimiter
+from bot.telegram.render import TelegramOutbound
 from bot.texts import th
-from db.accounts.identities import identity_for, mark_inbound
 from db.settings import Settings
 
 log = logging.getLogger("gaung.telegram")
-URL = re.compile(r"^\s*\S+://\S+\s*$|^\s*(www\.)?[\w-]+(\.[\w-]+)+/\S*\s*$", re.IGNORECASE)
-NIP_LIKE = re.compile(r"^[\d\s.\-]{15,30}$")
-COMMANDS = ("start", "status", "bantuan", "berhenti", "hapus")
 
 
 def build_application(
-    settings: Settings, engine: Engine, pacer: Pacer, *, polling: bool = False
+    settings: Settings,
+    engine: Engine,
+    pacer: Pacer,
+    *,
+    polling: bool = False,
+    notifier: Notifier | None = None,
 ) -> Application:  # type: ignore[type-arg]
+    """``notifier``: the one every channel shares, when the caller has one; Telegram's
+    outbound is added to it."""
     assert settings.telegram_token
     request = HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15)
     builder = (
@@ -54,91 +62,20 @@ def build_application(
     application = builder.build()
     application.bot_data["engine"] = engine
     application.bot_data["settings"] = settings
+    notifier = notifier or Notifier(engine)
+    notifier.add(CHANNEL, TelegramOutbound(application.bot))
+    application.bot_data["notifier"] = notifier
     install_handlers(application)
     return application
 
 
 def install_handlers(application: Application) -> None:  # type: ignore[type-arg]
-    private = filters.ChatType.PRIVATE
-    application.add_handler(ChatMemberHandler(asn.chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
-    application.add_handler(CommandHandler("start", asn.start, filters=private))
-    application.add_handler(CommandHandler("status", asn.status, filters=private))
-    application.add_handler(CommandHandler("bantuan", help_command, filters=private))
-    application.add_handler(CommandHandler("help", help_command, filters=private))
-    application.add_handler(CommandHandler("berhenti", asn.stop, filters=private))
-    application.add_handler(CommandHandler("hapus", asn.erase_prompt, filters=private))
-    application.add_handler(CommandHandler("laporan", admin.report, filters=private))
-    application.add_handler(CommandHandler("dashboard", admin.dashboard, filters=private))
-    application.add_handler(CallbackQueryHandler(asn.tap, pattern=r"^g1:"))
-    application.add_handler(CallbackQueryHandler(asn.erase_answer, pattern=r"^h:"))
-    application.add_handler(CallbackQueryHandler(admin.registration_button, pattern=r"^r:"))
-    application.add_handler(CallbackQueryHandler(admin.submission_button, pattern=r"^p:"))
-    application.add_handler(CallbackQueryHandler(admin.review_button, pattern=r"^a:"))
-    application.add_handler(CallbackQueryHandler(refuse_button))
-    application.add_handler(MessageHandler(private & filters.CONTACT, asn.contact))
-    application.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, text))
-    application.add_handler(MessageHandler(private, fallback))
+    application.add_handler(
+        ChatMemberHandler(adapter.chat_member, ChatMemberHandler.MY_CHAT_MEMBER)
+    )
+    application.add_handler(CallbackQueryHandler(adapter.on_update))
+    application.add_handler(MessageHandler(filters.ChatType.PRIVATE, adapter.on_update))
     application.add_error_handler(on_error)
-
-
-async def text(update: Update, context: Context) -> None:
-    message = update.effective_message
-    if message is None or message.text is None:
-        return
-    body = message.text
-    await touch(update, context)
-    if await admin.pending_state(update, context, body):
-        return
-    if URL.match(body) and await admin.link(update, context, body.strip()):
-        return
-    if URL.match(body):
-        return  # a non-admin's link: link() already answered
-    if NIP_LIKE.match(body) and sum(ch.isdigit() for ch in body) >= 15:
-        await asn.nip(update, context, body)
-        return
-    await fallback(update, context)
-
-
-async def touch(update: Update, context: Context) -> None:
-    """Someone who writes to us is reachable again (and their WhatsApp-style window restarts)."""
-    user = update.effective_user
-    if user is None:
-        return
-    user_id = str(user.id)
-
-    def work(session: object) -> None:
-        from sqlmodel import Session
-
-        assert isinstance(session, Session)
-        identity = identity_for(session, CHANNEL, user_id)
-        if identity is not None:
-            mark_inbound(session, identity)
-
-    await in_db(context, work)
-
-
-async def help_command(update: Update, context: Context) -> None:
-    user = update.effective_user
-
-    def is_admin(session: object) -> bool:
-        from sqlmodel import Session
-
-        from db.accounts.admins import admin_by_telegram_id
-
-        assert isinstance(session, Session)
-        return user is not None and admin_by_telegram_id(session, user.id) is not None
-
-    extra = th("help.admin") if await in_db(context, is_admin) else ""
-    await reply(update, th("help") + extra)
-
-
-async def fallback(update: Update, context: Context) -> None:
-    await reply(update, th("unknown"))
-
-
-async def refuse_button(update: Update, context: Context) -> None:
-    if update.callback_query is not None:
-        await update.callback_query.answer(th("tap.refused"))
 
 
 async def on_error(update: object, context: Context) -> None:

@@ -18,11 +18,12 @@ from sqlalchemy import Engine
 from telegram import Update
 from telegram.ext import Application
 
-from bot.channels.telegram import parse_callback
+from bot.conversation.choices import parse_tap
+from bot.conversation.notifier import Notifier
+from bot.conversation.taps import tap_answer
 from bot.inbox import InboxWriter, Incoming
 from bot.ratelimit import Pacer
 from bot.telegram.application import build_application, set_commands
-from bot.telegram.asn import tap_answer
 from bot.telegram.buttons import ButtonRedrawer
 from bot.telegram.common import CHANNEL
 from db.delivery.confirmations import Tap
@@ -41,16 +42,24 @@ WEBHOOK_CONNECTIONS = 100
 
 class TelegramService:
     def __init__(
-        self, settings: Settings, engine: Engine, pacer: Pacer, *, polling: bool = False
+        self,
+        settings: Settings,
+        engine: Engine,
+        pacer: Pacer,
+        *,
+        polling: bool = False,
+        notifier: Notifier | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.polling = polling
         self.application: Application = build_application(  # type: ignore[type-arg]
-            settings, engine, pacer, polling=polling
+            settings, engine, pacer, polling=polling, notifier=notifier
         )
         self.redrawer = ButtonRedrawer(engine, self.application.bot, pacer)
         self.application.bot_data["redraw"] = self.redrawer.wake
+        # Shared with the other channels, so notices reach admins wherever they are.
+        self.notifier: Notifier = self.application.bot_data["notifier"]
         self.inbox = InboxWriter(engine, redraw=frozenset({CHANNEL}), on_redraw=self.redrawer.wake)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -146,7 +155,7 @@ def tap_of(payload: dict[str, Any]) -> Tap | None:
     sender, data = query.get("from"), query.get("data")
     if not isinstance(sender, dict) or not isinstance(sender.get("id"), int):
         return None
-    parsed = parse_callback(data) if isinstance(data, str) else None
+    parsed = parse_tap(data) if isinstance(data, str) else None
     if parsed is None:
         return None
     delivery_id, kind = parsed

@@ -10,8 +10,9 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from db.accounts.consent import CONSENT_VERSION, record_consent
 from db.errors import Conflict
-from db.models import Asn, ChatIdentity
+from db.models import Asn, ChatIdentity, ConsentEvent
 from db.types import utcnow
 
 
@@ -31,8 +32,11 @@ def link_identity(
     external_id: str,
     chat_id: str | None = None,
     now: datetime | None = None,
+    consent_version: str = CONSENT_VERSION,
 ) -> ChatIdentity:
-    """Register ``asn`` on ``channel``; consent is recorded now. Refuses a second account."""
+    """Register ``asn`` on ``channel``; consent (and the version of the text the person read)
+    is recorded now. Refuses a second account. Registering again after an erasure is a new
+    consent: the person is no longer marked erased."""
     now = now or utcnow()
     other = session.exec(
         select(ChatIdentity).where(ChatIdentity.asn_id == asn.id, ChatIdentity.channel == channel)
@@ -48,8 +52,15 @@ def link_identity(
     identity.chat_id = chat_id or external_id
     identity.reachable, identity.unreachable_reason, identity.unreachable_at = True, None, None
     identity.last_inbound_at = now
-    asn.consent_at = asn.consent_at or now
+    if asn.consent_at is None or asn.consent_version != consent_version:
+        asn.consent_at, asn.consent_version = now, consent_version
+        record_consent(
+            session, asn, ConsentEvent.GIVEN, channel=channel, version=consent_version, now=now
+        )
+    elif asn.opted_out_at is not None:
+        record_consent(session, asn, ConsentEvent.RESUMED, channel=channel, version=consent_version)
     asn.opted_out_at = None
+    asn.erased_at = None
     session.add_all([identity, asn])
     session.flush()
     return identity
@@ -74,12 +85,17 @@ def mark_inbound(session: Session, identity: ChatIdentity, *, at: datetime | Non
 
 
 def opt_out(session: Session, asn: Asn, *, now: datetime | None = None) -> None:
-    asn.opted_out_at = now or utcnow()
-    session.add(asn)
+    """``/berhenti``: a withdrawal, kept in the consent history rather than only as a flag."""
+    if asn.opted_out_at is None:
+        asn.opted_out_at = now or utcnow()
+        session.add(asn)
+        record_consent(session, asn, ConsentEvent.OPTED_OUT, now=asn.opted_out_at)
     session.flush()
 
 
 def opt_in(session: Session, asn: Asn) -> None:
-    asn.opted_out_at = None
-    session.add(asn)
+    if asn.opted_out_at is not None:
+        asn.opted_out_at = None
+        session.add(asn)
+        record_consent(session, asn, ConsentEvent.RESUMED, version=asn.consent_version)
     session.flush()

@@ -9,17 +9,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import delete, update
-from sqlmodel import Session, col, select
+from sqlalchemy import update
+from sqlmodel import Session, select
 
+from db.accounts.admins import reachable_admins
 from db.accounts.audit import record
 from db.accounts.identities import identity_for, link_identity
+from db.accounts.personal import erase_account as erase_account  # the bot imports it here
 from db.errors import Conflict, Forbidden, NotFound
 from db.models import (
     Admin,
     Asn,
     ChatIdentity,
-    ChatState,
     Opd,
     RegistrationRequest,
     RegistrationStatus,
@@ -144,16 +145,7 @@ def request_by_nip(
     )
     session.add(request)
     session.flush()
-    admins = list(
-        session.exec(
-            select(Admin).where(
-                Admin.active == True,  # noqa: E712
-                Admin.role == Role.OPD,
-                Admin.opd_id == asn.opd_id,
-                col(Admin.telegram_id).is_not(None),
-            )
-        )
-    )
+    admins = reachable_admins(session, role=Role.OPD, opd_id=asn.opd_id)
     return _with_opd(session, Result.REQUESTED, asn, request=request, notify_admins=admins)
 
 
@@ -205,32 +197,6 @@ def asn_for_account(session: Session, channel: str, external_id: str) -> Asn | N
     if identity is None or identity.asn_id is None:
         return None
     return session.get(Asn, identity.asn_id)
-
-
-def erase_account(session: Session, channel: str, external_id: str) -> bool:
-    """``/hapus``: forget the chat link and the personal contact data; counts stay anonymous.
-
-    Deliveries and confirmations keep their numbers but lose the link to the chat account;
-    the roster record (NIP, name, OPD) stays because the employer, not the chat, owns it.
-    """
-    identity = identity_for(session, channel, external_id)
-    asn = session.get(Asn, identity.asn_id) if identity and identity.asn_id else None
-    if identity is not None:
-        session.delete(identity)
-    if asn is not None:
-        asn.phone, asn.consent_at, asn.opted_out_at = None, None, None
-        session.add(asn)
-    requests, states = table(RegistrationRequest), table(ChatState)
-    conn = session.connection()
-    conn.execute(
-        delete(requests).where(requests.c.channel == channel, requests.c.external_id == external_id)
-    )
-    conn.execute(
-        delete(states).where(states.c.channel == channel, states.c.external_id == external_id)
-    )
-    session.flush()
-    record(session, f"{channel}:{external_id}", "asn.erase", f"asn:{asn.id}" if asn else None)
-    return identity is not None
 
 
 def set_reachable(

@@ -26,7 +26,7 @@ from db.models import (
 )
 from db.reporting.window import Window
 
-FIELDS = ("delivered", "liked", "shared", "participated")
+FIELDS = ("delivered", "liked", "shared", "participated", "opened")
 Key = tuple[int, int]  # (post_id, opd_id)
 
 
@@ -72,6 +72,7 @@ def fact_counts(group: Sequence[str], window: Window | None = None) -> Select[An
             func.count(like.c.id),
             func.count(share.c.id),
             func.count(func.coalesce(like.c.id, share.c.id)),
+            func.count(delivery.c.opened_at),
         )
         .select_from(delivery)
         .outerjoin(

@@ -127,6 +127,7 @@ def mark_failed(
         kinds = confirmed_kinds(session, delivery.id)
         delta = {"delivered": -1, "participated": -1 if kinds else 0}
         delta |= {"liked": -int("like" in kinds), "shared": -int("share" in kinds)}
+        delta["opened"] = -int(delivery.opened_at is not None)
         bump(session, {(delivery.post_id, delivery.opd_id): delta})
     delivery.status = DeliveryStatus.FAILED
     delivery.failed_at = now or utcnow()

@@ -158,13 +158,14 @@ def recent_posts(
             row.failed += n
         else:
             row.pending += n
-    for post_id, delivered, liked, shared, participated in conn.execute(
+    for post_id, delivered, liked, shared, participated, opened in conn.execute(
         select(
             stat.c.post_id,
             func.sum(stat.c.delivered),
             func.sum(stat.c.liked),
             func.sum(stat.c.shared),
             func.sum(stat.c.participated),
+            func.sum(stat.c.opened),
         )
         .where(stat.c.post_id.in_(ids))
         .group_by(stat.c.post_id)
@@ -174,6 +175,7 @@ def recent_posts(
             liked=int(liked),
             shared=int(shared),
             participated=int(participated),
+            opened=int(opened),
         )
     return PostList(int(total), list(rows.values()))
 

@@ -1,4 +1,10 @@
-"""The participation table as files: CSV for scripts, XLSX for the reports people print."""
+"""The participation table as files: CSV for scripts, XLSX for the reports people print.
+
+Text cells come from roster files and admins (an OPD name, a caption), so a cell beginning
+with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage return, which some spreadsheets strip
+before reading a formula) is written as text, never as a formula (OWASP's "CSV injection"):
+in CSV with a leading apostrophe, in XLSX as a string cell with Excel's quote prefix.
+"""
 
 from __future__ import annotations
 
@@ -18,12 +24,21 @@ HEADERS = (
     ("asn_registered", "ASN terdaftar", 14),
     ("registration_rate", "Tingkat pendaftaran", 20),
     ("delivered", "Terkirim", 11),
-    ("liked", "Like (dilaporkan)", 18),
-    ("shared", "Share (dilaporkan)", 19),
+    ("liked", "Like (dikonfirmasi sendiri)", 27),
+    ("shared", "Share (dikonfirmasi sendiri)", 28),
     ("participated", "Berpartisipasi", 15),
     ("participation_rate", "Tingkat partisipasi", 20),
+    ("opened", "Dibuka (diukur)", 16),
 )
 RATE_COLUMNS = {"registration_rate", "participation_rate"}
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(value: object) -> object:
+    """A string a spreadsheet would read as a formula, made inert for CSV."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _records(report: Participation) -> list[dict[str, object]]:
@@ -39,7 +54,7 @@ def to_csv(report: Participation) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=[key for key, _, _ in HEADERS], lineterminator="\n")
     writer.writeheader()
-    writer.writerows(_records(report))
+    writer.writerows({k: as_text(v) for k, v in record.items()} for record in _records(report))
     return out.getvalue()
 
 
@@ -64,13 +79,22 @@ def to_xlsx(report: Participation, tz: ZoneInfo) -> bytes:
         sheet.append([f"Partisipasi ASN per OPD, {start} s.d. {end} (WIB, akhir tidak termasuk)"])
     else:
         sheet.append(["Partisipasi ASN per OPD"])
-    sheet.append(["Like dan share dilaporkan sendiri oleh ASN; terkirim diukur dari saluran."])
+    sheet.append(
+        [
+            "Like dan share dikonfirmasi sendiri oleh ASN; terkirim diukur dari saluran, dibuka "
+            "diukur dari tautan pelacak Gaung."
+        ]
+    )
     sheet.append([label for _, label, _ in HEADERS])
     header_row = sheet.max_row
     _bold(sheet[header_row])
     sheet["A1"].font = Font(bold=True, size=12)
     for record in _records(report):
         sheet.append([record[key] for key, _, _ in HEADERS])
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+                cell.data_type = "s"  # openpyxl took a leading "=" for a formula
+                cell.quotePrefix = True  # and Excel keeps it text when the cell is edited
     for index, (key, _, width) in enumerate(HEADERS, start=1):
         letter = get_column_letter(index)
         sheet.column_dimensions[letter].width = width

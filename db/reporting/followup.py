@@ -122,12 +122,17 @@ def opd_asn(
     limit: int,
     offset: int,
 ) -> AsnPage:
-    """The OPD's active ASN who did (or did not) confirm at least one delivery, by name."""
+    """The OPD's active ASN who did (or did not) confirm at least one delivery, by name.
+
+    Someone who erased their data (``/hapus``) is left out: they withdrew, so they are no
+    one to follow up, and their history is no longer theirs (``db.accounts.personal``).
+    """
     asn, identity = table(Asn), table(ChatIdentity)
     took_part = _any_delivery(window, confirmed=True)
     conditions = [
         asn.c.opd_id == opd_id,
         asn.c.active.is_(True),
+        asn.c.erased_at.is_(None),
         took_part if participated else ~took_part,
     ]
     linked = select(identity.c.id).where(identity.c.asn_id == asn.c.id).exists()

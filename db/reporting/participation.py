@@ -17,8 +17,10 @@ from sqlalchemy import Select, and_, case, func, select
 from sqlmodel import Session
 
 from db.delivery.counters import fact_counts
+from db.errors import Invalid
 from db.models import (
     Asn,
+    AsnStatus,
     ChatIdentity,
     Confirmation,
     Delivery,
@@ -30,7 +32,15 @@ from db.models import (
 )
 from db.reporting.window import Window, local_iso
 
-COUNT_FIELDS = ("asn_roster", "asn_registered", "delivered", "liked", "shared", "participated")
+COUNT_FIELDS = (
+    "asn_roster",
+    "asn_registered",
+    "delivered",
+    "liked",
+    "shared",
+    "participated",
+    "opened",
+)
 
 
 @dataclass
@@ -41,6 +51,7 @@ class Counts:
     liked: int = 0
     shared: int = 0
     participated: int = 0
+    opened: int = 0  # measured: deliveries whose tracked link was opened
 
     @property
     def registration_rate(self) -> float:
@@ -64,6 +75,7 @@ class Counts:
             "shared": self.shared,
             "participated": self.participated,
             "participation_rate": round(self.participation_rate, 3),
+            "opened": self.opened,
         }
 
 
@@ -86,7 +98,18 @@ class Participation:
             "end": local_iso(self.window.end, tz) if self.window else None,
             "opd": [{"kode": r.kode, "nama": r.nama} | r.counts.as_dict() for r in self.rows],
             "total": self.total.as_dict(),
+            "labels": LABELS,
         }
+
+
+# What each number is: measured by Gaung or the channel, or confirmed by the ASN themselves.
+LABELS = {
+    "delivered": "diukur",
+    "opened": "diukur",
+    "liked": "dikonfirmasi sendiri",
+    "shared": "dikonfirmasi sendiri",
+    "participated": "dikonfirmasi sendiri",
+}
 
 
 def _rate(part: int, whole: int) -> float:
@@ -99,13 +122,21 @@ def participation(
     *,
     opd_ids: Sequence[int] | None = None,
     post_id: int | None = None,
+    status: str | None = None,
 ) -> Participation:
     """Three queries, each over a small table: OPD, roster × identities, per-post counters.
 
     This runs on every dashboard and API read, so it stays lean: Core rows rather than ORM
     objects, roster and registration counted in one pass over ``asn``, and an OPD key's
     request narrowed to its OPD in SQL.
+
+    ``status`` (``PNS`` or ``PPPK``) narrows every number to ASN of that status, as the roster
+    says now. The counters do not know a person's status, so the delivery numbers are then
+    read from deliveries (slower, still indexed by post); deliveries no longer linked to a
+    person (erased, or past retention) belong to neither status, so the two splits can add up
+    to less than the whole.
     """
+    status = check_status(status)
     opd, asn, identity = table(Opd), table(Asn), table(ChatIdentity)
     opds = select(opd.c.id, opd.c.kode, opd.c.nama).order_by(opd.c.kode)
     if opd_ids is not None:
@@ -125,20 +156,26 @@ def participation(
     )
     if opd_ids is not None:
         people = people.where(asn.c.opd_id.in_(opd_ids))
+    if status is not None:
+        people = people.where(asn.c.status == status)
     for opd_id, roster, n in conn.execute(people):
         if opd_id in counts:
             counts[opd_id].asn_roster, counts[opd_id].asn_registered = int(roster), int(n)
 
-    for opd_id, delivered, liked, shared, participated in conn.execute(
+    sums = (
         counter_sums(window, post_id, opd_ids)
-    ):
+        if status is None
+        else status_delivery_sums(window, post_id, opd_ids, status)
+    )
+    for opd_id, delivered, liked, shared, participated, opened in conn.execute(sums):
         if opd_id in counts:
             c = counts[opd_id]
-            c.delivered, c.liked, c.shared, c.participated = (
+            c.delivered, c.liked, c.shared, c.participated, c.opened = (
                 int(delivered),
                 int(liked),
                 int(shared),
                 int(participated),
+                int(opened),
             )
 
     report = Participation(window, [OpdRow(r.kode, r.nama, counts[r.id]) for r in names])
@@ -170,6 +207,7 @@ def counter_sums(
             func.sum(stat.c.liked),
             func.sum(stat.c.shared),
             func.sum(stat.c.participated),
+            func.sum(stat.c.opened),
         )
         .select_from(stat)
         .join(post, post.c.id == stat.c.post_id)
@@ -181,6 +219,35 @@ def counter_sums(
         stmt = stmt.where(stat.c.post_id == post_id)
     if opd_ids is not None:
         stmt = stmt.where(stat.c.opd_id.in_(opd_ids))
+    return stmt
+
+
+def check_status(status: str | None) -> str | None:
+    if status is None or not status.strip():
+        return None
+    clean = status.strip().upper()
+    if clean not in AsnStatus.__members__:
+        raise Invalid(f"status harus PNS atau PPPK, bukan {status!r}")
+    return clean
+
+
+def status_delivery_sums(
+    window: Window | None,
+    post_id: int | None,
+    opd_ids: Sequence[int] | None,
+    status: str,
+) -> Select[Any]:
+    """``counter_sums`` per OPD for ASN of one status, from the deliveries themselves."""
+    asn, delivery = table(Asn), table(Delivery)
+    stmt = (
+        fact_counts(["opd_id"], window)
+        .join(asn, asn.c.id == delivery.c.asn_id)
+        .where(asn.c.status == status)
+    )
+    if post_id is not None:
+        stmt = stmt.where(delivery.c.post_id == post_id)
+    if opd_ids is not None:
+        stmt = stmt.where(delivery.c.opd_id.in_(opd_ids))
     return stmt
 
 

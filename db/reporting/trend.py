@@ -98,12 +98,14 @@ def trend(
     by_day = {_bucket_day(b.start, interval, tz): b for b in buckets}
     stmt = counter_sums(window, opd_ids=opd_ids, per="post")
     result = Trend(window, interval, buckets)
-    for approved_at, delivered, liked, shared, participated in session.connection().execute(stmt):
+    rows = session.connection().execute(stmt)
+    for approved_at, delivered, liked, shared, participated, opened in rows:
         counts = Counts(
             delivered=int(delivered),
             liked=int(liked),
             shared=int(shared),
             participated=int(participated),
+            opened=int(opened),
         )
         by_day[_bucket_day(approved_at, interval, tz)].counts.add(counts)
         result.total.add(counts)

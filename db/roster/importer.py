@@ -16,9 +16,9 @@ from sqlalchemy import insert, update
 from sqlmodel import Session, col, select
 
 from db.accounts.audit import record
-from db.models import Asn, Opd
+from db.models import Asn, AsnStatus, Opd
 from db.roster.file import RawRow, read_roster
-from db.roster.nip import InvalidNip, normalize_nip
+from db.roster.nip import InvalidNip, normalize_nip, reads_as_pns
 from db.roster.phones import InvalidPhone, normalize_phone
 from db.types import utcnow
 
@@ -55,6 +55,7 @@ class _Valid:
     opd_nama: str | None
     jabatan: str | None
     phone: str | None
+    status: str | None
 
 
 def _text(value: object) -> str:
@@ -86,6 +87,7 @@ def _validate(
         opd_nama = _text(cells.get("opd_nama")) or None
         phone_raw = cells.get("telepon")
         phone: str | None = None
+        status = _text(cells.get("status")).upper() or None
         if not nama:
             reject("nama kosong")
             continue
@@ -104,6 +106,12 @@ def _validate(
             except InvalidPhone as exc:
                 reject(str(exc))
                 continue
+        if status is not None and status not in AsnStatus.__members__:
+            reject(f"status {status!r} tidak dikenal: isi PNS atau PPPK, atau kosongkan")
+            continue
+        if status == AsnStatus.PNS and not reads_as_pns(nip):
+            reject("status PNS, tetapi NIP ini hanya terbaca sebagai NI PPPK")
+            continue
         if nip in nip_line:
             reject(f"NIP sudah ada di baris {nip_line[nip]}")
             continue
@@ -116,7 +124,7 @@ def _validate(
         if kode not in known_opd and opd_nama:
             new_opd_names.setdefault(kode, opd_nama)
         jabatan = _text(cells.get("jabatan"))[:MAX_NAME] or None
-        valid.append(_Valid(row.line, nip, nama, kode, opd_nama, jabatan, phone))
+        valid.append(_Valid(row.line, nip, nama, kode, opd_nama, jabatan, phone, status))
     return valid, rejected
 
 
@@ -179,12 +187,22 @@ def import_rows(
             "opd_id": opd_ids[row.opd_kode],
             "jabatan": row.jabatan,
             "active": True,
+            "left_at": None,
         }
         if row.phone is not None:
             values["phone"] = row.phone
+        if row.status is not None:  # a file without the column leaves what is known
+            values["status"] = row.status
         if current is None:
             inserts.append(
-                values | {"nip": row.nip, "phone": row.phone, "created_at": now, "updated_at": now}
+                values
+                | {
+                    "nip": row.nip,
+                    "phone": row.phone,
+                    "status": row.status,
+                    "created_at": now,
+                    "updated_at": now,
+                }
             )
             report.added += 1
             continue
@@ -211,7 +229,7 @@ def import_rows(
             session.exec(
                 update(Asn)
                 .where(col(Asn.id).in_(gone[chunk : chunk + 500]))
-                .values(active=False, updated_at=now)
+                .values(active=False, left_at=now, updated_at=now)
             )
         report.deactivated = len(gone)
     report.rejected.sort(key=lambda r: r.line)

@@ -1,4 +1,6 @@
-"""NIP (Nomor Induk Pegawai) parsing: 18 digits that encode birth date, start of service and sex.
+"""NIP parsing: 18 digits that encode birth date, start of service (or PPPK appointment), sex.
+
+Both forms in ``shared/contract.md`` are accepted: the PNS NIP and the NI PPPK.
 
 Real rosters carry NIPs typed with spaces or dots, or mangled by spreadsheets; we clean what can
 be cleaned safely and reject what cannot, with a reason an OPD admin can act on.
@@ -52,7 +54,13 @@ def normalize_nip(raw: object, *, today: date | None = None) -> str:
 
 
 def check_nip_parts(nip: str, *, today: date | None = None) -> None:
-    """Reject a NIP whose encoded dates or sex digit cannot be real."""
+    """Reject a number that reads as neither a PNS NIP nor an NI PPPK.
+
+    Both are birth date ``YYYYMMDD``, a year ``YYYY``, two digits, sex digit, 3-digit
+    sequence. For a PNS the year and the two digits are the start of service (``YYYYMM``); for
+    a PPPK they are the year of first appointment and a count of work agreements (01–99, so
+    often above 12). The birth date and the year must be possible either way.
+    """
     today = today or date.today()
     try:
         born = date(int(nip[0:4]), int(nip[4:6]), int(nip[6:8]))
@@ -60,15 +68,22 @@ def check_nip_parts(nip: str, *, today: date | None = None) -> None:
         raise InvalidNip(f"tanggal lahir {nip[0:8]} pada NIP tidak mungkin") from None
     if not EARLIEST_BIRTH_YEAR <= born.year <= today.year - MIN_AGE_AT_SERVICE:
         raise InvalidNip(f"tahun lahir {born.year} pada NIP tidak mungkin")
-    service_year, service_month = int(nip[8:12]), int(nip[12:14])
-    if not 1 <= service_month <= 12:
-        raise InvalidNip(f"bulan TMT {nip[12:14]} pada NIP tidak mungkin")
-    if service_year < born.year + MIN_AGE_AT_SERVICE or (service_year, service_month) > (
-        today.year + 1,
-        12,
-    ):
-        raise InvalidNip(f"TMT {nip[8:14]} pada NIP tidak mungkin untuk kelahiran {born.year}")
+    year, middle = int(nip[8:12]), int(nip[12:14])
+    if middle == 0:
+        raise InvalidNip(
+            f"digit ke-13 dan 14 NIP ({nip[12:14]}) tidak mungkin: bulan TMT PNS 01–12, "
+            "atau jumlah perjanjian kerja PPPK 01–99"
+        )
+    if year < born.year + MIN_AGE_AT_SERVICE or year > today.year + 1:
+        raise InvalidNip(
+            f"tahun TMT/pengangkatan {nip[8:12]} pada NIP tidak mungkin untuk kelahiran {born.year}"
+        )
     if nip[14] not in "12":
         raise InvalidNip(f"digit jenis kelamin pada NIP harus 1 atau 2, bukan {nip[14]}")
     if nip[15:18] == "000":
         raise InvalidNip("nomor urut pada NIP tidak boleh 000")
+
+
+def reads_as_pns(nip: str) -> bool:
+    """A valid number whose digits 13–14 are a month can be a PNS NIP; above 12, only PPPK."""
+    return 1 <= int(nip[12:14]) <= 12

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from api.cli import app
 from db.accounts.apikeys import authenticate, hash_key
-from db.models import Admin, ApiKey, AuditLog, Delivery, Post
+from db.models import Admin, AdminIdentity, ApiKey, AuditLog, Delivery, Post
 from tests.factories import register
 
 A = "198503122010011004"
@@ -94,10 +94,14 @@ def test_admin_and_apikey(gaung: CliRunner, tmp_path: Path, engine: Engine) -> N
     ).strip()
     assert key.startswith("gaung_") and len(key) > 40
     with Session(engine) as session:
-        admins = session.exec(select(Admin)).all()
-        assert sorted((a.role, a.telegram_id, a.phone) for a in admins) == [
-            ("diskominfo", 42, None),
-            ("opd", None, "+6281299990000"),
+        accounts = session.exec(
+            select(Admin.role, AdminIdentity.channel, AdminIdentity.external_id).join(
+                AdminIdentity, col(AdminIdentity.admin_id) == col(Admin.id)
+            )
+        ).all()
+        assert sorted(accounts) == [
+            ("diskominfo", "telegram", "42"),
+            ("opd", "whatsapp", "6281299990000"),
         ]
         stored = session.exec(select(ApiKey)).one()
         assert stored.key_hash == hash_key(key) and key not in (stored.prefix, stored.key_hash)

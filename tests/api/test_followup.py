@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sqlmodel import Session, select
 
+from db.accounts.registration import erase_account
+from db.models import Asn, ChatIdentity
 from tests.api.conftest import make_key
 from tests.api.november import seed_november
 
@@ -119,3 +122,37 @@ def test_bad_parameters_are_422(
     )
     assert response.status_code == 422
     assert fragment in response.json()["detail"]
+
+
+def test_an_erased_person_is_not_followed_up_and_the_figures_stay(
+    client: TestClient, engine: Engine
+) -> None:
+    """Ahmad sends /hapus: no longer listed, with no history; November's figures unchanged."""
+    seed_november(engine)
+    headers = make_key(engine, "diskominfo")
+    table_before = client.get("/api/v1/participation", params=NOVEMBER, headers=headers).json()
+    with Session(engine) as session:
+        ahmad = session.exec(select(Asn).where(Asn.nama == "Ahmad")).one()
+        account = session.exec(select(ChatIdentity).where(ChatIdentity.asn_id == ahmad.id)).one()
+        assert erase_account(session, account.channel, account.external_id)
+        session.commit()
+    for took_part in ("true", "false"):
+        body = client.get(
+            "/api/v1/opd/DINKES/asn",
+            params=NOVEMBER | {"participated": took_part},
+            headers=headers,
+        ).json()
+        assert "Ahmad" not in [i["nama"] for i in body["items"]]
+    took_part_body = client.get(
+        "/api/v1/opd/DINKES/asn", params=NOVEMBER | {"participated": "true"}, headers=headers
+    ).json()
+    assert _people(took_part_body) == [("Budi", "terdaftar", True, 3, 1)]
+    table_after = client.get("/api/v1/participation", params=NOVEMBER, headers=headers).json()
+    figures = ("delivered", "liked", "shared", "participated", "participation_rate")
+
+    def participation_of(table: dict[str, Any]) -> list[list[object]]:
+        return [[row[f] for f in figures] for row in [*table["opd"], table["total"]]]
+
+    assert participation_of(table_after) == participation_of(table_before)
+    # He is on the roster still, no longer registered.
+    assert (table_after["total"]["asn_roster"], table_after["total"]["asn_registered"]) == (7, 3)

@@ -97,6 +97,23 @@ def test_opd_keys_see_only_their_own_opd(client: TestClient, engine: Engine) -> 
     )
 
 
+def test_participation_by_status(client: TestClient, engine: Engine) -> None:
+    with Session(engine) as session:
+        for status in ("PNS", "PPPK", "PPPK"):
+            asn = add_asn(session, opd="DINKES")
+            asn.status = status
+            session.add(asn)
+        session.commit()
+    headers = make_key(engine, "diskominfo")
+    totals = {
+        status: client.get(
+            "/api/v1/participation", params={"status": status}, headers=headers
+        ).json()["total"]["asn_roster"]
+        for status in ("pppk", "PNS", "")
+    }
+    assert totals == {"pppk": 2, "PNS": 1, "": 3}
+
+
 def test_bad_windows_and_unknown_opd_are_422(client: TestClient, engine: Engine) -> None:
     headers = make_key(engine, "diskominfo")
     for params in (
@@ -104,6 +121,7 @@ def test_bad_windows_and_unknown_opd_are_422(client: TestClient, engine: Engine)
         {"start": "kemarin"},
         {"end": "2026-13-45"},
         {"opd": "TIDAKADA"},
+        {"status": "honorer"},
     ):
         response = client.get("/api/v1/participation", params=params, headers=headers)
         assert response.status_code == 422, params

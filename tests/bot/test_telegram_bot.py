@@ -241,8 +241,10 @@ def test_stop_resume_erase_block_and_fallbacks(
     assert identity_of(engine, person) is None
     with session_scope(engine, readonly=True) as session:
         row = session.get(Asn, asn.id)
-        assert row is not None and row.phone is None
+        # The HR record keeps the phone, so the bot's promise holds: register again by contact.
+        assert row is not None and row.phone == "+6281234500021" and row.erased_at is not None
     assert "belum terdaftar" in person.say("/status").text
+    assert "Terdaftar" in person.share_contact().text
 
 
 def test_webhook_checks_the_secret_and_handles_a_redelivery_once(

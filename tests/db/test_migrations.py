@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from db.migrate import current_revision, upgrade
+from db.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
 from db.models import metadata
 
 
@@ -31,3 +31,66 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(engine: Engine) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_personal_data_migration_keeps_every_row_when_it_rebuilds_tables(
+    engine: Engine,
+) -> None:
+    """On SQLite the migration copies ``delivery`` and ``asn``; with foreign keys on, dropping
+    the old tables would have cascaded into confirmations and NIP requests."""
+    before = _revision_before("personal data:")
+    downgrade(engine, before)
+    now = "2026-11-01 00:00:00"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            f"INSERT INTO opd (id, kode, nama, created_at) VALUES (1, 'A', 'A', '{now}')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO asn (id, nip, nama, opd_id, active, consent_at, created_at, updated_at) "
+            f"VALUES (1, '198503122010011004', 'X', 1, true, '{now}', '{now}', '{now}'), "
+            f"(2, '198503122010011005', 'Y', 1, false, NULL, '{now}', '{now}')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO post (id, opd_id, url, platform, status, target_all, submitted_at, "
+            f"approved_at) VALUES (1, 1, 'https://x.test/p', 'web', 'sent', true, '{now}', '{now}')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO delivery (id, post_id, asn_id, opd_id, channel, status, attempts, "
+            f"created_at) VALUES (1, 1, 1, 1, 'telegram', 'sent', 1, '{now}')"
+        )
+        conn.exec_driver_sql(
+            f"INSERT INTO confirmation (delivery_id, kind, created_at) VALUES (1, 'like', '{now}')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO registration_request (asn_id, channel, external_id, chat_id, status, "
+            f"created_at) VALUES (1, 'telegram', '5', '5', 'pending', '{now}')"
+        )
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as conn:
+        counts = [
+            conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar()
+            for name in ("delivery", "confirmation", "registration_request", "asn")
+        ]
+        assert counts == [1, 1, 1, 2]
+        left = conn.exec_driver_sql(
+            "SELECT id, left_at IS NOT NULL, consent_version FROM asn ORDER BY id"
+        ).all()
+        assert [tuple(r) for r in left] == [(1, False, "sebelum-2026-12-01"), (2, True, None)]
+        assert conn.exec_driver_sql("SELECT event FROM consent").scalars().all() == ["given"]
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _revision_before(doc_start: str) -> str:
+    """The revision a migration builds on, found by its docstring: ids are re-chained when
+    branches merge, so tests do not name them."""
+    from alembic.script import ScriptDirectory
+
+    from db.engine import make_engine
+
+    script = ScriptDirectory.from_config(alembic_config(make_engine("sqlite://")))
+    [found] = [r for r in script.walk_revisions() if (r.doc or "").startswith(doc_start)]
+    assert isinstance(found.down_revision, str)
+    return found.down_revision

@@ -3,14 +3,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import Session, select
 
 from db.accounts.identities import mark_unreachable, opt_out
 from db.delivery.confirmations import confirm
 from db.delivery.outbox import mark_failed, mark_sent
+from db.errors import Invalid
 from db.models import Asn, Channel, Delivery
 from db.posts.lifecycle import approve_post, submit_post
-from db.reporting.participation import participation
+from db.reporting.participation import COUNT_FIELDS, participation
 from db.reporting.window import Window
 from tests.factories import add_asn, delivery_of, register
 
@@ -102,6 +104,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "shared": 2,
         "participated": 2,
         "participation_rate": 1.0,
+        "opened": 0,
     }
     assert rows["B"] | {"nama": ""} == {
         "kode": "B",
@@ -114,6 +117,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "shared": 0,
         "participated": 2,
         "participation_rate": 0.667,
+        "opened": 0,
     }
     assert rows["C"] | {"nama": ""} == {
         "kode": "C",
@@ -126,6 +130,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "shared": 0,
         "participated": 0,
         "participation_rate": 0.0,
+        "opened": 0,
     }
     assert report["total"] == {
         "asn_roster": 7,
@@ -136,6 +141,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "shared": 2,
         "participated": 4,
         "participation_rate": 0.8,
+        "opened": 0,
     }
 
     only_b = participation(session, WINDOW, opd_ids=[p["b1"].opd_id]).as_json(WIB)
@@ -153,6 +159,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "shared": 0,
         "participated": 1,
         "participation_rate": 0.5,
+        "opened": 0,
     }
 
 
@@ -215,7 +222,7 @@ def test_counters_equal_the_facts_after_every_kind_of_change(session: Session) -
     session.commit()
     assert _stat_rows(session) == [r for r in kept if r[2:] != (0, 0, 0, 0)]
     plain = {
-        row[0]: tuple(int(v) for v in row[1:])
+        row[0]: tuple(int(v) for v in row[1:5])  # delivered, liked, shared, participated
         for row in session.connection().execute(plain_delivery_counts(WINDOW))
     }
     report = participation(session, WINDOW)
@@ -225,3 +232,43 @@ def test_counters_equal_the_facts_after_every_kind_of_change(session: Session) -
     }
     assert counted["A"] == plain[p["a1"].opd_id] == (2, 1, 1, 1)
     assert counted["B"] == plain[p["b1"].opd_id] == (1, 0, 0, 0)
+
+
+def test_participation_splits_by_pns_and_pppk(session: Session) -> None:
+    """a1 and b1 are PPPK, a2 and b2 PNS, the rest unknown; the split follows the roster."""
+    p = build_regency(session)
+    for who, status in (("a1", "PPPK"), ("b1", "PPPK"), ("a2", "PNS"), ("b2", "PNS")):
+        p[who].status = status
+        session.add(p[who])
+    post, _ = approve_post(
+        session,
+        submit_post(session, opd_kode="A", url="https://instagram.com/p/s").id or 0,
+        now=START + timedelta(days=2),
+    )
+    assert post.id
+    for who in ("a1", "a2", "b1", "b2"):
+        mark_sent(session, delivery_of(session, post.id, p[who]), "m")
+    confirm(session, delivery_of(session, post.id, p["a1"]), "like")
+    confirm(session, delivery_of(session, post.id, p["b1"]), "share")
+    confirm(session, delivery_of(session, post.id, p["a2"]), "share")
+    session.commit()
+
+    def numbers(status: str | None) -> dict[str, tuple[int, ...]]:
+        report = participation(session, WINDOW, status=status)
+        return {
+            r.kode: tuple(getattr(r.counts, f) for f in COUNT_FIELDS)
+            for r in [*report.rows, type(report.rows[0])("TOTAL", "", report.total)]
+        }
+
+    assert numbers("pppk") == {
+        "A": (1, 1, 1, 1, 0, 1),
+        "B": (1, 1, 1, 0, 1, 1),
+        "C": (0, 0, 0, 0, 0, 0),
+        "TOTAL": (2, 2, 2, 1, 1, 2),
+    }
+    assert numbers("PNS")["TOTAL"] == (2, 2, 2, 0, 1, 1)
+    assert numbers(None)["TOTAL"] == (7, 4, 4, 1, 2, 3)
+    a_only = participation(session, WINDOW, status="PNS", opd_ids=[p["a2"].opd_id])
+    assert [(r.kode, r.counts.delivered) for r in a_only.rows] == [("A", 1)]
+    with pytest.raises(Invalid, match="PNS atau PPPK"):
+        participation(session, WINDOW, status="honorer")

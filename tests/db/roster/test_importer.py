@@ -197,3 +197,56 @@ def test_semicolon_csv_with_bom_and_crlf(session: Session, tmp_path: Path) -> No
         (f"\ufeffnip;nama;opd_kode;opd_nama\r\n{A};Budi;DINKES;Dinas Kesehatan\r\n").encode()
     )
     assert run(session, path).added == 1
+
+
+PPPK = "199009132023211014"  # 21 work agreements: not a month
+
+
+def test_status_column_and_pppk_numbers(session: Session, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER + ",status",
+        f"{A},Ani,DINKES,Dinas Kesehatan,,,PNS",
+        f"{PPPK},Pipit,DINKES,,,,pppk",
+        f"{B},Budi,DINKES,,,,",
+        f"{C},Cici,DINKES,,,,honorer",
+        "199009132023211015,Pura,DINKES,,,,PNS",
+    )
+    report = run(session, path)
+    assert report.added == 3
+    assert [(r.line, r.reason) for r in report.rejected] == [
+        (5, "status 'HONORER' tidak dikenal: isi PNS atau PPPK, atau kosongkan"),
+        (6, "status PNS, tetapi NIP ini hanya terbaca sebagai NI PPPK"),
+    ]
+    assert [asn(session, n).status for n in (A, PPPK, B)] == ["PNS", "PPPK", None]
+    # A later file without the column leaves the status as it was.
+    run(session, write(tmp_path, HEADER, f"{PPPK},Pipit S,DINKES,,,", name="b.csv"))
+    assert (asn(session, PPPK).nama, asn(session, PPPK).status) == ("Pipit S", "PPPK")
+
+
+def test_a_repeated_nip_or_phone_keeps_the_first_row(session: Session, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER,
+        f"{A},Pertama,DINKES,Dinas Kesehatan,,0812-3456-7890",
+        f"{B},Kedua,DINKES,,,081234567890",
+        f"{A},Ketiga,DINKES,,,",
+    )
+    report = run(session, path)
+    assert [(r.line, r.reason) for r in report.rejected] == [
+        (3, "nomor telepon +6281234567890 sudah ada di baris 2"),
+        (4, "NIP sudah ada di baris 2"),
+    ]
+    assert (asn(session, A).nama, asn(session, A).phone) == ("Pertama", "+6281234567890")
+
+
+def test_leaving_the_roster_is_dated_and_coming_back_clears_it(
+    session: Session, tmp_path: Path
+) -> None:
+    run(session, write(tmp_path, HEADER, f"{A},Ani,DINKES,Dinas Kesehatan,,", f"{B},Bo,DINKES,,,"))
+    run(session, write(tmp_path, HEADER, f"{A},Ani,DINKES,,,", name="b.csv"), full=True)
+    gone = asn(session, B)
+    assert (gone.active, gone.left_at is not None) == (False, True)
+    run(session, write(tmp_path, HEADER, f"{B},Bo,DINKES,,,", name="c.csv"))
+    back = asn(session, B)
+    assert (back.active, back.left_at) == (True, None)

@@ -58,9 +58,11 @@ def test_impossible_sex_digit_is_refused(nip: str, digit: str) -> None:
         ("198513122010011004", "tanggal lahir"),  # month 13
         ("198502302010011004", "tanggal lahir"),  # 30 February
         ("185503122010011004", "tahun lahir"),  # born 1855
-        ("198503122010131004", "bulan TMT"),  # service month 13
+        ("198503122010001004", "bulan TMT"),  # neither a month nor an agreement count
         ("198503121990011004", "TMT"),  # in service at age 5
         ("198503122031011004", "TMT"),  # service starts in 2031
+        ("199009132031211014", "TMT"),  # PPPK appointed in 2031
+        ("199002302023211014", "tanggal lahir"),  # PPPK born on 30 February
         ("198503122010011000", "nomor urut"),
     ],
 )
@@ -80,6 +82,34 @@ def test_numbers_from_a_spreadsheet_are_refused(number: object) -> None:
     """An 18-digit number in a float has lost digits; even an int cell is not trusted."""
     with pytest.raises(InvalidNip, match="dibulatkan"):
         normalize_nip(number, today=TODAY)
+
+
+@pytest.mark.parametrize(
+    "nip",
+    [
+        "199009132023211014",  # the contract's NI PPPK example: 21 work agreements
+        "198001012021131001",  # 13: not a month, so only a PPPK reading
+        "197512312022992002",  # 99 agreements
+        "198503122010011004",  # the contract's PNS example
+    ],
+)
+def test_pns_and_pppk_numbers_are_both_accepted(nip: str) -> None:
+    assert normalize_nip(nip, today=TODAY) == nip
+
+
+@st.composite
+def valid_pppk(draw: st.DrawFn) -> str:
+    born = draw(st.dates(min_value=date(1950, 1, 1), max_value=date(2005, 12, 31)))
+    year = draw(st.integers(min_value=max(2019, born.year + 18), max_value=2026))
+    count = draw(st.integers(min_value=1, max_value=99))
+    sex = draw(st.sampled_from("12"))
+    seq = draw(st.integers(min_value=1, max_value=999))
+    return f"{born:%Y%m%d}{year:04d}{count:02d}{sex}{seq:03d}"
+
+
+@given(valid_pppk())
+def test_any_pppk_agreement_count_is_accepted(nip: str) -> None:
+    assert normalize_nip(nip, today=TODAY) == nip
 
 
 def test_empty_is_refused() -> None:

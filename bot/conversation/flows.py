@@ -1,0 +1,109 @@
+"""One entry point for everything a person does: route it to its step.
+
+``handle`` runs inside the caller's transaction (the adapter commits); it flushes, never
+commits. Text routing: a text that continues a multi-step flow (a caption, a rejection reason)
+goes there first; then a link (an admin's submission); then something that looks like a NIP;
+anything else is not understood.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from bot.conversation import choices, commands, registration, review, submission, taps
+from bot.conversation.replies import (
+    Action,
+    Command,
+    Contact,
+    Other,
+    Outcome,
+    Person,
+    Pressed,
+    Text,
+)
+from bot.texts import as_plain, th
+from db.accounts.chat_state import get_state
+
+URL = re.compile(r"^\s*\S+://\S+\s*$|^\s*(www\.)?[\w-]+(\.[\w-]+)+/\S*\s*$", re.IGNORECASE)
+NIP_LIKE = re.compile(r"^[\d\s.\-]{15,30}$")
+COMMANDS = ("start", "status", "bantuan", "berhenti", "hapus")  # the menu everyone sees
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the steps need from the configuration."""
+
+    public_url: str | None = None
+
+
+def handle(
+    session: Session, person: Person, action: Action, settings: Settings = Settings()
+) -> Outcome:
+    if isinstance(action, Pressed):
+        return pressed(session, person, action.data)
+    commands.touch(session, person)
+    if isinstance(action, Command):
+        return command(session, person, action.name, settings)
+    if isinstance(action, Contact):
+        return registration.contact(session, person, action.phone, action.owner)
+    if isinstance(action, Text):
+        return text(session, person, action.text)
+    assert isinstance(action, Other)
+    return commands.unknown(person)
+
+
+def command(session: Session, person: Person, name: str, settings: Settings) -> Outcome:
+    if name == "start":
+        return registration.start(session, person)
+    if name == "status":
+        return commands.status(session, person)
+    if name in ("bantuan", "help"):
+        return commands.help_text(session, person)
+    if name == "berhenti":
+        return commands.stop(session, person)
+    if name == "hapus":
+        return commands.erase_prompt(person)
+    if name == "laporan":
+        return commands.report(session, person)
+    if name == "dashboard":
+        return commands.dashboard(session, person, settings.public_url)
+    return commands.unknown(person)
+
+
+def text(session: Session, person: Person, body: str) -> Outcome:
+    state = get_state(session, person.channel, person.external_id)
+    if state is not None:
+        name, data = state
+        if name == submission.CAPTION:
+            return submission.caption(session, person, body.strip() or None)
+        if name == review.REJECT_REASON:
+            return review.reason(session, person, body, int(data["post_id"]))
+    if URL.match(body):
+        return submission.link(session, person, body.strip())
+    if NIP_LIKE.match(body) and sum(ch.isdigit() for ch in body) >= 15:
+        return registration.nip(session, person, body)
+    return commands.unknown(person)
+
+
+def pressed(session: Session, person: Person, data: str) -> Outcome:
+    """A button. Anything Gaung did not send is answered "not valid" and changes nothing."""
+    choice = choices.decode(data)
+    if choice is None:
+        return Outcome(answer=as_plain(th("tap.refused")))
+    if choice.kind == choices.TAP:
+        assert choice.ref is not None
+        return taps.tap(session, person, choice.ref, choices.TAP_KINDS[choice.action])
+    if choice.kind == choices.REGISTRATION:
+        assert choice.ref is not None
+        return registration.decide(
+            session, person, choice.ref, approve=choice.action == choices.APPROVE
+        )
+    if choice.kind == choices.SUBMISSION:
+        return submission.pressed(session, person, choice.action)
+    if choice.kind == choices.REVIEW:
+        assert choice.ref is not None
+        return review.pressed(session, person, choice.ref, choice.action)
+    return commands.erase_answer(session, person, choice.action)

@@ -1,0 +1,159 @@
+"""Becoming a recipient: /start and consent, a shared contact, a typed NIP, an admin's decision."""
+
+from __future__ import annotations
+
+import html
+from typing import TypedDict
+
+from sqlmodel import Session
+
+from bot.conversation import choices
+from bot.conversation.people import admin_of, tell_admins
+from bot.conversation.replies import Address, Button, Notice, Outcome, Person, Reply, one, say
+from bot.texts import Markup
+from db.accounts.identities import identity_for, mark_inbound, opt_in
+from db.accounts.registration import (
+    Registration,
+    Result,
+    asn_for_account,
+    decide_request,
+    register_by_contact,
+    request_by_nip,
+)
+from db.errors import GaungError
+from db.models import Opd
+
+RESULT_TEXT = {
+    Result.REGISTERED: "reg.registered",
+    Result.ALREADY: "reg.already",
+    Result.NOT_OWN_CONTACT: "reg.not_own_contact",
+    Result.NOT_IN_ROSTER: "reg.not_in_roster",
+    Result.INACTIVE: "reg.inactive",
+    Result.OTHER_ACCOUNT: "reg.other_account",
+    Result.ACCOUNT_TAKEN: "reg.account_taken",
+    Result.INVALID: "reg.invalid",
+    Result.PENDING: "reg.pending",
+}
+
+
+class Account(TypedDict):
+    """The keywords that name a person's chat account to ``db.accounts.registration``."""
+
+    channel: str
+    external_id: str
+    chat_id: str
+
+
+def account(person: Person) -> Account:
+    return Account(channel=person.channel, external_id=person.external_id, chat_id=person.chat_id)
+
+
+def registration_text(person: Person | str, outcome: Registration) -> Markup:
+    key = RESULT_TEXT.get(outcome.result)
+    if key is None:  # REQUESTED
+        key = "reg.requested" if outcome.notify_admins else "reg.requested_no_admin"
+    return say(
+        person,
+        key,
+        nama=outcome.asn.nama if outcome.asn else "",
+        opd=outcome.opd.nama if outcome.opd else "",
+        detail=outcome.detail or "",
+    )
+
+
+def start(session: Session, person: Person) -> Outcome:
+    """A registered ASN is welcomed back (and opted in again); anyone else gets the consent
+    text and the control that shares their own number."""
+    asn = asn_for_account(session, person.channel, person.external_id)
+    identity = identity_for(session, person.channel, person.external_id)
+    if asn is None or identity is None:
+        text = Markup(
+            "\n\n".join(
+                [
+                    say(person, "start.greeting"),
+                    say(person, "start.consent"),
+                    say(person, "start.how"),
+                ]
+            )
+        )
+        return one(text, ask_contact=True)
+    mark_inbound(session, identity)
+    resumed = asn.opted_out_at is not None
+    opt_in(session, asn)  # records the resumption in the consent history
+    opd = session.get(Opd, asn.opd_id)
+    key = "start.resumed" if resumed else "start.registered"
+    return one(say(person, key, nama=asn.nama, opd=opd.nama if opd else ""), close_keyboard=True)
+
+
+def contact(session: Session, person: Person, phone: str, owner: str | None) -> Outcome:
+    """A shared contact registers its owner when it is the sender's own and in the roster."""
+    outcome = register_by_contact(session, **account(person), phone=phone, contact_user_id=owner)
+    done = outcome.result in (Result.REGISTERED, Result.ALREADY)
+    return one(registration_text(person, outcome), close_keyboard=done)
+
+
+def nip(session: Session, person: Person, text: str) -> Outcome:
+    """A typed NIP puts a request before the OPD's admins, with Approve / Reject buttons."""
+    outcome = request_by_nip(session, **account(person), nip=text)
+    if outcome.result == Result.NOT_IN_ROSTER:
+        return one(say(person, "reg.nip_not_in_roster", detail=outcome.detail or ""))
+    result = one(registration_text(person, outcome))
+    request, asn = outcome.request, outcome.asn
+    if outcome.result != Result.REQUESTED or request is None or request.id is None or asn is None:
+        return result
+    ask = Reply(
+        say(
+            person,  # names the requester's network
+            "admin.reg_request",
+            nama=asn.nama,
+            nip=asn.nip,
+            jabatan=asn.jabatan or "-",
+            who=person.name or person.external_id,
+        ),
+        (
+            (
+                Button(
+                    say(person, "button.approve"),
+                    choices.encode(choices.REGISTRATION, choices.APPROVE, request.id),
+                ),
+                Button(
+                    say(person, "button.reject"),
+                    choices.encode(choices.REGISTRATION, choices.REJECT, request.id),
+                ),
+            ),
+        ),
+    )
+    result.notices = tell_admins(session, outcome.notify_admins, ask)
+    return result
+
+
+def decide(session: Session, person: Person, request_id: int, *, approve: bool) -> Outcome:
+    """An OPD admin's Approve / Reject on a NIP request; the ASN hears the decision."""
+    admin = admin_of(session, person)
+    if admin is None:
+        return one(say(person, "report.not_admin"), replace=True)
+    try:
+        request, asn, outcome = decide_request(session, request_id, admin=admin, approve=approve)
+    except GaungError as exc:
+        detail = html.escape(exc.message, quote=False)
+        return one(Markup(f"{say(person, 'admin.decided_already')} ({detail})"), replace=True)
+    asker = Address(request.channel, request.external_id, request.chat_id)
+    if not approve:
+        answer, notice = (
+            say(person, "admin.reg_rejected", nama=asn.nama),
+            say(asker.channel, "reg.rejected"),
+        )
+    else:
+        assert outcome is not None
+        answer = say(person, "admin.reg_approved", nama=asn.nama)
+        notice = (
+            say(
+                asker.channel,
+                "reg.approved",
+                nama=asn.nama,
+                opd=outcome.opd.nama if outcome.opd else "",
+            )
+            if outcome.result == Result.REGISTERED
+            else registration_text(asker.channel, outcome)
+        )
+    return Outcome([Reply(answer, replace=True)], [Notice(asker, Reply(notice))])

@@ -1,0 +1,57 @@
+"""The emulator's settings (Meta's limits) and the clock and buckets that enforce them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Limits:
+    """Meta's limits as settings; the pair rate is reported by third parties only."""
+
+    rate: float = 80.0  # messages/s per business number (1,000 after the upgrade)
+    burst: float | None = None  # bucket size; default one second's worth
+    pair_rate: float = 1 / 6  # messages/s to one user
+    pair_burst: float = 5.0
+    messaging_limit: int | None = 2_000  # unique users reached outside the window per 24 h
+    # Meta documents no code for a send over the messaging limit: accepted, then failed.
+    tier_error: int = 131048
+    webhook_retry_base: float = 1.0  # first redelivery delay (real seconds); doubles
+    webhook_retry_cap: float = 60.0
+    duplicate_rate: float = 0.0  # share of webhooks delivered twice
+    webhook_connections: int = 32
+    webhook_batch: int = 1  # events per POST, several ``entry`` items when above one
+
+
+class Bucket:
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = max(1.0, burst)
+        self.tokens = self.burst
+        self.stamp = now
+
+    def refill(self, now: float) -> None:
+        if now > self.stamp:
+            self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = max(self.stamp, now)
+
+    def ready(self, now: float) -> bool:
+        self.refill(now)
+        return self.tokens >= 1.0
+
+    def take(self) -> None:
+        self.tokens -= 1.0
+
+
+class OffsetClock:
+    """Wall-clock epoch seconds that a test or the control API can move forward."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self._offset = 0.0 if start is None else start - time.time()
+
+    def __call__(self) -> float:
+        return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        self._offset += seconds

@@ -1,0 +1,1 @@
+"""WhatsApp through Meta's Cloud API: the sender and the webhook (pywa stays in here)."""

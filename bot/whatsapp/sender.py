@@ -1,0 +1,258 @@
+"""WhatsApp Cloud API as a broadcast channel, through pywa.
+
+Inside the recipient's 24-hour customer-service window a post goes as an interactive message:
+the post's text and URL in the body, reply buttons "👍 Sudah Like" / "🔁 Sudah Share". Outside it
+only an approved template may be sent: ``GAUNG_WHATSAPP_TEMPLATE`` with the OPD and the URL as
+its two body parameters and the same two taps as quick replies (buttons 0 and 1). A button id or
+quick-reply payload is the tap format Telegram uses (``g1:<delivery>:<l|s>``), so one parser
+reads taps from both channels; the tracker (``biz_opaque_callback_data``) names the delivery, so
+status webhooks find their outbox row without a lookup by message id.
+
+"Accepted" is not "delivered": a send that returns a ``wamid`` can still fail by status webhook
+(131047 outside the window, 131026 not on WhatsApp). This module only sends and classifies the
+synchronous answer; the webhook side records the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Sequence
+
+import httpx
+from pywa.errors import WhatsAppError
+from pywa.types.callback import Button
+from pywa_async.client import WhatsApp
+from pywa_async.types.sent_update import SentMessage
+from pywa_async.types.templates import QuickReplyButton, TemplateLanguage
+from pywa_async.utils import Version
+
+from bot.channels.base import (
+    Misconfigured,
+    OutgoingPost,
+    RateLimited,
+    Rejected,
+    SendError,
+    Transient,
+    Unreachable,
+)
+from bot.conversation.choices import tap_data
+from bot.texts import t
+from bot.whatsapp.transport import GRAPH_ORIGIN, graph_client
+
+API_VERSION = str(Version.GRAPH_API)  # the latest pywa speaks
+TRACKER_PREFIX = "g1"
+MAX_BODY = 1024  # interactive body, characters
+MAX_BUTTON_TITLE = 20
+MAX_BUTTONS = 3
+MAX_TEXT = 4096
+LIKE_INDEX, SHARE_INDEX = 0, 1  # the template's quick-reply buttons
+ELLIPSIS = "…"
+
+# Meta's codes (shared/channels.md, pywa errors.py), by what the broadcaster should do.
+THROUGHPUT = 130429
+PAIR_RATE = 131056
+RATE_LIMITED = {THROUGHPUT, PAIR_RATE, 4, 80007, 131048}
+# This recipient, this time: not on WhatsApp, window closed, marketing cap or opt-out, ourselves.
+UNREACHABLE = {131026, 131047, 131049, 131050, 131021}
+# Nothing sends until an operator acts: token, permissions, policy block, locked account,
+# payment, our number's registration, the template (missing, paused, disabled, mismatched).
+MISCONFIGURED = {
+    0, 3, 10, 190, 368, 131031, 131042, 131045, 133010,
+    132000, 132001, 132007, 132012, 132015, 132016,
+}  # fmt: skip
+TRANSIENT = {1, 2, 131000, 131016, 133004}
+
+
+class PairRateLimited(RateLimited):
+    """131056: too many messages to this one user; the number itself may go on.
+
+    A ``RateLimited`` so a broadcaster that knows only the base kinds still waits; one that
+    paces per recipient can delay just this delivery by ``retry_after`` instead.
+    """
+
+
+def tracker(delivery_id: int) -> str:
+    """The ``biz_opaque_callback_data`` of a delivery's message."""
+    return f"{TRACKER_PREFIX}:{delivery_id}"
+
+
+def parse_tracker(value: str | None) -> int | None:
+    """The delivery a status webhook is about, or None when the tracker is not ours."""
+    if not value:
+        return None
+    prefix, _, number = value.partition(":")
+    return int(number) if prefix == TRACKER_PREFIX and number.isdigit() else None
+
+
+def button_titles(confirmed: frozenset[str] | set[str]) -> tuple[str, str]:
+    like = t("button.liked") if "like" in confirmed else t("button.like")
+    share = t("button.shared") if "share" in confirmed else t("button.share")
+    return like, share
+
+
+def post_body(message: OutgoingPost) -> str:
+    """The interactive body: the post text, its caption cut so the whole fits 1,024 characters."""
+    header_key = "post.reminder_header" if message.reminder else "post.header"
+    header = t(header_key, opd=message.opd_nama)
+
+    def render(caption: str) -> str:
+        return t("post.body", header=header, caption=f"{caption}\n\n" if caption else "",
+                 url=message.url)  # fmt: skip
+
+    caption = message.caption or ""
+    body = render(caption)
+    if len(body) > MAX_BODY and caption:
+        room = len(caption) - (len(body) - MAX_BODY) - len(ELLIPSIS)
+        body = render(caption[: max(0, room)].rstrip() + ELLIPSIS if room > 0 else "")
+    if len(body) > MAX_BODY:  # an absurdly long URL: Meta would refuse it anyway
+        raise Rejected(f"the post does not fit a WhatsApp message ({len(body)} characters)")
+    return body
+
+
+def template_body(message: OutgoingPost) -> dict[str, object]:
+    """The template's body parameters: {{1}} the OPD, {{2}} the post's URL."""
+    values = (message.opd_nama, message.url)
+    return {"type": "body", "parameters": [{"type": "text", "text": v} for v in values]}
+
+
+class WhatsAppChannel:
+    """Sends posts from one business number; ``api_url`` may point at the emulator."""
+
+    name = "whatsapp"
+
+    def __init__(
+        self,
+        token: str,
+        phone_id: str,
+        *,
+        api_url: str = GRAPH_ORIGIN,
+        api_version: str = API_VERSION,
+        template: str = "gaung_postingan_baru",
+        template_language: str = "id",
+        connections: int = 64,
+        timeout: float = 15.0,
+        throughput_wait: float = 1.0,
+        pair_wait: float = 6.0,
+        account_wait: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._session = graph_client(
+            api_url, connections=connections, timeout=timeout, inner=transport
+        )
+        self._client = WhatsApp(
+            phone_id=phone_id, token=token, session=self._session, api_version=api_version
+        )
+        self.template = template
+        self.template_language = TemplateLanguage(template_language)
+        self._waits = {THROUGHPUT: throughput_wait, PAIR_RATE: pair_wait}
+        self._account_wait = account_wait
+
+    async def send_post(self, message: OutgoingPost) -> str:
+        like, share = button_titles(message.confirmed)
+        like_id = tap_data(message.delivery_id, "like")
+        share_id = tap_data(message.delivery_id, "share")
+        if message.window_open:
+            return await self._call(
+                self._client.send_message(
+                    to=message.chat_id,
+                    text=post_body(message),
+                    buttons=[Button(like, like_id), Button(share, share_id)],
+                    tracker=tracker(message.delivery_id),
+                )
+            )
+        return await self._call(
+            self._client.send_template(
+                to=message.chat_id,
+                name=self.template,
+                language=self.template_language,
+                params=[
+                    template_body(message),
+                    QuickReplyButton.params(callback_data=like_id, index=LIKE_INDEX),
+                    QuickReplyButton.params(callback_data=share_id, index=SHARE_INDEX),
+                ],
+                tracker=tracker(message.delivery_id),
+            )
+        )
+
+    async def send_text(
+        self,
+        to: str,
+        text: str,
+        buttons: Sequence[tuple[str, str]] = (),
+        *,
+        tracker: str | None = None,
+    ) -> str:
+        """A conversation reply inside the window: text, or text with ≤ 3 ``(id, title)`` buttons.
+
+        Checked here against Meta's limits so that a too-long title is our ``Rejected``, not a
+        round trip; outside the window Meta accepts it and fails it later with 131047.
+        """
+        if buttons:
+            if len(buttons) > MAX_BUTTONS:
+                raise Rejected(f"{len(buttons)} reply buttons; WhatsApp allows {MAX_BUTTONS}")
+            for ident, title in buttons:
+                if not title or len(title) > MAX_BUTTON_TITLE or not ident:
+                    raise Rejected(f"reply button {title!r} breaks WhatsApp's limits")
+            if len(text) > MAX_BODY:
+                raise Rejected(f"a message with buttons holds {MAX_BODY} characters")
+        elif len(text) > MAX_TEXT:
+            raise Rejected(f"a text message holds {MAX_TEXT} characters")
+        return await self._call(
+            self._client.send_message(
+                to=to,
+                text=text,
+                buttons=[Button(title, ident) for ident, title in buttons] or None,
+                tracker=tracker,
+            )
+        )
+
+    async def _call(self, request: Awaitable[SentMessage]) -> str:
+        """Await one pywa send; every failure comes out as a ``SendError``."""
+        try:
+            sent = await request
+        except WhatsAppError as error:
+            raise self.classify(error) from None
+        except httpx.TimeoutException as exc:
+            raise Transient(f"timeout: {type(exc).__name__}") from None
+        except httpx.TransportError as exc:
+            raise Transient(f"connection: {type(exc).__name__}") from None
+        except ValueError as exc:  # pywa refuses a recipient it cannot read
+            raise Unreachable(f"invalid recipient: {exc}") from None
+        return str(sent.id)
+
+    def classify(self, error: WhatsAppError) -> SendError:
+        """Map a Graph API failure to what the broadcaster does; by ``code``, never by title."""
+        return classify(
+            error.code,
+            f"{error.code}: {error.details or error.message}",
+            status=error.status_code,
+            transient=error.is_transient,
+            waits=self._waits,
+            account_wait=self._account_wait,
+        )
+
+    async def aclose(self) -> None:
+        await self._session.aclose()
+
+
+def classify(
+    code: int,
+    reason: str,
+    *,
+    status: int | None = None,
+    transient: bool | None = None,
+    waits: dict[int, float] | None = None,
+    account_wait: float = 60.0,
+) -> SendError:
+    if code == PAIR_RATE:
+        return PairRateLimited(reason, (waits or {}).get(code, account_wait))
+    if code in RATE_LIMITED:
+        return RateLimited(reason, (waits or {}).get(code, account_wait))
+    if code in UNREACHABLE:
+        return Unreachable(reason)
+    if code == 429 or status == 429:
+        return RateLimited(reason, account_wait)
+    if code in MISCONFIGURED or 200 <= code < 300 or status in (401, 404) or code in (401, 404):
+        return Misconfigured(reason)  # bad token, wrong phone id or API URL: an operator acts
+    if code in TRANSIENT or transient or 500 <= code < 600 or (status or 0) >= 500:
+        return Transient(reason)
+    return Rejected(reason)

@@ -1,0 +1,323 @@
+"""The WhatsApp sender: message shapes and error classes, against the emulator over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import replace
+
+import httpx
+import pytest
+
+from bot.channels.base import (
+    Misconfigured,
+    OutgoingPost,
+    RateLimited,
+    Rejected,
+    SendError,
+    Transient,
+    Unreachable,
+)
+from bot.conversation.choices import parse_tap as parse_callback
+from bot.emulators.whatsapp import Limits, WhatsAppEmulator
+from bot.whatsapp.sender import (
+    MAX_BODY,
+    PairRateLimited,
+    WhatsAppChannel,
+    classify,
+    parse_tracker,
+    tracker,
+)
+from bot.whatsapp.transport import OriginTransport, graph_client
+
+URL = "https://www.instagram.com/p/DKabc123/"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[WhatsAppEmulator]:
+    with WhatsAppEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def wa(server: WhatsAppEmulator) -> WhatsAppEmulator:
+    """One server for the module, a fresh world for each test."""
+    server.reset(Limits(rate=1000, pair_burst=100))
+    return server
+
+
+def post(
+    chat_id: str, *, delivery_id: int = 41, window_open: bool = False, **kw: object
+) -> OutgoingPost:
+    fields: dict[str, object] = {
+        "delivery_id": delivery_id,
+        "chat_id": chat_id,
+        "url": URL,
+        "caption": "Peringatan Hari Jadi Kabupaten Mojokerto",
+        "platform": "instagram",
+        "opd_nama": "Dinas Komunikasi dan Informatika",
+        "window_open": window_open,
+        **kw,
+    }
+    return OutgoingPost(**fields)  # type: ignore[arg-type]
+
+
+def send(wa: WhatsAppEmulator, message: OutgoingPost, **options: object) -> str:
+    async def go() -> str:
+        settings = {"api_url": wa.url, **options}
+        channel = WhatsAppChannel(wa.token, wa.phone_id, **settings)  # type: ignore[arg-type]
+        try:
+            return await channel.send_post(message)
+        finally:
+            await channel.aclose()
+
+    return asyncio.run(go())
+
+
+def failure(wa: WhatsAppEmulator, message: OutgoingPost, **options: object) -> SendError:
+    with pytest.raises(SendError) as caught:
+        send(wa, message, **options)
+    return caught.value
+
+
+def test_inside_the_window_a_post_has_like_and_share_reply_buttons(wa: WhatsAppEmulator) -> None:
+    user = wa.world.add_user("Budi", in_window=True)
+    message_id = send(wa, post(user.wa_id, window_open=True))
+    sent = wa.world.messages(user.wa_id)[-1]
+    assert message_id == sent.id and message_id.startswith("wamid.")
+    assert sent.type == "interactive"
+    assert URL in sent.text()
+    assert "Dinas Komunikasi dan Informatika" in sent.text()
+    assert "Peringatan Hari Jadi" in sent.text()
+    assert sent.buttons() == [
+        {"id": "g1:41:l", "title": "👍 Sudah Like"},
+        {"id": "g1:41:s", "title": "🔁 Sudah Share"},
+    ]
+    assert [parse_callback(b["id"]) for b in sent.buttons()] == [(41, "like"), (41, "share")]
+    assert sent.tracker == tracker(41) and parse_tracker(sent.tracker) == 41
+    assert sent.statuses == ["sent", "delivered"]
+    assert sent.pricing["billable"] is False
+
+
+def test_outside_the_window_the_post_is_the_template_with_quick_replies(
+    wa: WhatsAppEmulator,
+) -> None:
+    user = wa.world.add_user("Sari")
+    send(wa, post(user.wa_id, delivery_id=7))
+    sent = wa.world.messages(user.wa_id)[-1]
+    assert sent.type == "template"
+    assert sent.payload["name"] == "gaung_postingan_baru"
+    assert sent.payload["language"] == {"code": "id"}
+    assert "Dinas Komunikasi dan Informatika" in sent.text() and URL in sent.text()
+    assert sent.buttons() == [
+        {"payload": "g1:7:l", "text": "👍 Sudah Like"},
+        {"payload": "g1:7:s", "text": "🔁 Sudah Share"},
+    ]
+    assert sent.tracker == "g1:7"
+    assert sent.statuses == ["sent", "delivered"]
+    assert sent.pricing == {
+        "billable": True,
+        "pricing_model": "PMP",
+        "type": "regular",
+        "category": "marketing",
+    }
+    assert wa.world.reached_today() == 1
+
+
+def test_a_configured_template_and_language_are_used(wa: WhatsAppEmulator) -> None:
+    user = wa.world.add_user()
+    error = failure(wa, post(user.wa_id), template="lain", template_language="en_US")
+    assert isinstance(error, Misconfigured)
+    assert error.reason.startswith("132001")
+
+
+def test_a_reminder_shows_what_is_already_confirmed(wa: WhatsAppEmulator) -> None:
+    user = wa.world.add_user(in_window=True)
+    send(wa, post(user.wa_id, window_open=True, reminder=True, confirmed=frozenset({"like"})))
+    sent = wa.world.messages(user.wa_id)[-1]
+    assert [b["title"] for b in sent.buttons()] == ["✅ Sudah Like", "🔁 Sudah Share"]
+    assert sent.text().startswith("⏰ Pengingat")
+
+
+def test_a_long_caption_is_cut_so_the_body_fits_and_keeps_the_url(wa: WhatsAppEmulator) -> None:
+    user = wa.world.add_user(in_window=True)
+    send(wa, post(user.wa_id, window_open=True, caption="kata " * 400))
+    body = wa.world.messages(user.wa_id)[-1].text()
+    assert len(body) <= MAX_BODY
+    assert URL in body and "…" in body
+
+
+def test_a_user_known_only_by_user_id_is_reached(wa: WhatsAppEmulator) -> None:
+    user = wa.world.add_user("Nadia", username="nadia.asn", hide_phone=True, in_window=True)
+    send(wa, post(user.user_id, window_open=True))
+    assert wa.world.messages(user.wa_id)[-1].to == user.user_id
+
+
+def test_accepted_is_not_delivered(wa: WhatsAppEmulator) -> None:
+    """The send succeeds; the failure comes later by status webhook (the lead wires that)."""
+    stale = wa.world.add_user()
+    send(wa, post(stale.wa_id, window_open=True))  # our record said open; Meta says closed
+    assert wa.world.messages(stale.wa_id)[-1].error == 131047
+    send(wa, post("6289999999999"))
+    assert wa.world.stats()["failed"] == {"131047": 1, "131026": 1}
+
+
+def test_errors_are_classified_for_the_broadcaster(wa: WhatsAppEmulator) -> None:
+    user = wa.world.add_user(in_window=True)
+    message = post(user.wa_id, window_open=True)
+
+    async def bad_token() -> SendError:
+        channel = WhatsAppChannel("EAAG-WRONG", wa.phone_id, api_url=wa.url)
+        try:
+            with pytest.raises(SendError) as caught:
+                await channel.send_post(message)
+            return caught.value
+        finally:
+            await channel.aclose()
+
+    assert isinstance(asyncio.run(bad_token()), Misconfigured)
+
+    wa.world.set_limits(rate=1)
+    send(wa, message)
+    throttled = failure(wa, message, throughput_wait=1.5)
+    assert isinstance(throttled, RateLimited) and throttled.retry_after == 1.5
+    assert throttled.reason.startswith("130429")
+
+    wa.world.set_limits(rate=1000, pair_burst=1)
+    send(wa, message)
+    pair = failure(wa, message, pair_wait=6.0)
+    assert isinstance(pair, PairRateLimited) and pair.retry_after == 6.0
+
+    wa.world.set_limits(pair_burst=100)
+    wa.world.set_template_status("gaung_postingan_baru", "id", "PAUSED")
+    assert isinstance(failure(wa, replace(message, window_open=False)), Misconfigured)
+
+    wa.world.inject_fault("error", status=500)
+    assert isinstance(failure(wa, message), Transient)
+    wa.world.inject_fault("drop")
+    assert isinstance(failure(wa, message), Transient)
+
+
+def test_a_wrong_api_url_or_phone_id_is_misconfigured(wa: WhatsAppEmulator) -> None:
+    user = wa.world.add_user(in_window=True)
+    message = post(user.wa_id, window_open=True)
+    assert isinstance(failure(wa, message, api_url=f"{wa.url}/salah"), Misconfigured)
+
+    async def wrong_phone() -> SendError:
+        channel = WhatsAppChannel(wa.token, "123", api_url=wa.url)
+        try:
+            with pytest.raises(SendError) as caught:
+                await channel.send_post(message)
+            return caught.value
+        finally:
+            await channel.aclose()
+
+    error = asyncio.run(wrong_phone())
+    assert isinstance(error, Rejected) and error.reason.startswith("100")
+
+
+def test_a_closed_port_is_transient() -> None:
+    from bot.emulators.telegram.runner import free_port
+
+    async def go() -> SendError:
+        channel = WhatsAppChannel("t", "1", api_url=f"http://127.0.0.1:{free_port()}")
+        try:
+            with pytest.raises(SendError) as caught:
+                await channel.send_post(post("6281", window_open=True))
+            return caught.value
+        finally:
+            await channel.aclose()
+
+    assert isinstance(asyncio.run(go()), Transient)
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (130429, RateLimited),
+        (131056, PairRateLimited),
+        (4, RateLimited),
+        (80007, RateLimited),
+        (131026, Unreachable),
+        (131047, Unreachable),
+        (131050, Unreachable),
+        (190, Misconfigured),
+        (368, Misconfigured),
+        (131031, Misconfigured),
+        (133010, Misconfigured),
+        (131051, Rejected),
+        (132001, Misconfigured),
+        (132016, Misconfigured),
+        (1, Transient),
+        (2, Transient),
+        (131000, Transient),
+        (502, Transient),
+        (100, Rejected),
+        (131009, Rejected),
+    ],
+)
+def test_classify_by_code(code: int, kind: type[SendError]) -> None:
+    assert type(classify(code, f"{code}: x")) is kind
+
+
+def test_the_transport_rewrites_the_origin_and_keeps_path_query_and_headers() -> None:
+    seen: list[httpx.Request] = []
+
+    def record(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    async def go() -> None:
+        client = graph_client("http://127.0.0.1:9/prefix", inner=httpx.MockTransport(record))
+        client.base_url = "https://graph.facebook.com/v26.0"  # what pywa sets
+        client.headers["Authorization"] = "Bearer T"
+        await client.post("/123/messages?x=1", json={"a": 1})
+        await client.aclose()
+
+    asyncio.run(go())
+    [request] = seen
+    assert str(request.url) == "http://127.0.0.1:9/prefix/v26.0/123/messages?x=1"
+    assert request.headers["host"] == "127.0.0.1:9"
+    assert request.headers["authorization"] == "Bearer T"
+    with pytest.raises(ValueError):
+        OriginTransport("ftp://x", httpx.MockTransport(record))
+
+
+def test_a_lost_answer_is_transient_though_the_message_was_sent(wa: WhatsAppEmulator) -> None:
+    """Why the broadcaster must not resend blindly: the emulator shows the message arrived."""
+    user = wa.world.add_user(in_window=True)
+    wa.world.inject_fault("lost")
+    assert isinstance(failure(wa, post(user.wa_id, window_open=True)), Transient)
+    assert wa.world.delivered_counts()[user.wa_id] == 1
+
+
+def test_a_conversation_reply_with_reply_buttons(wa: WhatsAppEmulator) -> None:
+    user = wa.world.add_user(in_window=True)
+
+    async def go() -> list[str | SendError]:
+        channel = WhatsAppChannel(wa.token, wa.phone_id, api_url=wa.url)
+        results: list[str | SendError] = []
+        try:
+            results.append(await channel.send_text(user.wa_id, "Terima kasih."))
+            results.append(
+                await channel.send_text(user.wa_id, "Setuju?", [("r:setuju", "✅ Setuju")])
+            )
+            for bad in (
+                [("a", "x" * 21)],
+                [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")],
+                [("", "kosong")],
+            ):
+                with pytest.raises(Rejected) as caught:
+                    await channel.send_text(user.wa_id, "x", bad)
+                results.append(caught.value)
+        finally:
+            await channel.aclose()
+        return results
+
+    results = asyncio.run(go())
+    assert all(isinstance(r, str) for r in results[:2])
+    assert all(isinstance(r, Rejected) for r in results[2:])
+    plain, consent = wa.world.messages(user.wa_id)
+    assert plain.type == "text" and plain.text() == "Terima kasih."
+    assert consent.buttons() == [{"id": "r:setuju", "title": "✅ Setuju"}]
+    assert len(wa.world.messages(user.wa_id)) == 2  # refused replies never left
