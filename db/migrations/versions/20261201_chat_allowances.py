@@ -1,7 +1,7 @@
 """per-person allowances (NIP attempts, messages, admin pages)
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-01 12:50:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import db.types
 
 revision: str = '0011'
-down_revision: str | None = '0005'
+down_revision: str | None = '0008'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
