@@ -13,7 +13,7 @@ from bot.conversation import choices
 from bot.conversation.people import admin_of, tell_admins
 from bot.conversation.replies import Address, Button, Notice, Outcome, Person, Reply, one, say
 from bot.texts import Markup
-from db.accounts.identities import identity_for, mark_inbound, opt_in
+from db.accounts.identities import opt_in
 from db.accounts.limits import Limit, spend, subject_of
 from db.accounts.registration import (
     Registration,
@@ -67,23 +67,14 @@ def registration_text(person: Person | str, outcome: Registration) -> Markup:
 
 def start(session: Session, person: Person) -> Outcome:
     """A registered ASN is welcomed back (and opted in again); anyone else gets the consent
-    text and the control that shares their own number."""
+    text and the control that shares their own number. (``flows.handle`` has already marked
+    the account as writing to us.)"""
     asn = asn_for_account(session, person.channel, person.external_id)
-    identity = identity_for(session, person.channel, person.external_id)
-    if asn is None or identity is None:
-        text = Markup(
-            "\n\n".join(
-                [
-                    say(person, "start.greeting"),
-                    say(person, "start.consent"),
-                    say(person, "start.how"),
-                ]
-            )
-        )
-        return one(text, ask_contact=True)
-    mark_inbound(session, identity)
+    if asn is None:
+        parts = ("start.greeting", "start.consent", "start.how")
+        return one(Markup("\n\n".join(say(person, key) for key in parts)), ask_contact=True)
     resumed = asn.opted_out_at is not None
-    opt_in(session, asn)  # records the resumption in the consent history
+    opt_in(session, asn)
     opd = session.get(Opd, asn.opd_id)
     key = "start.resumed" if resumed else "start.registered"
     return one(say(person, key, nama=asn.nama, opd=opd.nama if opd else ""), close_keyboard=True)
