@@ -73,6 +73,15 @@ ID: dict[str, str] = {
     "reg.requested_no_admin": "Permintaan pendaftaran untuk {nama} ({opd}) sudah dicatat, "
     "tetapi admin OPD Anda belum terhubung ke Gaung. Mohon hubungi admin media sosial OPD "
     "Anda atau Diskominfo.",
+    "reg.nip_received": "Terima kasih. Bila NIP itu tercatat di daftar ASN dan belum terdaftar, "
+    "admin OPD-nya akan memeriksa permintaan Anda, dan Anda akan diberi tahu bila disetujui. Bila "
+    "tidak ada kabar, hubungi admin kepegawaian OPD Anda.",
+    "reg.nip_limit": "Anda sudah {max} kali mengetik NIP hari ini. Coba lagi besok, atau hubungi "
+    "admin kepegawaian OPD Anda.",
+    "chat.slow_down": "Pesan Anda datang terlalu cepat. Mohon tunggu sebentar, lalu coba lagi.",
+    "admin.no_requests": "Tidak ada permintaan pendaftaran yang menunggu.",
+    "admin.requests": "{count} permintaan pendaftaran menunggu; {shown} yang terlama:",
+    "admin.requester": "akun {kanal} {kanal_id}",
     "reg.pending": "Permintaan pendaftaran Anda untuk {nama} masih menunggu admin OPD.",
     "reg.approved": "✅ Admin OPD menyetujui pendaftaran Anda: {nama}, {opd}.",
     "reg.rejected": "Admin OPD tidak menyetujui pendaftaran untuk NIP ini. Hubungi admin OPD "
@@ -101,7 +110,8 @@ ID: dict[str, str] = {
     "bagikan dari akun Anda sendiri, lalu tekan <b>Sudah Like</b> / <b>Sudah Share</b>."
     "\n\n/status — data dan partisipasi Anda\n/berhenti — berhenti menerima pesan"
     "\n/hapus — hapus data Anda\n/bantuan — pesan ini",
-    "help.admin": "\n\nAdmin: kirim tautan unggahan OPD untuk diajukan; /laporan — ringkasan "
+    "help.admin": "\n\nAdmin: kirim tautan unggahan OPD untuk diajukan; /permintaan — "
+    "pendaftaran lewat NIP yang menunggu; /laporan — ringkasan "
     "partisipasi; /dashboard — tautan masuk dasbor.",
     "stop.done": "Anda tidak akan menerima unggahan lagi. Ketik /start kapan saja untuk "
     "melanjutkan.",

@@ -494,6 +494,18 @@ class ProcessedUpdate(SQLModel, table=True):
     handled_at: datetime | None = _time()
 
 
+class ChatAllowance(SQLModel, table=True):
+    """How much of a per-person allowance (NIP attempts, messages, admin pages) is spent in
+    the current window; see ``db.accounts.limits``."""
+
+    __tablename__ = "chat_allowance"
+
+    kind: str = Field(primary_key=True, max_length=16)
+    subject: str = Field(primary_key=True, max_length=100)
+    window_start: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used: int = 0
+
+
 class AppSecret(SQLModel, table=True):
     """Secrets the app makes for itself (signing dashboard links), shared by every process."""
 

@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     meta_graph_api_url: str = "https://graph.facebook.com"
     meta_ig_user_id: str | None = None  # the regency's own IG business account (discovery)
 
+    # Allowances per chat account (issue 12), kept in the database: NIPs typed per day, messages
+    # per minute before Gaung asks for patience, and NIP-request pages to one OPD's admins per
+    # hour (requests over it wait in /permintaan).
+    nip_attempts_per_day: int = Field(default=5, ge=0, le=1000)
+    chat_messages_per_minute: int = Field(default=20, ge=1, le=10000)
+    admin_pages_per_hour: int = Field(default=20, ge=0, le=10000)
+
     # Personal data (issue 12): months after which ``gaung worker`` purges delivery detail of
     # people who left the roster, handled webhook ids and audit entries (docs/privacy.md).
     retention_months: int = Field(default=12, ge=1, le=120)

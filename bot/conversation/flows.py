@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlmodel import Session
 
@@ -23,9 +24,14 @@ from bot.conversation.replies import (
     Person,
     Pressed,
     Text,
+    one,
+    say,
 )
 from bot.texts import as_plain, th
 from db.accounts.chat_state import get_state
+from db.accounts.limits import Limit, spend, subject_of
+from db.settings import Settings as AppSettings
+from db.types import utcnow
 
 URL = re.compile(r"^\s*\S+://\S+\s*$|^\s*(www\.)?[\w-]+(\.[\w-]+)+/\S*\s*$", re.IGNORECASE)
 NIP_LIKE = re.compile(r"^[\d\s.\-]{15,30}$")
@@ -37,6 +43,30 @@ class Settings:
     """What the steps need from the configuration."""
 
     public_url: str | None = None
+    nip_attempts_per_day: int = 5
+    messages_per_minute: int = 20
+    admin_pages_per_hour: int = 20
+
+    @classmethod
+    def of(cls, settings: AppSettings) -> Settings:
+        return cls(
+            public_url=settings.public_url,
+            nip_attempts_per_day=settings.nip_attempts_per_day,
+            messages_per_minute=settings.chat_messages_per_minute,
+            admin_pages_per_hour=settings.admin_pages_per_hour,
+        )
+
+
+def limits(settings: Settings) -> registration.Limits:
+    return registration.Limits(
+        nip=Limit("nip", settings.nip_attempts_per_day, timedelta(days=1)),
+        pages=Limit("admin_page", settings.admin_pages_per_hour, timedelta(hours=1)),
+    )
+
+
+# One message more than the allowance gets a polite word; the rest of the flood, silence (an
+# answer to each would spend the bot's own sending budget on the flood).
+SLOW_NOTE = Limit("slow_note", 1, timedelta(minutes=1))
 
 
 def handle(
@@ -45,12 +75,20 @@ def handle(
     if isinstance(action, Pressed):
         return pressed(session, person, action.data)
     commands.touch(session, person)
+    who, now = subject_of(person.channel, person.external_id), utcnow()
+    messages = Limit("message", settings.messages_per_minute, timedelta(minutes=1))
+    if not spend(session, messages, who, now=now):
+        return (
+            one(say(person, "chat.slow_down"))
+            if spend(session, SLOW_NOTE, who, now=now)
+            else Outcome()
+        )
     if isinstance(action, Command):
         return command(session, person, action.name, settings)
     if isinstance(action, Contact):
         return registration.contact(session, person, action.phone, action.owner)
     if isinstance(action, Text):
-        return text(session, person, action.text)
+        return text(session, person, action.text, settings)
     assert isinstance(action, Other)
     return commands.unknown(person)
 
@@ -66,6 +104,8 @@ def command(session: Session, person: Person, name: str, settings: Settings) -> 
         return commands.stop(session, person)
     if name == "hapus":
         return commands.erase_prompt(person)
+    if name == "permintaan":
+        return registration.pending_requests(session, person)
     if name == "laporan":
         return commands.report(session, person)
     if name == "dashboard":
@@ -73,7 +113,7 @@ def command(session: Session, person: Person, name: str, settings: Settings) -> 
     return commands.unknown(person)
 
 
-def text(session: Session, person: Person, body: str) -> Outcome:
+def text(session: Session, person: Person, body: str, settings: Settings = Settings()) -> Outcome:
     state = get_state(session, person.channel, person.external_id)
     if state is not None:
         name, data = state
@@ -84,7 +124,7 @@ def text(session: Session, person: Person, body: str) -> Outcome:
     if URL.match(body):
         return submission.link(session, person, body.strip())
     if NIP_LIKE.match(body) and sum(ch.isdigit() for ch in body) >= 15:
-        return registration.nip(session, person, body)
+        return registration.nip(session, person, body, limits(settings), now=utcnow())
     return commands.unknown(person)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TypedDict
 
 from sqlmodel import Session
@@ -12,6 +14,7 @@ from bot.conversation.people import admin_of, tell_admins
 from bot.conversation.replies import Address, Button, Notice, Outcome, Person, Reply, one, say
 from bot.texts import Markup
 from db.accounts.identities import opt_in
+from db.accounts.limits import Limit, spend, subject_of
 from db.accounts.registration import (
     Registration,
     Result,
@@ -19,9 +22,10 @@ from db.accounts.registration import (
     decide_request,
     register_by_contact,
     request_by_nip,
+    waiting_requests,
 )
 from db.errors import GaungError
-from db.models import Opd
+from db.models import Asn, Opd, Role
 
 RESULT_TEXT = {
     Result.REGISTERED: "reg.registered",
@@ -83,39 +87,93 @@ def contact(session: Session, person: Person, phone: str, owner: str | None) -> 
     return one(registration_text(person, outcome), close_keyboard=done)
 
 
-def nip(session: Session, person: Person, text: str) -> Outcome:
-    """A typed NIP puts a request before the OPD's admins, with Approve / Reject buttons."""
-    outcome = request_by_nip(session, **account(person), nip=text)
-    if outcome.result == Result.NOT_IN_ROSTER:
-        return one(say(person, "reg.nip_not_in_roster", detail=outcome.detail or ""))
-    result = one(registration_text(person, outcome))
+@dataclass(frozen=True)
+class Limits:
+    nip: Limit  # NIPs one chat account may type
+    pages: Limit  # NIP-request pages to one OPD's admins
+
+
+# Whatever a typed NIP finds, the typist hears the same words: a stranger must not learn from
+# Gaung whether a NIP exists, whose it is, or where they work.
+NEUTRAL = (
+    Result.REQUESTED,
+    Result.PENDING,
+    Result.NOT_IN_ROSTER,
+    Result.INACTIVE,
+    Result.OTHER_ACCOUNT,
+)
+
+
+def nip(session: Session, person: Person, text: str, limits: Limits, *, now: datetime) -> Outcome:
+    """A typed NIP puts a request before the OPD's admins, with Approve / Reject buttons.
+
+    An account already registered hears its own registration, whatever it typed; anyone else
+    hears one neutral answer. Tries are counted per account, pages per OPD: over the page
+    allowance the request still waits, in the admins' /permintaan list.
+    """
+    mine = asn_for_account(session, person.channel, person.external_id)
+    if mine is not None:
+        opd = session.get(Opd, mine.opd_id)
+        return one(say(person, "reg.already", nama=mine.nama, opd=opd.nama if opd else ""))
+    who = subject_of(person.channel, person.external_id)
+    if not spend(session, limits.nip, who, now=now):
+        return one(say(person, "reg.nip_limit", max=limits.nip.allowed))
+    outcome = request_by_nip(session, **account(person), nip=text, now=now)
+    if outcome.result not in NEUTRAL:
+        return one(registration_text(person, outcome))
+    result = one(say(person, "reg.nip_received"))
     request, asn = outcome.request, outcome.asn
     if outcome.result != Result.REQUESTED or request is None or request.id is None or asn is None:
         return result
-    ask = Reply(
+    if spend(session, limits.pages, f"opd:{asn.opd_id}", now=now):
+        ask = request_card(person, asn, request.id, person.name or person.external_id)
+        result.notices = tell_admins(session, outcome.notify_admins, ask)
+    return result
+
+
+def request_card(person: Person | str, asn: Asn, request_id: int, who: str) -> Reply:
+    """A NIP request as an admin sees it: who asks for which ASN, and the two choices."""
+    return Reply(
         say(
             person,  # names the requester's network
             "admin.reg_request",
             nama=asn.nama,
             nip=asn.nip,
             jabatan=asn.jabatan or "-",
-            who=person.name or person.external_id,
+            who=who,
         ),
         (
             (
                 Button(
                     say(person, "button.approve"),
-                    choices.encode(choices.REGISTRATION, choices.APPROVE, request.id),
+                    choices.encode(choices.REGISTRATION, choices.APPROVE, request_id),
                 ),
                 Button(
                     say(person, "button.reject"),
-                    choices.encode(choices.REGISTRATION, choices.REJECT, request.id),
+                    choices.encode(choices.REGISTRATION, choices.REJECT, request_id),
                 ),
             ),
         ),
     )
-    result.notices = tell_admins(session, outcome.notify_admins, ask)
-    return result
+
+
+def pending_requests(session: Session, person: Person, *, most: int = 10) -> Outcome:
+    """/permintaan: the NIP requests waiting for this admin (their OPD; Diskominfo: all), oldest
+    first, each with its choices, so none is lost when pages were held back."""
+    admin = admin_of(session, person)
+    if admin is None:
+        return one(say(person, "report.not_admin"))
+    waiting = waiting_requests(session, opd_id=admin.opd_id if admin.role == Role.OPD else None)
+    if not waiting:
+        return one(say(person, "admin.no_requests"))
+    replies = [
+        Reply(say(person, "admin.requests", count=len(waiting), shown=min(most, len(waiting))))
+    ]
+    for request, asn in waiting[:most]:
+        assert request.id is not None
+        who = say(request.channel, "admin.requester", kanal_id=request.external_id)
+        replies.append(request_card(request.channel, asn, request.id, who))
+    return Outcome(replies)
 
 
 def decide(session: Session, person: Person, request_id: int, *, approve: bool) -> Outcome:

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.accounts.admins import reachable_admins
 from db.accounts.audit import record
@@ -147,6 +147,21 @@ def request_by_nip(
     session.flush()
     admins = reachable_admins(session, role=Role.OPD, opd_id=asn.opd_id)
     return _with_opd(session, Result.REQUESTED, asn, request=request, notify_admins=admins)
+
+
+def waiting_requests(
+    session: Session, *, opd_id: int | None
+) -> list[tuple[RegistrationRequest, Asn]]:
+    """Pending NIP requests, oldest first, of one OPD's ASN (all OPD when ``opd_id`` is None)."""
+    query = (
+        select(RegistrationRequest, Asn)
+        .join(Asn, col(Asn.id) == RegistrationRequest.asn_id)
+        .where(RegistrationRequest.status == RegistrationStatus.PENDING)
+        .order_by(col(RegistrationRequest.created_at), col(RegistrationRequest.id))
+    )
+    if opd_id is not None:
+        query = query.where(Asn.opd_id == opd_id)
+    return [(request, asn) for request, asn in session.exec(query)]
 
 
 def decide_request(

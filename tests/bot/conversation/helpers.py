@@ -18,9 +18,16 @@ def wa(number: str, name: str = "") -> Person:
     return Person("whatsapp", number, number, name)
 
 
-def do(session: Session, who: Person, action: Action, *, public_url: str | None = None) -> Outcome:
+def do(
+    session: Session,
+    who: Person,
+    action: Action,
+    *,
+    public_url: str | None = None,
+    settings: Settings | None = None,
+) -> Outcome:
     """One step, committed like the adapter's unit of work."""
-    outcome = handle(session, who, action, Settings(public_url=public_url))
+    outcome = handle(session, who, action, settings or Settings(public_url=public_url))
     session.commit()
     return outcome
 

@@ -27,7 +27,7 @@ def test_status_stop_and_erase_for_a_registered_asn(session: Session) -> None:
     assert "Status: berhenti menerima" in only(do(session, tg(1), Command("status"))).text
 
     prompt = only(do(session, tg(1), Command("hapus")))
-    assert "Tautan akun Telegram" in prompt.text
+    assert "Akun Telegram Anda" in prompt.text
     assert [[b.data for b in row] for row in prompt.buttons] == [["h:y", "h:n"]]
     kept = only(do(session, tg(1), Pressed(data(prompt, "Batal"))))
     assert kept.text == "Data Anda tidak dihapus." and kept.replace

@@ -5,11 +5,18 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from bot.conversation import choices
+from bot.conversation.flows import Settings
 from bot.conversation.replies import Address, Command, Contact, Pressed, Text
 from db.accounts.registration import asn_for_account
 from db.models import AdminIdentity
 from tests.bot.conversation.helpers import admin, data, do, only, tg, wa
-from tests.factories import add_asn
+from tests.factories import add_asn, register
+
+NEUTRAL = (
+    "Terima kasih. Bila NIP itu tercatat di daftar ASN dan belum terdaftar, admin OPD-nya akan "
+    "memeriksa permintaan Anda, dan Anda akan diberi tahu bila disetujui. Bila tidak ada kabar, "
+    "hubungi admin kepegawaian OPD Anda."
+)
 
 
 def test_start_explains_consent_and_offers_the_own_number_control(session: Session) -> None:
@@ -55,7 +62,7 @@ def test_a_nip_goes_to_every_account_of_the_opd_admins_who_decide(session: Sessi
     session.commit()
     asker = tg(5, name="Budi (@budi)")
     outcome = do(session, asker, Text(asn.nip))
-    assert "sudah dikirim ke admin OPD" in only(outcome).text
+    assert only(outcome).text == NEUTRAL
     assert [n.to for n in outcome.notices] == [
         Address("telegram", "900", "900"),
         Address("whatsapp", "628", "628"),
@@ -67,8 +74,8 @@ def test_a_nip_goes_to_every_account_of_the_opd_admins_who_decide(session: Sessi
     parsed = choices.decode(approve)
     assert parsed is not None and parsed.kind == choices.REGISTRATION
     assert choices.decode(reject) == choices.Choice(choices.REGISTRATION, "r", parsed.ref)
-    pending = only(do(session, asker, Text(asn.nip)))
-    assert "masih menunggu" in pending.text
+    pending = do(session, asker, Text(asn.nip))
+    assert only(pending).text == NEUTRAL and pending.notices == []  # no second page
 
     wrong = only(do(session, tg(901), Pressed(approve)))
     assert "sudah diputuskan" in wrong.text and "bukan admin OPD" in wrong.text
@@ -100,11 +107,96 @@ def test_a_rejected_nip_request_tells_the_asker(session: Session) -> None:
     assert asn_for_account(session, "whatsapp", "6281300000001") is None
 
 
-def test_a_nip_with_no_admin_is_recorded_and_said_so(session: Session) -> None:
+def test_a_typed_nip_reveals_nothing_about_whether_or_whose_it_is(session: Session) -> None:
+    """Existing, unknown, inactive, already someone else's, already asked, no admin: a stranger
+    hears the same words each time, naming no one."""
+    here = add_asn(session, opd="DINKES", nama="Sri Rahayu")
+    gone = add_asn(session, opd="DINKES", nama="Joko Susilo")
+    taken = add_asn(session, opd="DINKES", nama="Tuti Handayani")
+    gone.active = False
+    session.add(gone)
+    session.commit()
+    register(session, taken, external_id="77")
+    session.commit()
+    answers = [
+        do(session, tg(n), Text(nip))
+        for n, nip in [
+            (5, here.nip),  # exists; its OPD has no admin connected yet
+            (5, here.nip),  # asked again
+            (6, "199001012020011999"),  # not in the roster
+            (7, gone.nip),  # inactive
+            (8, taken.nip),  # registered by another account
+        ]
+    ]
+    assert [only(a).text for a in answers] == [NEUTRAL] * 5
+    assert all(a.notices == [] for a in answers)
+    for name in ("Sri", "Joko", "Tuti", "Dinas"):
+        assert all(name not in only(a).text for a in answers)
+    assert session.exec(select(AdminIdentity)).all() == []
+    # A malformed number is said to be malformed: that tells nothing about anyone.
+    assert "tidak valid" in only(do(session, tg(9), Text("199999999999999999"))).text.lower()
+
+
+def test_an_account_already_registered_hears_its_own_registration(session: Session) -> None:
+    mine = add_asn(session, opd="DINKES", opd_nama="Dinas Kesehatan", nama="Ani")
+    other = add_asn(session, opd="DISPORA", nama="Bambang")
+    session.commit()
+    register(session, mine, external_id="5")
+    session.commit()
+    for typed in (mine.nip, other.nip, "199001012020011999"):
+        reply = only(do(session, tg(5), Text(typed)))
+        assert reply.text == "Anda sudah terdaftar sebagai Ani (Dinas Kesehatan)."
+
+
+def test_nip_tries_are_limited_per_account_in_the_database(session: Session) -> None:
     asn = add_asn(session, opd="DINKES")
     session.commit()
-    outcome = do(session, tg(5), Text(asn.nip))
-    assert "belum terhubung ke Gaung" in only(outcome).text and outcome.notices == []
-    missing = only(do(session, tg(6), Text("199001012020011999")))
-    assert missing.text.startswith("NIP 199001012020011999 tidak ada di daftar")
-    assert session.exec(select(AdminIdentity)).all() == []
+    strict = Settings(nip_attempts_per_day=3)
+    tries = [
+        only(do(session, tg(5), Text(f"19900101201001199{i}"), settings=strict)) for i in range(4)
+    ]
+    assert [t.text for t in tries[:3]] == [NEUTRAL] * 3
+    assert tries[3].text.startswith("Anda sudah 3 kali mengetik NIP hari ini")
+    # Even the right NIP waits for tomorrow; another account has its own allowance.
+    assert only(do(session, tg(5), Text(asn.nip), settings=strict)).text == tries[3].text
+    assert only(do(session, tg(6), Text(asn.nip), settings=strict)).text == NEUTRAL
+
+
+def test_pages_to_an_opd_are_limited_and_held_requests_wait_in_permintaan(
+    session: Session,
+) -> None:
+    people = [add_asn(session, opd="DINKES", nama=f"ASN {i}") for i in range(3)]
+    add_asn(session, opd="DISPORA", nama="Lain")
+    admin(session, "opd", "DINKES", 900)
+    admin(session, "diskominfo", None, 800)
+    other_admin = admin(session, "opd", "DISPORA", 901)
+    assert other_admin.id is not None
+    two = Settings(admin_pages_per_hour=2)
+    pages = [do(session, tg(10 + i), Text(a.nip), settings=two) for i, a in enumerate(people)]
+    assert [len(p.notices) for p in pages] == [1, 1, 0]  # the third waits unpaged
+    assert [only(p).text for p in pages] == [NEUTRAL] * 3
+
+    listed = do(session, tg(900), Command("permintaan"))
+    assert listed.replies[0].text == "3 permintaan pendaftaran menunggu; 3 yang terlama:"
+    cards = listed.replies[1:]
+    assert [f"ASN {i}" in card.text for i, card in enumerate(cards)] == [True, True, True]
+    assert "akun Telegram 12" in cards[2].text
+    decided = do(session, tg(900), Pressed(data(cards[2], "Setujui")))
+    assert only(decided).text == "✅ Disetujui: ASN 2"
+    assert asn_for_account(session, "telegram", "12") == people[2]
+    # Diskominfo sees every OPD's; another OPD's admin sees none of these; others are refused.
+    assert len(do(session, tg(800), Command("permintaan")).replies) == 3
+    nothing = only(do(session, tg(901), Command("permintaan")))
+    assert nothing.text == "Tidak ada permintaan pendaftaran yang menunggu."
+    assert only(do(session, tg(4242), Command("permintaan"))).text == "Perintah ini khusus admin."
+
+
+def test_a_flood_of_messages_gets_one_polite_word_then_silence(session: Session) -> None:
+    slow = Settings(messages_per_minute=3)
+    outcomes = [do(session, tg(5), Text(f"halo {i}"), settings=slow) for i in range(6)]
+    assert [len(o.replies) for o in outcomes] == [1, 1, 1, 1, 0, 0]
+    assert only(outcomes[3]).text.startswith("Pesan Anda datang terlalu cepat")
+    assert "tidak saya pahami" in only(outcomes[2]).text
+    # Someone else is not slowed by it; button presses (taps) are never held back.
+    assert "tidak saya pahami" in only(do(session, tg(6), Text("halo"), settings=slow)).text
+    assert do(session, tg(5), Pressed("g1:1:l"), settings=slow).answer is not None

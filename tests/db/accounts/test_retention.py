@@ -138,7 +138,7 @@ def test_the_worker_loop_purges_at_start_and_stops_when_told(
         task = asyncio.create_task(
             retention_loop(engine, 12, stop, interval=0.05, clock=lambda: NOW)
         )
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.0)  # 20 intervals: at least two passes even on a loaded machine
         stop.set()
         return await task
 
