@@ -329,6 +329,7 @@ def report(
     as_json: JsonFlag = False,
 ) -> None:
     """Partisipasi per OPD."""
+    from api.schemas import ParticipationReport
     from db.reporting.exports import to_csv, to_xlsx
     from db.reporting.participation import participation
     from db.reporting.window import resolve_window
@@ -349,7 +350,10 @@ def report(
         err.print(f"Ditulis: {target}")
         return
     if fmt == "json":
-        text = json.dumps(result.as_json(cfg.tz), ensure_ascii=False) + "\n"
+        text = json.dumps(
+            ParticipationReport.of(result, cfg.tz).model_dump(mode="json"), ensure_ascii=False
+        )
+        text += "\n"
     elif fmt == "csv":
         text = to_csv(result)
     else:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
+from api.schemas import ParticipationReport
 from db.accounts.apikeys import Principal
 from db.errors import Invalid, NotFound
 from db.reporting.exports import to_csv, to_xlsx
@@ -34,35 +35,6 @@ EndQ = Annotated[
 ]
 OpdQ = Annotated[str | None, Query(description="Kode OPD, mis. DINKES", examples=["DINKES"])]
 
-EXAMPLE = {
-    "start": "2026-11-01T00:00:00+07:00",
-    "end": "2026-12-01T00:00:00+07:00",
-    "opd": [
-        {
-            "kode": "DINKES",
-            "nama": "Dinas Kesehatan",
-            "asn_roster": 812,
-            "asn_registered": 790,
-            "registration_rate": 0.973,
-            "delivered": 15010,
-            "liked": 12001,
-            "shared": 9000,
-            "participated": 12500,
-            "participation_rate": 0.833,
-        }
-    ],
-    "total": {
-        "asn_roster": 8000,
-        "asn_registered": 7600,
-        "registration_rate": 0.95,
-        "delivered": 150000,
-        "liked": 120000,
-        "shared": 90000,
-        "participated": 125000,
-        "participation_rate": 0.833,
-    },
-}
-
 
 def build_report(
     session: Session,
@@ -87,11 +59,7 @@ def build_report(
     return participation(session, window, opd_ids=opd_ids)
 
 
-@router.get(
-    "/participation",
-    summary="Partisipasi per OPD",
-    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
-)
+@router.get("/participation", summary="Partisipasi per OPD")
 def get_participation(
     session: SessionDep,
     settings: SettingsDep,
@@ -99,8 +67,9 @@ def get_participation(
     start: StartQ = None,
     end: EndQ = None,
     opd: OpdQ = None,
-) -> dict[str, Any]:
-    return build_report(session, settings, principal, start, end, opd).as_json(settings.tz)
+) -> ParticipationReport:
+    report = build_report(session, settings, principal, start, end, opd)
+    return ParticipationReport.of(report, settings.tz)
 
 
 @router.get(
