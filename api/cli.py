@@ -311,10 +311,20 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.logs import configure_logging
 
     cfg = settings()
+    if cfg.secret_key is None:
+        fail(
+            "setting GAUNG_SECRET_KEY: required by gaung serve, to sign dashboard sign-ins "
+            "(at least 32 characters; make one with: openssl rand -hex 32)",
+            2,
+        )
+    configure_logging(cfg)
     application = guarded(lambda: create_app(cfg, with_worker=with_worker))
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(
+        application, host=host, port=port, log_level="info", access_log=False, log_config=None
+    )
 
 
 @app.command("report")

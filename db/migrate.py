@@ -18,6 +18,8 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = alembic_config(engine)
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":  # a long migration is not a stuck query
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         cfg.attributes["connection"] = connection
         command.upgrade(cfg, revision)
 

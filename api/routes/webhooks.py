@@ -25,7 +25,7 @@ async def telegram_webhook(request: Request, settings: SettingsDep) -> Response:
         return Response(status_code=503)
     try:
         payload = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return Response(
             '{"detail": "badan permintaan bukan JSON"}', 400, media_type="application/json"
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlmodel import Session, col, select
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 
 from bot.telegram.common import CHANNEL, Context, in_db, notify, reply, sender, settings_of
 from bot.texts import Html, th
@@ -334,14 +334,18 @@ async def dashboard(update: Update, context: Context) -> None:
         admin = admin_by_telegram_id(session, int(who[0]))
         if admin is None or admin.id is None:
             return th("report.not_admin")
-        if not settings.public_url:
+        if not settings.public_url or settings.signing_key is None:
             return th("dashboard.no_url")
-        from db.accounts.signing import dashboard_token
+        from db.accounts.signing import dashboard_link
+        from db.reporting.dashboard import ADMIN, subject_of
 
-        token = dashboard_token(session, admin_id=admin.id, now=utcnow())
+        subject = subject_of(ADMIN, admin.id)
+        token = dashboard_link(session, settings.signing_key, subject=subject, now=utcnow())
         return th("dashboard.link", url=f"{settings.public_url}/dashboard/masuk?token={token}")
 
-    await reply(update, await in_db(context, work))
+    # No preview: Telegram's servers must not fetch the sign-in page (it holds the token).
+    no_preview = LinkPreviewOptions(is_disabled=True)
+    await reply(update, await in_db(context, work), link_preview_options=no_preview)
 
 
 async def pending_state(update: Update, context: Context, text: str) -> bool:
