@@ -17,13 +17,13 @@ SECRET_KEY = "uji-kunci-rahasia-dasbor-0123456789abcdef"
 SAME_ORIGIN = {"Origin": "http://testserver"}
 
 
-def test_settings(database_url: str, **overrides: object) -> Settings:
+def app_settings(database_url: str, **overrides: object) -> Settings:
     return Settings(database_url=database_url, secret_key=SECRET_KEY, **overrides)  # type: ignore[arg-type]
 
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
-    app = create_app(test_settings(database_url))
+    app = create_app(app_settings(database_url))
     with TestClient(app, headers=SAME_ORIGIN) as client:
         yield client
 
