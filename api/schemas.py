@@ -41,6 +41,31 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Problem(Model):
+    """Every refusal and error: one Indonesian sentence, as the contract says."""
+
+    detail: str = Field(examples=["kunci OPD hanya boleh melihat OPD-nya sendiri"])
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route answers, all as ``Problem``."""
+    said = {
+        400: "Badan permintaan rusak",
+        401: "Kunci API tidak ada, tidak dikenal atau sudah dicabut",
+        403: "Kunci ini tidak boleh melakukan atau melihat ini",
+        404: "Tidak ditemukan",
+        409: "Bertentangan dengan keadaan sekarang (mis. sudah disetujui)",
+        413: "Badan permintaan terlalu besar",
+        422: "Parameter atau badan permintaan tidak valid",
+        503: "Basis data sementara tidak terjangkau; coba lagi",
+    }
+    return {code: {"model": Problem, "description": said[code]} for code in codes}
+
+
+# What every /api/v1 route may answer besides its own success.
+API_PROBLEMS = problems(400, 401, 403, 404, 413, 422, 503)
+
+
 class DeliveryCounts(Model):
     """Delivery counts: ``delivered`` is measured; ``liked`` and ``shared`` are self-reported."""
 

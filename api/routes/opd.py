@@ -8,12 +8,12 @@ from fastapi import APIRouter, Query
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
 from api.routes.participation import EndQ, StartQ
-from api.schemas import OpdAsnPage, OpdName
+from api.schemas import API_PROBLEMS, OpdAsnPage, OpdName
 from db.reporting.followup import opd_asn
 from db.reporting.window import resolve_window
 from db.roster.opd import opd_by_kode
 
-router = APIRouter(prefix="/api/v1/opd", tags=["opd"])
+router = APIRouter(prefix="/api/v1/opd", tags=["opd"], responses=API_PROBLEMS)
 
 
 @router.get(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
-from api.schemas import ParticipationReport
+from api.schemas import API_PROBLEMS, ParticipationReport
 from db.accounts.apikeys import Principal
 from db.errors import Invalid, NotFound
 from db.reporting.exports import to_csv, to_xlsx
@@ -17,7 +17,7 @@ from db.reporting.window import resolve_window
 from db.roster.opd import opd_by_kode
 from db.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["partisipasi"])
+router = APIRouter(prefix="/api/v1", tags=["partisipasi"], responses=API_PROBLEMS)
 
 StartQ = Annotated[
     str | None,

@@ -5,17 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import DiskominfoDep, PrincipalDep, SessionDep, SettingsDep, check_opd_access
 from api.schemas import (
+    API_PROBLEMS,
     PostApproved,
     PostDetail,
     PostList,
     PostOut,
     PostParticipation,
     SendingProgress,
+    problems,
 )
 from db.errors import Invalid
 from db.models import Opd, Platform, PostStatus
@@ -25,7 +27,14 @@ from db.reporting.window import resolve_window
 from db.roster.opd import opd_by_kode
 from db.types import utcnow
 
-router = APIRouter(prefix="/api/v1/posts", tags=["postingan"])
+# Post ids are 32-bit integers in the database (PostgreSQL INTEGER): a larger number names no
+# post, and would fail the query itself (a 500) rather than find nothing.
+MAX_ID = 2**31 - 1
+PostId = Annotated[int, Path(ge=1, le=MAX_ID, description="Id postingan")]
+
+router = APIRouter(
+    prefix="/api/v1/posts", tags=["postingan"], responses=API_PROBLEMS | problems(409)
+)
 
 
 class PostIn(BaseModel):
@@ -63,7 +72,7 @@ def list_(
     start: Annotated[str | None, Query(description="Diajukan sejak (tanggal WIB / ISO)")] = None,
     end: Annotated[str | None, Query(description="Diajukan sebelum (eksklusif)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> PostList:
     opd_ids: list[int] | None = None
     if opd:
@@ -114,7 +123,7 @@ def submit(
 
 @router.get("/{post_id}", summary="Rincian postingan: partisipasi per OPD dan kemajuan kirim")
 def detail(
-    post_id: int, session: SessionDep, settings: SettingsDep, principal: PrincipalDep
+    post_id: PostId, session: SessionDep, settings: SettingsDep, principal: PrincipalDep
 ) -> PostDetail:
     """An OPD key reads only its own OPD's posts, and of those only its own OPD's figures:
     the rows, the total and the sending progress are over its own ASN."""
@@ -132,7 +141,7 @@ def detail(
 
 @router.post("/{post_id}/approve", summary="Setujui dan antrekan siaran (Diskominfo)")
 def approve(
-    post_id: int,
+    post_id: PostId,
     session: SessionDep,
     settings: SettingsDep,
     principal: DiskominfoDep,
@@ -153,7 +162,7 @@ def approve(
 
 @router.post("/{post_id}/reject", summary="Tolak postingan (Diskominfo)")
 def reject(
-    post_id: int,
+    post_id: PostId,
     body: RejectIn,
     session: SessionDep,
     settings: SettingsDep,
@@ -165,7 +174,7 @@ def reject(
 
 @router.post("/{post_id}/cancel", summary="Batalkan postingan (Diskominfo)")
 def cancel(
-    post_id: int, session: SessionDep, settings: SettingsDep, principal: DiskominfoDep
+    post_id: PostId, session: SessionDep, settings: SettingsDep, principal: DiskominfoDep
 ) -> PostOut:
     post = cancel_post(session, post_id, actor=f"apikey:{principal.key_id}")
     return PostOut.of(post, _kode(session, post.opd_id), settings.tz)

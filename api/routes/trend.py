@@ -8,13 +8,13 @@ from fastapi import APIRouter, Query
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
 from api.routes.participation import EndQ, OpdQ, StartQ
-from api.schemas import TrendReport
+from api.schemas import API_PROBLEMS, TrendReport
 from db.errors import Invalid, NotFound
 from db.reporting.trend import parse_interval, trend
 from db.reporting.window import resolve_window
 from db.roster.opd import opd_by_kode
 
-router = APIRouter(prefix="/api/v1", tags=["partisipasi"])
+router = APIRouter(prefix="/api/v1", tags=["partisipasi"], responses=API_PROBLEMS)
 
 
 @router.get(
