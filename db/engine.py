@@ -1,7 +1,11 @@
 """Engines and sessions for SQLite (embedded default) and PostgreSQL (production).
 
 No engine puts statement parameters into its error messages (``hide_parameters``): they hold
-names, NIPs, phone numbers and raw chat updates, and error messages end up in logs.
+names, NIPs, phone numbers and raw chat updates, and error messages end up in logs. PostgreSQL
+also repeats values in its own messages (``DETAIL: Key (nip)=(1985…) already exists``, a
+failing row in full, ``invalid input syntax for type integer: "…"``), so on PostgreSQL an
+error's message keeps only its first line, and for data errors (SQLSTATE class 22, which quote
+the input) only its kind, with the constraint, table and column named.
 
 PostgreSQL connections give up connecting after ``connect_timeout`` seconds and cancel
 statements that run longer than ``statement_timeout`` (a database in trouble makes requests
@@ -21,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -56,7 +60,34 @@ def make_engine(
     # SQLAlchemy's default of 5 + 10: its readers run side by side, and its writers queue.)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    event.listen(engine, "handle_error", _without_values)
+    return engine
+
+
+def _without_values(context: ExceptionContext) -> None:
+    """Rewrite a PostgreSQL error's message (the driver's and SQLAlchemy's) without the values
+    the server quoted: SQLSTATE, the first line (not for data errors), and the names of the
+    constraint, table and column."""
+    orig = context.original_exception
+    diag = getattr(orig, "diag", None)
+    if diag is None or not diag.sqlstate:  # not from the server (refused, timed out): no data
+        return
+    named = ", ".join(
+        f"{what} {name}"
+        for what, name in (
+            ("constraint", diag.constraint_name),
+            ("table", diag.table_name),
+            ("column", diag.column_name),
+        )
+        if name
+    )
+    said = type(orig).__name__ if diag.sqlstate.startswith("22") else diag.message_primary
+    terse = f"[{diag.sqlstate}] {said}" + (f" ({named})" if named else "")
+    orig.args = (terse,)
+    wrapped = context.sqlalchemy_exception
+    if wrapped is not None:
+        wrapped.args = (f"({type(orig).__module__}.{type(orig).__name__}) {terse}",)
 
 
 def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
