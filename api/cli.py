@@ -278,8 +278,10 @@ def worker() -> None:
     import asyncio
 
     from api.broadcasting import run_worker
+    from api.logs import configure_logging
 
     cfg = settings()
+    configure_logging(cfg)
     stats = guarded(lambda: asyncio.run(run_worker(cfg, out)))
     out.print(
         f"Pekerja berhenti: {stats.sent} terkirim, {stats.failed} gagal, "
@@ -293,8 +295,10 @@ def bot() -> None:
     import asyncio
 
     from api.broadcasting import run_bot
+    from api.logs import configure_logging
 
     cfg = settings()
+    configure_logging(cfg)
     stats = guarded(lambda: asyncio.run(run_bot(cfg, out)))
     out.print(f"Bot berhenti: {stats.sent} terkirim, {stats.failed} gagal.")
 
