@@ -175,3 +175,29 @@ def test_with_the_database_away_updates_are_refused_fast_and_retried_later(
         asyncio.run(main())
     finally:
         away.dispose()
+
+
+def test_a_failed_store_logs_no_part_of_the_update(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The update's id is logged, never its content (names, phone numbers, messages)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite does not enforce the column's length, so this store succeeds")
+    payload = {
+        "update_id": 7,
+        "message": {"contact": {"phone_number": "+6281234567890", "first_name": "Siti Rahasia"}},
+    }
+    too_long = "u" * 200  # longer than the update id column: the INSERT fails
+
+    async def main() -> None:
+        writer = InboxWriter(engine)
+        writer.start()
+        with pytest.raises(NotStored):
+            await writer.submit(Incoming("telegram", too_long, payload))
+        await writer.stop()
+
+    with caplog.at_level("ERROR", logger="gaung.inbox"):
+        asyncio.run(main())
+    logged = caplog.text
+    assert "storing update" in logged
+    assert "Rahasia" not in logged and "81234567890" not in logged

@@ -92,3 +92,22 @@ def test_database_errors_never_carry_the_statement_parameters(engine: Engine) ->
     message = str(caught.value)
     assert "parameters hidden" in message
     assert nip not in message and "Rahasia" not in message
+
+
+def test_a_statement_past_the_timeout_is_cancelled_as_unreachable(database_url: str) -> None:
+    """A stuck query ends in an error the API answers with 503, instead of holding a request."""
+    from sqlalchemy import text
+
+    from db.engine import make_engine, unreachable
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("statement timeouts are PostgreSQL's")
+    engine = make_engine(database_url, statement_timeout=0.2)
+    try:
+        with engine.connect() as conn, pytest.raises(DBAPIError) as caught:
+            conn.execute(text("SELECT pg_sleep(2)"))
+        assert unreachable(caught.value) and "57014" in str(caught.value)  # query_canceled
+        with engine.connect() as conn:  # the connection is fine for the next statement
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
