@@ -102,14 +102,16 @@ router = APIRouter(include_in_schema=False)
 router.mount("/dashboard/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")
 
 # Pages show who took part: never cached by a shared proxy, never framed, and the sign-in
-# link's token never leaks in a Referer.
+# link's token never leaks in a Referer to another site. ``same-origin``, not ``no-referrer``:
+# under ``no-referrer`` a browser sends ``Origin: null`` with the page's own form POSTs, which
+# the Origin check (``api.guards``) must refuse.
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
