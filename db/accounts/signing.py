@@ -26,7 +26,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
 from db.models import DashboardSession, table
@@ -139,3 +139,12 @@ def end_session(session: Session, key: bytes, token: str, *, now: datetime) -> b
         .values(ended_at=now)
     )
     return bool(ended.rowcount)
+
+
+def forget_expired(session: Session, *, before: datetime) -> int:
+    """Delete links and sessions that expired before ``before`` (spent or not): for the
+    worker's retention round, so the table holds only what can still be used. Returns how many.
+    """
+    row = table(DashboardSession)
+    gone = session.connection().execute(delete(row).where(row.c.expires_at < before))
+    return int(gone.rowcount)

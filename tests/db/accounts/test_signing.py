@@ -15,6 +15,7 @@ from db.accounts.signing import (
     dashboard_link,
     end_session,
     exchange_link,
+    forget_expired,
     session_subject,
     start_session,
 )
@@ -102,3 +103,13 @@ def test_checking_a_session_never_writes(engine: Engine) -> None:
 def test_a_subject_too_long_is_a_programming_error(session: Session) -> None:
     with pytest.raises(ValueError, match="1 to 32"):
         start_session(session, KEY, subject="x" * 33, now=NOW)
+
+
+def test_expired_links_and_sessions_can_be_forgotten(session: Session) -> None:
+    old = start_session(session, KEY, subject="admin:1", now=NOW - SESSION_TTL - LINK_TTL)
+    dashboard_link(session, KEY, subject="admin:1", now=NOW - timedelta(days=1))
+    live = start_session(session, KEY, subject="admin:1", now=NOW)
+    assert forget_expired(session, before=NOW) == 2
+    assert session_subject(session, KEY, live, now=NOW) == "admin:1"
+    assert session_subject(session, KEY, old, now=NOW - SESSION_TTL) is None
+    assert len(session.exec(select(DashboardSession)).all()) == 1
