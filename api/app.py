@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 
+from api.guards import Guards
 from api.routes import dashboard, health, links, opd, participation, posts, trend, webhooks
 from bot.broadcast import Broadcaster
 from bot.ratelimit import Pacer
 from bot.runtime import build_channels, channel_rates, use_db_threads, worker_config
 from bot.telegram.service import TelegramService
-from db.engine import make_engine
+from db.engine import make_engine, unreachable
 from db.errors import GaungError
 from db.settings import Settings
+
+log = logging.getLogger("gaung.api")
 
 DESCRIPTION = """
 Partisipasi ASN Kabupaten Mojokerto dalam menggaungkan unggahan resmi OPD.
@@ -35,7 +40,11 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         use_db_threads()
-        engine = make_engine(settings.database_url)
+        engine = make_engine(
+            settings.database_url,
+            connect_timeout=settings.database_connect_timeout,
+            statement_timeout=settings.database_statement_timeout,
+        )
         app.state.engine = engine
         stop = asyncio.Event()
         worker: asyncio.Task[object] | None = None
@@ -75,6 +84,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(Guards, settings=settings)
 
     @app.exception_handler(GaungError)
     async def _domain_error(_: Request, exc: GaungError) -> JSONResponse:
@@ -87,6 +97,22 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             for err in exc.errors()
         )
         return JSONResponse({"detail": details or "permintaan tidak valid"}, status_code=422)
+
+    @app.exception_handler(sa_exc.DBAPIError)
+    @app.exception_handler(sa_exc.TimeoutError)
+    async def _database_error(_: Request, exc: Exception) -> JSONResponse:
+        """The database away (or overwhelmed) is a 503 that clients retry, not a 500; the
+        engine's pool pings connections before use, so the API recovers by itself when the
+        database is back. The message names no parameters (``hide_parameters``)."""
+        if unreachable(exc):
+            log.warning("database unreachable: %s", type(exc.__cause__ or exc).__name__)
+            return JSONResponse(
+                {"detail": "basis data sedang tidak terjangkau; coba lagi sebentar lagi"},
+                status_code=503,
+                headers={"Retry-After": "5"},
+            )
+        log.error("database error", exc_info=exc)
+        return JSONResponse({"detail": "kesalahan internal"}, status_code=500)
 
     app.include_router(health.router)
     app.include_router(participation.router)

@@ -336,9 +336,11 @@ def worker() -> None:
     import asyncio
 
     from api.broadcasting import run_worker
+    from api.logs import configure_logging
 
     cfg = settings()
     ready(cfg)
+    configure_logging(cfg)
     stats = guarded(lambda: asyncio.run(run_worker(cfg, out)))
     out.print(
         f"Pekerja berhenti: {stats.sent} terkirim, {stats.failed} gagal, "
@@ -352,9 +354,11 @@ def bot() -> None:
     import asyncio
 
     from api.broadcasting import run_bot
+    from api.logs import configure_logging
 
     cfg = settings()
     ready(cfg)
+    configure_logging(cfg)
     stats = guarded(lambda: asyncio.run(run_bot(cfg, out)))
     out.print(f"Bot berhenti: {stats.sent} terkirim, {stats.failed} gagal.")
 
@@ -371,11 +375,21 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from api.logs import configure_logging
 
     cfg = settings()
+    if cfg.secret_key is None:
+        fail(
+            "setting GAUNG_SECRET_KEY: required by gaung serve, to sign dashboard sign-ins "
+            "(at least 32 characters; make one with: openssl rand -hex 32)",
+            2,
+        )
     ready(cfg)
+    configure_logging(cfg)
     application = guarded(lambda: create_app(cfg, with_worker=with_worker))
-    uvicorn.run(application, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(
+        application, host=host, port=port, log_level="info", access_log=False, log_config=None
+    )
 
 
 @app.command("report")
@@ -393,6 +407,7 @@ def report(
     as_json: JsonFlag = False,
 ) -> None:
     """Partisipasi per OPD."""
+    from api.schemas import ParticipationReport
     from db.reporting.exports import to_csv, to_xlsx
     from db.reporting.participation import participation
     from db.reporting.window import resolve_window
@@ -418,7 +433,10 @@ def report(
         err.print(f"Ditulis: {target}")
         return
     if fmt == "json":
-        text = json.dumps(result.as_json(cfg.tz), ensure_ascii=False) + "\n"
+        text = json.dumps(
+            ParticipationReport.of(result, cfg.tz).model_dump(mode="json"), ensure_ascii=False
+        )
+        text += "\n"
     elif fmt == "csv":
         text = to_csv(result)
     else:

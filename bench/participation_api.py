@@ -68,7 +68,10 @@ def _query_ms(
 
 def _serve(url: str, port: int) -> subprocess.Popen[bytes]:
     gaung = Path(sys.executable).parent / "gaung"
-    env = os.environ | {"GAUNG_DATABASE_URL": url}
+    env = os.environ | {
+        "GAUNG_DATABASE_URL": url,
+        "GAUNG_SECRET_KEY": "bench-dashboard-secret-key-0123456789abcdef",
+    }
     process = subprocess.Popen(
         [str(gaung), "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

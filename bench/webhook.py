@@ -65,7 +65,7 @@ from tests.pg import free_port
 
 ASN = 8000
 TOKEN = "123456:BENCH-TOKEN"
-SECRET = "bench-webhook-secret"
+SECRET = "bench-webhook-secret-long-enough-0123"
 CLIENTS = 128
 TELEGRAM_CONNECTIONS = 100  # what ``gaung serve`` asks of Telegram (the most it allows)
 CLOSED_SECONDS = 10.0
@@ -126,6 +126,7 @@ def serve(url: str, emulator: EmulatorProcess, folder: Path) -> tuple[subprocess
         "GAUNG_TELEGRAM_TOKEN": TOKEN,
         "GAUNG_TELEGRAM_API_URL": emulator.url,
         "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "GAUNG_SECRET_KEY": "bench-dashboard-secret-key-0123456789abcdef",
         "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
     log = (folder / "serve.log").open("ab")

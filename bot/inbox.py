@@ -4,12 +4,20 @@ A webhook request waits for its update's commit, never for the update's handling
 task takes whatever requests are waiting, stores them in one transaction and records the taps
 among them in that same transaction, then answers them all. A transaction costs about the same
 for one update as for a hundred, so under a burst the batches grow instead of the queue.
+
+When the database is away the webhook must answer 503 at once, so that Telegram keeps the
+update and retries later, rather than hold thousands of requests open: the queue is bounded
+(``limit`` waiting updates; beyond it, ``NotStored`` at once), and after a write fails because
+the database is unreachable, new updates are refused at once for ``cooldown`` seconds and the
+failed batch is not retried update by update (each retry would wait for the database again).
+Nothing here logs an update's content: only its id.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +26,12 @@ from sqlalchemy import Engine
 
 from db.delivery.confirmations import Tap, TapResult, record_taps
 from db.delivery.inbox import store_updates
-from db.engine import session_scope
+from db.engine import session_scope, unreachable
 
 log = logging.getLogger("gaung.inbox")
 BATCH = 256
+LIMIT = 8192  # waiting updates: about 8 s of the 1,000 taps/s one process takes
+COOLDOWN = 2.0  # seconds of answering 503 at once after the database was found away
 
 
 class NotStored(RuntimeError):
@@ -52,8 +62,13 @@ class InboxWriter:
         *,
         redraw: frozenset[str] = frozenset(),
         on_redraw: Callable[[], None] | None = None,
+        limit: int = LIMIT,
+        cooldown: float = COOLDOWN,
     ) -> None:
         self.engine = engine
+        self.limit = limit
+        self.cooldown = cooldown
+        self._away_until = 0.0  # monotonic time until which the database counts as away
         self.redraw = redraw  # channels whose sent buttons are redrawn after a tap
         self.on_redraw = on_redraw  # told after a commit that queued redraws
         self._queue: asyncio.Queue[Waiting | None] = asyncio.Queue()
@@ -73,6 +88,10 @@ class InboxWriter:
         """Resolves once the update is committed; raises if it could not be stored."""
         if self._task is None:
             raise NotStored("inbox writer not running")
+        if time.monotonic() < self._away_until:
+            raise NotStored("database unreachable")
+        if self._queue.qsize() >= self.limit:
+            raise NotStored("inbox full")
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
         await self._queue.put((item, future))
         return await future
@@ -97,8 +116,15 @@ class InboxWriter:
         receipts: list[Receipt | None]
         try:
             receipts = list(await asyncio.to_thread(self._write, items))
-        except Exception:
-            if len(items) == 1:
+            self._away_until = 0.0
+        except Exception as exc:
+            if unreachable(exc):
+                self._away_until = time.monotonic() + self.cooldown
+                log.warning(
+                    "database unreachable (%s): %d updates refused", type(exc).__name__, len(items)
+                )
+                receipts = [None] * len(items)
+            elif len(items) == 1:
                 log.exception("storing update %s failed", items[0].update_id)
                 receipts = [None]
             else:  # one bad update must not fail the others: each again, on its own

@@ -37,6 +37,8 @@ def run(engine: Engine, step: Callable[[Config, str], None], revision: str) -> N
             _pragma(connection, "foreign_keys=OFF")
         try:
             with connection.begin():
+                if not sqlite:  # a long migration is not a stuck query
+                    connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
                 cfg.attributes["connection"] = connection
                 step(cfg, revision)
                 if sqlite:

@@ -507,13 +507,37 @@ class ChatAllowance(SQLModel, table=True):
 
 
 class AppSecret(SQLModel, table=True):
-    """Secrets the app makes for itself (signing dashboard links), shared by every process."""
+    """Keys the app makes for itself and every process shares: only the key of tracked-link
+    codes (``db.delivery.opens``), which proves nothing about who anyone is. Keys that sign
+    people in come from ``GAUNG_SECRET_KEY`` and never enter the database."""
 
     __tablename__ = "app_secret"
 
     name: str = Field(primary_key=True, max_length=32)
     value: str = Field(max_length=128)
     created_at: datetime = _created()
+
+
+class DashboardSession(SQLModel, table=True):
+    """A dashboard sign-in link (``link``, single use) or a signed-in session (``session``).
+
+    Kept server-side so that signing out ends a session at once, and a link works once. Only a
+    SHA-256 of each token is stored; the token itself also carries an HMAC under
+    ``GAUNG_SECRET_KEY``, which never enters the database. ``subject`` names who: an admin
+    (``admin:5``) or an API key (``apikey:3``), looked up again on every request.
+    """
+
+    __tablename__ = "dashboard_session"
+    __table_args__ = (CheckConstraint("kind IN ('link', 'session')", name="kind"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)
+    token_hash: str = Field(max_length=64, unique=True)
+    subject: str = Field(max_length=32, index=True)
+    created_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    used_at: datetime | None = _time()  # a link exchanged for a session
+    ended_at: datetime | None = _time()  # a session signed out
 
 
 class SourceKind(StrEnum):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from datetime import time
 from functools import cached_property
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,7 +32,8 @@ class Settings(BaseSettings):
 
     telegram_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
-    telegram_webhook_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
+    # Whoever holds it can post updates as any Telegram user, admins included: long or nothing.
+    telegram_webhook_secret: str | None = None
     telegram_rate: float = Field(default=30.0, gt=0, le=1000)
     telegram_paid_broadcast: bool = False
 
@@ -47,6 +49,20 @@ class Settings(BaseSettings):
 
     public_url: str | None = None
     timezone: str = "Asia/Jakarta"
+
+    # Signs dashboard sign-in links and sessions. A setting, not a database row, so that a
+    # database backup cannot mint sessions. Required by ``gaung serve``; see the README for
+    # rotating it.
+    secret_key: SecretStr | None = None
+
+    # HTTP hardening (README): request bodies above this are refused with 413 before parsing.
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, le=100_000_000)
+    # PostgreSQL: give up connecting after this many seconds, and cancel any statement that
+    # runs longer (0: no limit), so a database in trouble answers 503 instead of hanging.
+    database_connect_timeout: float = Field(default=5.0, gt=0, le=300)
+    database_statement_timeout: float = Field(default=30.0, ge=0, le=3600)
+    # ``text`` for people, ``json`` (one object a line) for a log collector.
+    log_format: Literal["text", "json"] = "text"
 
     # Delivery engine knobs (not in the contract's first list; documented in the README).
     reminder_delay_hours: float = Field(default=6.0, ge=0)
@@ -82,6 +98,24 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _long_webhook_secret(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not 32 <= len(value) <= 256:
+            raise ValueError("must be 32 to 256 characters (whoever knows it can pose as Telegram)")
+        if not all(c.isascii() and (c.isalnum() or c in "_-") for c in value):
+            raise ValueError("may only contain A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (make one: openssl rand -hex 32)")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -103,6 +137,11 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def signing_key(self) -> bytes | None:
+        """The dashboard's HMAC key, or None when ``GAUNG_SECRET_KEY`` is not set."""
+        return self.secret_key.get_secret_value().encode() if self.secret_key else None
 
     @property
     def is_sqlite(self) -> bool:

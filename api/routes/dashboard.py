@@ -1,8 +1,11 @@
 """The dashboard: server-rendered pages for Diskominfo staff and OPD admins, in Indonesian.
 
-Sign-in is with an API key (typed once into a form) or with the bot's short-lived link; both
-end in the same signed session cookie, which names the key or admin and is checked against
-the database on every request. The page reads the same domain functions as the API, and its
+Sign-in is with an API key (typed once into a form) or with the bot's single-use link, which
+the sign-in page exchanges by a POST (a link preview's GET spends nothing); both end in a
+session kept in the database (``db.accounts.signing``), whose cookie is checked on every
+request together with the key or admin it names, so signing out, revoking the key or
+deactivating the admin ends it at once. Without ``GAUNG_SECRET_KEY`` nobody can sign in.
+The page reads the same domain functions as the API, and its
 charts are drawn by the Chart.js shipped in ``api/static`` (deployments may have no internet).
 """
 
@@ -26,14 +29,14 @@ from api.routes.participation import XLSX
 from db.accounts.apikeys import authenticate
 from db.accounts.signing import (
     SESSION_TTL,
-    session_token,
-    verify_dashboard_token,
-    verify_session_token,
+    end_session,
+    exchange_link,
+    session_subject,
+    start_session,
 )
 from db.errors import Forbidden, GaungError, Invalid, NotFound
 from db.models import Opd, Role
 from db.reporting.dashboard import (
-    ADMIN,
     API_KEY,
     Viewer,
     local_month,
@@ -92,30 +95,43 @@ MAX_DAYS = 3 * 366  # beyond this the trend's weekly points crowd the chart
 DAILY_TREND_DAYS = 62  # up to two months a point per day stays readable
 FUNNEL_FIELDS = ("roster", "registered", "received", "participated")
 SIGN_IN = "/dashboard/masuk"
+SIGN_IN_LINK = "/dashboard/masuk/tautan"
 HOME = "/dashboard"
 
 router = APIRouter(include_in_schema=False)
 router.mount("/dashboard/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")
 
 # Pages show who took part: never cached by a shared proxy, never framed, and the sign-in
-# link's token never leaks in a Referer.
+# link's token never leaks in a Referer to another site. ``same-origin``, not ``no-referrer``:
+# under ``no-referrer`` a browser sends ``Origin: null`` with the page's own form POSTs, which
+# the Origin check (``api.guards``) must refuse.
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
 }
 
 
-def current_viewer(request: Request, session: SessionDep) -> Viewer | None:
+NO_KEY = (
+    "Dasbor belum bisa dipakai: GAUNG_SECRET_KEY belum diatur di server. Hubungi pengelola Gaung."
+)
+BAD_LINK = (
+    "Tautan masuk tidak sah, sudah dipakai, atau sudah kedaluwarsa (berlaku sekali, 15 menit). "
+    "Minta tautan baru dengan perintah /dashboard di bot, atau masuk dengan kunci API."
+)
+
+
+def current_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> Viewer | None:
     token = request.cookies.get(COOKIE)
-    if not token:
+    key = settings.signing_key
+    if not token or key is None:
         return None
-    subject = verify_session_token(session, token, now=utcnow())
+    subject = session_subject(session, key, token, now=utcnow())
     return viewer_for(session, subject) if subject else None
 
 
@@ -131,12 +147,12 @@ def _render(
 
 
 def _signed_in(
-    request: Request, session: Session, settings: Settings, subject: str
+    request: Request, session: Session, settings: Settings, key: bytes, subject: str
 ) -> RedirectResponse:
     response = RedirectResponse(HOME, status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(
         COOKIE,
-        session_token(session, subject=subject, now=utcnow()),
+        start_session(session, key, subject=subject, now=utcnow()),
         max_age=int(SESSION_TTL.total_seconds()),
         path=HOME,
         httponly=True,
@@ -153,24 +169,36 @@ def _to_sign_in() -> RedirectResponse:
 @router.get(SIGN_IN)
 def sign_in_page(
     request: Request,
-    session: SessionDep,
     settings: SettingsDep,
     viewer: ViewerDep,
     token: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """The bot's ``/dashboard`` link lands here with its token; without one, the key form."""
+    """The bot's ``/dashboard`` link lands here: a button that exchanges it by a POST, so
+    that fetching the URL (a chat app's link preview, a proxy) signs nobody in and spends
+    nothing. Without a token: the key form."""
+    if settings.signing_key is None:
+        return _render(request, "masuk.html", {"error": NO_KEY, "token": None}, 503)
     if token is not None:
-        admin_id = verify_dashboard_token(session, token, now=utcnow())
-        if admin_id is None:
-            error = (
-                "Tautan masuk tidak sah atau sudah kedaluwarsa (berlaku 15 menit). "
-                "Minta tautan baru dengan perintah /dashboard di bot, atau masuk dengan kunci API."
-            )
-            return _render(request, "masuk.html", {"error": error}, 401)
-        return _signed_in(request, session, settings, subject_of(ADMIN, admin_id))
+        return _render(request, "masuk.html", {"error": None, "token": token})
     if viewer is not None:
         return RedirectResponse(HOME, status_code=303)
-    return _render(request, "masuk.html", {"error": None})
+    return _render(request, "masuk.html", {"error": None, "token": None})
+
+
+@router.post(SIGN_IN_LINK)
+def sign_in_with_link(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    key = settings.signing_key
+    if key is None:
+        return _render(request, "masuk.html", {"error": NO_KEY, "token": None}, 503)
+    subject = exchange_link(session, key, token.strip(), now=utcnow()) if token.strip() else None
+    if subject is None or viewer_for(session, subject) is None:
+        return _render(request, "masuk.html", {"error": BAD_LINK, "token": None}, 401)
+    return _signed_in(request, session, settings, key, subject)
 
 
 @router.post(SIGN_IN)
@@ -180,15 +208,22 @@ def sign_in_with_key(
     settings: SettingsDep,
     kunci: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
+    key = settings.signing_key
+    if key is None:
+        return _render(request, "masuk.html", {"error": NO_KEY, "token": None}, 503)
     principal = authenticate(session, kunci.strip()) if kunci.strip() else None
     if principal is None:
         error = "Kunci API tidak dikenal atau sudah dicabut."
-        return _render(request, "masuk.html", {"error": error}, 401)
-    return _signed_in(request, session, settings, subject_of(API_KEY, principal.key_id))
+        return _render(request, "masuk.html", {"error": error, "token": None}, 401)
+    return _signed_in(request, session, settings, key, subject_of(API_KEY, principal.key_id))
 
 
 @router.post("/dashboard/keluar")
-def sign_out() -> Response:
+def sign_out(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+    """Ends the session in the database, not only in this browser: a copied cookie dies too."""
+    token, key = request.cookies.get(COOKIE), settings.signing_key
+    if token and key is not None:
+        end_session(session, key, token, now=utcnow())
     response = _to_sign_in()
     response.delete_cookie(COOKIE, path=HOME, httponly=True, samesite="lax")
     return response

@@ -2,48 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
 from api.routes.participation import EndQ, StartQ
+from api.schemas import API_PROBLEMS, OpdAsnPage, OpdName
 from db.reporting.followup import opd_asn
-from db.reporting.window import local_iso, resolve_window
+from db.reporting.window import resolve_window
 from db.roster.opd import opd_by_kode
 
-router = APIRouter(prefix="/api/v1/opd", tags=["opd"])
-
-EXAMPLE = {
-    "opd": {"kode": "DINKES", "nama": "Dinas Kesehatan"},
-    "start": "2026-11-01T00:00:00+07:00",
-    "end": "2026-12-01T00:00:00+07:00",
-    "participated": False,
-    "total": 2,
-    "page": 1,
-    "per_page": 50,
-    "pages": 1,
-    "items": [
-        {
-            "nip": "198503122010011004",
-            "nama": "Budi Santoso",
-            "jabatan": "Perawat",
-            "registered": True,
-            "registration": "terdaftar",
-            "delivered": 31,
-            "participated": 0,
-        },
-        {
-            "nip": "199001012015032001",
-            "nama": "Siti Aminah",
-            "jabatan": None,
-            "registered": False,
-            "registration": "belum_terdaftar",
-            "delivered": 0,
-            "participated": 0,
-        },
-    ],
-}
+router = APIRouter(prefix="/api/v1/opd", tags=["opd"], responses=API_PROBLEMS)
 
 
 @router.get(
@@ -57,7 +27,6 @@ EXAMPLE = {
         "(`registered: false`; `registration` menyebut sebabnya: `belum_terdaftar`, "
         "`tidak_terjangkau`, `berhenti`)."
     ),
-    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
 )
 def get_opd_asn(
     kode: str,
@@ -71,7 +40,7 @@ def get_opd_asn(
     end: EndQ = None,
     page: Annotated[int, Query(ge=1, le=1_000_000, description="Halaman, mulai 1")] = 1,
     per_page: Annotated[int, Query(ge=1, le=500, description="Baris per halaman")] = 50,
-) -> dict[str, Any]:
+) -> OpdAsnPage:
     found = opd_by_kode(session, kode)
     check_opd_access(principal, found.id)
     assert found.id is not None
@@ -84,14 +53,12 @@ def get_opd_asn(
         limit=per_page,
         offset=(page - 1) * per_page,
     )
-    return {
-        "opd": {"kode": found.kode, "nama": found.nama},
-        "start": local_iso(window.start, settings.tz),
-        "end": local_iso(window.end, settings.tz),
-        "participated": participated,
-        "total": result.total,
-        "page": page,
-        "per_page": per_page,
-        "pages": -(-result.total // per_page),
-        "items": [row.as_json() for row in result.rows],
-    }
+    return OpdAsnPage.of(
+        OpdName(kode=found.kode, nama=found.nama),
+        window,
+        settings.tz,
+        participated=participated,
+        page=page,
+        per_page=per_page,
+        result=result,
+    )

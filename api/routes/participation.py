@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
+from api.schemas import API_PROBLEMS, ParticipationReport
 from db.accounts.apikeys import Principal
 from db.errors import Invalid, NotFound
 from db.reporting.exports import to_csv, to_xlsx
@@ -16,7 +17,7 @@ from db.reporting.window import resolve_window
 from db.roster.opd import opd_by_kode
 from db.settings import Settings
 
-router = APIRouter(prefix="/api/v1", tags=["partisipasi"])
+router = APIRouter(prefix="/api/v1", tags=["partisipasi"], responses=API_PROBLEMS)
 
 StartQ = Annotated[
     str | None,
@@ -37,35 +38,6 @@ StatusQ = Annotated[
     str | None,
     Query(description="Hanya ASN berstatus PNS atau PPPK (menurut roster)", examples=["PPPK"]),
 ]
-
-EXAMPLE = {
-    "start": "2026-11-01T00:00:00+07:00",
-    "end": "2026-12-01T00:00:00+07:00",
-    "opd": [
-        {
-            "kode": "DINKES",
-            "nama": "Dinas Kesehatan",
-            "asn_roster": 812,
-            "asn_registered": 790,
-            "registration_rate": 0.973,
-            "delivered": 15010,
-            "liked": 12001,
-            "shared": 9000,
-            "participated": 12500,
-            "participation_rate": 0.833,
-        }
-    ],
-    "total": {
-        "asn_roster": 8000,
-        "asn_registered": 7600,
-        "registration_rate": 0.95,
-        "delivered": 150000,
-        "liked": 120000,
-        "shared": 90000,
-        "participated": 125000,
-        "participation_rate": 0.833,
-    },
-}
 
 
 def build_report(
@@ -92,11 +64,7 @@ def build_report(
     return participation(session, window, opd_ids=opd_ids, status=status)
 
 
-@router.get(
-    "/participation",
-    summary="Partisipasi per OPD",
-    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
-)
+@router.get("/participation", summary="Partisipasi per OPD")
 def get_participation(
     session: SessionDep,
     settings: SettingsDep,
@@ -105,9 +73,9 @@ def get_participation(
     end: EndQ = None,
     opd: OpdQ = None,
     status: StatusQ = None,
-) -> dict[str, Any]:
+) -> ParticipationReport:
     report = build_report(session, settings, principal, start, end, opd, status)
-    return report.as_json(settings.tz)
+    return ParticipationReport.of(report, settings.tz)
 
 
 @router.get(

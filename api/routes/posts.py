@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from api.deps import DiskominfoDep, PrincipalDep, SessionDep, SettingsDep, check_opd_access
+from api.schemas import (
+    API_PROBLEMS,
+    PostApproved,
+    PostDetail,
+    PostList,
+    PostOut,
+    PostParticipation,
+    SendingProgress,
+    problems,
+)
 from db.errors import Invalid
 from db.models import Opd, Platform, PostStatus
 from db.posts.lifecycle import approve_post, cancel_post, get_post, reject_post, submit_post
-from db.posts.queries import PostFilter, list_posts, post_detail, post_json
+from db.posts.queries import PostFilter, list_posts, post_figures
 from db.reporting.window import resolve_window
 from db.roster.opd import opd_by_kode
 from db.types import utcnow
 
-router = APIRouter(prefix="/api/v1/posts", tags=["postingan"])
+# Post ids are 32-bit integers in the database (PostgreSQL INTEGER): a larger number names no
+# post, and would fail the query itself (a 500) rather than find nothing.
+MAX_ID = 2**31 - 1
+PostId = Annotated[int, Path(ge=1, le=MAX_ID, description="Id postingan")]
+
+router = APIRouter(
+    prefix="/api/v1/posts", tags=["postingan"], responses=API_PROBLEMS | problems(409)
+)
 
 
 class PostIn(BaseModel):
@@ -55,8 +72,8 @@ def list_(
     start: Annotated[str | None, Query(description="Diajukan sejak (tanggal WIB / ISO)")] = None,
     end: Annotated[str | None, Query(description="Diajukan sebelum (eksklusif)")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
-) -> dict[str, Any]:
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+) -> PostList:
     opd_ids: list[int] | None = None
     if opd:
         found = opd_by_kode(session, opd)
@@ -73,18 +90,18 @@ def list_(
         end=window.end if window and end else None,
     )
     total, rows = list_posts(session, filters, limit=limit, offset=offset)
-    return {
-        "total": total,
-        "limit": limit,
-        "offset": offset,
-        "items": [post_json(post, kode, settings.tz) for post, kode in rows],
-    }
+    return PostList(
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[PostOut.of(post, kode, settings.tz) for post, kode in rows],
+    )
 
 
 @router.post("", status_code=201, summary="Ajukan postingan")
 def submit(
     body: PostIn, session: SessionDep, settings: SettingsDep, principal: PrincipalDep
-) -> dict[str, Any]:
+) -> PostOut:
     kode = body.opd
     if principal.opd_id is not None:
         own = session.get(Opd, principal.opd_id)
@@ -101,26 +118,35 @@ def submit(
         caption=body.caption,
         actor=f"apikey:{principal.key_id}",
     )
-    return post_json(post, kode.strip().upper(), settings.tz)
+    return PostOut.of(post, kode.strip().upper(), settings.tz)
 
 
 @router.get("/{post_id}", summary="Rincian postingan: partisipasi per OPD dan kemajuan kirim")
 def detail(
-    post_id: int, session: SessionDep, settings: SettingsDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    post_id: PostId, session: SessionDep, settings: SettingsDep, principal: PrincipalDep
+) -> PostDetail:
+    """An OPD key reads only its own OPD's posts, and of those only its own OPD's figures:
+    the rows, the total and the sending progress are over its own ASN."""
     post = get_post(session, post_id)
     check_opd_access(principal, post.opd_id)
-    return post_detail(session, post, _kode(session, post.opd_id), settings.tz, now=utcnow())
+    own = [principal.opd_id] if principal.opd_id is not None else None
+    figures = post_figures(session, post, opd_ids=own, now=utcnow())
+    return PostDetail(
+        **PostOut.fields_of(post, _kode(session, post.opd_id), settings.tz),
+        targets=figures.targets,
+        progress=SendingProgress.of(figures.progress),
+        participation=PostParticipation.of(figures.participation),
+    )
 
 
 @router.post("/{post_id}/approve", summary="Setujui dan antrekan siaran (Diskominfo)")
 def approve(
-    post_id: int,
+    post_id: PostId,
     session: SessionDep,
     settings: SettingsDep,
     principal: DiskominfoDep,
     body: ApproveIn | None = None,
-) -> dict[str, Any]:
+) -> PostApproved:
     body = body or ApproveIn()
     post, queued = approve_post(
         session,
@@ -129,24 +155,26 @@ def approve(
         send_at=body.send_at,
         actor=f"apikey:{principal.key_id}",
     )
-    return post_json(post, _kode(session, post.opd_id), settings.tz) | {"queued": queued}
+    return PostApproved(
+        **PostOut.fields_of(post, _kode(session, post.opd_id), settings.tz), queued=queued
+    )
 
 
 @router.post("/{post_id}/reject", summary="Tolak postingan (Diskominfo)")
 def reject(
-    post_id: int,
+    post_id: PostId,
     body: RejectIn,
     session: SessionDep,
     settings: SettingsDep,
     principal: DiskominfoDep,
-) -> dict[str, Any]:
+) -> PostOut:
     post = reject_post(session, post_id, reason=body.reason, actor=f"apikey:{principal.key_id}")
-    return post_json(post, _kode(session, post.opd_id), settings.tz)
+    return PostOut.of(post, _kode(session, post.opd_id), settings.tz)
 
 
 @router.post("/{post_id}/cancel", summary="Batalkan postingan (Diskominfo)")
 def cancel(
-    post_id: int, session: SessionDep, settings: SettingsDep, principal: DiskominfoDep
-) -> dict[str, Any]:
+    post_id: PostId, session: SessionDep, settings: SettingsDep, principal: DiskominfoDep
+) -> PostOut:
     post = cancel_post(session, post_id, actor=f"apikey:{principal.key_id}")
-    return post_json(post, _kode(session, post.opd_id), settings.tz)
+    return PostOut.of(post, _kode(session, post.opd_id), settings.tz)

@@ -2,53 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
 from api.routes.participation import EndQ, OpdQ, StartQ
+from api.schemas import API_PROBLEMS, TrendReport
 from db.errors import Invalid, NotFound
 from db.reporting.trend import parse_interval, trend
 from db.reporting.window import resolve_window
 from db.roster.opd import opd_by_kode
 
-router = APIRouter(prefix="/api/v1", tags=["partisipasi"])
-
-EXAMPLE = {
-    "start": "2026-11-02T00:00:00+07:00",
-    "end": "2026-11-16T00:00:00+07:00",
-    "interval": "week",
-    "buckets": [
-        {
-            "label": "2026-W45",
-            "start": "2026-11-02T00:00:00+07:00",
-            "end": "2026-11-09T00:00:00+07:00",
-            "delivered": 52000,
-            "liked": 40100,
-            "shared": 30050,
-            "participated": 43000,
-            "participation_rate": 0.827,
-        },
-        {
-            "label": "2026-W46",
-            "start": "2026-11-09T00:00:00+07:00",
-            "end": "2026-11-16T00:00:00+07:00",
-            "delivered": 51800,
-            "liked": 41000,
-            "shared": 30900,
-            "participated": 43900,
-            "participation_rate": 0.847,
-        },
-    ],
-    "total": {
-        "delivered": 103800,
-        "liked": 81100,
-        "shared": 60950,
-        "participated": 86900,
-        "participation_rate": 0.837,
-    },
-}
+router = APIRouter(prefix="/api/v1", tags=["partisipasi"], responses=API_PROBLEMS)
 
 
 @router.get(
@@ -60,7 +26,6 @@ EXAMPLE = {
         "jumlah semua periode sama dengan baris `total` `/api/v1/participation` untuk rentang "
         "yang sama. Periode pertama dan terakhir dipotong pada `start` dan `end`."
     ),
-    responses={200: {"content": {"application/json": {"example": EXAMPLE}}}},
 )
 def get_trend(
     session: SessionDep,
@@ -76,7 +41,7 @@ def get_trend(
         ),
     ] = "day",
     opd: OpdQ = None,
-) -> dict[str, Any]:
+) -> TrendReport:
     period = parse_interval(interval)
     window = resolve_window(start, end, settings.tz)
     opd_id = principal.opd_id
@@ -87,4 +52,5 @@ def get_trend(
             raise Invalid(exc.message) from None
     check_opd_access(principal, opd_id)
     opd_ids = [opd_id] if opd_id is not None else None
-    return trend(session, window, period, settings.tz, opd_ids=opd_ids).as_json(settings.tz)
+    result = trend(session, window, period, settings.tz, opd_ids=opd_ids)
+    return TrendReport.of(result, settings.tz)

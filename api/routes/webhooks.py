@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from api.deps import SettingsDep
+from api.schemas import problems
 from bot.inbox import NotStored
 
-router = APIRouter(tags=["webhook"], include_in_schema=True)
+router = APIRouter(tags=["webhook"], include_in_schema=True, responses=problems(400, 403, 413, 503))
 
 
 @router.post("/webhook/telegram", summary="Pembaruan dari Telegram (dengan secret token)")
@@ -19,13 +20,13 @@ async def telegram_webhook(request: Request, settings: SettingsDep) -> Response:
     secret = settings.telegram_webhook_secret
     given = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
     if not secret or given is None or not hmac.compare_digest(given.encode(), secret.encode()):
-        return Response(status_code=403)
+        return JSONResponse({"detail": "secret token salah"}, 403)
     service = getattr(request.app.state, "telegram", None)
     if service is None:
-        return Response(status_code=503)
+        return JSONResponse({"detail": "bot Telegram tidak berjalan di server ini"}, 503)
     try:
         payload = json.loads(await request.body())
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
         return Response(
             '{"detail": "badan permintaan bukan JSON"}', 400, media_type="application/json"
         )

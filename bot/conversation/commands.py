@@ -13,8 +13,9 @@ from bot.conversation.replies import Button, Outcome, Person, one, say
 from bot.texts import Markup
 from db.accounts.identities import identity_for, mark_inbound, opt_out
 from db.accounts.registration import asn_for_account, erase_account, set_reachable
-from db.accounts.signing import dashboard_token
+from db.accounts.signing import dashboard_link
 from db.models import Opd, Role
+from db.reporting.dashboard import ADMIN, subject_of
 from db.reporting.participation import asn_summary, participation
 from db.reporting.window import Window
 from db.types import utcnow
@@ -127,15 +128,19 @@ def report(session: Session, person: Person) -> Outcome:
     return one(text)
 
 
-def dashboard(session: Session, person: Person, public_url: str | None) -> Outcome:
-    """/dashboard: a short-lived sign-in link for an admin."""
+def dashboard(
+    session: Session, person: Person, public_url: str | None, signing_key: bytes | None
+) -> Outcome:
+    """/dashboard: a sign-in link for an admin, good once within 15 minutes, sent unpreviewed."""
     admin = admin_of(session, person)
     if admin is None or admin.id is None:
         return one(say(person, "report.not_admin"))
-    if not public_url:
+    if not public_url or signing_key is None:
         return one(say(person, "dashboard.no_url"))
-    token = dashboard_token(session, admin_id=admin.id, now=utcnow())
-    return one(say(person, "dashboard.link", url=f"{public_url}/dashboard/masuk?token={token}"))
+    subject = subject_of(ADMIN, admin.id)
+    token = dashboard_link(session, signing_key, subject=subject, now=utcnow())
+    url = f"{public_url}/dashboard/masuk?token={token}"
+    return one(say(person, "dashboard.link", url=url), no_preview=True)
 
 
 def unknown(person: Person) -> Outcome:

@@ -43,6 +43,7 @@ class Settings:
     """What the steps need from the configuration."""
 
     public_url: str | None = None
+    signing_key: bytes | None = None  # signs dashboard sign-in links (GAUNG_SECRET_KEY)
     nip_attempts_per_day: int = 5
     messages_per_minute: int = 20
     admin_pages_per_hour: int = 20
@@ -51,6 +52,7 @@ class Settings:
     def of(cls, settings: AppSettings) -> Settings:
         return cls(
             public_url=settings.public_url,
+            signing_key=settings.signing_key,
             nip_attempts_per_day=settings.nip_attempts_per_day,
             messages_per_minute=settings.chat_messages_per_minute,
             admin_pages_per_hour=settings.admin_pages_per_hour,
@@ -109,7 +111,7 @@ def command(session: Session, person: Person, name: str, settings: Settings) -> 
     if name == "laporan":
         return commands.report(session, person)
     if name == "dashboard":
-        return commands.dashboard(session, person, settings.public_url)
+        return commands.dashboard(session, person, settings.public_url, settings.signing_key)
     return commands.unknown(person)
 
 

@@ -74,6 +74,8 @@ class Reply:
     ask_contact: bool = False  # offer a control that shares the person's own number
     close_keyboard: bool = False  # that control is no longer needed
     replace: bool = False  # answers a button by replacing the message it was on, if possible
+    # Carries a credential (a sign-in link): the network must not fetch or preview its links.
+    no_preview: bool = False
 
 
 @dataclass(frozen=True)

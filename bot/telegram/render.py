@@ -7,6 +7,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    LinkPreviewOptions,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
 )
@@ -53,7 +54,12 @@ def keyboard(reply: Reply) -> Markup | None:
 
 async def send(bot: Bot, chat_id: int | str, reply: Reply) -> None:
     await bot.send_message(
-        chat_id, as_html(reply.text), parse_mode=ParseMode.HTML, reply_markup=keyboard(reply)
+        chat_id,
+        as_html(reply.text),
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard(reply),
+        # Telegram's servers fetch a link to preview it: a sign-in link must not be spent so.
+        link_preview_options=LinkPreviewOptions(is_disabled=True) if reply.no_preview else None,
     )
 
 

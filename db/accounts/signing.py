@@ -1,9 +1,21 @@
-"""Signed dashboard credentials: short-lived sign-in links sent by the bot's ``/dashboard``
-command, and the longer-lived session cookie the dashboard sets after a sign-in.
+"""Dashboard credentials kept server-side: single-use sign-in links and revocable sessions.
 
-The signing key lives in the database (``app_secret``) rather than in a setting so that every
-``gaung serve`` and ``gaung bot`` process sharing the database agrees on it without another
-secret for operators to manage.
+The bot's ``/dashboard`` command makes a **link** for an admin (15 minutes, one use); the
+dashboard exchanges it, by a POST, for a **session** (12 hours, or until signing out). A key
+signed in on the dashboard's form gets a session directly. Both are rows of
+``dashboard_session``:
+
+- a link is spent by the first exchange (a conditional UPDATE, so two racing exchanges
+  cannot both win), and a link preview fetching the URL spends nothing, because opening the
+  page does not exchange it;
+- signing out ends the session's row at once; revoking a key or deactivating an admin ends
+  every session of theirs at once too, because the dashboard looks the subject up again on
+  every request (``db.reporting.dashboard.viewer_for``).
+
+A token is ``<nonce>.<mac>``: 32 random bytes and an HMAC of them under ``GAUNG_SECRET_KEY``,
+with the kind mixed in so a link can never pass as a session. The database keeps only a
+SHA-256 of the token and never the key, so a copy of the database (a backup) can neither
+mint tokens nor use the ones it lists. Changing the key ends every link and session.
 """
 
 from __future__ import annotations
@@ -14,100 +26,125 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlalchemy import delete, update
+from sqlmodel import Session, select
 
-from db.models import Admin, AppSecret
+from db.models import DashboardSession, table
 
-SECRET_NAME = "dashboard-link"
+LINK, SESSION = "link", "session"
 LINK_TTL = timedelta(minutes=15)
+SESSION_TTL = timedelta(hours=12)
 
 
-def _key(session: Session) -> bytes:
-    row = session.get(AppSecret, SECRET_NAME)
-    if row is None:
-        try:
-            with session.begin_nested():
-                row = AppSecret(name=SECRET_NAME, value=secrets.token_hex(32))
-                session.add(row)
-        except IntegrityError:  # another process made it first: use theirs
-            row = session.get(AppSecret, SECRET_NAME, populate_existing=True)
-            assert row is not None
-    return bytes.fromhex(row.value)
-
-
-def _mac(key: bytes, payload: str) -> str:
-    digest = hmac.new(key, payload.encode(), hashlib.sha256).digest()
+def _mac(key: bytes, kind: str, nonce: str) -> str:
+    digest = hmac.new(key, f"{kind}.{nonce}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def _genuine(session: Session, signed: str, mac: str) -> bool:
-    """Only reads, so a GET on a read-only session can check a token: with no key yet, no
-    token can be genuine, and none is made."""
-    row = session.get(AppSecret, SECRET_NAME)
-    if row is None:
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _genuine(key: bytes, kind: str, token: str) -> bool:
+    """Whether ``token`` was signed with ``key`` for ``kind``: checked before any query, so
+    made-up tokens cost no database work."""
+    nonce, dot, mac = token.partition(".")
+    if not dot or not nonce or not mac or not token.isascii():
         return False
     # Bytes, because compare_digest refuses non-ASCII strings, and tokens come from outside.
-    return hmac.compare_digest(_mac(bytes.fromhex(row.value), signed).encode(), mac.encode())
+    return hmac.compare_digest(_mac(key, kind, nonce).encode(), mac.encode())
 
 
-def _number(text: str) -> bool:
-    return text.isascii() and text.isdigit()
-
-
-def dashboard_token(
-    session: Session, *, admin_id: int, now: datetime, ttl: timedelta = LINK_TTL
+def _issue(
+    session: Session, key: bytes, kind: str, *, subject: str, now: datetime, ttl: timedelta
 ) -> str:
-    """A token naming the admin and its expiry; only the key's holder can make one."""
-    expires = int((now + ttl).timestamp())
-    payload = f"{admin_id}.{expires}"
-    return f"{payload}.{_mac(_key(session), payload)}"
+    if not subject or len(subject) > 32:
+        raise ValueError(f"subject {subject!r} must be 1 to 32 characters")
+    nonce = secrets.token_urlsafe(32)
+    token = f"{nonce}.{_mac(key, kind, nonce)}"
+    session.add(
+        DashboardSession(
+            kind=kind,
+            token_hash=_hash(token),
+            subject=subject,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
+    session.flush()
+    return token
 
 
-def verify_dashboard_token(session: Session, token: str, *, now: datetime) -> int | None:
-    """The admin id if the token is genuine, unexpired and the admin still exists, else None."""
-    parts = token.strip().split(".")
-    if len(parts) != 3 or not _number(parts[0]) or not _number(parts[1]):
-        return None
-    payload = f"{parts[0]}.{parts[1]}"
-    if not _genuine(session, payload, parts[2]):
-        return None
-    if int(parts[1]) <= now.timestamp():
-        return None
-    admin_id = int(parts[0])
-    admin = session.get(Admin, admin_id)
-    if admin is None or not admin.active:
-        return None
-    return admin_id
-
-
-SESSION_TTL = timedelta(hours=12)
-# Signed under a distinct prefix, so that a sign-in link can never pass as a session cookie.
-_SESSION = "sesi"
-
-
-def session_token(
-    session: Session, *, subject: str, now: datetime, ttl: timedelta = SESSION_TTL
+def dashboard_link(
+    session: Session, key: bytes, *, subject: str, now: datetime, ttl: timedelta = LINK_TTL
 ) -> str:
-    """The dashboard's cookie value: who signed in (``apikey:3``, ``admin:5``) and until when.
+    """A sign-in link's token for ``subject`` (``admin:5``): it works once, within ``ttl``."""
+    return _issue(session, key, LINK, subject=subject, now=now, ttl=ttl)
 
-    It names the key or admin rather than holding the key itself, so a leaked cookie never
-    reveals an API key and dies with the key's revocation or the admin's deactivation.
+
+def exchange_link(session: Session, key: bytes, token: str, *, now: datetime) -> str | None:
+    """Spend a sign-in link: its subject, or None when it is not genuine, expired or spent."""
+    if not _genuine(key, LINK, token):
+        return None
+    row = table(DashboardSession)
+    spent = session.connection().execute(
+        update(row)
+        .where(
+            row.c.token_hash == _hash(token),
+            row.c.kind == LINK,
+            row.c.used_at.is_(None),
+            row.c.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:
+        return None
+    subject: str = (
+        session.connection()
+        .execute(select(row.c.subject).where(row.c.token_hash == _hash(token)))
+        .scalar_one()
+    )
+    return subject
+
+
+def start_session(
+    session: Session, key: bytes, *, subject: str, now: datetime, ttl: timedelta = SESSION_TTL
+) -> str:
+    """The dashboard cookie's value for a sign-in of ``subject`` (``apikey:3``, ``admin:5``)."""
+    return _issue(session, key, SESSION, subject=subject, now=now, ttl=ttl)
+
+
+def session_subject(session: Session, key: bytes, token: str, *, now: datetime) -> str | None:
+    """Who a live session is for, or None. Only reads, so a GET's read-only session can ask."""
+    if not _genuine(key, SESSION, token):
+        return None
+    row = session.exec(
+        select(DashboardSession).where(
+            DashboardSession.token_hash == _hash(token), DashboardSession.kind == SESSION
+        )
+    ).first()
+    if row is None or row.ended_at is not None or row.expires_at <= now:
+        return None
+    return row.subject
+
+
+def end_session(session: Session, key: bytes, token: str, *, now: datetime) -> bool:
+    """Sign out: the session stops working now, on every server. Returns whether one ended."""
+    if not _genuine(key, SESSION, token):
+        return False
+    row = table(DashboardSession)
+    ended = session.connection().execute(
+        update(row)
+        .where(row.c.token_hash == _hash(token), row.c.kind == SESSION, row.c.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    return bool(ended.rowcount)
+
+
+def forget_expired(session: Session, *, before: datetime) -> int:
+    """Delete links and sessions that expired before ``before`` (spent or not): for the
+    worker's retention round, so the table holds only what can still be used. Returns how many.
     """
-    if not subject or "." in subject:
-        raise ValueError(f"subject {subject!r} must be non-empty and contain no dot")
-    payload = f"{subject}.{int((now + ttl).timestamp())}"
-    return f"{payload}.{_mac(_key(session), f'{_SESSION}.{payload}')}"
-
-
-def verify_session_token(session: Session, token: str, *, now: datetime) -> str | None:
-    """The subject if the token is genuine and unexpired; the caller checks it still exists."""
-    parts = token.strip().split(".")
-    if len(parts) != 3 or not parts[0] or not _number(parts[1]):
-        return None
-    payload = f"{parts[0]}.{parts[1]}"
-    if not _genuine(session, f"{_SESSION}.{payload}", parts[2]):
-        return None
-    if int(parts[1]) <= now.timestamp():
-        return None
-    return parts[0]
+    row = table(DashboardSession)
+    gone = session.connection().execute(delete(row).where(row.c.expires_at < before))
+    return int(gone.rowcount)

@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ScalarSelect, and_, bindparam, case, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    ScalarSelect,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlmodel import Session
 
 from db.delivery.confirmed import confirmed_kinds
@@ -376,27 +387,45 @@ class Progress:
         return self.pending == 0 or self.pending == self.deferred
 
 
-def status_counts(session: Session, post_id: int) -> dict[str, int]:
-    """How many of the post's deliveries are in each status."""
+def _of_post(post_id: int, opd_ids: Sequence[int] | None) -> list[ColumnElement[bool]]:
+    delivery = table(Delivery)
+    where = [delivery.c.post_id == post_id]
+    if opd_ids is not None:  # ix_delivery_post_opd_status serves both forms
+        where.append(delivery.c.opd_id.in_(opd_ids))
+    return where
+
+
+def status_counts(
+    session: Session, post_id: int, *, opd_ids: Sequence[int] | None = None
+) -> dict[str, int]:
+    """How many of the post's deliveries (to the ASN of ``opd_ids``, if given) are in each
+    status."""
     delivery = table(Delivery)
     return dict(
         session.connection()
         .execute(
             select(delivery.c.status, func.count())
-            .where(delivery.c.post_id == post_id)
+            .where(*_of_post(post_id, opd_ids))
             .group_by(delivery.c.status)
         )
         .all()
     )
 
 
-def progress(session: Session, post_id: int, *, now: datetime, horizon: timedelta) -> Progress:
+def progress(
+    session: Session,
+    post_id: int,
+    *,
+    now: datetime,
+    horizon: timedelta,
+    opd_ids: Sequence[int] | None = None,
+) -> Progress:
     delivery = table(Delivery)
     conn = session.connection()
-    counts = status_counts(session, post_id)
+    counts = status_counts(session, post_id, opd_ids=opd_ids)
     deferred = conn.execute(
         select(func.count()).where(
-            delivery.c.post_id == post_id,
+            *_of_post(post_id, opd_ids),
             delivery.c.status == DeliveryStatus.PENDING,
             delivery.c.next_attempt_at > now + horizon,
         )
@@ -404,7 +433,7 @@ def progress(session: Session, post_id: int, *, now: datetime, horizon: timedelt
     failures: dict[str | None, int] = dict(
         conn.execute(
             select(delivery.c.error, func.count())
-            .where(delivery.c.post_id == post_id, delivery.c.status == DeliveryStatus.FAILED)
+            .where(*_of_post(post_id, opd_ids), delivery.c.status == DeliveryStatus.FAILED)
             .group_by(delivery.c.error)
         ).all()
     )

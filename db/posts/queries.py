@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
 from sqlmodel import Session
 
 from db.delivery.outbox import Progress, progress
 from db.models import Opd, Post, PostTarget, table
-from db.reporting.participation import participation
-from db.reporting.window import local_iso
+from db.reporting.participation import Participation, participation
+
+# Deliveries due later than this count as deferred (a channel limit or a back-off), not pending.
+PROGRESS_HORIZON = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -68,53 +70,40 @@ def _posts_by_id(ids: list[int]) -> Any:
     return model_select(Post).where(col(Post.id).in_(ids))
 
 
-def post_json(post: Post, opd_kode: str, tz: ZoneInfo) -> dict[str, Any]:
-    def when(moment: datetime | None) -> str | None:
-        return local_iso(moment, tz) if moment else None
+@dataclass(frozen=True)
+class PostFigures:
+    """One post's numbers as one caller may see them: its target OPD codes (None: all OPD),
+    sending progress and participation per OPD, over the given OPDs only when narrowed."""
 
-    return {
-        "id": post.id,
-        "opd": opd_kode,
-        "url": post.url,
-        "platform": post.platform,
-        "caption": post.caption,
-        "status": post.status,
-        "submitted_at": when(post.submitted_at),
-        "approved_at": when(post.approved_at),
-        "send_at": when(post.send_at),
-        "sent_at": when(post.sent_at),
-        "reason": post.reason,
-        "target_all": post.target_all,
-    }
+    targets: list[str] | None
+    progress: Progress
+    participation: Participation
 
 
-def post_detail(
-    session: Session, post: Post, opd_kode: str, tz: ZoneInfo, *, now: datetime
-) -> dict[str, Any]:
-    from datetime import timedelta
-
+def post_figures(
+    session: Session, post: Post, *, opd_ids: Sequence[int] | None = None, now: datetime
+) -> PostFigures:
+    """``opd_ids`` narrows every figure (rows, totals, progress) to the ASN of those OPDs: an
+    OPD key sees how its own people took up its post, not how the rest of the regency did.
+    Rows are the OPDs the post reached or was aimed at; the total sums those rows."""
     assert post.id is not None
+    opd, target = table(Opd), table(PostTarget)
     targets = list(
         session.connection()
         .execute(
-            select(table(Opd).c.kode)
-            .join(table(PostTarget), table(PostTarget).c.opd_id == table(Opd).c.id)
-            .where(table(PostTarget).c.post_id == post.id)
+            select(opd.c.kode)
+            .join(target, target.c.opd_id == opd.c.id)
+            .where(target.c.post_id == post.id)
+            .order_by(opd.c.kode)
         )
         .scalars()
     )
-    state: Progress = progress(session, post.id, now=now, horizon=timedelta(minutes=15))
-    report = participation(session, None, post_id=post.id).as_json(tz)
-    rows = [r for r in report["opd"] if r["delivered"] or (targets and r["kode"] in targets)]
-    return post_json(post, opd_kode, tz) | {
-        "targets": targets or None,
-        "progress": {
-            "total": state.total,
-            "sent": state.sent,
-            "failed": state.failed,
-            "pending": state.pending,
-            "deferred": state.deferred,
-            "failures": state.failures,
-        },
-        "participation": {"opd": rows, "total": report["total"]},
-    }
+    state = progress(session, post.id, now=now, horizon=PROGRESS_HORIZON, opd_ids=opd_ids)
+    report = participation(session, None, opd_ids=opd_ids, post_id=post.id)
+    shown = Participation(
+        None,
+        [r for r in report.rows if r.counts.delivered or (targets and r.kode in targets)],
+    )
+    for row in shown.rows:
+        shown.total.add(row.counts)
+    return PostFigures(targets or None, state, shown)

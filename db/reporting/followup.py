@@ -53,17 +53,6 @@ class AsnRow:
     delivered: int
     participated: int
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "nip": self.nip,
-            "nama": self.nama,
-            "jabatan": self.jabatan,
-            "registered": self.registration is Registration.REGISTERED,
-            "registration": self.registration.value,
-            "delivered": self.delivered,
-            "participated": self.participated,
-        }
-
 
 @dataclass(frozen=True)
 class AsnPage:

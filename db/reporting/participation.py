@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, and_, case, func, select
 from sqlmodel import Session
@@ -30,7 +29,7 @@ from db.models import (
     PostOpdStat,
     table,
 )
-from db.reporting.window import Window, local_iso
+from db.reporting.window import Window
 
 COUNT_FIELDS = (
     "asn_roster",
@@ -91,15 +90,6 @@ class Participation:
     window: Window | None
     rows: list[OpdRow]
     total: Counts = field(default_factory=Counts)
-
-    def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
-        return {
-            "start": local_iso(self.window.start, tz) if self.window else None,
-            "end": local_iso(self.window.end, tz) if self.window else None,
-            "opd": [{"kode": r.kode, "nama": r.nama} | r.counts.as_dict() for r in self.rows],
-            "total": self.total.as_dict(),
-            "labels": LABELS,
-        }
 
 
 # What each number is: measured by Gaung or the channel, or confirmed by the ASN themselves.

@@ -13,14 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from db.errors import Invalid
 from db.reporting.participation import Counts, counter_sums
-from db.reporting.window import Window, local_iso
+from db.reporting.window import Window
 
 # A chart with more points than this is unreadable, and the response would grow unbounded.
 MAX_BUCKETS = 1000
@@ -49,13 +48,6 @@ class Bucket:
     end: datetime
     counts: Counts = field(default_factory=Counts)
 
-    def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
-        return {
-            "label": self.label,
-            "start": local_iso(self.start, tz),
-            "end": local_iso(self.end, tz),
-        } | _delivery_fields(self.counts)
-
 
 @dataclass
 class Trend:
@@ -63,26 +55,6 @@ class Trend:
     interval: Interval
     buckets: list[Bucket]
     total: Counts = field(default_factory=Counts)
-
-    def as_json(self, tz: ZoneInfo) -> dict[str, Any]:
-        return {
-            "start": local_iso(self.window.start, tz),
-            "end": local_iso(self.window.end, tz),
-            "interval": self.interval.value,
-            "buckets": [b.as_json(tz) for b in self.buckets],
-            "total": _delivery_fields(self.total),
-        }
-
-
-def _delivery_fields(counts: Counts) -> dict[str, Any]:
-    """The trend has no roster columns: the roster is a count of now, not of a day."""
-    return {
-        "delivered": counts.delivered,
-        "liked": counts.liked,
-        "shared": counts.shared,
-        "participated": counts.participated,
-        "participation_rate": round(counts.participation_rate, 3),
-    }
 
 
 def trend(

@@ -20,11 +20,12 @@ from sqlmodel import Session, select
 from api.routes.dashboard import COOKIE
 from db.accounts.admins import add_admin
 from db.accounts.apikeys import revoke_api_key
-from db.accounts.signing import dashboard_token
+from db.accounts.signing import dashboard_link
 from db.models import Admin, ApiKey, Post
 from db.posts.lifecycle import approve_post, submit_post
+from db.reporting.dashboard import ADMIN, subject_of
 from db.types import utcnow
-from tests.api.conftest import make_key
+from tests.api.conftest import SECRET_KEY, make_key
 from tests.api.november import WIB, seed_november
 from tests.factories import add_asn
 
@@ -40,12 +41,29 @@ def _sign_in_with_key(client: TestClient, engine: Engine, role: str, opd: str | 
 
 
 def _bot_link(engine: Engine, role: str, opd: str | None = None, *, age: timedelta) -> str:
+    """The token of a sign-in link the bot's /dashboard made ``age`` ago for a new admin."""
     with Session(engine) as session:
         admin, _ = add_admin(session, role=role, opd_kode=opd, telegram_id=next(_telegram_ids))
         assert admin.id is not None
-        token = dashboard_token(session, admin_id=admin.id, now=utcnow() - age)
+        subject = subject_of(ADMIN, admin.id)
+        token = dashboard_link(session, SECRET_KEY.encode(), subject=subject, now=utcnow() - age)
         session.commit()
-    return f"/dashboard/masuk?token={token}"
+    return token
+
+
+def _follow_link(client: TestClient, token: str) -> Response:
+    """What a person does with the link: open it (which signs nobody in), press the button."""
+    page = client.get("/dashboard/masuk", params={"token": token}, follow_redirects=False)
+    assert page.status_code == 200 and "set-cookie" not in page.headers
+    assert f'name="token" value="{token}"' in page.text
+    return client.post("/dashboard/masuk/tautan", data={"token": token}, follow_redirects=False)
+
+
+def _sign_in_with_link(
+    client: TestClient, engine: Engine, role: str, opd: str | None = None
+) -> None:
+    response = _follow_link(client, _bot_link(engine, role, opd, age=timedelta(0)))
+    assert response.status_code == 303 and response.headers["location"] == "/dashboard"
 
 
 def _text(html: str, testid: str) -> str:
@@ -87,7 +105,7 @@ def test_sign_in_with_a_key_shows_the_regency(client: TestClient, engine: Engine
     seed_november(engine)
     key = _sign_in_with_key(client, engine, "diskominfo")
     cookie = client.cookies.get(COOKIE, path="/dashboard")
-    assert cookie and key not in cookie and cookie.startswith("apikey:")
+    assert cookie and key not in cookie and "apikey" not in cookie
 
     page = client.get("/dashboard", params=NOVEMBER)
     assert page.status_code == 200
@@ -174,7 +192,10 @@ def test_a_wrong_key_is_refused(client: TestClient) -> None:
 
 def test_a_bot_link_signs_in_once_and_expires(client: TestClient, engine: Engine) -> None:
     fresh = _bot_link(engine, "diskominfo", age=timedelta(minutes=14))
-    response = client.get(fresh, follow_redirects=False)
+    for _ in range(3):  # link previews, proxies and a second look spend nothing
+        assert client.get("/dashboard/masuk", params={"token": fresh}).status_code == 200
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+    response = _follow_link(client, fresh)
     assert response.status_code == 303 and response.headers["location"] == "/dashboard"
     set_cookie = response.headers["set-cookie"].lower()
     assert (
@@ -182,21 +203,27 @@ def test_a_bot_link_signs_in_once_and_expires(client: TestClient, engine: Engine
         and "samesite=lax" in set_cookie
         and "path=/dashboard" in set_cookie
     )
-    assert client.cookies.get(COOKIE, path="/dashboard", default="").startswith("admin:")
+    cookie = client.cookies.get(COOKIE, path="/dashboard", default="")
+    assert cookie and "admin" not in cookie  # names nobody: a random token, looked up
     assert client.get("/dashboard").status_code == 200
 
     client.cookies.clear()
+    again = _follow_link(client, fresh)  # single use, even within its 15 minutes
+    assert again.status_code == 401 and "sudah dipakai" in again.text
+    assert "set-cookie" not in again.headers
     expired = _bot_link(engine, "diskominfo", age=timedelta(minutes=15))
-    refused = client.get(expired, follow_redirects=False)
+    refused = _follow_link(client, expired)
     assert refused.status_code == 401 and "kedaluwarsa" in refused.text
     assert "set-cookie" not in refused.headers
-    for junk in ("é", "1.2.3", "x" * 200):
-        assert client.get("/dashboard/masuk", params={"token": junk}).status_code == 401
+    forged = fresh.split(".")[0] + ".AAAA"
+    for junk in ("é", "1.2.3", "x" * 200, forged, ""):
+        response = client.post("/dashboard/masuk/tautan", data={"token": junk})
+        assert response.status_code == 401, junk
 
 
 def test_an_opd_admin_sees_only_their_opd(client: TestClient, engine: Engine) -> None:
     seed_november(engine)
-    assert client.get(_bot_link(engine, "opd", "DISDIK", age=timedelta(0))).status_code == 200
+    _sign_in_with_link(client, engine, "opd", "DISDIK")
     html = client.get("/dashboard", params=NOVEMBER).text
     assert _text(html, "pengguna") == "Admin OPD DISDIK"
     assert _text(html, "angka-terdaftar") == "1 / 1"
@@ -244,7 +271,7 @@ def test_revoking_the_key_or_signing_out_ends_the_session(
         session.commit()
     assert client.get("/dashboard", follow_redirects=False).status_code == 303
 
-    assert client.get(_bot_link(engine, "diskominfo", age=timedelta(0))).status_code == 200
+    _sign_in_with_link(client, engine, "diskominfo")
     out = client.post("/dashboard/keluar", follow_redirects=False)
     assert out.status_code == 303 and out.headers["location"] == "/dashboard/masuk"
     assert f'{COOKIE}=""' in out.headers["set-cookie"] and "Max-Age=0" in out.headers["set-cookie"]
@@ -252,7 +279,7 @@ def test_revoking_the_key_or_signing_out_ends_the_session(
 
 
 def test_a_deactivated_admin_is_signed_out(client: TestClient, engine: Engine) -> None:
-    assert client.get(_bot_link(engine, "diskominfo", age=timedelta(0))).status_code == 200
+    _sign_in_with_link(client, engine, "diskominfo")
     with Session(engine) as session:
         admin = session.exec(select(Admin)).one()
         admin.active = False

@@ -25,8 +25,7 @@ from sqlalchemy import Engine
 
 from api.app import create_app
 from db.engine import make_engine
-from db.settings import Settings
-from tests.api.conftest import make_key
+from tests.api.conftest import app_settings, make_key
 from tests.api.november import seed_november
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -65,7 +64,7 @@ def base_url(browser_engine: Engine) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    app = create_app(Settings(database_url=str(browser_engine.url)))
+    app = create_app(app_settings(browser_engine.url.render_as_string(hide_password=False)))
     config = uvicorn.Config(app, log_level="warning", ws="none", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 
 from db.accounts.apikeys import revoke_api_key
 from db.delivery.confirmations import confirm
-from db.delivery.outbox import finish_posts, mark_sent
+from db.delivery.outbox import finish_posts, mark_failed, mark_sent
 from db.models import ApiKey
 from db.posts.lifecycle import approve_post, submit_post
 from tests.api.conftest import make_key
@@ -203,3 +203,49 @@ def test_openapi_docs_are_served(client: TestClient) -> None:
     assert client.get("/docs").status_code == 200
     spec = client.get("/openapi.json").json()
     assert "/api/v1/participation" in spec["paths"]
+
+
+def test_an_opd_key_sees_only_its_own_opd_in_a_post(client: TestClient, engine: Engine) -> None:
+    """A DINKES post sent to DINKES and DISDIK: the DINKES key's rows, total and progress
+    count DINKES people only; Diskominfo's count both."""
+    with Session(engine) as session:
+        dinkes = [add_asn(session, opd="DINKES") for _ in range(2)]
+        disdik = [add_asn(session, opd="DISDIK") for _ in range(3)]
+        for asn in dinkes + disdik:
+            register(session, asn)
+        post = submit_post(session, opd_kode="DINKES", url="https://instagram.com/p/2")
+        assert post.id
+        approve_post(session, post.id, now=NOV)
+        for asn in dinkes + disdik[:2]:
+            mark_sent(session, delivery_of(session, post.id, asn), "1")
+        mark_failed(session, delivery_of(session, post.id, disdik[2]), "blocked")
+        confirm(session, delivery_of(session, post.id, dinkes[0]), "like")
+        for asn in disdik[:2]:
+            confirm(session, delivery_of(session, post.id, asn), "share")
+        session.commit()
+        post_id = post.id
+
+    own = client.get(f"/api/v1/posts/{post_id}", headers=make_key(engine, "opd", "DINKES"))
+    assert own.status_code == 200, own.text
+    body = own.json()
+    assert [r["kode"] for r in body["participation"]["opd"]] == ["DINKES"]
+    total = body["participation"]["total"]
+    assert (total["asn_roster"], total["delivered"], total["participated"]) == (2, 2, 1)
+    assert body["progress"] == {
+        "total": 2,
+        "sent": 2,
+        "failed": 0,
+        "pending": 0,
+        "deferred": 0,
+        "failures": {},
+    }
+
+    every = client.get(f"/api/v1/posts/{post_id}", headers=make_key(engine, "diskominfo")).json()
+    assert [r["kode"] for r in every["participation"]["opd"]] == ["DINKES", "DISDIK"]
+    total = every["participation"]["total"]
+    assert (total["asn_roster"], total["delivered"], total["participated"]) == (5, 4, 3)
+    assert (every["progress"]["total"], every["progress"]["failed"]) == (5, 1)
+    assert every["progress"]["failures"] == {"blocked": 1}
+
+    other = client.get(f"/api/v1/posts/{post_id}", headers=make_key(engine, "opd", "DISDIK"))
+    assert other.status_code == 403

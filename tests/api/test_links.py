@@ -28,7 +28,7 @@ from db.engine import session_scope
 from db.posts.lifecycle import approve_post, submit_post
 from db.settings import Settings
 from db.types import utcnow
-from tests.api.conftest import make_key
+from tests.api.conftest import SAME_ORIGIN, app_settings, make_key
 from tests.factories import add_asn, delivery_of, register
 
 NOV = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
@@ -38,7 +38,7 @@ PUBLIC = "https://gaung.mojokertokab.go.id"
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(database_url=database_url))) as client:
+    with TestClient(create_app(app_settings(database_url)), headers=SAME_ORIGIN) as client:
         yield client
 
 

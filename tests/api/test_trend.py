@@ -161,9 +161,13 @@ def test_a_long_range_fits_in_weeks(client: TestClient, engine: Engine) -> None:
 
 
 def test_trend_and_follow_up_are_documented(client: TestClient) -> None:
-    paths = client.get("/openapi.json").json()["paths"]
+    spec = client.get("/openapi.json").json()
+    paths = spec["paths"]
     trend = paths["/api/v1/participation/trend"]["get"]
-    assert trend["responses"]["200"]["content"]["application/json"]["example"]["interval"]
+    answer = trend["responses"]["200"]["content"]["application/json"]["schema"]
+    assert answer == {"$ref": "#/components/schemas/TrendReport"}
+    fields = spec["components"]["schemas"]["TrendReport"]["properties"]
+    assert fields["interval"]["examples"] == ["week"]
     assert {p["name"] for p in trend["parameters"]} == {"start", "end", "interval", "opd"}
     asn = paths["/api/v1/opd/{kode}/asn"]["get"]
     assert {p["name"] for p in asn["parameters"]} == {

@@ -52,7 +52,8 @@ def registered_members(
     return members
 
 
-SECRET = "uji-rahasia_123"
+SECRET = "uji-rahasia_123-cukup-panjang-untuk-32"
+DASHBOARD_KEY = "uji-kunci-rahasia-dasbor-0123456789abcdef"
 
 
 class BotProcess:
@@ -79,6 +80,7 @@ class BotProcess:
             "GAUNG_TELEGRAM_TOKEN": tg.token,
             "GAUNG_TELEGRAM_API_URL": tg.url,
             "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "GAUNG_SECRET_KEY": DASHBOARD_KEY,
             "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
             **{f"GAUNG_{name.upper()}": value for name, value in settings.items()},
         }

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -9,7 +11,7 @@ from sqlalchemy import Engine, func, select
 from bot.inbox import InboxWriter, Incoming, NotStored, Receipt
 from db.delivery.confirmations import Tap, TapOutcome
 from db.delivery.inbox import unhandled
-from db.engine import session_scope
+from db.engine import make_engine, session_scope
 from db.models import Confirmation, ProcessedUpdate, table
 from tests.db.delivery.test_confirmations import regency, user_of
 
@@ -105,3 +107,97 @@ def test_a_stopped_writer_takes_nothing(engine: Engine) -> None:
             await writer.submit(Incoming("telegram", "1", {}))
 
     asyncio.run(main())
+
+
+def test_a_full_inbox_refuses_at_once(engine: Engine) -> None:
+    """Beyond ``limit`` waiting updates the webhook gets NotStored (503) without waiting."""
+    import threading
+
+    gate = threading.Event()
+
+    class Stuck(InboxWriter):
+        def _write(self, items: list[Incoming]) -> list[Receipt]:
+            gate.wait(10)
+            return super()._write(items)
+
+    async def main() -> None:
+        writer = Stuck(engine, limit=3)
+        writer.start()
+        first = asyncio.ensure_future(writer.submit(Incoming("telegram", "0", {"update_id": 0})))
+        await asyncio.sleep(0.05)  # the writer took it and is stuck writing it
+        waiting = [
+            asyncio.ensure_future(writer.submit(Incoming("telegram", str(n), {"update_id": n})))
+            for n in (1, 2, 3)
+        ]
+        await asyncio.sleep(0)
+        with pytest.raises(NotStored, match="full"):
+            await asyncio.wait_for(writer.submit(Incoming("telegram", "4", {})), 0.5)
+        gate.set()
+        assert all(r.new for r in await asyncio.gather(first, *waiting))
+        await writer.stop()
+
+    asyncio.run(main())
+
+
+def test_with_the_database_away_updates_are_refused_fast_and_retried_later(
+    tmp_path: Path,
+) -> None:
+    """An unreachable database fails the batch once, then refuses at once for the cooldown,
+    then tries again: Telegram keeps the updates and resends them."""
+    away = make_engine(f"sqlite:///{tmp_path}/no/such/folder/gaung.db")
+    writes = 0
+
+    class Counting(InboxWriter):
+        def _write(self, items: list[Incoming]) -> list[Receipt]:
+            nonlocal writes
+            writes += 1
+            return super()._write(items)
+
+    async def main() -> None:
+        writer = Counting(away, cooldown=0.3)
+        writer.start()
+        items = [Incoming("telegram", str(n), {"update_id": n}) for n in range(20)]
+        results = await asyncio.gather(*(writer.submit(i) for i in items), return_exceptions=True)
+        assert all(isinstance(r, NotStored) for r in results)
+        tried = writes
+        assert tried <= 2  # the batch was not retried update by update
+        started = time.monotonic()
+        with pytest.raises(NotStored, match="unreachable"):
+            await writer.submit(items[0])
+        assert time.monotonic() - started < 0.05 and writes == tried
+        await asyncio.sleep(0.35)
+        with pytest.raises(NotStored):
+            await writer.submit(items[0])
+        assert writes == tried + 1  # after the cooldown it asks the database again
+        await writer.stop()
+
+    try:
+        asyncio.run(main())
+    finally:
+        away.dispose()
+
+
+def test_a_failed_store_logs_no_part_of_the_update(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The update's id is logged, never its content (names, phone numbers, messages)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite does not enforce the column's length, so this store succeeds")
+    payload = {
+        "update_id": 7,
+        "message": {"contact": {"phone_number": "+6281234567890", "first_name": "Siti Rahasia"}},
+    }
+    too_long = "u" * 200  # longer than the update id column: the INSERT fails
+
+    async def main() -> None:
+        writer = InboxWriter(engine)
+        writer.start()
+        with pytest.raises(NotStored):
+            await writer.submit(Incoming("telegram", too_long, payload))
+        await writer.stop()
+
+    with caplog.at_level("ERROR", logger="gaung.inbox"):
+        asyncio.run(main())
+    logged = caplog.text
+    assert "storing update" in logged
+    assert "Rahasia" not in logged and "81234567890" not in logged

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from db.engine import session_scope
-from db.models import Opd, table
+from db.models import Asn, Opd, table
 from db.roster.opd import ensure_opd
 
 
@@ -74,3 +74,40 @@ def test_readonly_session_refuses_writes_on_postgresql(engine: Engine) -> None:
     with Session(engine) as session:  # and the connection went back to the pool writable
         ensure_opd(session, "DINKES", "Dinas Kesehatan")
         session.commit()
+
+
+def test_database_errors_never_carry_the_statement_parameters(engine: Engine) -> None:
+    """Error messages end up in logs: a failed insert must not spell out a name or a NIP."""
+    from sqlalchemy.exc import IntegrityError
+
+    from tests.factories import add_asn
+
+    with Session(engine) as session:
+        asn = add_asn(session, nama="Siti Rahasia Aminah")
+        session.commit()
+        nip, opd_id = asn.nip, asn.opd_id
+    with Session(engine) as session, pytest.raises(IntegrityError) as caught:
+        session.add(Asn(nip=nip, nama="Siti Rahasia Aminah", opd_id=opd_id))
+        session.flush()
+    message = str(caught.value)
+    assert "parameters hidden" in message
+    assert nip not in message and "Rahasia" not in message
+
+
+def test_a_statement_past_the_timeout_is_cancelled_as_unreachable(database_url: str) -> None:
+    """A stuck query ends in an error the API answers with 503, instead of holding a request."""
+    from sqlalchemy import text
+
+    from db.engine import make_engine, unreachable
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("statement timeouts are PostgreSQL's")
+    engine = make_engine(database_url, statement_timeout=0.2)
+    try:
+        with engine.connect() as conn, pytest.raises(DBAPIError) as caught:
+            conn.execute(text("SELECT pg_sleep(2)"))
+        assert unreachable(caught.value) and "57014" in str(caught.value)  # query_canceled
+        with engine.connect() as conn:  # the connection is fine for the next statement
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()

@@ -5,13 +5,16 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from bot.conversation import choices
+from bot.conversation.flows import Settings
 from bot.conversation.replies import Command, Other, Pressed, Text
 from db.accounts.registration import asn_for_account
-from db.accounts.signing import verify_dashboard_token
+from db.accounts.signing import exchange_link
 from db.models import ChatIdentity
 from db.types import utcnow
 from tests.bot.conversation.helpers import admin, data, do, only, tg
 from tests.factories import add_asn, register
+
+URL, KEY = "https://gaung.test", b"k" * 32
 
 
 def test_status_stop_and_erase_for_a_registered_asn(session: Session) -> None:
@@ -53,10 +56,16 @@ def test_help_report_and_dashboard_depend_on_being_an_admin(session: Session) ->
     assert " — semua OPD" in everyone
     assert only(do(session, tg(1), Command("dashboard"))).text == "Perintah ini khusus admin."
     assert "GAUNG_PUBLIC_URL" in only(do(session, tg(900), Command("dashboard"))).text
-    link = only(do(session, tg(900), Command("dashboard"), public_url="https://gaung.test")).text
-    token = link.split("/dashboard/masuk?token=", 1)[1]
-    assert link.startswith("Tautan masuk dasbor") and "https://gaung.test/dashboard/masuk" in link
-    assert verify_dashboard_token(session, token, now=utcnow()) == opd_admin.id
+    assert (
+        "GAUNG_PUBLIC_URL" in only(do(session, tg(900), Command("dashboard"), public_url=URL)).text
+    )
+    signing = Settings(public_url=URL, signing_key=KEY)
+    reply = only(do(session, tg(900), Command("dashboard"), settings=signing))
+    token = reply.text.split("/dashboard/masuk?token=", 1)[1]
+    assert reply.text.startswith("Tautan masuk dasbor") and f"{URL}/dashboard/masuk" in reply.text
+    assert reply.no_preview  # the network must not spend the link by previewing it
+    assert exchange_link(session, KEY, token, now=utcnow()) == f"admin:{opd_admin.id}"
+    assert exchange_link(session, KEY, token, now=utcnow()) is None  # once only
 
 
 def test_anything_else_is_not_understood_and_marks_the_person_reachable(session: Session) -> None:

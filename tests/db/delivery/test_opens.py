@@ -86,7 +86,7 @@ def test_first_open_is_recorded_once_and_counted_beside_the_claims(session: Sess
 
     row = {r.kode: r.counts for r in participation(session, WINDOW).rows}["DINKES"]
     assert (row.delivered, row.opened, row.liked, row.participated) == (3, 1, 1, 1)
-    assert participation(session, None, post_id=post_id).as_json(UTC)["total"]["opened"] == 1
+    assert participation(session, None, post_id=post_id).total.opened == 1
 
     # A send reported failed later takes its open with it, as the facts do; a rebuild agrees.
     mark_failed(session, a, "131047 later")

@@ -1,18 +1,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import Session, select
 
+from api.schemas import ParticipationReport
 from db.accounts.identities import mark_unreachable, opt_out
 from db.delivery.confirmations import confirm
 from db.delivery.outbox import mark_failed, mark_sent
 from db.errors import Invalid
 from db.models import Asn, Channel, Delivery
 from db.posts.lifecycle import approve_post, submit_post
-from db.reporting.participation import COUNT_FIELDS, participation
+from db.reporting.participation import COUNT_FIELDS, Participation, participation
 from db.reporting.window import Window
 from tests.factories import add_asn, delivery_of, register
 
@@ -20,6 +22,11 @@ WIB = ZoneInfo("Asia/Jakarta")
 START = datetime(2026, 11, 1, tzinfo=WIB)
 END = datetime(2026, 12, 1, tzinfo=WIB)
 WINDOW = Window(START.astimezone(UTC), END.astimezone(UTC))
+
+
+def as_json(report: Participation) -> dict[str, Any]:
+    """The API's JSON of a report: the contract's shape, checked against the domain's numbers."""
+    return ParticipationReport.of(report, WIB).model_dump()
 
 
 def build_regency(session: Session) -> dict[str, Asn]:
@@ -89,7 +96,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
     assert confirm(session, delivery_of(session, post0.id, p["a1"]), "like")  # outside window
     session.commit()
 
-    report = participation(session, WINDOW).as_json(WIB)
+    report = as_json(participation(session, WINDOW))
     assert report["start"] == "2026-11-01T00:00:00+07:00"
     assert report["end"] == "2026-12-01T00:00:00+07:00"
     rows = {r["kode"]: r for r in report["opd"]}
@@ -144,12 +151,12 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "opened": 0,
     }
 
-    only_b = participation(session, WINDOW, opd_ids=[p["b1"].opd_id]).as_json(WIB)
+    only_b = as_json(participation(session, WINDOW, opd_ids=[p["b1"].opd_id]))
     assert [r["kode"] for r in only_b["opd"]] == ["B"]
     assert only_b["opd"][0] == rows["B"]  # narrowed in SQL, same numbers
     assert only_b["total"] == {k: v for k, v in rows["B"].items() if k not in ("kode", "nama")}
 
-    one_post = participation(session, WINDOW, post_id=post2.id).as_json(WIB)
+    one_post = as_json(participation(session, WINDOW, post_id=post2.id))
     assert one_post["total"] | {} == {
         "asn_roster": 7,
         "asn_registered": 4,
@@ -164,7 +171,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
 
 
 def test_empty_regency_gives_zero_rates_not_errors(session: Session) -> None:
-    report = participation(session, WINDOW).as_json(WIB)
+    report = as_json(participation(session, WINDOW))
     assert report["opd"] == []
     assert report["total"]["participation_rate"] == 0.0
     assert report["total"]["registration_rate"] == 0.0

@@ -1,0 +1,366 @@
+"""The HTTP API's response bodies, as Pydantic models.
+
+``db/`` answers with plain dataclasses (``Participation``, ``Trend``, ``AsnPage``, ``Post``…);
+this module is the one place that turns them into the JSON the contract promises. Routes
+declare these models as their return type, so FastAPI validates every answer against the
+schema it publishes at ``/openapi.json`` and the examples there come from the models' own
+fields, not from hand-written dicts that drift. ``gaung report --format json`` prints the same
+model, so the CLI and the API cannot disagree.
+
+Times are ISO 8601 strings in the configured zone (WIB), to the second, as the contract shows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from db.delivery.outbox import Progress
+from db.models import Post
+from db.reporting.followup import AsnPage, AsnRow, Registration
+from db.reporting.participation import LABELS, Counts, OpdRow, Participation
+from db.reporting.trend import Bucket, Trend
+from db.reporting.window import Window, local_iso
+
+WIB = "Waktu ISO 8601 dalam zona setempat (WIB), presisi detik"
+
+
+def _when(moment: datetime | None, tz: ZoneInfo) -> str | None:
+    return local_iso(moment, tz) if moment else None
+
+
+def _rate(value: float) -> float:
+    return round(value, 3)
+
+
+class Model(BaseModel):
+    # Answers are built here and never changed; extra keys would be a bug in this module.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Problem(Model):
+    """Every refusal and error: one Indonesian sentence, as the contract says."""
+
+    detail: str = Field(examples=["kunci OPD hanya boleh melihat OPD-nya sendiri"])
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a route answers, all as ``Problem``."""
+    said = {
+        400: "Badan permintaan rusak",
+        401: "Kunci API tidak ada, tidak dikenal atau sudah dicabut",
+        403: "Kunci ini tidak boleh melakukan atau melihat ini",
+        404: "Tidak ditemukan",
+        409: "Bertentangan dengan keadaan sekarang (mis. sudah disetujui)",
+        413: "Badan permintaan terlalu besar",
+        422: "Parameter atau badan permintaan tidak valid",
+        503: "Basis data sementara tidak terjangkau; coba lagi",
+    }
+    return {code: {"model": Problem, "description": said[code]} for code in codes}
+
+
+# What every /api/v1 route may answer besides its own success.
+API_PROBLEMS = problems(400, 401, 403, 404, 413, 422, 503)
+
+
+class DeliveryCounts(Model):
+    """Delivery counts: ``delivered`` is measured; ``liked`` and ``shared`` are self-reported."""
+
+    delivered: int = Field(ge=0, description="Diterima saluran (diukur)", examples=[15010])
+    liked: int = Field(ge=0, description="Dilaporkan like oleh ASN (mandiri)", examples=[12001])
+    shared: int = Field(ge=0, description="Dilaporkan share oleh ASN (mandiri)", examples=[9000])
+    participated: int = Field(ge=0, description="Like atau share", examples=[12500])
+    participation_rate: float = Field(
+        ge=0, le=1, description="participated / delivered (0 bila belum ada)", examples=[0.833]
+    )
+
+    @classmethod
+    def of(cls, counts: Counts) -> DeliveryCounts:
+        return cls(
+            delivered=counts.delivered,
+            liked=counts.liked,
+            shared=counts.shared,
+            participated=counts.participated,
+            participation_rate=_rate(counts.participation_rate),
+        )
+
+
+class ParticipationCounts(Model):
+    """One row of the participation table (or its total): the contract's fields, in order."""
+
+    asn_roster: int = Field(ge=0, description="ASN aktif di roster", examples=[812])
+    asn_registered: int = Field(
+        ge=0, description="Terdaftar, terjangkau dan tidak berhenti", examples=[790]
+    )
+    registration_rate: float = Field(ge=0, le=1, examples=[0.973])
+    delivered: int = Field(ge=0, description="Diterima saluran (diukur)", examples=[15010])
+    liked: int = Field(ge=0, description="Dilaporkan like oleh ASN (mandiri)", examples=[12001])
+    shared: int = Field(ge=0, description="Dilaporkan share oleh ASN (mandiri)", examples=[9000])
+    participated: int = Field(ge=0, description="Like atau share", examples=[12500])
+    participation_rate: float = Field(ge=0, le=1, examples=[0.833])
+    opened: int = Field(
+        ge=0,
+        description="Membuka tautan postingan lewat tombol Gaung (diukur; batas bawah)",
+        examples=[11000],
+    )
+
+    @staticmethod
+    def fields_of(counts: Counts) -> dict[str, Any]:
+        return {
+            "asn_roster": counts.asn_roster,
+            "asn_registered": counts.asn_registered,
+            "registration_rate": _rate(counts.registration_rate),
+            "delivered": counts.delivered,
+            "liked": counts.liked,
+            "shared": counts.shared,
+            "participated": counts.participated,
+            "participation_rate": _rate(counts.participation_rate),
+            "opened": counts.opened,
+        }
+
+    @classmethod
+    def of(cls, counts: Counts) -> ParticipationCounts:
+        return cls(**cls.fields_of(counts))
+
+
+class OpdName(Model):
+    kode: str = Field(examples=["DINKES"])
+    nama: str = Field(examples=["Dinas Kesehatan"])
+
+
+# Pydantic lays out inherited fields from the last base to the first: the OPD's name comes
+# first, then its counts, as the contract shows a row.
+class OpdParticipation(ParticipationCounts, OpdName):
+    """One OPD's row of the participation table."""
+
+    @classmethod
+    def of_row(cls, row: OpdRow) -> OpdParticipation:
+        return cls(kode=row.kode, nama=row.nama, **ParticipationCounts.fields_of(row.counts))
+
+
+class ParticipationReport(Model):
+    """``GET /api/v1/participation``: per OPD for posts approved in ``[start, end)``."""
+
+    start: str | None = Field(description=WIB, examples=["2026-11-01T00:00:00+07:00"])
+    end: str | None = Field(description=WIB, examples=["2026-12-01T00:00:00+07:00"])
+    opd: list[OpdParticipation]
+    total: ParticipationCounts = Field(description="Jumlah atas semua OPD (bukan rata-rata rasio)")
+    labels: dict[str, str] = Field(
+        description="Apa arti tiap angka: diukur oleh saluran/Gaung, atau dikonfirmasi sendiri "
+        "oleh ASN",
+        examples=[LABELS],
+    )
+
+    @classmethod
+    def of(cls, report: Participation, tz: ZoneInfo) -> ParticipationReport:
+        return cls(
+            start=_when(report.window.start, tz) if report.window else None,
+            end=_when(report.window.end, tz) if report.window else None,
+            opd=[OpdParticipation.of_row(r) for r in report.rows],
+            total=ParticipationCounts.of(report.total),
+            labels=LABELS,
+        )
+
+
+class BucketSpan(Model):
+    label: str = Field(description="Tanggal WIB atau minggu ISO", examples=["2026-W45"])
+    start: str = Field(description=WIB, examples=["2026-11-02T00:00:00+07:00"])
+    end: str = Field(description=WIB, examples=["2026-11-09T00:00:00+07:00"])
+
+
+class TrendBucket(DeliveryCounts, BucketSpan):
+    """One day or week: its span first, then its counts."""
+
+    @classmethod
+    def of_bucket(cls, bucket: Bucket, tz: ZoneInfo) -> TrendBucket:
+        return cls(
+            label=bucket.label,
+            start=local_iso(bucket.start, tz),
+            end=local_iso(bucket.end, tz),
+            **DeliveryCounts.of(bucket.counts).model_dump(),
+        )
+
+
+class TrendReport(Model):
+    """``GET /api/v1/participation/trend``: the same counts per WIB day or ISO week."""
+
+    start: str = Field(description=WIB, examples=["2026-11-02T00:00:00+07:00"])
+    end: str = Field(description=WIB, examples=["2026-11-16T00:00:00+07:00"])
+    interval: str = Field(examples=["week"], json_schema_extra={"enum": ["day", "week"]})
+    buckets: list[TrendBucket]
+    total: DeliveryCounts
+
+    @classmethod
+    def of(cls, result: Trend, tz: ZoneInfo) -> TrendReport:
+        return cls(
+            start=local_iso(result.window.start, tz),
+            end=local_iso(result.window.end, tz),
+            interval=result.interval.value,
+            buckets=[TrendBucket.of_bucket(b, tz) for b in result.buckets],
+            total=DeliveryCounts.of(result.total),
+        )
+
+
+class AsnFollowUp(Model):
+    nip: str = Field(examples=["198503122010011004"])
+    nama: str = Field(examples=["Budi Santoso"])
+    jabatan: str | None = Field(examples=["Perawat"])
+    registered: bool = Field(examples=[True])
+    registration: Registration = Field(examples=[Registration.REGISTERED])
+    delivered: int = Field(ge=0, description="Postingan diterima (diukur)", examples=[31])
+    participated: int = Field(
+        ge=0, description="Postingan yang di-like atau di-share (mandiri)", examples=[0]
+    )
+
+    @classmethod
+    def of(cls, row: AsnRow) -> AsnFollowUp:
+        return cls(
+            nip=row.nip,
+            nama=row.nama,
+            jabatan=row.jabatan,
+            registered=row.registration is Registration.REGISTERED,
+            registration=row.registration,
+            delivered=row.delivered,
+            participated=row.participated,
+        )
+
+
+class OpdAsnPage(Model):
+    """``GET /api/v1/opd/{kode}/asn``: one page of the OPD's ASN, by name."""
+
+    opd: OpdName
+    start: str = Field(description=WIB, examples=["2026-11-01T00:00:00+07:00"])
+    end: str = Field(description=WIB, examples=["2026-12-01T00:00:00+07:00"])
+    participated: bool = Field(examples=[False])
+    total: int = Field(ge=0, examples=[2])
+    page: int = Field(ge=1, examples=[1])
+    per_page: int = Field(ge=1, examples=[50])
+    pages: int = Field(ge=0, examples=[1])
+    items: list[AsnFollowUp]
+
+    @classmethod
+    def of(
+        cls,
+        opd: OpdName,
+        window: Window,
+        tz: ZoneInfo,
+        *,
+        participated: bool,
+        page: int,
+        per_page: int,
+        result: AsnPage,
+    ) -> OpdAsnPage:
+        return cls(
+            opd=opd,
+            start=local_iso(window.start, tz),
+            end=local_iso(window.end, tz),
+            participated=participated,
+            total=result.total,
+            page=page,
+            per_page=per_page,
+            pages=-(-result.total // per_page),
+            items=[AsnFollowUp.of(row) for row in result.rows],
+        )
+
+
+class PostOut(Model):
+    """A post as submitted and reviewed."""
+
+    id: int = Field(examples=[42])
+    opd: str = Field(description="Kode OPD penerbit", examples=["DINKES"])
+    url: str = Field(examples=["https://www.instagram.com/p/C0ntoh/"])
+    platform: str = Field(examples=["instagram"])
+    caption: str | None = Field(examples=["Posyandu serentak di 18 kecamatan"])
+    status: str = Field(examples=["sent"])
+    submitted_at: str | None = Field(description=WIB, examples=["2026-11-10T08:00:00+07:00"])
+    approved_at: str | None = Field(description=WIB, examples=["2026-11-10T09:30:00+07:00"])
+    send_at: str | None = Field(description=WIB, examples=[None])
+    sent_at: str | None = Field(description=WIB, examples=["2026-11-10T09:41:12+07:00"])
+    reason: str | None = Field(description="Alasan penolakan", examples=[None])
+    target_all: bool = Field(examples=[True])
+
+    @staticmethod
+    def fields_of(post: Post, opd_kode: str, tz: ZoneInfo) -> dict[str, Any]:
+        assert post.id is not None
+        return {
+            "id": post.id,
+            "opd": opd_kode,
+            "url": post.url,
+            "platform": post.platform,
+            "caption": post.caption,
+            "status": post.status,
+            "submitted_at": _when(post.submitted_at, tz),
+            "approved_at": _when(post.approved_at, tz),
+            "send_at": _when(post.send_at, tz),
+            "sent_at": _when(post.sent_at, tz),
+            "reason": post.reason,
+            "target_all": post.target_all,
+        }
+
+    @classmethod
+    def of(cls, post: Post, opd_kode: str, tz: ZoneInfo) -> PostOut:
+        return cls(**cls.fields_of(post, opd_kode, tz))
+
+
+class PostApproved(PostOut):
+    queued: int = Field(ge=0, description="Pengiriman yang diantrekan", examples=[7950])
+
+
+class PostList(Model):
+    total: int = Field(ge=0, examples=[1])
+    limit: int = Field(ge=1, examples=[50])
+    offset: int = Field(ge=0, examples=[0])
+    items: list[PostOut]
+
+
+class SendingProgress(Model):
+    """How far the post's sending is, over the deliveries the caller may see."""
+
+    total: int = Field(ge=0, examples=[8000])
+    sent: int = Field(ge=0, examples=[7950])
+    failed: int = Field(ge=0, examples=[30])
+    pending: int = Field(ge=0, description="Menunggu atau sedang dikirim", examples=[20])
+    deferred: int = Field(
+        ge=0, description="Menunggu batas saluran, belum jatuh tempo", examples=[0]
+    )
+    failures: dict[str, int] = Field(
+        description="Jumlah gagal per alasan", examples=[{"blocked": 30}]
+    )
+
+    @classmethod
+    def of(cls, state: Progress) -> SendingProgress:
+        return cls(
+            total=state.total,
+            sent=state.sent,
+            failed=state.failed,
+            pending=state.pending,
+            deferred=state.deferred,
+            failures=state.failures,
+        )
+
+
+class PostParticipation(Model):
+    opd: list[OpdParticipation] = Field(
+        description="OPD yang menerima postingan ini (kunci OPD: hanya OPD-nya sendiri)"
+    )
+    total: ParticipationCounts = Field(description="Jumlah atas OPD yang tercantum")
+
+    @classmethod
+    def of(cls, report: Participation) -> PostParticipation:
+        return cls(
+            opd=[OpdParticipation.of_row(r) for r in report.rows],
+            total=ParticipationCounts.of(report.total),
+        )
+
+
+class PostDetail(PostOut):
+    """``GET /api/v1/posts/{id}``: the post, its participation per OPD and sending progress."""
+
+    targets: list[str] | None = Field(
+        description="Kode OPD tujuan; null = semua OPD", examples=[None]
+    )
+    progress: SendingProgress
+    participation: PostParticipation

@@ -1,0 +1,38 @@
+"""The bot's /dashboard: a sign-in link sent without a preview (Telegram's servers must not
+fetch it), which signs in once, by a POST, on the running ``gaung serve``."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+from sqlalchemy import Engine
+
+from bot.emulators.telegram import TelegramEmulator
+from db.accounts.admins import add_admin
+from db.engine import session_scope
+from tests.bot.conftest import BotProcess, Chat
+
+
+def test_the_dashboard_link_has_no_preview_and_works_once(
+    engine: Engine, tg: TelegramEmulator, running_bot: BotProcess
+) -> None:
+    staff = Chat(tg, "Staf")
+    with session_scope(engine) as session:
+        add_admin(session, role="diskominfo", telegram_id=staff.id, name="Staf")
+    reply = staff.say("/dashboard")
+    assert reply.data["link_preview_options"] == {"is_disabled": True}
+    found = re.search(r"(http://\S+/dashboard/masuk\?token=(\S+))", reply.text)
+    assert found, reply.text
+    url, token = found.groups()
+    if running_bot.transport != "webhook":
+        return  # ``gaung bot`` serves no HTTP; the webhook run signs in below
+    origin = {"Origin": f"http://127.0.0.1:{running_bot.port}"}
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        page = browser.get(url)  # what a link preview would fetch: signs nobody in
+        assert page.status_code == 200 and "set-cookie" not in page.headers
+        exchange = url.split("?")[0] + "/tautan"
+        signed = browser.post(exchange, data={"token": token}, headers=origin)
+        assert signed.status_code == 303 and "gaung_sesi=" in signed.headers["set-cookie"]
+        again = browser.post(exchange, data={"token": token}, headers=origin)
+        assert again.status_code == 401
