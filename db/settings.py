@@ -6,11 +6,13 @@ The settings sit in ``db`` because every layer needs them and ``db`` is the bott
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import time
 from functools import cached_property
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -57,11 +59,16 @@ class Settings(BaseSettings):
 
     @field_validator("telegram_api_url", "whatsapp_api_url", "public_url")
     @classmethod
-    def _http_origin(cls, value: str | None) -> str | None:
+    def _http_origin(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        if info.field_name == "public_url" and value.startswith("http://"):
+            # Telegram sends webhooks only to https://, and the dashboard's sign-in link
+            # carries a token: plain http is for a server on this machine (tests, the demo).
+            if not _loopback(urlsplit(value).hostname or ""):
+                raise ValueError("must start with https:// (http:// only for a loopback address)")
         return value.rstrip("/")
 
     @field_validator("timezone")
@@ -89,6 +96,15 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:
