@@ -89,8 +89,15 @@ def check_tree(allow_dirty: bool, root: Path = ROOT) -> Revision:
     return found
 
 
-def footer(began: float, measured: Revision) -> list[str]:
-    """What a section was measured on: machine, code, databases."""
+def load() -> str:
+    try:
+        return "/".join(f"{n:.1f}" for n in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def footer(began: float, measured: Revision, load_before: str) -> list[str]:
+    """What a section was measured on: machine (and how busy it was), code, databases."""
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     now = revision()
     code = measured.describe()
@@ -105,6 +112,8 @@ def footer(began: float, measured: Revision) -> list[str]:
     return [
         "",
         f"_Measured {stamp} on {describe()}; took {time.time() - began:.0f} s; {code}._",
+        f"_Load average (1/5/15 min) before: {load_before}, after: {load()}; the machine is "
+        "shared with other work, which shows up in latencies and throughput._",
         f"_Databases: {postgres}; {SQLITE_NOTE}._",
     ]
 
@@ -129,11 +138,11 @@ def main(argv: list[str]) -> None:
         sys.exit(f"bench: refusing to write bench/RESULTS.md: {exc}")
     for name in names or BENCHMARKS:
         print(f"== {name} ({measured.describe()})", flush=True)
-        began = time.time()
+        began, load_before = time.time(), load()
         databases.servers_seen.clear()
         module = importlib.import_module(f"bench.{name}")
         lines = module.run()
-        lines += footer(began, measured)
+        lines += footer(began, measured, load_before)
         print("\n".join(lines), flush=True)
         _write(name, "\n".join(lines))
 

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
+
 
 class SettingsError(Exception):
     """A setting is missing or malformed; the message is one line naming it."""
@@ -64,11 +66,8 @@ class Settings(BaseSettings):
             return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
-        if info.field_name == "public_url" and value.startswith("http://"):
-            # Telegram sends webhooks only to https://, and the dashboard's sign-in link
-            # carries a token: plain http is for a server on this machine (tests, the demo).
-            if not _loopback(urlsplit(value).hostname or ""):
-                raise ValueError("must start with https:// (http:// only for a loopback address)")
+        if info.field_name == "public_url":
+            _webhook_origin(value, webhook=bool(info.data.get("telegram_webhook_secret")))
         return value.rstrip("/")
 
     @field_validator("timezone")
@@ -105,6 +104,26 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _webhook_origin(url: str, *, webhook: bool) -> None:
+    """Telegram sends webhooks only to https:// on ports 443, 80, 88 or 8443, and the
+    dashboard's sign-in link carries a token: plain http, or another port, is for a server on
+    this machine (tests, the demo). Said at start-up rather than by a refused setWebhook."""
+    parts = urlsplit(url)
+    if _loopback(parts.hostname or ""):
+        return
+    if parts.scheme != "https":
+        raise ValueError("must start with https:// (http:// only for a loopback address)")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a malformed port") from None
+    if webhook and port not in (None, *TELEGRAM_WEBHOOK_PORTS):
+        raise ValueError(
+            "Telegram sends webhooks only to ports 443, 80, 88 or 8443 "
+            f"(GAUNG_TELEGRAM_WEBHOOK_SECRET is set), not {port}"
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

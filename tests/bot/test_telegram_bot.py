@@ -123,11 +123,10 @@ def test_registration_by_nip_goes_to_the_opd_admin(
     assert identity_of(engine, other) is None
 
     wrong = Chat(tg, "Salah")
-    assert (
-        "tidak valid" in wrong.say("199999999999999999").text.lower() or "NIP" in wrong.last().text
-    )
-    missing = wrong.say("198501012010011999")
-    assert "tidak ada di daftar" in missing.text or "tidak valid" in missing.text.lower()
+    impossible = wrong.say("199999999999999999")  # born in month 99
+    assert impossible.text == "Data tidak valid: tanggal lahir 19999999 pada NIP tidak mungkin."
+    missing = wrong.say("198501012010011999")  # a possible NIP, but nobody's
+    assert missing.text.startswith("NIP 198501012010011999 tidak ada di daftar ASN Gaung.")
 
 
 def test_submission_review_broadcast_and_taps(

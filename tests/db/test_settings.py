@@ -37,3 +37,15 @@ def test_public_url_refuses_plain_http_to_another_machine(url: str) -> None:
     message = str(refused.value)
     assert message.startswith("setting GAUNG_PUBLIC_URL:") and "\n" not in message
     assert "https://" in message
+
+
+def test_a_webhook_address_must_be_on_a_port_telegram_calls() -> None:
+    secret = {"telegram_webhook_secret": "rahasia"}
+    for port in (443, 80, 88, 8443):
+        url = f"https://gaung.mojokertokab.go.id:{port}"
+        assert load_settings(public_url=url, **secret).public_url == url
+    assert load_settings(public_url="http://127.0.0.1:8123", **secret).public_url
+    # Without a webhook (long polling) the address only serves the dashboard: any port.
+    assert load_settings(public_url="https://gaung.mojokertokab.go.id:8000").public_url
+    with pytest.raises(SettingsError, match=r"GAUNG_PUBLIC_URL: .*443, 80, 88 or 8443.* 8000"):
+        load_settings(public_url="https://gaung.mojokertokab.go.id:8000", **secret)
