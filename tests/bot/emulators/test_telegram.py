@@ -102,6 +102,10 @@ def test_html_is_rendered_to_what_the_user_reads(tg: TelegramEmulator) -> None:
 
 def test_rate_limit_answers_429_and_punishes_sending_on() -> None:
     with TelegramEmulator(Limits(rate=5, burst=5, chat_burst=100)) as tg:
+        # The emulator's clock stands still unless the test moves it: on a slow machine eight
+        # sends at 5/s took long enough for the limit to let one more through.
+        now = [100.0]
+        tg.world.clock = lambda: now[0]
         users = [tg.world.add_user(f"U{i}", started=True) for i in range(12)]
         statuses = []
         for user in users[:8]:
@@ -115,7 +119,10 @@ def test_rate_limit_answers_429_and_punishes_sending_on() -> None:
         assert second["parameters"]["retry_after"] >= first["parameters"]["retry_after"]
         assert second["description"].startswith("Too Many Requests: retry after ")
         wait = second["parameters"]["retry_after"]
-        time.sleep(wait + 0.05)
+        now[0] += wait - 0.05
+        late = call(tg, "sendMessage", json={"chat_id": users[11].id, "text": "x"})
+        assert late.status_code == 429  # the wait is not over yet
+        now[0] = 100.0 + wait + 2.0  # past that one's penalty too
         assert (
             call(tg, "sendMessage", json={"chat_id": users[10].id, "text": "ok"}).status_code == 200
         )
@@ -123,6 +130,7 @@ def test_rate_limit_answers_429_and_punishes_sending_on() -> None:
 
 def test_per_chat_limit_and_paid_broadcast() -> None:
     with TelegramEmulator(Limits(rate=2, burst=2, chat_rate=1, chat_burst=1)) as tg:
+        tg.world.clock = lambda: 100.0  # no refill between the sends, however slow the machine
         a, *others = (tg.world.add_user(f"u{n}", started=True) for n in range(5))
         assert call(tg, "sendMessage", json={"chat_id": a.id, "text": "1"}).status_code == 200
         again = call(tg, "sendMessage", json={"chat_id": a.id, "text": "2"})
