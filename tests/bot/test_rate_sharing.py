@@ -27,8 +27,9 @@ STRICT = Limits(rate=RATE, burst=5, chat_burst=10, flood_penalty=0.0)
 
 # Measured on this branch's code (2 cores, SQLite and PostgreSQL): 2-20 of 120 sends refused,
 # all in the first second, before the workers' heartbeats have seen each other: each starts
-# at the whole 30/s. Pacing and the broadcaster are being reworked (the pace issue); once a
-# worker learns of its peers before its first send, drop this marker.
+# at the whole 30/s (on a quieter machine 2 refused, within the 2 % allowed: it passed).
+# Pacing and the broadcaster are being reworked (the pace issue); once a worker learns of its
+# peers before its first send, drop this marker.
 @pytest.mark.xfail(reason="workers send at the full rate until their first heartbeat", strict=False)
 def test_two_workers_at_30_per_second_stay_within_a_strict_30_per_second_together(
     database_url: str,
