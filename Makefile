@@ -33,7 +33,7 @@ pytest: install
 test: lint typecheck pytest
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lock: install
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv

@@ -7,6 +7,11 @@ benchmark whose seeding takes ten minutes per engine can be re-run in seconds: t
 ``seeded.json`` says what was seeded into it (written only once seeding finished, so an
 interrupted seed is redone, not trusted). Kept databases are migrated to head on every start:
 a new migration (an index, say) is applied to the seeded data as it would be in production.
+
+PostgreSQL runs with its production defaults: fsync, synchronous commit and full-page writes on
+(the tests' clusters turn them off). Every server a benchmark starts is asked for these
+settings once it is up, and ``servers_seen`` is what ``python -m bench`` writes under each
+section, so a section says what it was measured on rather than what was meant.
 """
 
 from __future__ import annotations
@@ -31,14 +36,23 @@ from db.migrate import upgrade
 from db.models import Asn, Opd
 from db.posts.lifecycle import approve_post, submit_post
 from db.roster.synthetic import import_synthetic_roster
-from tests.pg import find_binary, free_port, server_user, start_cluster
+from tests.pg import find_binary, free_port, server_options, server_user, start_cluster
 
-# The same server options as the tests' throwaway clusters (tests/pg.py), so that fresh and
-# kept clusters measure the same thing.
-PG_OPTIONS = (
-    "-c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-    "-c full_page_writes=off -c max_connections=300 -c shared_buffers=128MB"
-)
+# Fresh and kept clusters run with the same options, so that they measure the same thing.
+PG_OPTIONS = server_options(durable=True)
+DURABILITY = ("fsync", "synchronous_commit", "full_page_writes")
+servers_seen: set[str] = set()  # "fsync=on, synchronous_commit=on, …" of each server started
+
+
+def durability(url: str) -> str:
+    """The running server's durability settings, as it reports them (``SHOW``)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            values = [f"{n}={conn.exec_driver_sql(f'SHOW {n}').scalar()}" for n in DURABILITY]
+    finally:
+        engine.dispose()
+    return ", ".join(values)
 
 
 @dataclass
@@ -73,7 +87,8 @@ def fresh_databases(
         if "sqlite" in engines:
             urls["sqlite"] = f"sqlite:///{folder / 'bench.db'}"
         if "postgresql" in engines:
-            cluster = start_cluster()
+            cluster = start_cluster(durable=True)
+            servers_seen.add(durability(f"{cluster.url}/postgres"))
             admin = make_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
                 conn.execute(text("CREATE DATABASE bench"))
@@ -122,6 +137,7 @@ def kept_databases(
                     leftover.unlink()
         if "postgresql" in engines:
             base, stop = _kept_cluster(folder / "postgresql")
+            servers_seen.add(durability(f"{base}/postgres"))
             databases["postgresql"] = BenchDatabase(
                 f"{base}/bench", folder / "postgresql" / "seeded.json"
             )
@@ -156,7 +172,7 @@ def _kept_cluster(folder: Path) -> tuple[str, Callable[[], None]]:
         (folder / "seeded.json").unlink(missing_ok=True)
         args = ["-D", str(data), "-U", "gaung", "--auth=trust", "-E", "UTF8", "--locale=C"]
         subprocess.run(
-            [initdb, *args, "--no-sync"],
+            [initdb, *args],
             preexec_fn=demote,
             capture_output=True,
             check=True,

@@ -18,6 +18,7 @@ class KeepAlive:
         self.host, self.port = host, port
         self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         self.reconnects = 0
+        self.body = b""  # of the last response, for checks that read what was answered
 
     async def send(self, request: bytes) -> int:
         """One raw request on the connection (opened on first use); the response's status.
@@ -26,6 +27,7 @@ class KeepAlive:
         fails before any answer; like any HTTP client, reconnect once and send again.
         """
         reused = self.streams is not None
+        self.body = b""
         try:
             return await self._exchange(request)
         except (ConnectionResetError, BrokenPipeError, asyncio.IncompleteReadError) as exc:
@@ -48,7 +50,7 @@ class KeepAlive:
             name, _, value = line.partition(b":")
             if name.strip().lower() == b"content-length":
                 length = int(value)
-        await reader.readexactly(length)
+        self.body = await reader.readexactly(length)
         return status
 
     def close(self) -> None:

@@ -18,14 +18,23 @@ soon as the previous is answered: the maximum throughput, judged on throughput o
 latency is by construction the 128 requests queued behind one another), then open loop at
 ``RATE``/s for ``SECONDS`` over at most 100 connections, as Telegram would send (latency
 measured from each request's scheduled time, so waiting for a connection counts; judged on
-rate and p99). Right after each phase, before anything
-else happens, the database is checked: inbox rows = distinct update_ids answered 200, every one
-of them present, none unhandled, and confirmations = distinct (delivery, kind) among the taps
-sent — so every tap was recorded by the time it was answered.
+rate and p99).
 
-Durability before the ack is also by construction: the webhook's answer (and the
+Right after each phase, before anything else happens, checks that can fail:
+- the facts: inbox rows = distinct update_ids answered 200, every one of them present, none
+  unhandled, and confirmations = distinct (delivery, kind) among the taps stored;
+- the numbers the API reports: every ``post_opd_stat`` counter (delivered, liked, shared,
+  participated per post × OPD) equals the count recomputed from deliveries and confirmations
+  (``db.delivery.counters.fact_counts``), and liked/shared/participated also equal what the
+  load generator itself sent (the distinct taps stored, per OPD);
+- the answers: every update acknowledged with a 200 got its own ``answerCallbackQuery`` (in
+  the webhook's response body, as Telegram reads it; none to a wrong query, none twice), and
+  the server called ``answerCallbackQuery`` on the emulator for none (the call log).
+
+Durability before the ack is by construction: the webhook's answer (and the
 ``answerCallbackQuery`` riding in it) is sent only after the commit of the transaction that
-stored the update and recorded the tap (``bot.inbox.InboxWriter``).
+stored the update and recorded the tap (``bot.inbox.InboxWriter``). PostgreSQL runs with
+fsync, synchronous commit and full-page writes on (``bench.databases``).
 ``GAUNG_BENCH_ENGINES``, ``GAUNG_BENCH_WEBHOOK_SECONDS``, ``GAUNG_BENCH_WEBHOOK_RATE`` tune it.
 """
 
@@ -50,6 +59,7 @@ from sqlalchemy import func, select, update
 from bench.databases import approve_for_everyone, emulated_roster, fresh_databases
 from bench.http import KeepAlive
 from bot.emulators.telegram.runner import EmulatorProcess
+from db.delivery.counters import FIELDS, fact_counts, rebuild
 from db.engine import make_engine, session_scope
 from db.models import (
     ButtonRefresh,
@@ -57,6 +67,7 @@ from db.models import (
     Confirmation,
     Delivery,
     DeliveryStatus,
+    PostOpdStat,
     ProcessedUpdate,
     table,
 )
@@ -103,6 +114,9 @@ def seed(url: str) -> tuple[float, list[tuple[int, int]]]:
                 status=DeliveryStatus.SENT.value, message_id="1", sent_at=utcnow(), attempts=1
             )
         )
+        # The bulk update bypassed the counters that recording a send keeps: recompute them
+        # from the facts, as an upgrade would, so that the checks start from a true state.
+        rebuild(session)
         pairs = [
             (int(d), int(u))
             for d, u in session.connection().execute(
@@ -217,6 +231,8 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     failures: Counter[str] = field(default_factory=Counter)  # status or exception name
     answered: list[tuple[int, int, str]] = field(default_factory=list)  # 200s
+    answers: Counter[str] = field(default_factory=Counter)  # answerCallbackQuery ids in bodies
+    misanswered: int = 0  # an answer naming another update's query, or not parseable
     reconnects: int = 0  # kept-alive connections the server had closed for idleness
 
     @property
@@ -244,6 +260,18 @@ async def _send(
     phase.reconnects += connection.reconnects - reconnects
     if status == 200:
         phase.answered.append((update_id, delivery, kind))
+        if connection.body:  # a redelivery is answered 200 with nothing to say
+            try:
+                reply = json.loads(connection.body)
+                query = (
+                    reply["callback_query_id"] if reply["method"] == "answerCallbackQuery" else ""
+                )
+            except (ValueError, KeyError, TypeError):
+                query = ""
+            if query == f"q{update_id}":
+                phase.answers[query] += 1
+            else:
+                phase.misanswered += 1
     elif status:
         phase.failures[str(status)] += 1
 
@@ -301,6 +329,10 @@ async def open_loop(port: int, taps: Taps, rate: float, seconds: float) -> Phase
     return phase
 
 
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "**NO**"
+
+
 def _errors(phase: Phase) -> str:
     kinds = ", ".join(f"{n} × {kind}" for kind, n in phase.failures.most_common())
     told = f"{phase.errors} ({kinds})" if kinds else "0"
@@ -311,14 +343,23 @@ def _errors(phase: Phase) -> str:
 
 
 def check(
-    url: str, answered: list[tuple[int, int, str]], sent: list[tuple[int, int, str, bytes]]
+    url: str,
+    answered: list[tuple[int, int, str]],
+    sent: list[tuple[int, int, str, bytes]],
+    answers: Counter[str],
+    misanswered: int,
+    emulator_answers: int,
 ) -> dict[str, Any]:
-    """Exactly once: every update answered 200 is in the inbox, the inbox holds only updates
-    sent (a request the client gave up on may still have been stored: Telegram would resend
-    it), none waits to be handled, and each distinct (delivery, kind) among stored taps has
-    exactly one confirmation."""
+    """Exactly once, in the facts, the counters and the answers (see the module's docstring).
+
+    The inbox holds only updates sent (a request the client gave up on may still have been
+    stored: Telegram would resend it), and each distinct (delivery, kind) among stored taps
+    has exactly one confirmation; every ``post_opd_stat`` row equals its count recomputed from
+    the facts, and liked/shared/participated equal the taps the generator sent; every update
+    acknowledged got one answer to its own query."""
     engine = make_engine(url)
     inbox, confirmation = table(ProcessedUpdate), table(Confirmation)
+    delivery, stat = table(Delivery), table(PostOpdStat)
     with engine.connect() as conn:
         stored = {
             int(u)
@@ -332,10 +373,44 @@ def check(
             for d, k in conn.execute(select(confirmation.c.delivery_id, confirmation.c.kind))
         }
         redraws = conn.execute(select(func.count()).select_from(table(ButtonRefresh))).scalar_one()
+        counters = {
+            (int(row[0]), int(row[1])): tuple(int(v) for v in row[2:])
+            for row in conn.execute(
+                select(stat.c.post_id, stat.c.opd_id, *(stat.c[f] for f in FIELDS))
+            )
+        }
+        facts = {
+            (int(row[0]), int(row[1])): tuple(int(v) for v in row[2:])
+            for row in conn.execute(fact_counts(["post_id", "opd_id"]))
+        }
+        where = {
+            int(d): (int(p), int(o))
+            for d, p, o in conn.execute(
+                select(delivery.c.id, delivery.c.post_id, delivery.c.opd_id)
+            )
+        }
     engine.dispose()
     ids = {u for u, _, _ in answered}
     sent_ids = {u for u, _, _, _ in sent}
     taps = {(d, "like" if k == "l" else "share") for u, d, k, _ in sent if u in stored}
+    # What the generator sent, per (post, OPD): the liked/shared/participated the API must show.
+    expected: dict[tuple[int, int], Counter[str]] = {}
+    for d, kind in taps:
+        expected.setdefault(where[d], Counter())[kind] += 1
+    for d in {d for d, _ in taps}:
+        expected[where[d]]["participated"] += 1
+    counters_wrong = sum(
+        1 for key in counters.keys() | facts.keys() if counters.get(key) != facts.get(key)
+    )
+    sent_wrong = sum(
+        1
+        for key in counters.keys() | expected.keys()
+        if counters.get(key, (0, 0, 0, 0))[1:]
+        != tuple(expected.get(key, Counter())[f] for f in ("like", "share", "participated"))
+    )
+    acked_queries = {f"q{u}" for u in ids}
+    unanswered = len(acked_queries - answers.keys())
+    twice = sum(1 for n in answers.values() if n > 1)
     return {
         "answered": len(answered),
         "distinct_updates": len(ids),
@@ -346,7 +421,17 @@ def check(
         "distinct_taps": len(taps),
         "confirmations": len(confirmations),
         "redraws_queued": redraws,
+        "counter_rows": len(counters),
+        "counters_wrong": counters_wrong,
+        "counters_unlike_sent": sent_wrong,
+        "taps_answered": len(acked_queries & answers.keys()),
+        "unanswered": unanswered,
+        "answered_twice": twice,
+        "misanswered": misanswered,
+        "emulator_answers": emulator_answers,
         "ok": ids <= stored <= sent_ids and taps == confirmations and waiting == 0,
+        "counters_ok": counters_wrong == 0 and sent_wrong == 0 and bool(counters),
+        "answers_ok": unanswered == 0 and twice == 0 and misanswered == 0 and emulator_answers == 0,
     }
 
 
@@ -356,22 +441,30 @@ def check(
 def engine_run(name: str, url: str, folder: Path) -> list[str]:
     seconds, pairs = seed(url)
     print(f"{name}: seeded {ASN} ASN + deliveries in {seconds:.1f} s", flush=True)
-    emulator = EmulatorProcess(token=TOKEN)
+    emulator = EmulatorProcess(token=TOKEN, local=True)  # gaung serve is on http://127.0.0.1
     server, port = serve(url, emulator, folder)
     taps = Taps(pairs)
     rows = []
     try:
         answered: list[tuple[int, int, str]] = []
+        answers: Counter[str] = Counter()
+        misanswered = 0
         for open_rate in (None, RATE):
             if open_rate is None:
                 phase = asyncio.run(closed_loop(port, taps, CLOSED_SECONDS))
             else:
                 phase = asyncio.run(open_loop(port, taps, open_rate, SECONDS))
             answered += phase.answered
-            result = check(url, answered, taps.sent)  # at once: recorded by the time acked
+            answers += phase.answers
+            misanswered += phase.misanswered
+            calls = emulator.op("stats")["calls"]
+            by_server = sum(n for key, n in calls.items() if key.startswith("answerCallbackQuery"))
+            # At once: recorded (and counted) by the time acked.
+            result = check(url, answered, taps.sent, answers, misanswered, by_server)
             p99 = _pct(phase.latencies, 0.99)
             fast = open_rate is None or p99 < TARGET_P99_MS
-            met = phase.rate >= TARGET_RATE * 0.99 and fast and phase.errors == 0 and result["ok"]
+            verified = result["ok"] and result["counters_ok"] and result["answers_ok"]
+            met = phase.rate >= TARGET_RATE * 0.99 and fast and phase.errors == 0 and verified
             rows.append(
                 f"| {name} | {phase.name} | {len(phase.latencies):,} | {phase.rate:,.0f}/s | "
                 f"{_pct(phase.latencies, 0.5):.1f} ms | {_pct(phase.latencies, 0.95):.1f} ms | "
@@ -379,7 +472,13 @@ def engine_run(name: str, url: str, folder: Path) -> list[str]:
                 f"{result['inbox_rows']:,} / {result['distinct_updates']:,} "
                 f"({result['acked_missing']} acked, missing; {result['unhandled']} unhandled) | "
                 f"{result['confirmations']:,} / {result['distinct_taps']:,} | "
-                f"{result['redraws_queued']:,} | {'yes' if result['ok'] else 'NO'} | "
+                f"{_yes(result['counters_ok'])} ({result['counter_rows']} rows; "
+                f"{result['counters_wrong']} unlike the facts, "
+                f"{result['counters_unlike_sent']} unlike the taps sent) | "
+                f"{result['taps_answered']:,} / {result['distinct_updates']:,} "
+                f"({result['unanswered']} unanswered, {result['answered_twice']} twice, "
+                f"{result['misanswered']} wrong, {result['emulator_answers']} via the API) | "
+                f"{result['redraws_queued']:,} | {_yes(result['ok'])} | "
                 f"{'yes' if met else 'NO'} ({'rate' if open_rate is None else 'rate, p99'}) |"
             )
             print(rows[-1], result, flush=True)
@@ -406,17 +505,28 @@ def run() -> list[str]:
         "Checks right after each phase (cumulative): inbox rows / distinct update_ids "
         "answered 200 (a request the client timed out on, after 30 s, may be stored but not "
         "acked; every acked one must be present) and none left unhandled; confirmations / "
-        "distinct (delivery, kind) taps among stored updates; button redraws still queued "
+        "distinct (delivery, kind) taps among stored updates; the participation counters "
+        "the API reports (`post_opd_stat`, per post × OPD: delivered, liked, shared, "
+        "participated) against the same counts recomputed from deliveries and confirmations, "
+        "and liked/shared/participated against the taps the generator sent; "
+        "`answerCallbackQuery` answers read from the webhook's responses / distinct updates "
+        "acked (each acked tap must get exactly one answer, to its own query; a verbatim "
+        "resend is answered 200 with nothing to say), and calls to `answerCallbackQuery` the "
+        "server made through the Bot API instead (the emulator's call log; must be 0); "
+        "button redraws still queued "
         "(drawn behind the taps at the bot's 30 edits/s; here they answer 400, the messages "
         "not being in the emulator). A tap is recorded in the same transaction that stores "
         "its update, and answered (`answerCallbackQuery` in the webhook's response) only after "
-        "that commit. Target: ≥ 1,000 updates/s, p99 < 100 ms, exactly once; the closed loop "
+        "that commit. PostgreSQL runs with fsync, synchronous commit and full-page writes on. "
+        "Target: ≥ 1,000 updates/s, p99 < 100 ms, exactly once (facts, counters and answers "
+        "all verified); the closed loop "
         "(128 requests always outstanding) is judged on throughput, the open loop on rate and "
         "p99.",
         "",
         "| engine | phase | requests | throughput | p50 | p95 | p99 | errors | "
-        "inbox / updates | confirmations / taps | redraws queued | exactly once | target met |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "inbox / updates | confirmations / taps | counters = facts | answers / acked | "
+        "redraws queued | exactly once | target met |",
+        "|" + " --- |" * 15,
     ]
     with fresh_databases(engines) as urls:
         for name, url in urls.items():

@@ -6,13 +6,24 @@ The settings sit in ``db`` because every layer needs them and ``db`` is the bott
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import time
 from functools import cached_property
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
 
 
 class SettingsError(Exception):
@@ -91,11 +102,13 @@ class Settings(BaseSettings):
 
     @field_validator("telegram_api_url", "whatsapp_api_url", "public_url", "meta_graph_api_url")
     @classmethod
-    def _http_origin(cls, value: str | None) -> str | None:
+    def _http_origin(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
+        if info.field_name == "public_url":
+            _webhook_origin(value, webhook=bool(info.data.get("telegram_webhook_secret")))
         return value.rstrip("/")
 
     @field_validator("telegram_webhook_secret")
@@ -146,6 +159,35 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _webhook_origin(url: str, *, webhook: bool) -> None:
+    """Telegram sends webhooks only to https:// on ports 443, 80, 88 or 8443, and the
+    dashboard's sign-in link carries a token: plain http, or another port, is for a server on
+    this machine (tests, the demo). Said at start-up rather than by a refused setWebhook."""
+    parts = urlsplit(url)
+    if _loopback(parts.hostname or ""):
+        return
+    if parts.scheme != "https":
+        raise ValueError("must start with https:// (http:// only for a loopback address)")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has a malformed port") from None
+    if webhook and port not in (None, *TELEGRAM_WEBHOOK_PORTS):
+        raise ValueError(
+            "Telegram sends webhooks only to ports 443, 80, 88 or 8443 "
+            f"(GAUNG_TELEGRAM_WEBHOOK_SECRET is set), not {port}"
+        )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -2,6 +2,11 @@
 
 PostgreSQL refuses to run as root, so under root (CI, containers) the server runs as the
 ``postgres`` system user that the distribution's package creates.
+
+Tests run the server without durability (``FAST``: no fsync, asynchronous commit, no
+full-page writes): a test's data is thrown away, and the suite runs several times faster.
+Benchmarks ask for ``durable=True``, PostgreSQL's production defaults, since a figure measured
+on a server that would lose committed data on a power cut says nothing about production.
 """
 
 from __future__ import annotations
@@ -68,7 +73,18 @@ class Cluster:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def start_cluster() -> Cluster:
+COMMON = "-c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=128MB"
+FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+DURABLE = "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"  # the defaults, said
+
+
+def server_options(*, durable: bool) -> str:
+    """``postgres`` options for a cluster: the tests' fast ones or the production defaults."""
+    return f"{COMMON} {DURABLE if durable else FAST}"
+
+
+def start_cluster(*, durable: bool = False) -> Cluster:
+    """A fresh cluster in a temporary folder; ``durable`` for benchmarks (see above)."""
     initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
     if not initdb or not pg_ctl:
         raise FileNotFoundError("initdb/pg_ctl not found")
@@ -86,18 +102,14 @@ def start_cluster() -> Cluster:
             "-E",
             "UTF8",
             "--locale=C",
-            "--no-sync",
+            *([] if durable else ["--no-sync"]),
         ],
         preexec_fn=demote,
         capture_output=True,
         check=True,
     )
     port = free_port()
-    options = (
-        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-        "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300 "
-        "-c shared_buffers=128MB"
-    )
+    options = f"-p {port} -k {folder} {server_options(durable=durable)}"
     subprocess.run(
         [pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
         preexec_fn=demote,

@@ -6,16 +6,19 @@ draw on the same slots and the same flood wait. A 429 is waited out and retried,
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
-from telegram.error import RetryAfter
+from telegram.error import BadRequest, RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.ratelimit import Pacer
+
+log = logging.getLogger("gaung.telegram")
 
 # Methods that Telegram counts as messages; the rest (answers, getMe, webhooks) are not paced.
 PACED = {
@@ -68,4 +71,11 @@ class PacerRateLimiter(BaseRateLimiter[None]):
                 self.pacer.on_rate_limited(retry_seconds(exc))
                 if attempt == MAX_RETRIES:
                     raise
+            except BadRequest as exc:
+                if endpoint == "answerCallbackQuery" and "query is too old" in exc.message.lower():
+                    # The person's app has stopped waiting; what the button asked for (a tap,
+                    # an admin's decision) must still be done, so this is no error.
+                    log.info("callback query answered too late: %s", exc.message)
+                    return False
+                raise
         raise AssertionError("unreachable")

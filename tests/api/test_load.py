@@ -103,7 +103,9 @@ def test_a_request_holds_one_connection_at_a_time(client: TestClient, engine: En
     try:
         for _ in range(2):  # the first records last use, the second does not
             assert client.get("/api/v1/participation", headers=headers).status_code == 200
-        assert client.post("/api/v1/posts", json={"url": "x"}, headers=headers).status_code
+        refused = client.post("/api/v1/posts", json={"url": "x"}, headers=headers)
+        assert refused.status_code == 422  # a failing write, too, holds one connection only
+        assert "opd" in refused.json()["detail"]
     finally:
         event.remove(app_engine, "checkout", checked_out)
         event.remove(app_engine, "checkin", checked_in)

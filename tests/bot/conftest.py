@@ -25,7 +25,9 @@ from tests.factories import add_asn, register
 
 @pytest.fixture
 def tg() -> Iterator[TelegramEmulator]:
-    with TelegramEmulator(Limits(rate=1000, burst=200, chat_burst=10)) as emulator:
+    # Local webhooks: `gaung serve` listens on http://127.0.0.1, which Telegram would refuse.
+    tg = TelegramEmulator(Limits(rate=1000, burst=200, chat_burst=10), local_webhooks=True)
+    with tg as emulator:
         yield emulator
 
 

@@ -10,6 +10,7 @@ import sys
 from collections import defaultdict
 
 import pytest
+from bot.telegram.asn import ANSWER_WITHIN
 from sqlalchemy import Engine
 from sqlmodel import select
 
@@ -129,7 +130,13 @@ def test_two_hundred_asn_end_to_end(
     waits = sorted(
         (tg.bot.queries[q].answered_at or 0) - tg.bot.queries[q].created for q in queries
     )
-    print(f"taps answered: median {waits[len(waits) // 2]:.2f} s, max {waits[-1]:.2f} s")
+    median, slowest = waits[len(waits) // 2], waits[-1]
+    print(f"taps answered: median {median:.2f} s, max {slowest:.2f} s")
+    # The person's app spins until the answer and Telegram drops it after a deadline it does
+    # not document (the emulator's: 10 s). Gaung answers within ANSWER_WITHIN (2 s) even when
+    # recording takes longer; the shared 2-core machine gets 3 s of slack on top (measured
+    # there: medians 0.9-1.9 s, maxima 1.6-3.1 s), which keeps half the deadline in reserve.
+    assert slowest < ANSWER_WITHIN + 3.0, waits
 
     env = {**os.environ, "GAUNG_DATABASE_URL": database_url}
     result = subprocess.run(

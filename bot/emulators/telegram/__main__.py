@@ -16,8 +16,14 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", action="append", default=[], help="a bot token to accept")
     parser.add_argument("--limit", action="append", default=[], help="name=value, e.g. rate=30")
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="accept http:// webhooks on any port of this machine (the Bot API server's --local)",
+    )
     args = parser.parse_args()
     world = World()
+    world.local_webhooks = args.local
     if args.limit:
         world.set_limits(**{k: float(v) for k, v in (item.split("=", 1) for item in args.limit)})
     for token in args.token or ["123456:TEST-TOKEN"]:

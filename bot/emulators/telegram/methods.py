@@ -7,12 +7,14 @@ scalars may be strings and nested objects JSON text; each method coerces what it
 from __future__ import annotations
 
 import html
+import ipaddress
 import json
 import re
 import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.emulators.telegram.world import (
     NOT_MODIFIED,
@@ -29,6 +31,7 @@ MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+WEBHOOK_PORTS = (443, 80, 88, 8443)
 HTML_TAGS = {
     "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler", "a",
     "code", "pre", "blockquote", "tg-emoji",
@@ -186,6 +189,18 @@ def _bot_message(world: World, params: Params) -> Message:
     return history[message_id - 1]
 
 
+def _editable(world: World, params: Params) -> Message:
+    """A bot message that may be edited now: not in the chat of someone who blocked the bot
+    (Telegram answers an edit there as it answers a send: 403)."""
+    message = _bot_message(world, params)
+    user = world.users.get(message.chat_id)
+    if user is not None and user.deactivated:
+        raise ApiError(403, "Forbidden: user is deactivated")
+    if user is not None and user.blocked:
+        raise ApiError(403, "Forbidden: bot was blocked by the user")
+    return message
+
+
 def send_message(world: World, bot: Bot, params: Params) -> Any:
     raw = _text(params, "text")
     if not raw or not raw.strip():
@@ -250,7 +265,7 @@ def edit_message_text(world: World, bot: Bot, params: Params) -> Any:
     raw = _text(params, "text")
     if not raw or not raw.strip():
         raise bad_request("message text is empty")
-    message = _bot_message(world, params)
+    message = _editable(world, params)
     text = render(raw, _text(params, "parse_mode"))
     if len(text) > MAX_TEXT:
         raise bad_request("MESSAGE_TOO_LONG")
@@ -258,7 +273,7 @@ def edit_message_text(world: World, bot: Bot, params: Params) -> Any:
 
 
 def edit_message_reply_markup(world: World, bot: Bot, params: Params) -> Any:
-    message = _bot_message(world, params)
+    message = _editable(world, params)
     markup = _markup(params) or {"inline_keyboard": []}
     if not markup.get("inline_keyboard"):
         if "reply_markup" not in message.data:
@@ -331,8 +346,8 @@ def set_webhook(world: World, bot: Bot, params: Params) -> Any:
     connections = _int(params, "max_connections", default=40)
     if not 1 <= connections <= 100:
         raise bad_request("max_connections must be between 1 and 100")
-    if url and not re.match(r"^https?://\S+$", url):
-        raise bad_request("bad webhook: Failed to resolve host: Name or service not known")
+    if url:
+        _check_webhook_url(url, local=world.local_webhooks)
     allowed = _obj(params, "allowed_updates")
     bot.webhook.url = url
     bot.webhook.secret = secret
@@ -342,6 +357,34 @@ def set_webhook(world: World, bot: Bot, params: Params) -> Any:
     if _bool(params, "drop_pending_updates"):
         bot.updates.clear()
     return True
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_webhook_url(url: str, *, local: bool) -> None:
+    """Telegram's rules for a webhook URL: https:// on one of four ports. The emulator's
+    ``local_webhooks`` (the Bot API server's ``--local``) lets a loopback address use http://
+    and any port, which tests and the demo need."""
+    if not re.match(r"^https?://\S+$", url):
+        raise bad_request("bad webhook: Failed to resolve host: Name or service not known")
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise bad_request("bad webhook: Wrong port number specified in the URL") from None
+    if local and _loopback(parts.hostname or ""):
+        return
+    if parts.scheme != "https":
+        raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+    if port is not None and port not in WEBHOOK_PORTS:
+        raise bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
 
 
 def delete_webhook(world: World, bot: Bot, params: Params) -> Any:

@@ -32,8 +32,16 @@ def free_port() -> int:
 class TelegramEmulator:
     """``with TelegramEmulator() as tg:`` serves ``tg.url``; drive users through ``tg.world``."""
 
-    def __init__(self, limits: Limits | None = None, *, token: str = "123456:TEST-TOKEN") -> None:
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        token: str = "123456:TEST-TOKEN",
+        local_webhooks: bool = False,
+    ) -> None:
+        """``local_webhooks``: accept an http:// webhook on this machine (``World``)."""
         self.world = World(limits)
+        self.world.local_webhooks = local_webhooks
         self.token = token
         self.bot = self.world.add_bot(token)
         self.port = free_port()
@@ -88,12 +96,15 @@ class TelegramEmulator:
 class EmulatorProcess:
     """The emulator as a child process (``python -m bot.emulators.telegram``), driven over HTTP."""
 
-    def __init__(self, *, token: str = "123456:BENCH-TOKEN", **limits: float) -> None:
+    def __init__(
+        self, *, token: str = "123456:BENCH-TOKEN", local: bool = False, **limits: float
+    ) -> None:
+        """``local``: accept an http:// webhook on this machine (``--local``)."""
         self.token = token
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         args = [sys.executable, "-m", "bot.emulators.telegram", "--port", str(self.port)]
-        args += ["--token", token]
+        args += ["--token", token, *(["--local"] if local else [])]
         for name, value in limits.items():
             args += ["--limit", f"{name}={value}"]
         self._process = subprocess.Popen(args, env={**os.environ, "PYTHONUNBUFFERED": "1"})

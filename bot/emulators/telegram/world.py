@@ -62,7 +62,7 @@ class Limits:
     chat_rate: float = 1.0  # messages/s per chat
     chat_burst: float = 3.0
     flood_penalty: float = 1.0  # seconds added for each send during a flood wait
-    callback_timeout: float = 15.0  # an unanswered callback query expires
+    callback_timeout: float = 10.0  # answerCallbackQuery later than this: "query is too old"
     webhook_retry_base: float = 1.0  # first retry delay; doubles up to the cap
     webhook_retry_cap: float = 60.0
 
@@ -212,6 +212,10 @@ class Bot:
 
 
 class World:
+    # Like the Bot API server's ``--local`` mode: webhooks may be http:// on any port, but only
+    # on this machine. Off, setWebhook wants https:// on 443, 80, 88 or 8443, as Telegram does.
+    local_webhooks: bool = False
+
     def __init__(
         self, limits: Limits | None = None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:

@@ -102,6 +102,10 @@ def test_html_is_rendered_to_what_the_user_reads(tg: TelegramEmulator) -> None:
 
 def test_rate_limit_answers_429_and_punishes_sending_on() -> None:
     with TelegramEmulator(Limits(rate=5, burst=5, chat_burst=100)) as tg:
+        # The emulator's clock stands still unless the test moves it: on a slow machine eight
+        # sends at 5/s took long enough for the limit to let one more through.
+        now = [100.0]
+        tg.world.clock = lambda: now[0]
         users = [tg.world.add_user(f"U{i}", started=True) for i in range(12)]
         statuses = []
         for user in users[:8]:
@@ -115,7 +119,10 @@ def test_rate_limit_answers_429_and_punishes_sending_on() -> None:
         assert second["parameters"]["retry_after"] >= first["parameters"]["retry_after"]
         assert second["description"].startswith("Too Many Requests: retry after ")
         wait = second["parameters"]["retry_after"]
-        time.sleep(wait + 0.05)
+        now[0] += wait - 0.05
+        late = call(tg, "sendMessage", json={"chat_id": users[11].id, "text": "x"})
+        assert late.status_code == 429  # the wait is not over yet
+        now[0] = 100.0 + wait + 2.0  # past that one's penalty too
         assert (
             call(tg, "sendMessage", json={"chat_id": users[10].id, "text": "ok"}).status_code == 200
         )
@@ -123,6 +130,7 @@ def test_rate_limit_answers_429_and_punishes_sending_on() -> None:
 
 def test_per_chat_limit_and_paid_broadcast() -> None:
     with TelegramEmulator(Limits(rate=2, burst=2, chat_rate=1, chat_burst=1)) as tg:
+        tg.world.clock = lambda: 100.0  # no refill between the sends, however slow the machine
         a, *others = (tg.world.add_user(f"u{n}", started=True) for n in range(5))
         assert call(tg, "sendMessage", json={"chat_id": a.id, "text": "1"}).status_code == 200
         again = call(tg, "sendMessage", json={"chat_id": a.id, "text": "2"})
@@ -264,7 +272,7 @@ def test_webhooks_carry_the_secret_retry_and_conflict_with_polling() -> None:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        with TelegramEmulator(Limits(webhook_retry_base=0.05)) as tg:
+        with TelegramEmulator(Limits(webhook_retry_base=0.05), local_webhooks=True) as tg:
             while not server.started:
                 time.sleep(0.01)
             user = tg.world.add_user("K")
@@ -337,3 +345,82 @@ def test_the_emulator_runs_as_its_own_process() -> None:
         assert process.op("delivered_counts") == {str(user_id): 1}
     finally:
         process.close()
+
+
+@pytest.mark.parametrize("local", [False, True])
+def test_set_webhook_wants_https_on_telegrams_ports_unless_local_on_this_machine(
+    local: bool,
+) -> None:
+    with TelegramEmulator(local_webhooks=local) as tg:
+
+        def set_hook(url: str) -> httpx.Response:
+            return call(tg, "setWebhook", json={"url": url})
+
+        for url in ("https://gaung.example.id/w", "https://gaung.example.id:8443/w"):
+            assert set_hook(url).json()["result"] is True
+            assert tg.bot.webhook.url == url
+        for port in (443, 80, 88, 8443):
+            assert set_hook(f"https://gaung.example.id:{port}/w").status_code == 200
+        wrong_port = set_hook("https://gaung.example.id:8000/w")
+        assert wrong_port.status_code == 400
+        assert wrong_port.json()["description"] == (
+            "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+        )
+        plain = set_hook("http://gaung.example.id/w")  # not this machine: refused even if local
+        assert plain.status_code == 400
+        assert plain.json()["description"] == (
+            "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+        )
+        loopback = set_hook("http://127.0.0.1:8123/webhook/telegram")
+        assert loopback.status_code == (200 if local else 400)
+        expected = (
+            "http://127.0.0.1:8123/webhook/telegram" if local else "https://gaung.example.id:8443/w"
+        )
+        assert tg.bot.webhook.url == expected  # a refused URL leaves the webhook as it was
+
+
+def test_editing_a_message_of_someone_who_blocked_the_bot_is_forbidden() -> None:
+    with TelegramEmulator() as tg:
+        user = tg.world.add_user("N", started=True)
+        markup = {"inline_keyboard": [[{"text": "👍 Like", "callback_data": "g1:1:l"}]]}
+        body = {"chat_id": user.id, "text": "post", "reply_markup": markup}
+        assert call(tg, "sendMessage", json=body).status_code == 200
+        tg.world.block(user.id)
+        changed = {"inline_keyboard": [[{"text": "✅ Like", "callback_data": "g1:1:l"}]]}
+        target = {"chat_id": user.id, "message_id": 1}
+        for method, extra in (
+            ("editMessageReplyMarkup", {"reply_markup": changed}),
+            ("editMessageText", {"text": "baru"}),
+        ):
+            refused = call(tg, method, json={**target, **extra})
+            assert refused.status_code == 403, method
+            assert refused.json()["description"] == "Forbidden: bot was blocked by the user"
+        assert tg.world.messages(user.id)[0].edits == 0
+
+        async def through_ptb() -> None:
+            async with Bot(tg.token, base_url=f"{tg.url}/bot") as bot:
+                with pytest.raises(Forbidden, match="blocked"):
+                    await bot.edit_message_text("baru", chat_id=user.id, message_id=1)
+
+        asyncio.run(through_ptb())
+
+
+def test_answer_callback_query_after_the_deadline_is_too_old_default_ten_seconds() -> None:
+    with TelegramEmulator() as tg:
+        now = [1000.0]
+        tg.world.clock = lambda: now[0]  # the emulator's time, driven by the test
+        user = tg.world.add_user("O", started=True)
+        markup = {"inline_keyboard": [[{"text": "👍 Like", "callback_data": "g1:1:l"}]]}
+        call(tg, "sendMessage", json={"chat_id": user.id, "text": "p", "reply_markup": markup})
+        in_time = tg.world.press(user.id, 1, "g1:1:l")
+        late = tg.world.press(user.id, 1, "g1:1:l")
+        now[0] += 9.9
+        answer = call(tg, "answerCallbackQuery", json={"callback_query_id": in_time})
+        assert answer.json() == {"ok": True, "result": True}
+        now[0] += 0.2  # 10.1 s after the press
+        refused = call(tg, "answerCallbackQuery", json={"callback_query_id": late})
+        assert refused.status_code == 400
+        assert refused.json()["description"] == (
+            "Bad Request: query is too old and response timeout expired or query ID is invalid"
+        )
+        assert not tg.bot.queries[late].answered

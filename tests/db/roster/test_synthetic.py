@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
 import time
 from collections import Counter
 from datetime import date
+from importlib.resources import files
 from pathlib import Path
 
 import phonenumbers
@@ -26,7 +29,10 @@ from db.roster.synthetic import (
 )
 
 TODAY = date(2026, 11, 22)
-SHARED_OPD_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "opd-mojokerto.csv"
+# The package's copy of the shared data's opd-mojokerto.csv (its SHA-256 then): a change to the
+# list must be a deliberate one, made here too.
+PACKAGED_OPD_CSV = files("db") / "data" / "opd_mojokerto.csv"
+SHARED_OPD_SHA256 = "d22635862cd295fbc0c97a7559f5a92c8fc0eb5af21e02b688ea8e7b8ef87e15"
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +55,13 @@ def test_opd_list_is_the_58_offices_of_the_regency() -> None:
     assert kinds["rsud"] == 2
 
 
-@pytest.mark.skipif(not SHARED_OPD_CSV.is_file(), reason="shared data folder not checked out")
-def test_packaged_opd_list_matches_the_shared_data() -> None:
-    with SHARED_OPD_CSV.open(encoding="utf-8", newline="") as f:
-        shared = [OpdRow(r["opd_kode"], r["opd_nama"], r["jenis"]) for r in csv.DictReader(f)]
-    assert load_opd_list() == shared
+def test_packaged_opd_list_is_the_shared_data_read_whole() -> None:
+    """The packaged file, not a checkout's ../shared: every clean clone runs this."""
+    raw = PACKAGED_OPD_CSV.read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == SHARED_OPD_SHA256
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
+    assert len(rows) == 58
+    assert load_opd_list() == [OpdRow(r["opd_kode"], r["opd_nama"], r["jenis"]) for r in rows]
 
 
 def test_default_size_and_determinism(roster: list[RosterRow]) -> None:
