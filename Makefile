@@ -18,7 +18,7 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/gaung demo
+	$(BIN)/gaung demo $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

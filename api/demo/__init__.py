@@ -1,0 +1,5 @@
+"""``gaung demo``: Gaung's whole story on one laptop, in a world of its own."""
+
+from api.demo.story import DemoFailed, Options, Story
+
+__all__ = ["DemoFailed", "Options", "Story"]
