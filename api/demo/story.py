@@ -46,6 +46,7 @@ PAID_RATE = 1000.0  # messages/s Telegram allows a bot with paid broadcasts
 REMINDER_AFTER = 15.0  # seconds (at speed 1) from a post to its reminder
 LATE_FALLBACK = 45.0  # a late ASN taps anyway this long after the reminder was due
 REGISTER_RATE = 400.0  # registration actions per second (at speed 1)
+IN_FLIGHT = 200  # registrations waiting for Gaung's answer at most
 
 # (OPD whose admin submits, link, caption): the platforms Gaung knows and a news page.
 SAMPLE_POSTS = (
@@ -142,12 +143,14 @@ class Story:
         self.watched: dict[int, Watched] = {}
         self.admins: dict[str, int] = {}
         self.admin_seen: dict[int, int] = {}
+        self.pressed: dict[tuple[int, int, str], str] = {}  # (user, message, label) → query
         self.kominfo = 0
         self.posts: list[SimPost] = []
         self.due: list[tuple[float, int, int, int, str]] = []  # (when, n, user, message, label)
         self.queries: list[str] = []
         self.reminders = 0
         self.late_without_reminder = 0
+        self.unanswered = 0  # taps Gaung recorded too late to answer (a backlog)
         self.planned_taps = 0
         self._n = 0
         self.bars: Progress | None = None
@@ -237,12 +240,17 @@ class Story:
         waiting = list(self.watched.values())
         self.rng.shuffle(waiting)
         step = max(1, int(REGISTER_RATE * self.o.speed / 20))
-        for start in range(0, len(waiting), step):
-            for w in waiting[start : start + step]:
+        issued = 0
+        while issued < len(waiting):
+            # People keep coming while Gaung keeps up: at most IN_FLIGHT wait for an answer,
+            # so a slow machine slows the story down instead of letting buttons expire.
+            answered = sum(1 for w in waiting[:issued] if w.replies)
+            for w in waiting[issued : min(issued + step, answered + IN_FLIGHT)]:
                 if w.person.how == How.CONTACT:
                     self.world.share_contact(w.user_id, plus=self.rng.random() < 0.5)
                 else:
                     self.world.say(w.user_id, w.person.row.nip)
+                issued += 1
             self.tick()
             self.bars.update(task, completed=sum(w.registered for w in waiting))
             time.sleep(0.05)
@@ -274,10 +282,10 @@ class Story:
         self.world.say(admin, caption)
         preview = self.wait_button(admin, "Ajukan", before)
         before = len(self.world.messages(self.kominfo))
-        self.world.press_label(admin, preview.message_id, "Ajukan")
+        self.press(admin, preview.message_id, "Ajukan")
         self.say(f"Admin {kode} mengajukan tautan {url}")
         review = self.wait_button(self.kominfo, "semua OPD", before)
-        self.world.press_label(self.kominfo, review.message_id, "semua OPD")
+        self.press(self.kominfo, review.message_id, "semua OPD")
         self.say(f"Diskominfo menyetujui unggahan {kode} untuk semua OPD; siaran dimulai.")
         post = SimPost(kode, url, caption)
         post.task = self.bars.add_task(f"Siaran {kode}", total=len(self.watched))
@@ -306,9 +314,16 @@ class Story:
         )
 
     def answered(self) -> bool:
-        queries = self.tg.bot.queries
+        """Every tap answered, or (answered too late, after a backlog) taken off the queue."""
+        queries, now = self.tg.bot.queries, time.monotonic()
         with self.world.lock:
-            return all(queries[q].answered for q in self.queries)
+            if self.tg.bot.updates:
+                return False
+            late = [q for q in self.queries if not queries[q].answered]
+            if any(not self._expired(q, now) for q in late):
+                return False
+            self.unanswered = len(late)
+            return True
 
     def dashboard_link(self) -> str:
         """Diskominfo asks the bot for a sign-in link, as staff do."""
@@ -336,11 +351,32 @@ class Story:
                 history = self.world.chats.get(uid, ())
                 for message in history[self.admin_seen.get(uid, 0) :]:
                     if message.from_bot and _has_button(message, "Setujui"):
-                        self.world.press_label(uid, message.message_id, "Setujui")
+                        self.press(uid, message.message_id, "Setujui")
                 self.admin_seen[uid] = len(history)
+            for (uid, message_id, label), query_id in list(self.pressed.items()):
+                self._press_again(uid, message_id, label, query_id, now)
             while self.due and self.due[0][0] <= now:
                 _, _, uid, message_id, label = heapq.heappop(self.due)
                 self.queries.append(self.world.press_label(uid, message_id, label))
+
+    def press(self, uid: int, message_id: int, label: str) -> None:
+        """An admin presses a button, and presses it again if Gaung never answered it."""
+        query_id = self.world.press_label(uid, message_id, label)
+        self.pressed[(uid, message_id, label)] = query_id
+
+    def _press_again(
+        self, uid: int, message_id: int, label: str, query_id: str, now: float
+    ) -> None:
+        query = self.tg.bot.queries[query_id]
+        message = self.world.chats[uid][message_id - 1]
+        if not _has_button(message, label):
+            del self.pressed[(uid, message_id, label)]  # done: the buttons were replaced
+        elif not query.answered and self._expired(query_id, now):
+            self.press(uid, message_id, label)
+
+    def _expired(self, query_id: str, now: float) -> bool:
+        query = self.tg.bot.queries[query_id]
+        return now - query.created > self.world.limits.callback_timeout
 
     def _on_message(self, w: Watched, message: Message, now: float) -> None:
         index = next((i for i, p in enumerate(self.posts) if p.url in message.text), None)
@@ -465,6 +501,7 @@ class Story:
                 "reminders": self.reminders,
                 "late_without_reminder": self.late_without_reminder,
                 "taps": len(self.queries),
+                "taps_answered_late": self.unanswered,
                 "seconds": round(time.monotonic() - self.began, 1),
             },
         }
