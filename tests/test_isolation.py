@@ -10,6 +10,7 @@ from pathlib import Path
 from db.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+SHOW_TOKEN = "from db.settings import Settings; print(Settings().telegram_token)"
 
 
 def test_tests_run_in_an_empty_folder_without_gaung_settings(no_developer_settings: Path) -> None:
@@ -23,7 +24,7 @@ def test_tests_run_in_an_empty_folder_without_gaung_settings(no_developer_settin
 
 def test_a_command_started_by_a_test_sees_no_developer_token() -> None:
     shown = subprocess.run(
-        [sys.executable, "-c", "from db.settings import Settings; print(Settings().telegram_token)"],
+        [sys.executable, "-c", SHOW_TOKEN],
         capture_output=True,
         text=True,
         check=True,
