@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.metrics import LatencyMiddleware, Metrics
 from api.routes import dashboard, health, opd, participation, posts, trend, webhooks
 from bot.broadcast import Broadcaster
 from bot.ratelimit import Pacer
@@ -75,6 +76,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics(app)
+    app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
 
     @app.exception_handler(GaungError)
     async def _domain_error(_: Request, exc: GaungError) -> JSONResponse:

@@ -201,10 +201,14 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
             loop.add_signal_handler(sig, stop.set)
     try:
         await service.start()
-        me = service.application.bot.username
-        console.print(
-            f"Bot @{me} berjalan (long polling) dengan pekerja pengiriman; Ctrl+C untuk berhenti."
-        )
+        if service.health == "ok":
+            me = service.application.bot.username
+            console.print(
+                f"Bot @{me} berjalan (long polling) dengan pekerja pengiriman; "
+                "Ctrl+C untuk berhenti."
+            )
+        else:
+            console.print(f"Telegram belum terjangkau ({service.problem}); bot mencoba lagi.")
         return await broadcaster.run(stop)
     finally:
         await service.stop()

@@ -84,7 +84,7 @@ def habits(kodes: Sequence[str], rng: random.Random) -> dict[str, Habit]:
         prompt = rng.uniform(0.3, 0.75)
         found[kode] = Habit(
             register=rng.uniform(0.55, 0.97),
-            by_nip=rng.uniform(0.03, 0.15),
+            by_nip=rng.uniform(0.01, 0.05),
             prompt=prompt,
             late=rng.uniform(0.05, min(0.3, 0.95 - prompt)),
             share=rng.uniform(0.3, 0.7),
