@@ -59,6 +59,7 @@ class Plan:
     share: bool
 
 
+MAX_NIP_PER_OPD = 8
 FIELDS = ("asn_roster", "asn_registered", "delivered", "liked", "shared", "participated")
 
 
@@ -94,13 +95,19 @@ def habits(kodes: Sequence[str], rng: random.Random) -> dict[str, Habit]:
 
 
 def cast(roster: Sequence[RosterRow], habit: dict[str, Habit], rng: random.Random) -> list[Person]:
+    """Who registers and how. NIP requests are capped per OPD: its admin's chat gets about one
+    message a second from Telegram, and the story should not wait minutes on one admin."""
     people = []
+    by_nip: Counter[str] = Counter()
     for row in roster:
         h = habit[row.opd_kode]
         if rng.random() >= h.register:
             how = How.NEVER
+        elif rng.random() < h.by_nip and by_nip[row.opd_kode] < MAX_NIP_PER_OPD:
+            how = How.NIP
+            by_nip[row.opd_kode] += 1
         else:
-            how = How.NIP if rng.random() < h.by_nip else How.CONTACT
+            how = How.CONTACT
         people.append(Person(row, how))
     return people
 

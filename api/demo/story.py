@@ -47,6 +47,7 @@ REMINDER_AFTER = 15.0  # seconds (at speed 1) from a post to its reminder
 LATE_FALLBACK = 45.0  # a late ASN taps anyway this long after the reminder was due
 REGISTER_RATE = 400.0  # registration actions per second (at speed 1)
 IN_FLIGHT = 200  # registrations waiting for Gaung's answer at most
+NO_ANSWER = 60.0  # seconds without any answer before a person tries to register again
 
 # (OPD whose admin submits, link, caption): the platforms Gaung knows and a news page.
 SAMPLE_POSTS = (
@@ -114,6 +115,7 @@ class Watched:
     user_id: int
     habit: Habit
     seen: int = 0  # bot messages already looked at
+    acted_at: float = 0.0  # when they last shared their contact or typed their NIP
     replies: int = 0
     posts: dict[int, int] = field(default_factory=dict)  # post index → first message id
     arrived: dict[int, float] = field(default_factory=dict)  # post index → when it came
@@ -151,6 +153,7 @@ class Story:
         self.reminders = 0
         self.late_without_reminder = 0
         self.unanswered = 0  # taps Gaung recorded too late to answer (a backlog)
+        self.retried = 0  # registrations tried again after getting no answer
         self.planned_taps = 0
         self._n = 0
         self.bars: Progress | None = None
@@ -246,10 +249,7 @@ class Story:
             # so a slow machine slows the story down instead of letting buttons expire.
             answered = sum(1 for w in waiting[:issued] if w.replies)
             for w in waiting[issued : min(issued + step, answered + IN_FLIGHT)]:
-                if w.person.how == How.CONTACT:
-                    self.world.share_contact(w.user_id, plus=self.rng.random() < 0.5)
-                else:
-                    self.world.say(w.user_id, w.person.row.nip)
+                self._register(w, time.monotonic())
                 issued += 1
             self.tick()
             self.bars.update(task, completed=sum(w.registered for w in waiting))
@@ -266,6 +266,13 @@ class Story:
         for w in waiting:
             self.truth.add(w.person.row.opd_kode, "asn_registered")
         self.say(f"Semua {total} pendaftaran selesai, {by_nip} di antaranya disetujui admin OPD.")
+
+    def _register(self, w: Watched, now: float) -> None:
+        w.acted_at = now
+        if w.person.how == How.CONTACT:
+            self.world.share_contact(w.user_id, plus=self.rng.random() < 0.5)
+        else:
+            self.world.say(w.user_id, w.person.row.nip)
 
     def submit(self, n: int) -> None:
         """An OPD admin sends a link and a caption; Diskominfo approves it for every OPD."""
@@ -345,6 +352,9 @@ class Story:
                     if message.from_bot:
                         self._on_message(w, message, now)
                 w.seen = len(history)
+                if not w.replies and w.acted_at and now - w.acted_at > NO_ANSWER:
+                    self.retried += 1  # no answer at all: the person tries once more
+                    self._register(w, now)
                 if w.late:
                     self._late_fallback(w, now)
             for uid in self.admins.values():
@@ -502,6 +512,7 @@ class Story:
                 "late_without_reminder": self.late_without_reminder,
                 "taps": len(self.queries),
                 "taps_answered_late": self.unanswered,
+                "registrations_retried": self.retried,
                 "seconds": round(time.monotonic() - self.began, 1),
             },
         }
