@@ -18,6 +18,7 @@ def test_compose_requires_the_password_binds_loopback_and_checks_each_service() 
     for name in ("migrate", "serve", "worker"):
         url = services[name]["environment"]["GAUNG_DATABASE_URL"]
         assert "${POSTGRES_PASSWORD:?" in url, name
+        assert services[name]["environment"]["GAUNG_SECRET_KEY"].startswith("${GAUNG_SECRET_KEY:?")
     assert all(port.startswith("127.0.0.1:") for port in services["serve"]["ports"])
     checks = {name: services[name]["healthcheck"]["test"] for name in ("db", "serve", "worker")}
     assert checks["serve"][-3:] == ["api.healthcheck", "serve", "8000"]
