@@ -13,6 +13,7 @@ import calendar
 import csv
 import itertools
 import random
+import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -108,90 +109,18 @@ def _words(text: str) -> list[str]:
 # the two lists, so a test can check the name against the NIP's sex digit. Unisex parts (Dwi,
 # Tri, Nur, …) only ever appear next to a sexed one, as they do in real names.
 
-_MALE_CLASSIC = _words(
-    "Agus Bambang Budi Joko Slamet Sugeng Hadi Heru Didik Wahyu Teguh Yudi Bagus Dedy Arif "
-    "Anang Rudi Hendra Andik Hari Sigit Gatot Edi Hery Bayu Totok Yoyok Adi Aris Bowo Dodik "
-    "Dony Galih Imam Iwan Jarot Kukuh Mukhlis Nanang Novan Priyo Rahmat Ribut Rony Sapto Setyo "
-    "Sony Suko Susilo Taufik Tony Untung Wawan Yanto Eko Heri Budi Sutrisno Joni Prapto Dwiyono "
-    "Hadi Wahono Jatmiko Kusnadi Yudhi Sukarno Harianto Pramono Gunadi Haryono"
-)
-_MALE_LAST = _words(
-    "Setiawan Prasetyo Sutrisno Santoso Hidayat Saputra Kurniawan Wibowo Susanto Purnomo Hartono "
-    "Suprapto Wahyudi Nugroho Firmansyah Gunawan Irawan Budiman Hermawan Cahyono Sulistyo "
-    "Riyanto Widodo Suryanto Priyanto Haryanto Mulyono Sugiarto Pranoto Rahmanto Supriyadi "
-    "Ardiansyah Hakim Rosyidi Subagyo Sudarsono Sunaryo Purwanto Kuncoro Utomo Raharjo Nurcahyo "
-    "Hariyadi Setyawan Triyono Winarno Sumarsono Darmawan Effendi Junaidi Arifianto Yulianto "
-    "Febrianto Kristianto Bachtiar Mahmudi Zainuri Syamsudin Fathurrohman Maulana Prabowo "
-    "Wicaksono Sasongko Permana Hendrawan Siswanto Hartanto Mashuri Anshori Ashari Rohmadi "
-    "Suharto Suwandi Sujarwo Santosa Prayitno Sudibyo Wardoyo Suwito Pujianto Kusworo Mardiyanto"
-)
-_MALE_SINGLE = _words(
-    "Suparno Sumarno Sukardi Suyitno Sunarto Paimin Kasiadi Suwarno Sugiono Sudarmaji Rasimin "
-    "Tukiman Sukirno Supardi Kasmuri Misdi Suwaji Jumadi Parmin Pujiono Sutikno Margono Kasman "
-    "Ngatemin Sulaiman Samsul Mujiono Sumadi Karyono Sarmin Legiman Wagiman"
-)
-_MALE_MODERN = _words(
-    "Rizky Dimas Aditya Fikri Reza Rizal Yoga Dani Rendy Ilham Fajar Andika Bima Rangga Yogi "
-    "Galang Arya Krisna Rizqi Satria Alfian Ferdian Hafidz Irfan Kevin Luthfi Rio Wisnu Yusril "
-    "Zaki Akbar Bagas Danang Farhan Gilang Haris Indra Jefri Rafi Sandy Taufan Wildan Yudha "
-    "Dicky Fandi Hanif Naufal Raka Rifqi Tegar Bintang Ervan Yoga"
-)
-_MALE_MODERN_LAST = _words(
-    "Pratama Ramadhan Syahputra Saputra Maulana Firmansyah Ardiansyah Kurniawan Setiawan "
-    "Prasetyo Nugraha Wijaya Permana Alfarizi Hidayatullah Rahman Mahendra Putra Perdana "
-    "Wicaksono Pamungkas Dharmawan Hakim Maulidi Firdaus Pradana Aditama Wardana Prakoso"
-)
-_MALE_MUSLIM_PREFIX = _words("Moch. Mochammad Muhammad M. Achmad Ahmad Mohammad Much.")
-_MALE_MUSLIM = _words(
-    "Yusuf Ali Hasan Husein Zainal Arifin Abdullah Syaiful Khoirul Anwar Fauzan Fahmi Hamid "
-    "Hasyim Iqbal Ridwan Rohman Faisal Mustofa Sholeh Zaenuri Fathoni Habibullah Ikhsan Ismail "
-    "Lukman Mahfud Mashudi Nasrul Qomaruddin Rofiq Sholikin Syafi'i Thoha Ubaidillah Wahid "
-    "Yasin Zaini Amin Bakri Choirul Dzulkifli Fuad Ghufron Huda Jauhari Kholil Muhaimin Nawawi "
-    "Rosyid Nuruddin Saiful Imron"
-)
-_ABDUL = "Abdul"
-_ABDUL_NAMES = _words("Rochim Gofur Aziz Kholik Malik Wahab Latif Majid Karim Muis Jalil Rozak")
-
-_FEMALE_CLASSIC = _words(
-    "Endang Yuli Ninik Wiwik Yayuk Tutik Titik Umi Indah Dewi Ratna Rina Retno Ani Anik Enny "
-    "Erna Evi Heni Ida Ika Iin Lina Lusi Mega Nanik Nining Novi Pipit Rini Sulis Yeni Yunita "
-    "Vivin Diah Dyah Emi Erni Eni Farida Fitri Harti Ike Indri Lilis Lia Maya Nita Nunuk Nurul "
-    "Peni Rita Tatik Wati Wulan Yanti Yuyun Ambar Atik Binti Elly Endah Hesti Lailatul Luluk "
-    "Mamik Menik Ning Oktavia Puspa Rosita Susi Tining Wening Widya Yustina Ririn Anis"
-)
-_FEMALE_LAST = _words(
-    "Wahyuni Rahmawati Susilowati Astuti Wulandari Lestari Rahayu Handayani Kurniawati "
-    "Setyowati Purwaningsih Suryani Puspitasari Kusumawati Ningsih Sulistyowati Hidayati "
-    "Mulyani Hartini Widyawati Indrawati Pratiwi Safitri Anggraini Fitriani Maharani Oktaviani "
-    "Novitasari Rachmawati Yuliana Yulianti Wijayanti Ariyanti Damayanti Permatasari Ratnasari "
-    "Kartikasari Setyaningsih Rahmadani Ningrum Utami Sari Andriani Agustina Apriliani "
-    "Cahyaningtyas Dewanti Ekawati Erawati Fatmawati Herawati Irawati Juliati Lusiana Mardiana "
-    "Nurhayati Nuraini Purwanti Puspitaningrum Retnowati Rosidah Sholihah Sugiarti Supriyati "
-    "Suryaningsih Triana Umiyati Wahyuningsih Widayati Winarti Yuniarti Khotimah Mufidah "
-    "Maslahah Muzayanah Musyarofah Marfuah Chotimah Kusumaningtyas Hastuti Mariyani Sulistiani"
-)
-_FEMALE_SINGLE = _words(
-    "Sumarni Suwarni Sulastri Sutini Suprihatin Kasmini Suparmi Sriatun Sumiati Partini "
-    "Juwariyah Ngatini Sukesi Suyati Tumini Painah Rukmini Kustiyah Sundari Mujiati Suliyah "
-    "Tarmiatun Sumarti Kasiyem Poniyem Ngadiyem"
-)
-_FEMALE_MODERN = _words(
-    "Nabila Aulia Putri Dinda Anisa Nadia Salsabila Alifia Intan Dea Tiara Vina Ayu Rizka Arum "
-    "Bella Citra Elok Galuh Hana Ines Jihan Lutfia Nadila Rahma Shinta Silvia Tasya Vania "
-    "Yasmin Zahra Amalia Anggun Cindy Della Fika Farah Kirana Laras Melati Nisa Puspita Risma "
-    "Safira Vera Ajeng Bunga Devi Febby Gita Hilda Karina Mita Riska Winda"
-)
-_FEMALE_MODERN_LAST = _words(
-    "Ramadhani Rahmawati Pratiwi Safitri Maharani Wulandari Anggraeni Kusumaningrum Febriani "
-    "Oktavia Salsabila Azzahra Aprilia Cahyani Puspitasari Novitasari Hidayah Zahro Fadhilah "
-    "Lailiyah Mahmudah Nuraini Agustin Kartika Anjani Larasati Kusumawardani Ningtyas"
-)
-_FEMALE_MUSLIM = _words(
-    "Aisyah Fatimah Khodijah Maryam Zulaikha Muniroh Rohmah Nurjanah Halimah Rofiah Mutmainah "
-    "Solikhah Nafisah Zubaidah Masruroh Aminah Qomariyah Latifah Munawaroh Hanifah Jamilah "
-    "Khoiriyah Maimunah Mahmudah"
-)
-_SITI, _SRI = "Siti", "Sri"
+_TABLES = tomllib.loads((files("db") / "data" / "roster_names.toml").read_text(encoding="utf-8"))
+_MALE, _FEMALE = _TABLES["male"], _TABLES["female"]
+_MALE_CLASSIC, _MALE_LAST = _words(_MALE["classic"]), _words(_MALE["last"])
+_MALE_SINGLE = _words(_MALE["single"])
+_MALE_MODERN, _MALE_MODERN_LAST = _words(_MALE["modern"]), _words(_MALE["modern_last"])
+_MALE_MUSLIM_PREFIX, _MALE_MUSLIM = _words(_MALE["muslim_prefix"]), _words(_MALE["muslim"])
+_ABDUL, _ABDUL_NAMES = _MALE["abdul"], _words(_MALE["abdul_names"])
+_FEMALE_CLASSIC, _FEMALE_LAST = _words(_FEMALE["classic"]), _words(_FEMALE["last"])
+_FEMALE_SINGLE = _words(_FEMALE["single"])
+_FEMALE_MODERN, _FEMALE_MODERN_LAST = _words(_FEMALE["modern"]), _words(_FEMALE["modern_last"])
+_FEMALE_MUSLIM = _words(_FEMALE["muslim"])
+_SITI, _SRI = _FEMALE["siti"], _FEMALE["sri"]
 
 MALE_NAME_PARTS: frozenset[str] = frozenset(
     _MALE_CLASSIC
@@ -303,145 +232,8 @@ def _degrees(*options: tuple[float, str, str]) -> _Degree:
 
 
 _DEGREES: dict[str, _Degree] = {
-    "none": _degrees((90, "", ""), (6, "", "S.E."), (4, "", "S.Sos.")),
-    "pelaksana": _degrees(
-        (52, "", ""),
-        (9, "", "S.E."),
-        (8, "", "S.Sos."),
-        (7, "", "A.Md."),
-        (5, "", "S.Kom."),
-        (4, "", "S.AP."),
-        (4, "", "S.H."),
-        (3, "", "S.IP."),
-        (3, "", "S.M."),
-        (3, "", "S.Pd."),
-        (2, "", "S.Ak."),
-    ),
-    "umum": _degrees(
-        (25, "", ""),
-        (14, "", "S.E."),
-        (14, "", "S.Sos."),
-        (8, "", "A.Md."),
-        (8, "", "S.Kom."),
-        (8, "", "S.AP."),
-        (7, "", "S.H."),
-        (6, "", "S.IP."),
-        (4, "", "S.Si."),
-        (3, "", "S.E., M.M."),
-        (3, "", "S.Sos., M.Si."),
-    ),
-    "pemerintahan": _degrees(
-        (18, "", "S.Sos."),
-        (14, "", "S.IP."),
-        (12, "", "S.AP."),
-        (10, "", "S.STP"),
-        (10, "", "S.H."),
-        (10, "", "S.E."),
-        (8, "", "S.Sos., M.Si."),
-        (6, "", "S.AP., M.AP."),
-        (5, "", "S.STP, M.Si."),
-        (4, "", "S.E., M.M."),
-        (3, "", "S.H., M.H."),
-    ),
-    "pimpinan": _degrees(
-        (16, "", "S.Sos., M.Si."),
-        (14, "", "S.STP, M.Si."),
-        (12, "", "S.E., M.M."),
-        (10, "", "S.H., M.H."),
-        (10, "", "S.T., M.T."),
-        (8, "", "S.AP., M.AP."),
-        (8, "", "S.IP., M.Si."),
-        (6, "", "S.Sos."),
-        (6, "", "S.E."),
-        (4, "", "S.P., M.P."),
-        (3, "", "S.Pd., M.Pd."),
-        (3, "", "S.Kom., M.Kom."),
-    ),
-    "camat": _degrees(
-        (30, "", "S.STP, M.Si."),
-        (20, "", "S.Sos., M.Si."),
-        (15, "", "S.STP"),
-        (15, "", "S.IP., M.AP."),
-        (10, "", "S.H., M.H."),
-        (10, "", "S.AP."),
-    ),
-    "pendidikan_lead": _degrees(
-        (50, "", "S.Pd., M.Pd."), (20, "", "S.Pd."), (15, "", "S.Sos., M.Si."), (15, "", "M.Pd.")
-    ),
-    "kesehatan_lead": _degrees(
-        (35, "dr.", "M.Kes."),
-        (15, "dr.", "M.M.R.S."),
-        (10, "dr.", ""),
-        (20, "", "S.KM., M.Kes."),
-        (10, "", "S.Kep., Ns., M.Kep."),
-        (10, "", "S.E., M.M."),
-    ),
-    "guru": _degrees(
-        (58, "", "S.Pd."),
-        (14, "", "S.Pd.SD"),
-        (8, "", "S.Pd.I."),
-        (10, "", "S.Pd., M.Pd."),
-        (3, "", "S.Ag."),
-        (3, "", "S.Si."),
-        (2, "", "S.Psi."),
-        (2, "", "S.Pd., Gr."),
-    ),
-    "guru_s2": _degrees((70, "", "S.Pd., M.Pd."), (30, "", "S.Pd.")),
-    "dokter": _degrees((70, "dr.", ""), (20, "dr.", "M.Kes."), (10, "dr.", "M.M.")),
-    "spesialis": _degrees(
-        (16, "dr.", "Sp.PD"),
-        (14, "dr.", "Sp.A"),
-        (14, "dr.", "Sp.OG"),
-        (12, "dr.", "Sp.B"),
-        (8, "dr.", "Sp.An."),
-        (8, "dr.", "Sp.Rad."),
-        (6, "dr.", "Sp.JP"),
-        (6, "dr.", "Sp.N"),
-        (6, "dr.", "Sp.M"),
-        (5, "dr.", "Sp.THT-KL"),
-        (5, "dr.", "Sp.KJ"),
-    ),
-    "drg": _degrees((80, "drg.", ""), (20, "drg.", "M.Kes.")),
-    "ners": _degrees((75, "Ns.", "S.Kep."), (15, "", "S.Kep., Ns."), (10, "Ns.", "S.Kep., M.Kep.")),
-    "perawat_d3": _degrees((85, "", "A.Md.Kep."), (15, "", "S.Kep.")),
-    "bidan_d3": _degrees((85, "", "A.Md.Keb."), (15, "", "S.ST.")),
-    "bidan": _degrees((50, "", "S.Tr.Keb."), (30, "", "S.ST."), (20, "", "S.Keb., Bd.")),
-    "apoteker": _degrees((85, "apt.", "S.Farm."), (15, "apt.", "S.Farm., M.Farm.")),
-    "farmasi": _degrees((80, "", "A.Md.Farm."), (20, "", "S.Farm.")),
-    "kesmas": _degrees((65, "", "S.KM."), (25, "", "S.KM., M.Kes."), (10, "", "S.Tr.Kes.")),
-    "sanitasi": _degrees((70, "", "A.Md.KL"), (30, "", "S.KM.")),
-    "gizi": _degrees((70, "", "A.Md.Gz."), (30, "", "S.Gz.")),
-    "kes_d3": _degrees((60, "", "A.Md.Kes."), (25, "", "S.Tr.Kes."), (15, "", "A.Md.AK")),
-    "teknik": _degrees((65, "", "S.T."), (20, "", "S.T., M.T."), (15, "", "S.T., M.M.")),
-    "teknik_d3": _degrees((60, "", "A.Md.T."), (25, "", ""), (15, "", "S.T.")),
-    "keuangan": _degrees(
-        (35, "", "S.E."),
-        (25, "", "S.Ak."),
-        (15, "", "S.E., M.M."),
-        (10, "", "S.E., M.Ak."),
-        (10, "", "A.Md.Ak."),
-        (5, "", "S.E., Ak."),
-    ),
-    "hukum": _degrees((70, "", "S.H."), (30, "", "S.H., M.H.")),
-    "pertanian": _degrees((60, "", "S.P."), (20, "", "S.P., M.P."), (20, "", "S.TP.")),
-    "pertanian_d3": _degrees((50, "", "A.Md.P."), (30, "", ""), (20, "", "S.P.")),
-    "vet": _degrees((85, "drh.", ""), (15, "drh.", "M.Si.")),
-    "komputer": _degrees(
-        (55, "", "S.Kom."), (20, "", "S.T."), (15, "", "S.Kom., M.Kom."), (10, "", "S.Si.")
-    ),
-    "komputer_d3": _degrees((70, "", "A.Md.Kom."), (30, "", "A.Md.")),
-    "komunikasi": _degrees(
-        (40, "", "S.I.Kom."), (30, "", "S.Sos."), (20, "", "S.Kom."), (10, "", "S.I.Kom., M.I.Kom.")
-    ),
-    "pustaka": _degrees((40, "", "S.IIP"), (30, "", "A.Md."), (30, "", "S.Hum.")),
-    "sosial": _degrees((60, "", "S.Sos."), (25, "", "S.Tr.Sos."), (15, "", "S.Psi.")),
-    "perencana": _degrees(
-        (25, "", "S.T., M.T."),
-        (20, "", "S.E., M.Si."),
-        (20, "", "S.Si."),
-        (20, "", "S.P."),
-        (15, "", "S.T."),
-    ),
+    kind: _degrees(*(tuple(option) for option in options))
+    for kind, options in _TABLES["degrees"].items()
 }
 
 
@@ -513,11 +305,7 @@ _COMMON = _Pick(
     ]
 )
 
-_KECAMATAN_NAMES = _words(
-    "Bangsal Dawarblandong Dlanggu Gedeg Gondang Jatirejo Jetis Kemlagi Kutorejo Mojoanyar "
-    "Mojosari Ngoro Pacet Pungging Puri Sooko Trawas Trowulan Kupang Tawangsari Gayaman "
-    "Watukenongo Modopuro"
-)
+_KECAMATAN_NAMES = _words(_TABLES["places"]["kecamatan"])
 
 _PENDIDIKAN = _Profile(
     weight=3300,
