@@ -48,6 +48,8 @@ LATE_FALLBACK = 45.0  # a late ASN taps anyway this long after the reminder was 
 REGISTER_RATE = 400.0  # registration actions per second (at speed 1)
 IN_FLIGHT = 200  # registrations waiting for Gaung's answer at most
 NO_ANSWER = 60.0  # seconds without any answer before a person tries to register again
+NIP_PATIENCE = 180.0  # seconds a NIP request waits for its admin before the person asks again
+TRY_AGAIN = 3.0  # seconds before trying again when Gaung asks to
 
 # (OPD whose admin submits, link, caption): the platforms Gaung knows and a news page.
 SAMPLE_POSTS = (
@@ -117,13 +119,10 @@ class Watched:
     seen: int = 0  # bot messages already looked at
     acted_at: float = 0.0  # when they last shared their contact or typed their NIP
     replies: int = 0
+    registered: bool = False  # Gaung said so: "Terdaftar", or the admin "menyetujui"
     posts: dict[int, int] = field(default_factory=dict)  # post index → first message id
     arrived: dict[int, float] = field(default_factory=dict)  # post index → when it came
     late: dict[int, Plan] = field(default_factory=dict)  # waiting for a reminder
-
-    @property
-    def registered(self) -> bool:
-        return self.replies >= (2 if self.person.how == How.NIP else 1)
 
 
 class Story:
@@ -352,8 +351,8 @@ class Story:
                     if message.from_bot:
                         self._on_message(w, message, now)
                 w.seen = len(history)
-                if not w.replies and w.acted_at and now - w.acted_at > NO_ANSWER:
-                    self.retried += 1  # no answer at all: the person tries once more
+                if not w.registered and w.acted_at and now - w.acted_at > self._patience(w):
+                    self.retried += 1  # no (good) answer: the person tries once more
                     self._register(w, now)
                 if w.late:
                     self._late_fallback(w, now)
@@ -392,6 +391,11 @@ class Story:
         index = next((i for i, p in enumerate(self.posts) if p.url in message.text), None)
         if index is None or not _has_button(message, "Like"):
             w.replies += 1
+            text = message.text.lower()
+            if "terdaftar" in text or "menyetujui" in text:
+                w.registered = True
+            elif "coba lagi" in text:  # Gaung had trouble and asks to try again: they do
+                w.acted_at = now - NO_ANSWER + TRY_AGAIN * self.pace
             return
         if index in w.posts:  # the same post again: the reminder
             self.reminders += 1
@@ -418,6 +422,11 @@ class Story:
             self._schedule(w, message.message_id, choice, now)
         else:
             w.late[index] = choice
+
+    def _patience(self, w: Watched) -> float:
+        """How long a person waits for Gaung before trying again: a NIP request waits for a
+        person (the admin), so longer."""
+        return NIP_PATIENCE if w.person.how == How.NIP and w.replies else NO_ANSWER
 
     def _late_fallback(self, w: Watched, now: float) -> None:
         """Gaung may hold a reminder back (quiet hours); a late ASN taps in the end anyway."""
