@@ -14,6 +14,40 @@ from enum import StrEnum
 
 from db.roster.synthetic import RosterRow
 
+# (OPD whose admin submits, link, caption): the platforms Gaung knows and a news page.
+SAMPLE_POSTS = (
+    (
+        "DINKES",
+        "https://www.instagram.com/p/DGaungPosyandu{n}/",
+        "Posyandu serentak di 18 kecamatan pekan ini: ajak keluarga menimbang balita.",
+    ),
+    (
+        "DISDIK",
+        "https://www.facebook.com/dispendikmojokerto/posts/90210{n}",
+        "Selamat kepada siswa Kabupaten Mojokerto, juara olimpiade sains tingkat provinsi.",
+    ),
+    (
+        "DPUPR",
+        "https://www.tiktok.com/@pupr.mojokerto/video/73310{n}",
+        "Perbaikan jalan Mojosari–Pacet rampung lebih cepat dari jadwal.",
+    ),
+    (
+        "DISPORABUDPAR",
+        "https://www.youtube.com/watch?v=GaungMjk{n}",
+        "Festival Majapahit di Trowulan: jadwal lengkap dan rute bus gratis.",
+    ),
+    (
+        "DISPENDUKCAPIL",
+        "https://mojokertokab.go.id/berita/{n}-jemput-bola-ktp-el",
+        "Jemput bola perekaman KTP-el di sekolah-sekolah bulan ini.",
+    ),
+    (
+        "DISKOMINFO",
+        "https://x.com/kominfomjk/status/55120{n}",
+        "Aduan warga kini cukup lewat satu nomor WhatsApp: catat dan bagikan.",
+    ),
+)
+
 
 class How(StrEnum):
     CONTACT = "contact"  # shares their own contact; the number is in the roster

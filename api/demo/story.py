@@ -11,14 +11,9 @@ what the people did, and the final table (read back from Gaung's database) must 
 from __future__ import annotations
 
 import heapq
-import os
 import random
 import re
 import secrets
-import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,13 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
-from api.demo.people import Habit, How, Person, Plan, Truth, When, cast, habits, plan
+from api.demo.people import SAMPLE_POSTS, Habit, How, Person, Plan, Truth, When, cast, habits, plan
+from api.demo.serve import DemoFailed, Serve
 from bot.emulators.telegram import Limits, TelegramEmulator
-from bot.emulators.telegram.runner import free_port
 from bot.emulators.telegram.world import Message, World
 from db.accounts.admins import add_admin
 from db.accounts.apikeys import create_api_key
@@ -50,44 +44,6 @@ IN_FLIGHT = 200  # registrations waiting for Gaung's answer at most
 NO_ANSWER = 60.0  # seconds without any answer before a person tries to register again
 NIP_PATIENCE = 180.0  # seconds a NIP request waits for its admin before the person asks again
 TRY_AGAIN = 3.0  # seconds before trying again when Gaung asks to
-
-# (OPD whose admin submits, link, caption): the platforms Gaung knows and a news page.
-SAMPLE_POSTS = (
-    (
-        "DINKES",
-        "https://www.instagram.com/p/DGaungPosyandu{n}/",
-        "Posyandu serentak di 18 kecamatan pekan ini: ajak keluarga menimbang balita.",
-    ),
-    (
-        "DISDIK",
-        "https://www.facebook.com/dispendikmojokerto/posts/90210{n}",
-        "Selamat kepada siswa Kabupaten Mojokerto, juara olimpiade sains tingkat provinsi.",
-    ),
-    (
-        "DPUPR",
-        "https://www.tiktok.com/@pupr.mojokerto/video/73310{n}",
-        "Perbaikan jalan Mojosari–Pacet rampung lebih cepat dari jadwal.",
-    ),
-    (
-        "DISPORABUDPAR",
-        "https://www.youtube.com/watch?v=GaungMjk{n}",
-        "Festival Majapahit di Trowulan: jadwal lengkap dan rute bus gratis.",
-    ),
-    (
-        "DISPENDUKCAPIL",
-        "https://mojokertokab.go.id/berita/{n}-jemput-bola-ktp-el",
-        "Jemput bola perekaman KTP-el di sekolah-sekolah bulan ini.",
-    ),
-    (
-        "DISKOMINFO",
-        "https://x.com/kominfomjk/status/55120{n}",
-        "Aduan warga kini cukup lewat satu nomor WhatsApp: catat dan bagikan.",
-    ),
-)
-
-
-class DemoFailed(Exception):
-    """The story could not go on; the message is one line for the terminal."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +120,14 @@ class Story:
         self.say(f"Folder demo: {self.folder}")
         self.prepare()
         with self.tg:
-            serve = Serve(self)
+            serve = Serve(
+                self.folder,
+                self.database_url,
+                self.tg,
+                rate=self.rate,
+                reminder_after=REMINDER_AFTER * self.pace,
+            )
+            self.say(f"`gaung serve` berjalan di {serve.url} (API, dasbor, webhook, pekerja).")
             try:
                 with self._progress() as bars:
                     self.bars = bars
@@ -538,67 +501,6 @@ class Story:
                 time.sleep(3600)
         except KeyboardInterrupt:
             self.console.print("Demo dihentikan.")
-
-
-class Serve:
-    """``gaung serve --worker`` in the demo folder, with only the demo's settings."""
-
-    def __init__(self, story: Story) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = story.folder / "serve.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GAUNG_")}
-        env |= {
-            "GAUNG_DATABASE_URL": story.database_url,
-            "GAUNG_TELEGRAM_TOKEN": story.tg.token,
-            "GAUNG_TELEGRAM_API_URL": story.tg.url,
-            "GAUNG_TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
-            "GAUNG_TELEGRAM_RATE": str(story.rate),
-            "GAUNG_TELEGRAM_PAID_BROADCAST": "true",
-            "GAUNG_PUBLIC_URL": self.url,
-            "GAUNG_SECRET_KEY": secrets.token_urlsafe(32),
-            "GAUNG_REMINDER_DELAY_HOURS": f"{REMINDER_AFTER * story.pace / 3600:.6f}",
-            "GAUNG_QUIET_HOURS_START": "00:00",  # an empty window: no quiet hours in a demo
-            "GAUNG_QUIET_HOURS_END": "00:00",
-            "PYTHONUNBUFFERED": "1",
-        }
-        gaung = shutil.which("gaung", path=str(Path(sys.executable).parent))
-        command = [gaung] if gaung else [sys.executable, "-m", "api.cli"]
-        args = ["serve", "--worker", "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*command, *args], env=env, cwd=story.folder, stdout=log, stderr=log
-            )
-        try:
-            self._wait_ready(story.tg)
-        except BaseException:
-            self.stop()
-            raise
-        story.say(f"`gaung serve` berjalan di {self.url} (API, dasbor, webhook, pekerja).")
-
-    def _wait_ready(self, tg: TelegramEmulator) -> None:
-        deadline = time.monotonic() + 60
-        while True:
-            if self.process.poll() is not None:
-                tail = self.log.read_text(errors="replace").strip().splitlines()[-1:]
-                raise DemoFailed(f"`gaung serve` berhenti: {' '.join(tail) or self.log}")
-            try:
-                if tg.bot.webhook.url and httpx.get(f"{self.url}/healthz", timeout=2).is_success:
-                    return
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise DemoFailed(f"`gaung serve` tidak siap dalam 60 s; lihat {self.log}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 def _has_button(message: Message, label: str) -> bool:
