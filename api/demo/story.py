@@ -105,6 +105,8 @@ class Story:
         self.posts: list[SimPost] = []
         self.due: list[tuple[float, int, int, int, str]] = []  # (when, n, user, message, label)
         self.queries: list[str] = []
+        self.open_taps: dict[str, tuple[int, int, str]] = {}  # query → (user, message, label)
+        self.refused = 0  # taps Gaung refused and the person pressed again
         self.reminders = 0
         self.late_without_reminder = 0
         self.unanswered = 0  # taps Gaung recorded too late to answer (a backlog)
@@ -269,7 +271,8 @@ class Story:
 
         def progress() -> None:
             if self.bars:
-                self.bars.update(task, completed=len(self.queries), total=self.planned_taps)
+                done_taps = min(len(self.queries) - self.refused, self.planned_taps)
+                self.bars.update(task, completed=done_taps, total=self.planned_taps)
 
         def done() -> bool:
             delivered = sum(p.delivered for p in self.posts)
@@ -329,7 +332,10 @@ class Story:
                 self._press_again(uid, message_id, label, query_id, now)
             while self.due and self.due[0][0] <= now:
                 _, _, uid, message_id, label = heapq.heappop(self.due)
-                self.queries.append(self.world.press_label(uid, message_id, label))
+                query_id = self.world.press_label(uid, message_id, label)
+                self.queries.append(query_id)
+                self.open_taps[query_id] = (uid, message_id, label)
+            self._refused_taps(now)
 
     def press(self, uid: int, message_id: int, label: str) -> None:
         """An admin presses a button, and presses it again if Gaung never answered it."""
@@ -385,6 +391,22 @@ class Story:
             self._schedule(w, message.message_id, choice, now)
         else:
             w.late[index] = choice
+
+    def _refused_taps(self, now: float) -> None:
+        """A tap Gaung refuses ("tidak berlaku") is pressed again a moment later, as a person
+        would. Gaung refuses a tap on a delivery it has not yet recorded as sent; on a busy
+        machine the message can reach the chat, and be tapped, before that record."""
+        queries = self.tg.bot.queries
+        for query_id, (uid, message_id, label) in list(self.open_taps.items()):
+            query = queries[query_id]
+            if not query.answered:
+                continue
+            del self.open_taps[query_id]
+            if "tidak berlaku" in str((query.answer or {}).get("text", "")):
+                self.refused += 1
+                self._n += 1
+                when = now + TRY_AGAIN * self.pace
+                heapq.heappush(self.due, (when, self._n, uid, message_id, label))
 
     def _patience(self, w: Watched) -> float:
         """How long a person waits for Gaung before trying again: a NIP request waits for a
@@ -483,6 +505,7 @@ class Story:
                 "reminders": self.reminders,
                 "late_without_reminder": self.late_without_reminder,
                 "taps": len(self.queries),
+                "taps_refused_then_pressed_again": self.refused,
                 "taps_answered_late": self.unanswered,
                 "registrations_retried": self.retried,
                 "seconds": round(time.monotonic() - self.began, 1),
