@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build stage: install the locked dependencies and Gaung into a virtual environment.
+# Build stage: install the locked runtime dependencies (requirements.lock: no test tools) and
+# Gaung into a virtual environment.
 FROM python:3.11-slim AS build
 WORKDIR /src
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
@@ -21,6 +22,7 @@ ENV PATH=/opt/gaung/bin:$PATH PYTHONUNBUFFERED=1 \
 WORKDIR /var/lib/gaung
 USER gaung
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)" || exit 1
+# The image's default command is `gaung serve`; compose gives the worker its own check.
+HEALTHCHECK --interval=30s --timeout=5s CMD ["python", "-m", "api.healthcheck", "serve", "8000"]
 ENTRYPOINT ["gaung"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,16 +1,18 @@
 # Two commands matter: `make demo` and `make test`. Each sets itself up on a fresh machine
 # with only Python 3.11+ and make: a virtual environment from the hash-locked requirements.
+# requirements.lock holds the runtime dependencies only (the Docker image installs it);
+# requirements-dev.lock adds the dev group (tests, linters, browser) for this environment.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: install demo test lint typecheck pytest bench clean lock
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements-dev.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --require-hashes -r requirements-dev.lock
 	$(BIN)/python -m pip install -q --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
@@ -18,7 +20,7 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/gaung demo
+	$(BIN)/gaung demo $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
@@ -37,7 +39,8 @@ bench: install
 
 lock: install
 	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv
-	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --python-version 3.11 -q -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --group dev --generate-hashes --python-version 3.11 -q -o requirements-dev.lock
+	$(BIN)/uv pip compile pyproject.toml --constraint requirements-dev.lock --generate-hashes --python-version 3.11 -q -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
 from api.guards import Guards
+from api.metrics import LatencyMiddleware, Metrics
 from api.routes import dashboard, health, links, opd, participation, posts, trend, webhooks
 from bot.broadcast import Broadcaster
 from bot.ratelimit import Pacer
@@ -85,6 +86,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     )
     app.state.settings = settings
     app.add_middleware(Guards, settings=settings)
+    app.state.metrics = Metrics(app)
+    app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
 
     @app.exception_handler(GaungError)
     async def _domain_error(_: Request, exc: GaungError) -> JSONResponse:

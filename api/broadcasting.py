@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -154,8 +155,15 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
     """Until SIGINT/SIGTERM: broadcasts, retries, scheduled posts and reminders."""
     engine = make_engine(settings.database_url)
     channels = build_channels(settings)
+    from api.healthcheck import worker_id_prefix
+
     broadcaster = Broadcaster(
-        engine, channels, channel_rates(settings), config=worker_config(settings)
+        engine,
+        channels,
+        channel_rates(settings),
+        config=worker_config(settings),
+        # The host name in the id lets the container's health check find its own heartbeat.
+        worker_id=f"{worker_id_prefix()}{uuid.uuid4().hex[:12]}",
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -204,10 +212,14 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
             loop.add_signal_handler(sig, stop.set)
     try:
         await service.start()
-        me = service.application.bot.username
-        console.print(
-            f"Bot @{me} berjalan (long polling) dengan pekerja pengiriman; Ctrl+C untuk berhenti."
-        )
+        if service.health == "ok":
+            me = service.application.bot.username
+            console.print(
+                f"Bot @{me} berjalan (long polling) dengan pekerja pengiriman; "
+                "Ctrl+C untuk berhenti."
+            )
+        else:
+            console.print(f"Telegram belum terjangkau ({service.problem}); bot mencoba lagi.")
         return await broadcaster.run(stop)
     finally:
         await service.stop()

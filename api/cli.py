@@ -501,12 +501,38 @@ def _print_table(result: Any, cfg: Settings, output: Path | None) -> None:
 
 @app.command("demo")
 def demo(
-    size: Annotated[int, typer.Option("--asn", help="Jumlah ASN simulasi.")] = 8000,
+    asn: Annotated[int, typer.Option("--asn", help="Jumlah ASN simulasi.")] = 8000,
+    posts: Annotated[int, typer.Option("--posts", help="Jumlah unggahan yang diajukan.")] = 3,
+    speed: Annotated[
+        float,
+        typer.Option(
+            "--speed",
+            help="1 = kecepatan siaran berbayar Telegram dan jeda cerita normal; "
+            "2 = jeda separuh; 0.03 = kecepatan bot gratis (30 pesan/s).",
+        ),
+    ] = 1.0,
+    once: Annotated[bool, typer.Option("--once", help="Keluar setelah tabel akhir.")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
-    """Jalankan Gaung dengan pengaturan bawaan: basis data, roster simulasi, laporan."""
-    from api.demo import run_demo
+    """Seluruh Gaung di dunianya sendiri: SQLite baru, Telegram tiruan, ASN simulasi.
 
-    run_demo(settings(), size=size, console=out)
+    Tidak pernah membaca pengaturan, .env, atau basis data deployment.
+    """
+    from api.demo import DemoFailed, Options, Story
+
+    console = Console(stderr=True, highlight=False) if as_json else out
+    options = Options(asn=asn, posts=posts, speed=speed, once=once or as_json, as_json=as_json)
+    try:
+        story = Story(options, console)
+        result = story.run()
+    except DemoFailed as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result)
+    elif once:
+        story.show(result)
+    if not result["matches"]:
+        fail(f"tabel tidak sama dengan simulasi: {', '.join(result['mismatched'])}")
 
 
 # --- gaung source: an OPD's official feeds, polled by `gaung worker` (issue 15) --------------

@@ -48,6 +48,8 @@ def worker_config(settings: Settings, *, reminders: bool = True) -> WorkerConfig
             tz=settings.tz,
             quiet_start=settings.quiet_hours_start,
             quiet_end=settings.quiet_hours_end,
+            # Look for due reminders often enough that a short delay (the demo's) is honoured.
+            poll=min(30.0, max(1.0, settings.reminder_delay_hours * 360)),
         )
         if reminders
         else None

@@ -23,6 +23,29 @@ from tests.pg import Cluster, start_cluster
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 _counter = itertools.count()
+KEPT_SETTINGS = frozenset({"GAUNG_TEST_DATABASE_URL"})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_developer_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Tests never read a developer's ``.env`` or ``GAUNG_`` variables.
+
+    A real token in either would make tests (and the processes they start, which inherit the
+    environment and, without ``cwd``, the working folder) call Telegram. Tests run in an empty
+    folder with no ``GAUNG_`` setting but the test database's; each test sets what it needs.
+    """
+    saved = {k: v for k, v in os.environ.items() if k.startswith("GAUNG_")}
+    for name in saved:
+        if name not in KEPT_SETTINGS:
+            del os.environ[name]
+    before = Path.cwd()
+    folder = tmp_path_factory.mktemp("cwd")
+    os.chdir(folder)
+    try:
+        yield folder
+    finally:
+        os.chdir(before)
+        os.environ.update(saved)
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,14 @@ and no request of ours; its buttons are redrawn later at the paced rate (``Butto
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from telegram import Update
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
 from bot.conversation.choices import parse_tap
@@ -38,6 +40,7 @@ POLL_SECONDS = 3  # a short long-poll keeps shutdown quick: stopping waits for t
 # server (~0.1-0.2 s from Telegram's data centres): 100, the most allowed, lets through ~500-1,000
 # taps a second where the default 40 would stop near 200-400.
 WEBHOOK_CONNECTIONS = 100
+RECONNECT_FIRST, RECONNECT_CAP = 2.0, 60.0  # seconds between tries to reach the Bot API
 
 
 class TelegramService:
@@ -62,12 +65,55 @@ class TelegramService:
         self.notifier: Notifier = self.application.bot_data["notifier"]
         self.inbox = InboxWriter(engine, redraw=frozenset({CHANNEL}), on_redraw=self.redrawer.wake)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._retry: asyncio.Task[None] | None = None
+        self.health = "degraded"  # ok · degraded (not connected yet, retrying) · down (bad token)
+        self.problem: str | None = "connecting"
 
     async def start(self) -> None:
+        """Connect to the Bot API, or keep trying in the background.
+
+        Telegram being unreachable must not take the API and the dashboard down with it: until
+        the bot connects, ``health`` says so (``/healthz`` reports the channel) and webhook
+        updates are answered 503, which Telegram retries.
+        """
+        try:
+            await self._connect()
+        except TelegramError as exc:
+            self._failed(exc)
+            self._retry = asyncio.create_task(self._reconnect())
+
+    def _failed(self, exc: TelegramError) -> None:
+        self.health = "down" if isinstance(exc, InvalidToken) else "degraded"
+        self.problem = f"{exc.__class__.__name__}: {exc}"
+        log.warning("Bot API not reachable (%s); the bot connects when it is", self.problem)
+
+    async def _reconnect(self) -> None:
+        delay = RECONNECT_FIRST
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self._connect()
+            except TelegramError as exc:
+                self._failed(exc)
+                delay = min(RECONNECT_CAP, delay * 2)
+            else:
+                log.info("Bot API reachable again; the bot is connected")
+                return
+
+    async def _connect(self) -> None:
+        """Reach the Bot API first (getMe, then the webhook or its removal) and start the local
+        parts after, so that a failed try leaves nothing half-started for the next one."""
         application = self.application
         await application.initialize()
         if self.polling:
             await application.bot.delete_webhook()
+        elif self.settings.public_url and self.settings.telegram_webhook_secret:
+            await application.bot.set_webhook(
+                url=f"{self.settings.public_url}{WEBHOOK_PATH}",
+                secret_token=self.settings.telegram_webhook_secret,
+                allowed_updates=Update.ALL_TYPES,
+                max_connections=WEBHOOK_CONNECTIONS,
+            )
         try:
             await set_commands(application)
         except Exception:  # the menu is a nicety; never block start-up on it
@@ -79,22 +125,19 @@ class TelegramService:
             )
         await application.start()
         self.redrawer.start()
-        if self.polling:
-            return
-        self.inbox.start()
-        if self.settings.public_url and self.settings.telegram_webhook_secret:
-            await application.bot.set_webhook(
-                url=f"{self.settings.public_url}{WEBHOOK_PATH}",
-                secret_token=self.settings.telegram_webhook_secret,
-                allowed_updates=Update.ALL_TYPES,
-                max_connections=WEBHOOK_CONNECTIONS,
-            )
-        leftovers = await asyncio.to_thread(self._unhandled)
-        for update_id, payload in leftovers:
-            self._spawn(update_id, payload)
+        if not self.polling:
+            self.inbox.start()
+            leftovers = await asyncio.to_thread(self._unhandled)
+            for update_id, payload in leftovers:
+                self._spawn(update_id, payload)
+        self.health, self.problem = "ok", None
 
     async def stop(self) -> None:
         application = self.application
+        if self._retry is not None:
+            self._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
         await self.inbox.stop()

@@ -1,0 +1,94 @@
+"""The demo's own ``gaung serve --worker``: a child process that sees only the demo's settings.
+
+It runs in the demo folder (so no ``.env`` of a deployment is read) with every ``GAUNG_``
+variable of the caller's environment removed, then the demo's own added: its SQLite file, the
+emulated Bot API, fresh secrets, a paid-broadcast rate and reminders due within seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from bot.emulators.telegram import TelegramEmulator
+from bot.emulators.telegram.runner import free_port
+
+
+class DemoFailed(Exception):
+    """The story could not go on; the message is one line for the terminal."""
+
+
+class Serve:
+    """``gaung serve --worker`` in the demo folder, with only the demo's settings."""
+
+    def __init__(
+        self,
+        folder: Path,
+        database_url: str,
+        tg: TelegramEmulator,
+        *,
+        rate: float,
+        reminder_after: float,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = folder / "serve.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GAUNG_")}
+        env |= {
+            "GAUNG_DATABASE_URL": database_url,
+            "GAUNG_TELEGRAM_TOKEN": tg.token,
+            "GAUNG_TELEGRAM_API_URL": tg.url,
+            "GAUNG_TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(32),
+            "GAUNG_TELEGRAM_RATE": str(rate),
+            "GAUNG_TELEGRAM_PAID_BROADCAST": "true",
+            "GAUNG_PUBLIC_URL": self.url,
+            "GAUNG_SECRET_KEY": secrets.token_urlsafe(32),
+            "GAUNG_REMINDER_DELAY_HOURS": f"{reminder_after / 3600:.6f}",
+            "GAUNG_QUIET_HOURS_START": "00:00",  # an empty window: no quiet hours in a demo
+            "GAUNG_QUIET_HOURS_END": "00:00",
+            "PYTHONUNBUFFERED": "1",
+        }
+        gaung = shutil.which("gaung", path=str(Path(sys.executable).parent))
+        command = [gaung] if gaung else [sys.executable, "-m", "api.cli"]
+        args = ["serve", "--worker", "--host", "127.0.0.1", "--port", str(self.port)]
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*command, *args], env=env, cwd=folder, stdout=log, stderr=log
+            )
+        try:
+            self._wait_ready(tg)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self, tg: TelegramEmulator) -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None:
+                tail = self.log.read_text(errors="replace").strip().splitlines()[-1:]
+                raise DemoFailed(f"`gaung serve` berhenti: {' '.join(tail) or self.log}")
+            try:
+                if tg.bot.webhook.url and httpx.get(f"{self.url}/healthz", timeout=2).is_success:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise DemoFailed(f"`gaung serve` tidak siap dalam 60 s; lihat {self.log}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()

@@ -1,0 +1,106 @@
+"""`/metrics` in Prometheus format and `/healthz` per channel; serve starts without Telegram."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from api.app import create_app
+from bot.emulators.telegram import TelegramEmulator
+from db.delivery.coordination import pause_channel
+from db.models import ProcessedUpdate
+from db.posts.lifecycle import approve_post, submit_post
+from db.settings import Settings
+from db.types import utcnow
+from tests.factories import add_asn, register
+
+SECRET = "s" * 40
+
+
+def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def test_metrics_read_queues_lag_and_flood_waits_and_time_requests(
+    client: TestClient, engine: Engine
+) -> None:
+    now = utcnow()
+    with Session(engine) as session:
+        for _ in range(3):
+            register(session, add_asn(session, opd="DINKES"))
+        post = submit_post(session, opd_kode="DINKES", url="https://instagram.com/p/metrik")
+        assert post.id is not None
+        approve_post(session, post.id)
+        session.add(
+            ProcessedUpdate(channel="telegram", update_id="1", at=now - timedelta(seconds=42))
+        )
+        pause_channel(session, "telegram", now + timedelta(seconds=30), now=now)
+        session.commit()
+    assert client.get("/healthz").status_code == 200
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    got = samples(response.text)
+    tg = (("channel", "telegram"),)
+    assert got[("gaung_database_up", ())] == 1
+    assert got[("gaung_deliveries", (*tg, ("status", "pending")))] == 3
+    assert got[("gaung_queue_depth", tg)] == 3
+    assert got[("gaung_inbox_unhandled", tg)] == 1
+    assert 41 <= got[("gaung_inbox_lag_seconds", tg)] < 120
+    assert 0 < got[("gaung_flood_wait_seconds", tg)] <= 30
+    assert got[("gaung_workers_live", ())] == 0
+    timed = ("gaung_http_request_duration_seconds_count",)
+    health = (("method", "GET"), ("route", "/healthz"), ("status", "2xx"))
+    assert got[(*timed, health)] == 1
+
+
+def _wait(predicate: object, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_serve_starts_without_telegram_and_connects_when_it_returns(database_url: str) -> None:
+    tg = TelegramEmulator()  # not started yet: the Bot API is unreachable
+    settings = Settings(
+        database_url=database_url,
+        telegram_token=tg.token,
+        telegram_api_url=tg.url,
+        telegram_webhook_secret=SECRET,
+        public_url="http://127.0.0.1:9",
+    )
+    with TestClient(create_app(settings, with_worker=True)) as client:
+        health = client.get("/healthz")
+        assert health.status_code == 200
+        assert health.json() == {
+            "status": "degraded",
+            "database": "ok",
+            "channels": {"telegram": "degraded"},
+        }
+        assert client.get("/dashboard").status_code < 500  # the API and dashboard answer
+        update = {"update_id": 1, "message": {"message_id": 1}}
+        webhook = client.post(
+            "/webhook/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        )
+        assert webhook.status_code == 503  # Telegram will retry it
+        with tg:
+            _wait(lambda: client.get("/healthz").json()["channels"]["telegram"] == "ok")
+            assert tg.bot.webhook.url == "http://127.0.0.1:9/webhook/telegram"
+            assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_healthz_is_503_when_the_database_is_away(tmp_path: object) -> None:
+    settings = Settings(database_url="postgresql://gaung:x@127.0.0.1:9/none")
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/healthz")
+    assert response.status_code == 503 and response.json()["database"] == "down"
