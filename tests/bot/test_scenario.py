@@ -10,11 +10,11 @@ import sys
 from collections import defaultdict
 
 import pytest
-from bot.telegram.asn import ANSWER_WITHIN
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.emulators.telegram import TelegramEmulator
+from bot.telegram.adapter import ANSWER_WITHIN
 from db.engine import session_scope
 from db.models import Asn, Delivery
 from tests.bot.conftest import BotProcess, Chat
