@@ -12,12 +12,14 @@ from datetime import timedelta
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.broadcast import Broadcaster, Stats
-from bot.runtime import build_channels, channel_rates, use_db_threads, worker_config
+from bot.broadcast import Stats
+from bot.channels.base import Misconfigured
+from bot.channels.registry import ChannelRegistry, build_registry
+from bot.runtime import use_db_threads
 from db.delivery.outbox import Progress as SendProgress
-from db.delivery.outbox import progress
+from db.delivery.outbox import progress, requeue_failed
 from db.engine import make_engine, session_scope
-from db.errors import Conflict
+from db.errors import Conflict, GaungError
 from db.models import PostStatus
 from db.posts.lifecycle import get_post
 from db.settings import Settings
@@ -42,6 +44,7 @@ class BroadcastSummary:
             "total": p.total,
             "sent": p.sent,
             "failed": p.failed,
+            "skipped": p.skipped,
             "pending": p.pending,
             "deferred": p.deferred,
             "failures": p.failures,
@@ -64,6 +67,35 @@ def check_post(settings: Settings, post_id: int) -> None:
         engine.dispose()
 
 
+def retry_failed(settings: Settings, post_id: int) -> int:
+    """``--retry-failed``: queue again the post's transient failures; how many."""
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            return requeue_failed(session, post_id, now=utcnow())
+    finally:
+        engine.dispose()
+
+
+class ChannelUnusable(GaungError):
+    """A channel cannot work as configured (bad token, wrong address): the message names the
+    setting to fix."""
+
+    status_code = 400
+
+
+async def check_channels(registry: ChannelRegistry, *, patience: float = 30.0) -> None:
+    """Fail fast, naming the setting, instead of pausing and retrying for ever."""
+    for channel in registry.channels.values():
+        check = getattr(channel, "check", None)
+        if check is None:
+            continue
+        try:
+            await check(patience=patience)
+        except Misconfigured as exc:
+            raise ChannelUnusable(exc.reason) from None
+
+
 def read_progress(settings: Settings, post_id: int) -> SendProgress:
     engine = make_engine(settings.database_url)
     try:
@@ -78,14 +110,15 @@ async def send_and_watch(
 ) -> BroadcastSummary:
     """Send this post beside any running workers (the outbox lease keeps it once)."""
     engine = make_engine(settings.database_url)
-    channels = build_channels(settings)
-    broadcaster = Broadcaster(
-        engine,
-        channels,
-        channel_rates(settings),
-        config=worker_config(settings, reminders=False),
-        post_id=post_id,
-    )
+    registry = build_registry(settings, engine)
+    try:
+        registry.require_channels()
+        await check_channels(registry)
+    except BaseException:
+        await registry.aclose()
+        engine.dispose()
+        raise
+    broadcaster = registry.broadcaster(post_id=post_id, reminders=False)
     stop = asyncio.Event()
     runner = asyncio.create_task(broadcaster.run(stop))
     began = time.monotonic()
@@ -129,8 +162,7 @@ async def send_and_watch(
     finally:
         stop.set()
         stats = await runner
-        for channel in channels.values():
-            await channel.aclose()
+        await registry.aclose()
     final = await asyncio.to_thread(_progress, engine, post_id)
     engine.dispose()
     return BroadcastSummary(post_id, final, time.monotonic() - began, stats)
@@ -147,45 +179,40 @@ def _progress(engine: object, post_id: int) -> SendProgress:
 async def run_worker(settings: Settings, console: Console) -> Stats:
     """Until SIGINT/SIGTERM: broadcasts, retries, scheduled posts and reminders."""
     engine = make_engine(settings.database_url)
-    channels = build_channels(settings)
-    broadcaster = Broadcaster(
-        engine, channels, channel_rates(settings), config=worker_config(settings)
-    )
+    registry = build_registry(settings, engine)
+    try:
+        broadcaster = registry.broadcaster()
+    except BaseException:
+        await registry.aclose()
+        engine.dispose()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     console.print(
-        f"Pekerja {broadcaster.worker_id} berjalan ({', '.join(channels)}); Ctrl+C untuk berhenti."
+        f"Pekerja {broadcaster.worker_id} berjalan ({', '.join(registry.channels)}); "
+        "Ctrl+C untuk berhenti."
     )
     try:
         return await broadcaster.run(stop)
     finally:
-        for channel in channels.values():
-            await channel.aclose()
+        await registry.aclose()
         engine.dispose()
 
 
 async def run_bot(settings: Settings, console: Console) -> Stats:
     """``gaung bot``: the Telegram bot by long polling, with the delivery workers beside it."""
-    from bot.ratelimit import Pacer
     from bot.telegram.service import TelegramService
 
     if not settings.telegram_token:
         raise Conflict("GAUNG_TELEGRAM_TOKEN belum diatur")
     use_db_threads()
     engine = make_engine(settings.database_url)
-    pacer = Pacer(settings.telegram_rate)
-    service = TelegramService(settings, engine, pacer, polling=True)
-    channels = build_channels(settings)
-    broadcaster = Broadcaster(
-        engine,
-        channels,
-        channel_rates(settings),
-        config=worker_config(settings),
-        pacers={"telegram": pacer},
-    )
+    registry = build_registry(settings, engine)
+    service = TelegramService(settings, engine, registry.pacers["telegram"], polling=True)
+    broadcaster = registry.broadcaster()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -200,6 +227,5 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
         return await broadcaster.run(stop)
     finally:
         await service.stop()
-        for channel in channels.values():
-            await channel.aclose()
+        await registry.aclose()
         engine.dispose()

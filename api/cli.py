@@ -231,15 +231,29 @@ def broadcast(
     wait: Annotated[
         bool, typer.Option("--wait", help="Kirim di sini, tampilkan kemajuan, tunggu selesai.")
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Antrekan lagi pengiriman yang gagal karena gangguan sementara "
+            "(bukan yang tak terjangkau atau berhenti berlangganan).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Mulai (atau lanjutkan) pengiriman sebuah postingan."""
     import asyncio
 
     from api.broadcasting import check_post, read_progress, send_and_watch
+    from api.broadcasting import retry_failed as requeue
 
     cfg = settings()
     guarded(lambda: check_post(cfg, post_id))
+    if retry_failed:
+        requeued = guarded(lambda: requeue(cfg, post_id))
+        (err if as_json else out).print(
+            f"{requeued} pengiriman yang gagal sementara diantrekan lagi (postingan #{post_id})."
+        )
     if not wait:
         state = read_progress(cfg, post_id)
         if as_json:
@@ -249,6 +263,7 @@ def broadcast(
                     "total": state.total,
                     "sent": state.sent,
                     "failed": state.failed,
+                    "skipped": state.skipped,
                     "pending": state.pending,
                 }
             )
@@ -266,7 +281,7 @@ def broadcast(
     p = summary.progress
     out.print(
         f"Selesai dalam {summary.seconds:.1f} s: {p.sent} terkirim, {p.failed} gagal, "
-        f"{p.deferred} ditunda ke jendela berikutnya (dari {p.total})."
+        f"{p.skipped} dilewati, {p.deferred} ditunda ke jendela berikutnya (dari {p.total})."
     )
     for reason, count in sorted(p.failures.items(), key=lambda kv: -kv[1]):
         out.print(f"  {count} × {reason}", markup=False)
