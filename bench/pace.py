@@ -48,7 +48,7 @@ STEADY_AFTER = 10.0  # s: the figures count from here
 RATE_TARGET = 0.95  # × the limit, after the first 10 s
 LIMITED_TARGET = 0.2  # % of send requests answered 429
 PAID_TARGET = 10.0  # s
-PTB_CAP = 1.6 * ASN / LIMIT  # s: a peer still going then is stopped and counted as it stands
+PTB_CAP = 1.2 * ASN / LIMIT  # s: a peer still going then is stopped and counted as it stands
 
 
 @dataclass
@@ -110,7 +110,7 @@ def figures(process: EmulatorProcess, sender: str, shape: str, wall: float) -> F
         start = accepted[0] + STEADY_AFTER
         late = [at for at in accepted if at >= start]
         if len(late) > 1:
-            steady = len(late) / max(1e-9, accepted[-1] - start)
+            steady = (len(late) - 1) / max(1e-9, late[-1] - late[0])
     return Figures(
         sender,
         shape,
@@ -216,6 +216,7 @@ def ptb_run(shape: str, max_retries: int) -> Figures:
 
 def run() -> list[str]:
     folder = Path(tempfile.mkdtemp(prefix="gaung-pace-"))
+    folder.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data folder
     results: list[Figures] = []
     paid: Figures | None = None
     with kept_databases(folder / "db", ("postgresql",)) as databases:
@@ -225,15 +226,15 @@ def run() -> list[str]:
         emulated_roster(engine, ASN, seed=3)
         engine.dispose()
         print(f"roster of {ASN} in {time.perf_counter() - began:.0f} s", flush=True)
+        paid = gaung_run(url, "sliding", folder, paid=True)
+        print(paid, flush=True)
         for shape in SHAPES:
             results.append(gaung_run(url, shape, folder))
-            print(results[-1], flush=True)
+            print("\n".join(report(results, paid)), flush=True)  # so far, if stopped later
             if WITH_PTB:
                 for retries in (3, 0):
                     results.append(ptb_run(shape, retries))
-                    print(results[-1], flush=True)
-        paid = gaung_run(url, "sliding", folder, paid=True)
-        print(paid, flush=True)
+                    print("\n".join(report(results, paid)), flush=True)
     return report(results, paid)
 
 

@@ -36,6 +36,10 @@ from db.engine import session_scope
 from db.types import utcnow
 
 log = logging.getLogger("gaung.pace")
+# A slot may be used this late, no later. Sends then land within [slot, slot + 20 ms]: in any
+# window of W s at most ceil(rate × (W + 0.02)) of them, which the ledger's margin below the
+# ceiling (``db.delivery.pace.CAP``) absorbs at every rate, from 30/s to 1,000/s.
+LATE_TOLERANCE = 0.02
 
 
 class Priority(IntEnum):
@@ -246,7 +250,7 @@ class Pacer:
             if now < self._paused_until:
                 await asyncio.sleep(self._paused_until - now)
                 continue
-            tolerance = self._interval / 2
+            tolerance = LATE_TOLERANCE
             while self._slots and now - self._slots[0] > tolerance:
                 self._slots.popleft()
                 self.dropped += 1
