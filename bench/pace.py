@@ -228,13 +228,15 @@ def run() -> list[str]:
         print(f"roster of {ASN} in {time.perf_counter() - began:.0f} s", flush=True)
         paid = gaung_run(url, "sliding", folder, paid=True)
         print(paid, flush=True)
+        # Our sender under every shape first, then the peers: a run cut short keeps the most.
         for shape in SHAPES:
             results.append(gaung_run(url, shape, folder))
             print("\n".join(report(results, paid)), flush=True)  # so far, if stopped later
-            if WITH_PTB:
-                for retries in (3, 0):
-                    results.append(ptb_run(shape, retries))
-                    print("\n".join(report(results, paid)), flush=True)
+        for shape in SHAPES if WITH_PTB else []:
+            for retries in (3, 0):
+                results.append(ptb_run(shape, retries))
+                print("\n".join(report(results, paid)), flush=True)
+    results.sort(key=lambda r: SHAPES.index(r.shape))
     return report(results, paid)
 
 

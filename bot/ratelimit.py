@@ -36,10 +36,16 @@ from db.engine import session_scope
 from db.types import utcnow
 
 log = logging.getLogger("gaung.pace")
-# A slot may be used this late, no later. Sends then land within [slot, slot + 20 ms]: in any
-# window of W s at most ceil(rate × (W + 0.02)) of them, which the ledger's margin below the
-# ceiling (``db.delivery.pace.CAP``) absorbs at every rate, from 30/s to 1,000/s.
-LATE_TOLERANCE = 0.02
+
+
+def late_tolerance(interval: float) -> float:
+    """How late a slot may still be used: a quarter of the spacing, between 2 and 20 ms.
+
+    Sends then land within [slot, slot + tolerance]: in any window of W s at most
+    ceil(rate × (W + tolerance)) of them, which leaves most of the ledger's margin below the
+    ceiling (``db.delivery.pace.CAP``) for the network's own jitter, at 30/s as at 1,000/s.
+    """
+    return min(0.02, max(0.002, interval / 4))
 
 
 class Priority(IntEnum):
@@ -164,6 +170,7 @@ class Pacer:
         self._queues: tuple[deque[_Waiter], ...] = tuple(deque() for _ in Priority)
         self._chat_next: dict[str, float] = {}
         self._dispatcher: asyncio.Task[None] | None = None
+        self._reservation: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
         self.dropped = 0  # slots let go because this process came too late for them
 
@@ -218,10 +225,11 @@ class Pacer:
             raise
 
     async def aclose(self) -> None:
-        if self._dispatcher is not None:
-            self._dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._dispatcher
+        for task in (self._dispatcher, self._reservation):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.ledger.settle()
 
     # -- the dispatcher ---------------------------------------------------------------------
@@ -250,17 +258,23 @@ class Pacer:
             if now < self._paused_until:
                 await asyncio.sleep(self._paused_until - now)
                 continue
-            tolerance = LATE_TOLERANCE
+            tolerance = late_tolerance(self._interval)
             while self._slots and now - self._slots[0] > tolerance:
                 self._slots.popleft()
                 self.dropped += 1
-            if len(self._slots) <= 1:
+            # Reserve the next slots while the last ones are still being used: a reservation
+            # is a database round trip, and waiting for it would leave the bot idle meanwhile.
+            if self._reservation is None and len(self._slots) < self._low_water():
                 waiting = self._ready_count(now + self._batch)
                 if waiting > len(self._slots):
-                    await self._reserve(waiting - len(self._slots))
-                    continue
+                    self._reservation = asyncio.get_running_loop().create_task(
+                        self._reserve(waiting - len(self._slots))
+                    )
             if not self._slots:
-                await self._nap(self._next_chat_ready(now) - now)
+                if self._reservation is not None:
+                    await self._nap(self._batch)  # woken when the slots arrive
+                else:
+                    await self._nap(self._next_chat_ready(now) - now)
                 continue
             slot = self._slots[0]
             if slot > now:
@@ -277,23 +291,33 @@ class Pacer:
                     self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
             waiter.future.set_result(None)
 
+    def _low_water(self) -> int:
+        return max(2, int(self._rate * self._batch / 2))
+
     async def _reserve(self, want: int) -> None:
         want = max(1, min(want, int(self._rate * self._batch) + 1))
         try:
-            grant = await self.ledger.reserve(want, self.ceiling)
-        except Exception:
-            log.exception("could not reserve send slots; retrying")
-            await asyncio.sleep(0.5)
-            return
-        now = self._clock()
-        self._rate, self._interval = grant.rate, grant.interval
-        if grant.pause > 0:
-            self.pause_until(now + grant.pause)
-        if grant.count == 0:
-            await asyncio.sleep(min(grant.delay, self._batch))
-            return
-        first = now + grant.delay
-        self._slots.extend(first + i * grant.interval for i in range(grant.count))
+            try:
+                grant = await self.ledger.reserve(want, self.ceiling)
+            except Exception:
+                log.exception("could not reserve send slots; retrying")
+                await asyncio.sleep(0.5)
+                return
+            now = self._clock()
+            self._rate, self._interval = grant.rate, grant.interval
+            if grant.pause > 0:
+                self.pause_until(now + grant.pause)
+            if grant.count == 0:
+                await asyncio.sleep(min(grant.delay, self._batch))
+                return
+            first = now + grant.delay
+            if self._slots and first < self._slots[-1]:
+                first = self._slots[-1] + grant.interval  # never closer than the pace
+            self._slots.extend(first + i * grant.interval for i in range(grant.count))
+        finally:
+            self._reservation = None
+            if self._wakeup is not None:
+                self._wakeup.set()
 
     def _ready(self, waiter: _Waiter, moment: float) -> bool:
         return waiter.chat is None or self._chat_next.get(waiter.chat, 0.0) <= moment

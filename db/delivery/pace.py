@@ -26,11 +26,11 @@ from sqlmodel import Session
 from db.models import ChannelState, table
 
 CAP = 0.96  # aim at most this fraction of the ceiling: jitter must not push a window over
-CUT = 0.85  # after a 429, this fraction of the rate that failed
+CUT = 0.9  # after a 429, this fraction of the rate that failed
 FLOOR = 0.2  # never below this fraction of the ceiling
 CLIMB = 0.02  # additive increase: this fraction of the ceiling per second without a 429
-NEAR = 0.95  # within this fraction of the rate that failed, climb ...
-SLOW = 0.1  # ... this much slower
+NEAR = 0.97  # within this fraction of the rate that failed, climb ...
+SLOW = 0.02  # ... this much slower: stay just below where the limit showed itself
 HORIZON = 1.0  # never reserve slots further ahead than this (seconds)
 
 
