@@ -167,8 +167,8 @@ def test_replies_get_through_before_a_broadcast_backlog(database_url: str, engin
             other.dispose()
 
     waited, behind = asyncio.run(scenario())
-    assert behind > 40  # the broadcast still had seconds to go ...
-    assert waited < 0.6  # ... and the reply went within its first slots, not after it
+    assert behind > 40  # the broadcast still had two seconds and more to go ...
+    assert waited < 1.0  # ... and the reply went within the slots already promised, not after
 
 
 def test_an_outage_mid_broadcast_fails_nothing_and_sending_resumes_soon_after(
