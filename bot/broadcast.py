@@ -142,7 +142,9 @@ class Broadcaster:
         self.live_workers = 1
         self._tasks: set[asyncio.Task[None]] = set()
         rate = max(rates[name] for name in self.channels)
-        self.max_inflight = self.config.max_inflight or max(4, min(256, int(rate * 0.2) + 4))
+        # About a second of sends claimed ahead (at 30/s): a claim is a durable write, which on
+        # a busy server can outlast a smaller buffer and leave slots unused.
+        self.max_inflight = self.config.max_inflight or max(8, min(256, int(rate) + 4))
 
     # -- the loop ---------------------------------------------------------------------------
 
