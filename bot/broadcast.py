@@ -142,9 +142,11 @@ class Broadcaster:
         self.live_workers = 1
         self._tasks: set[asyncio.Task[None]] = set()
         rate = max(rates[name] for name in self.channels)
-        # About a second of sends claimed ahead (at 30/s): a claim is a durable write, which on
-        # a busy server can outlast a smaller buffer and leave slots unused.
-        self.max_inflight = self.config.max_inflight or max(8, min(256, int(rate) + 4))
+        # At least a second of sends claimed ahead at low rates (a claim is a durable write,
+        # which on a busy server can outlast a smaller buffer and leave slots unused), a fifth
+        # of a second at high rates; never so much that one worker holds a whole broadcast.
+        ahead = max(int(rate * 0.2), min(int(rate), 32))
+        self.max_inflight = self.config.max_inflight or max(8, min(256, ahead + 4))
 
     # -- the loop ---------------------------------------------------------------------------
 
