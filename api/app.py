@@ -15,9 +15,8 @@ from sqlalchemy import exc as sa_exc
 from api.guards import Guards
 from api.metrics import LatencyMiddleware, Metrics
 from api.routes import dashboard, health, links, opd, participation, posts, trend, webhooks
-from bot.broadcast import Broadcaster
-from bot.ratelimit import Pacer
-from bot.runtime import build_channels, channel_rates, use_db_threads, worker_config
+from bot.channels.registry import build_registry
+from bot.runtime import use_db_threads
 from bot.telegram.service import TelegramService
 from db.engine import make_engine, unreachable
 from db.errors import GaungError
@@ -49,33 +48,24 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         app.state.engine = engine
         stop = asyncio.Event()
         worker: asyncio.Task[object] | None = None
-        channels = {}
-        pacer = Pacer(settings.telegram_rate)
+        # One pacer per channel, on the bot's one budget shared with every other process.
+        registry = build_registry(settings, engine)
         telegram: TelegramService | None = None
         if settings.telegram_token:
-            telegram = TelegramService(settings, engine, pacer)
+            telegram = TelegramService(settings, engine, registry.pacers["telegram"])
             await telegram.start()
         app.state.telegram = telegram
         if with_worker:
-            channels = build_channels(settings)
-            broadcaster = Broadcaster(
-                engine,
-                channels,
-                channel_rates(settings),
-                config=worker_config(settings),
-                pacers={"telegram": pacer},
-            )
-            worker = asyncio.create_task(broadcaster.run(stop))
+            worker = asyncio.create_task(registry.broadcaster().run(stop))
         try:
             yield
         finally:
             stop.set()
             if worker is not None:
                 await worker
-            for channel in channels.values():
-                await channel.aclose()
             if telegram is not None:
                 await telegram.stop()
+            await registry.aclose()
             engine.dispose()
 
     app = FastAPI(

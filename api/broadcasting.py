@@ -13,14 +13,16 @@ from datetime import timedelta
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from bot.broadcast import Broadcaster, Stats
+from bot.broadcast import Stats
+from bot.channels.base import Misconfigured
+from bot.channels.registry import ChannelRegistry, build_registry
 from bot.feeds import FeedPoller
 from bot.housekeeping import retention_loop
-from bot.runtime import build_channels, channel_rates, use_db_threads, worker_config
+from bot.runtime import use_db_threads
 from db.delivery.outbox import Progress as SendProgress
-from db.delivery.outbox import progress
+from db.delivery.outbox import progress, requeue_failed
 from db.engine import make_engine, session_scope
-from db.errors import Conflict
+from db.errors import Conflict, GaungError
 from db.models import PostStatus
 from db.posts.lifecycle import get_post
 from db.settings import Settings
@@ -45,6 +47,7 @@ class BroadcastSummary:
             "total": p.total,
             "sent": p.sent,
             "failed": p.failed,
+            "skipped": p.skipped,
             "pending": p.pending,
             "deferred": p.deferred,
             "failures": p.failures,
@@ -67,6 +70,35 @@ def check_post(settings: Settings, post_id: int) -> None:
         engine.dispose()
 
 
+def retry_failed(settings: Settings, post_id: int) -> int:
+    """``--retry-failed``: queue again the post's transient failures; how many."""
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            return requeue_failed(session, post_id, now=utcnow())
+    finally:
+        engine.dispose()
+
+
+class ChannelUnusable(GaungError):
+    """A channel cannot work as configured (bad token, wrong address): the message names the
+    setting to fix."""
+
+    status_code = 400
+
+
+async def check_channels(registry: ChannelRegistry, *, patience: float = 30.0) -> None:
+    """Fail fast, naming the setting, instead of pausing and retrying for ever."""
+    for channel in registry.channels.values():
+        check = getattr(channel, "check", None)
+        if check is None:
+            continue
+        try:
+            await check(patience=patience)
+        except Misconfigured as exc:
+            raise ChannelUnusable(exc.reason) from None
+
+
 def read_progress(settings: Settings, post_id: int) -> SendProgress:
     engine = make_engine(settings.database_url)
     try:
@@ -81,14 +113,15 @@ async def send_and_watch(
 ) -> BroadcastSummary:
     """Send this post beside any running workers (the outbox lease keeps it once)."""
     engine = make_engine(settings.database_url)
-    channels = build_channels(settings)
-    broadcaster = Broadcaster(
-        engine,
-        channels,
-        channel_rates(settings),
-        config=worker_config(settings, reminders=False),
-        post_id=post_id,
-    )
+    registry = build_registry(settings, engine)
+    try:
+        registry.require_channels()
+        await check_channels(registry)
+    except BaseException:
+        await registry.aclose()
+        engine.dispose()
+        raise
+    broadcaster = registry.broadcaster(post_id=post_id, reminders=False)
     stop = asyncio.Event()
     runner = asyncio.create_task(broadcaster.run(stop))
     began = time.monotonic()
@@ -137,8 +170,7 @@ async def send_and_watch(
     finally:
         # Also when the database fails mid-watch: the CLI then says so in one line, and
         # neither the channels nor the engine's connections are left open.
-        for channel in channels.values():
-            await channel.aclose()
+        await registry.aclose()
         engine.dispose()
     return BroadcastSummary(post_id, final, time.monotonic() - began, stats)
 
@@ -154,24 +186,24 @@ def _progress(engine: object, post_id: int) -> SendProgress:
 async def run_worker(settings: Settings, console: Console) -> Stats:
     """Until SIGINT/SIGTERM: broadcasts, retries, scheduled posts and reminders."""
     engine = make_engine(settings.database_url)
-    channels = build_channels(settings)
+    registry = build_registry(settings, engine)
     from api.healthcheck import worker_id_prefix
 
-    broadcaster = Broadcaster(
-        engine,
-        channels,
-        channel_rates(settings),
-        config=worker_config(settings),
+    try:
         # The host name in the id lets the container's health check find its own heartbeat.
-        worker_id=f"{worker_id_prefix()}{uuid.uuid4().hex[:12]}",
-    )
+        broadcaster = registry.broadcaster(worker_id=f"{worker_id_prefix()}{uuid.uuid4().hex[:12]}")
+    except BaseException:
+        await registry.aclose()
+        engine.dispose()
+        raise
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     console.print(
-        f"Pekerja {broadcaster.worker_id} berjalan ({', '.join(channels)}); Ctrl+C untuk berhenti."
+        f"Pekerja {broadcaster.worker_id} berjalan ({', '.join(registry.channels)}); "
+        "Ctrl+C untuk berhenti."
     )
     feeds = asyncio.create_task(FeedPoller.from_settings(engine, settings).run(stop))
     purger = asyncio.create_task(retention_loop(engine, settings.retention_months, stop))
@@ -181,30 +213,21 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
         stop.set()
         await feeds
         await purger
-        for channel in channels.values():
-            await channel.aclose()
+        await registry.aclose()
         engine.dispose()
 
 
 async def run_bot(settings: Settings, console: Console) -> Stats:
     """``gaung bot``: the Telegram bot by long polling, with the delivery workers beside it."""
-    from bot.ratelimit import Pacer
     from bot.telegram.service import TelegramService
 
     if not settings.telegram_token:
         raise Conflict("GAUNG_TELEGRAM_TOKEN belum diatur")
     use_db_threads()
     engine = make_engine(settings.database_url)
-    pacer = Pacer(settings.telegram_rate)
-    service = TelegramService(settings, engine, pacer, polling=True)
-    channels = build_channels(settings)
-    broadcaster = Broadcaster(
-        engine,
-        channels,
-        channel_rates(settings),
-        config=worker_config(settings),
-        pacers={"telegram": pacer},
-    )
+    registry = build_registry(settings, engine)
+    service = TelegramService(settings, engine, registry.pacers["telegram"], polling=True)
+    broadcaster = registry.broadcaster()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -223,6 +246,5 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
         return await broadcaster.run(stop)
     finally:
         await service.stop()
-        for channel in channels.values():
-            await channel.aclose()
+        await registry.aclose()
         engine.dispose()

@@ -288,16 +288,30 @@ def broadcast(
     wait: Annotated[
         bool, typer.Option("--wait", help="Kirim di sini, tampilkan kemajuan, tunggu selesai.")
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Antrekan lagi pengiriman yang gagal karena gangguan sementara "
+            "(bukan yang tak terjangkau atau berhenti berlangganan).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Mulai (atau lanjutkan) pengiriman sebuah postingan."""
     import asyncio
 
     from api.broadcasting import check_post, read_progress, send_and_watch
+    from api.broadcasting import retry_failed as requeue
 
     cfg = settings()
     ready(cfg)
     guarded(lambda: check_post(cfg, post_id))
+    if retry_failed:
+        requeued = guarded(lambda: requeue(cfg, post_id))
+        (err if as_json else out).print(
+            f"{requeued} pengiriman yang gagal sementara diantrekan lagi (postingan #{post_id})."
+        )
     if not wait:
         state = guarded(lambda: read_progress(cfg, post_id))
         if as_json:
@@ -307,6 +321,7 @@ def broadcast(
                     "total": state.total,
                     "sent": state.sent,
                     "failed": state.failed,
+                    "skipped": state.skipped,
                     "pending": state.pending,
                 }
             )
@@ -324,7 +339,7 @@ def broadcast(
     p = summary.progress
     out.print(
         f"Selesai dalam {summary.seconds:.1f} s: {p.sent} terkirim, {p.failed} gagal, "
-        f"{p.deferred} ditunda ke jendela berikutnya (dari {p.total})."
+        f"{p.skipped} dilewati, {p.deferred} ditunda ke jendela berikutnya (dari {p.total})."
     )
     for reason, count in sorted(p.failures.items(), key=lambda kv: -kv[1]):
         out.print(f"  {count} × {reason}", markup=False)

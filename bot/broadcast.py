@@ -3,7 +3,15 @@
 Durability comes from the outbox (``db.delivery.outbox``): a row is only ever leased, never
 removed, so a crash leaves unsent rows to the next worker, and only rows whose send was on
 the wire at the crash can go out twice. Outcomes are written in small batches every few
-milliseconds; the batch is part of what counts as "in flight".
+milliseconds; the batch is part of what counts as "in flight". Leases are renewed while rows
+wait for their send slot, and an outcome is recorded only while this worker still holds the
+row's lease.
+
+Failures are the channel's or the delivery's. A 429 pauses the bot (every process, through the
+pacer's ledger). Timeouts, dropped connections and 5xx are the channel's trouble: after
+``outage_after`` in a row the channel pauses for everyone and then probes with one send, and
+the deliveries spend no attempt; a delivery fails for good only when its own request is
+refused, or when it has kept failing for its whole time budget (a day by default).
 """
 
 from __future__ import annotations
@@ -32,11 +40,19 @@ from bot.channels.base import (
     Transient,
     Unreachable,
 )
-from bot.ratelimit import Pacer
-from db.delivery.coordination import channel_pauses, heartbeat, pause_channel, retire
-from db.delivery.outbox import Claimed, Outcome, claim_due, finish_posts, record_outcomes
+from bot.ratelimit import Pacer, Priority
+from db.delivery.coordination import channel_pauses, heartbeat, retire
+from db.delivery.outbox import (
+    Claimed,
+    Outcome,
+    claim_due,
+    finish_posts,
+    record_outcomes,
+    renew_leases,
+)
 from db.delivery.reminders import claim_reminders, in_quiet_hours
 from db.engine import session_scope
+from db.models import FailureKind
 from db.types import utcnow
 
 log = logging.getLogger("gaung.broadcast")
@@ -56,13 +72,15 @@ class ReminderPolicy:
 
 @dataclass
 class WorkerConfig:
-    max_attempts: int = 5
+    time_budget: timedelta = timedelta(hours=24)  # a delivery failing transiently gives up after
     lease: timedelta = timedelta(seconds=60)
     flush_interval: float = 0.02
     idle_poll: float = 0.5
     heartbeat_interval: float = 2.0
     backoff_base: float = 2.0
-    backoff_cap: float = 600.0
+    backoff_cap: float = 60.0
+    outage_after: int = 3  # transient failures in a row that pause the channel
+    probe_interval: float = 5.0  # while paused for an outage, one probe send this often
     max_inflight: int | None = None  # default: sized from the rate
     reminders: ReminderPolicy | None = None
 
@@ -73,6 +91,7 @@ class Stats:
     failed: int = 0
     retried: int = 0
     rate_limited: int = 0
+    outages: int = 0
     reminded: int = 0
     inflight_peak: int = 0
     errors: dict[str, int] = field(default_factory=dict)
@@ -116,17 +135,25 @@ class Broadcaster:
         self.pacers = {name: given.get(name) or Pacer(rates[name]) for name in self.channels}
         self.stats = Stats()
         self._outcomes: list[Outcome] = []
-        self._pauses: dict[str, datetime] = {}
+        self._held: set[int] = set()  # leased to this worker, outcome not yet written
+        self._streak: dict[str, int] = {}  # transient failures in a row, per channel
+        self._probing: set[str] = set()  # channels paused for an outage, trying one send
         self._inflight = 0
+        self.live_workers = 1
         self._tasks: set[asyncio.Task[None]] = set()
         rate = max(rates[name] for name in self.channels)
-        self.max_inflight = self.config.max_inflight or max(4, min(256, int(rate * 0.2) + 4))
+        # At least a second of sends claimed ahead at low rates (a claim is a durable write,
+        # which on a busy server can outlast a smaller buffer and leave slots unused), a fifth
+        # of a second at high rates; never so much that one worker holds a whole broadcast.
+        ahead = max(int(rate * 0.2), min(int(rate), 32))
+        self.max_inflight = self.config.max_inflight or max(8, min(256, ahead + 4))
 
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> Stats:
         flusher = asyncio.create_task(self._flush_loop(stop))
         beat = asyncio.create_task(self._heartbeat_loop(stop))
+        renewer = asyncio.create_task(self._renew_loop(stop))
         reminders = (
             asyncio.create_task(self._reminder_loop(stop, self.config.reminders))
             if self.config.reminders
@@ -147,6 +174,7 @@ class Broadcaster:
                     await self._sleep(stop, self.config.idle_poll)
                     continue
                 for item in claimed:
+                    self._held.add(item.id)
                     self._inflight += 1
                     task = asyncio.create_task(self._send(item))
                     self._tasks.add(task)
@@ -158,8 +186,11 @@ class Broadcaster:
             stop.set()
             await flusher
             await beat
+            await renewer
             if reminders is not None:
                 await reminders
+            for pacer in self.pacers.values():
+                await pacer.ledger.settle()
             await asyncio.to_thread(self._retire)
         return self.stats
 
@@ -172,14 +203,17 @@ class Broadcaster:
 
     def _claim(self, room: int) -> list[Claimed]:
         now = self.clock()
-        channels = [
-            name
-            for name, pacer in self.pacers.items()
-            if pacer.paused_for() <= 0 and not (name in self._pauses and self._pauses[name] > now)
-        ]
+        channels = [name for name, pacer in self.pacers.items() if pacer.paused_for() <= 0]
+        if any(name in self._probing for name in channels):
+            if self._inflight:  # a probe is out: wait for its answer
+                return []
+            room = 1
         if not channels:
             return []
-        per_batch = max(1, min(room, int(max(p.rate for p in self.pacers.values()) / 2) + 1))
+        # Claim no more than can go out well within the lease at the rate the bot has now.
+        rate = max(p.rate for p in self.pacers.values())
+        within_lease = int(rate * self.config.lease.total_seconds() / 2) - self._inflight
+        per_batch = max(1, min(room, within_lease, int(rate / 2) + 1))
         with session_scope(self.engine) as session:
             return claim_due(
                 session,
@@ -205,39 +239,74 @@ class Broadcaster:
     async def _attempt(self, item: Claimed) -> Outcome:
         channel = self.channels[item.channel]
         pacer = self.pacers[item.channel]
-        if item.chat_id is None:
+        if item.chat_id is None:  # claim_due skips these; a race with /hapus can still land here
             return Outcome(item.id, "failed", error="ASN tidak punya identitas chat lagi")
-        await pacer.acquire(item.chat_id)
+        await pacer.acquire(item.chat_id, Priority.BROADCAST)
         try:
             message_id = await channel.send_post(_message(item, item.chat_id))
         except RateLimited as exc:
             pacer.on_rate_limited(exc.retry_after)
             until = self.clock() + timedelta(seconds=exc.retry_after)
-            self._pauses[item.channel] = max(until, self._pauses.get(item.channel, until))
             self.stats.rate_limited += 1
             return Outcome(item.id, "deferred", error=exc.reason, next_attempt_at=until)
         except Unreachable as exc:
+            self._channel_ok(item.channel)
             return Outcome(item.id, "unreachable", error=exc.reason, identity_id=item.identity_id)
         except Rejected as exc:
-            return Outcome(item.id, "failed", error=exc.reason)
+            self._channel_ok(item.channel)
+            return Outcome(item.id, "failed", error=exc.reason, failure_kind=FailureKind.REFUSED)
         except Misconfigured as exc:
             pacer.pause(MISCONFIGURED_PAUSE)
             log.error("channel %s misconfigured: %s", item.channel, exc.reason)
             until = self.clock() + timedelta(seconds=MISCONFIGURED_PAUSE)
             return Outcome(item.id, "deferred", error=exc.reason, next_attempt_at=until)
         except (Transient, SendError) as exc:
-            return self._retry(item, exc.reason)
-        pacer.on_success()
+            return self._transient(item, exc.reason)
+        self._channel_ok(item.channel)
         return Outcome(item.id, "sent", message_id=message_id)
 
-    def _retry(self, item: Claimed, reason: str) -> Outcome:
-        attempts = item.attempts + 1
-        if attempts >= self.config.max_attempts:
-            return Outcome(item.id, "failed", error=f"gagal setelah {attempts} percobaan: {reason}")
-        delay = min(self.config.backoff_cap, self.config.backoff_base * 2 ** (attempts - 1))
-        delay *= random.uniform(0.5, 1.5)
+    def _channel_ok(self, channel: str) -> None:
+        """The channel answered: whatever outage there was is over."""
+        self._streak[channel] = 0
+        if channel in self._probing:
+            self._probing.discard(channel)
+            log.warning("channel %s answers again; sending resumes", channel)
+
+    def _transient(self, item: Claimed, reason: str) -> Outcome:
+        """The channel's trouble: pause it after a few in a row, spend no attempt meanwhile."""
+        streak = self._streak.get(item.channel, 0) + 1
+        self._streak[item.channel] = streak
+        outage = streak >= self.config.outage_after
+        if outage:
+            if item.channel not in self._probing:
+                self.stats.outages += 1
+                log.warning("channel %s failing (%s); pausing and probing", item.channel, reason)
+            self._probing.add(item.channel)
+            self.pacers[item.channel].pause(self.config.probe_interval)
+        return self._retry(item, reason, outage=outage)
+
+    def _retry(self, item: Claimed, reason: str, *, outage: bool = False) -> Outcome:
+        now = self.clock()
+        began = item.first_tried_at or now
+        if now - began >= self.config.time_budget:
+            hours = self.config.time_budget.total_seconds() / 3600
+            return Outcome(
+                item.id,
+                "failed",
+                error=f"gagal terus selama {hours:g} jam: {reason}",
+                failure_kind=FailureKind.TRANSIENT,
+            )
+        if outage:
+            delay = self.config.probe_interval
+        else:
+            delay = min(self.config.backoff_cap, self.config.backoff_base * 2**item.attempts)
+            delay *= random.uniform(0.5, 1.5)
         return Outcome(
-            item.id, "retry", error=reason, next_attempt_at=self.clock() + timedelta(seconds=delay)
+            item.id,
+            "retry",
+            error=reason,
+            next_attempt_at=now + timedelta(seconds=delay),
+            counts_attempt=not outage,
         )
 
     def _count(self, outcome: Outcome) -> None:
@@ -249,6 +318,8 @@ class Broadcaster:
             self.stats.errors[key] = self.stats.errors.get(key, 0) + 1
         elif outcome.kind == "retry":
             self.stats.retried += 1
+        if outcome.kind not in ("identity",):
+            self._held.discard(outcome.delivery_id)
 
     # -- reminders -------------------------------------------------------------------------
 
@@ -283,7 +354,7 @@ class Broadcaster:
         if item.chat_id is None:
             return False
         pacer = self.pacers[item.channel]
-        await pacer.acquire(item.chat_id)
+        await pacer.acquire(item.chat_id, Priority.BROADCAST)
         try:
             await self.channels[item.channel].send_post(_message(item, item.chat_id, reminder=True))
         except RateLimited as exc:
@@ -307,9 +378,8 @@ class Broadcaster:
             stopping = stop.is_set() and self._inflight == 0
             if self._outcomes:
                 batch, self._outcomes = self._outcomes, []
-                pauses = dict(self._pauses)
                 try:
-                    await asyncio.to_thread(self._write, batch, pauses)
+                    await asyncio.to_thread(self._write, batch)
                 except Exception:
                     log.exception("could not record %d outcomes; retrying", len(batch))
                     self._outcomes = batch + self._outcomes
@@ -319,14 +389,30 @@ class Broadcaster:
                 return
             await asyncio.sleep(self.config.flush_interval)
 
-    def _write(self, batch: list[Outcome], pauses: dict[str, datetime]) -> None:
+    def _write(self, batch: list[Outcome]) -> None:
         now = self.clock()
         with session_scope(self.engine) as session:
-            posts = record_outcomes(session, batch, now=now)
+            posts = record_outcomes(session, batch, now=now, worker=self.worker_id)
             finish_posts(session, posts, now=now)
-            for channel, until in pauses.items():
-                if until > now:
-                    pause_channel(session, channel, until, now=now)
+
+    async def _renew_loop(self, stop: asyncio.Event) -> None:
+        """Rows waiting for their send slot keep their lease: nobody else takes them over."""
+        every = max(0.05, self.config.lease.total_seconds() / 3)
+        while not stop.is_set():
+            await self._sleep(stop, every)
+            held = list(self._held)
+            if not held:
+                continue
+            try:
+                await asyncio.to_thread(self._renew, held)
+            except Exception:
+                log.exception("could not renew %d leases", len(held))
+
+    def _renew(self, ids: list[int]) -> int:
+        with session_scope(self.engine) as session:
+            return renew_leases(
+                session, worker=self.worker_id, ids=ids, now=self.clock(), lease=self.config.lease
+            )
 
     async def _heartbeat_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -335,9 +421,9 @@ class Broadcaster:
             except Exception:
                 log.exception("heartbeat failed")
             else:
+                self.live_workers = live
                 now_wall, now_mono = self.clock(), time.monotonic()
                 for name, pacer in self.pacers.items():
-                    pacer.set_share(live)
                     if name in pauses and pauses[name] > now_wall:
                         pacer.pause_until(now_mono + (pauses[name] - now_wall).total_seconds())
             await self._sleep(stop, self.config.heartbeat_interval)

@@ -1,88 +1,356 @@
-"""Pacing sends to a channel's rate, per bot and per chat, with a shared flood wait.
+"""Pacing every send of one bot: one budget across processes, priorities, per-chat spacing.
 
-Sends are spaced evenly (a slot every 1/rate s) rather than in bursts: Telegram's limits are
-flexible but a steady stream at the rate never trips them, and a 429 costs far more time than
-the pacing does. After a 429 the rate drops and climbs back as sends succeed.
+A ``Pacer`` hands out send slots to the coroutines of one process. The slots come from a
+``Ledger``: the database (``SharedLedger``: every ``gaung`` process of the bot draws on the same
+budget and sees the same flood wait) or memory (``LocalLedger``, a process alone, and tests).
+The ledger's arithmetic (``db.delivery.pace``) aims below the configured ceiling and learns
+from 429s.
+
+Within a process the waiting sends are served by priority: a reply to someone who just wrote
+goes before a broadcast message, which goes before a button redraw. Each chat gets at most one
+message per ``per_chat_interval`` (Telegram: about 1/s per chat), and a chat waiting for its
+turn never holds up the others.
+
+Jitter: a slot is a moment, not a licence. If this process wakes too late for a slot (a busy
+event loop, a slow reservation), the slot is let go rather than used late: a late send would
+land close to the next one and could put more sends into one window than the limit allows.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import IntEnum
+from typing import Protocol
 
-MIN_FACTOR = 0.5
+from sqlalchemy import Engine
+
+from db.delivery.pace import Grant, PaceState, record_pause, record_rate_limited, reserve_slots
+from db.engine import session_scope
+from db.types import utcnow
+
+log = logging.getLogger("gaung.pace")
+
+
+def late_tolerance(interval: float) -> float:
+    """How late a slot may still be used: half the spacing, between 10 and 20 ms.
+
+    Sends then land within [slot, slot + tolerance]: in any window of W s at most
+    ceil(rate × (W + tolerance)) of them (at 28.8/s: 30 in any second; at 960/s: 970), which
+    leaves the rest of the ledger's margin below the ceiling (``db.delivery.pace.CAP``) for the
+    network's own jitter. Less tolerance drops more slots on a busy machine (measured: about
+    6 % of them at 30/s with 2-ms-to-9-ms tolerance, load 8 on two cores).
+    """
+    return min(0.02, max(0.01, interval / 2))
+
+
+class Priority(IntEnum):
+    REPLY = 0  # an answer to someone who just wrote, an admin notice
+    BROADCAST = 1  # posts and reminders
+    REDRAW = 2  # a keyboard showing what was confirmed: it can wait
+
+
+class Ledger(Protocol):
+    """Where a pacer's slots come from, and whom it tells about 429s and outages."""
+
+    async def reserve(self, want: int, ceiling: float) -> Grant: ...
+
+    def rate_limited(self, retry_after: float, ceiling: float) -> None: ...
+
+    def pause(self, seconds: float) -> None: ...
+
+    async def settle(self) -> None:
+        """Wait until the reports made so far are recorded (tests, shutdown)."""
+        ...
+
+
+class LocalLedger:
+    """The budget of one process alone (tests, tools): the same arithmetic, in memory."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.state = PaceState()
+        self.clock = clock
+
+    async def reserve(self, want: int, ceiling: float) -> Grant:
+        return self.state.reserve(want, ceiling, self.clock())
+
+    def rate_limited(self, retry_after: float, ceiling: float) -> None:
+        self.state.rate_limited(retry_after, ceiling, self.clock())
+
+    def pause(self, seconds: float) -> None:
+        self.state.pause(seconds, self.clock())
+
+    async def settle(self) -> None:
+        return None
+
+
+class SharedLedger:
+    """The bot's one budget in the database (``channel_state``), shared by every process."""
+
+    def __init__(self, engine: Engine, channel: str, *, clock: Callable[[], datetime] = utcnow):
+        self.engine = engine
+        self.channel = channel
+        self.clock = clock
+        self._writes: set[asyncio.Task[None]] = set()
+
+    async def reserve(self, want: int, ceiling: float) -> Grant:
+        return await asyncio.to_thread(self._reserve, want, ceiling)
+
+    def _reserve(self, want: int, ceiling: float) -> Grant:
+        with session_scope(self.engine) as session:
+            return reserve_slots(
+                session, self.channel, want=want, ceiling=ceiling, now=self.clock()
+            )
+
+    def rate_limited(self, retry_after: float, ceiling: float) -> None:
+        def write() -> None:
+            with session_scope(self.engine) as session:
+                record_rate_limited(
+                    session,
+                    self.channel,
+                    retry_after=retry_after,
+                    ceiling=ceiling,
+                    now=self.clock(),
+                )
+
+        self._spawn(write)
+
+    def pause(self, seconds: float) -> None:
+        def write() -> None:
+            with session_scope(self.engine) as session:
+                record_pause(session, self.channel, seconds=seconds, now=self.clock())
+
+        self._spawn(write)
+
+    def _spawn(self, write: Callable[[], None]) -> None:
+        async def run() -> None:
+            try:
+                await asyncio.to_thread(write)
+            except Exception:  # the local pause still holds; the others learn at their next 429
+                log.exception("could not share the %s pause", self.channel)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def settle(self) -> None:
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+
+
+@dataclass(eq=False)
+class _Waiter:
+    chat: str | None
+    future: asyncio.Future[None] = field(repr=False)
 
 
 class Pacer:
     def __init__(
         self,
-        rate: float,
+        ceiling: float,
         *,
+        ledger: Ledger | None = None,
         per_chat_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        batch_seconds: float = 0.25,
     ) -> None:
-        self._rate = rate
-        self._share = 1.0
-        self._factor = 1.0
-        self._next = 0.0
-        self._paused_until = 0.0
-        self._per_chat = per_chat_interval
-        self._chat_next: dict[str, float] = {}
+        self.ceiling = ceiling
+        self.ledger: Ledger = ledger or LocalLedger(clock)
         self._clock = clock
+        self._per_chat = per_chat_interval
+        self._batch = batch_seconds
+        self._rate = ceiling
+        self._interval = 1.0 / ceiling
+        self._slots: deque[float] = deque()
+        self._paused_until = 0.0
+        self._queues: tuple[deque[_Waiter], ...] = tuple(deque() for _ in Priority)
+        self._chat_next: dict[str, float] = {}
+        self._dispatcher: asyncio.Task[None] | None = None
+        self._reservation: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Event | None = None
+        self.dropped = 0  # slots let go because this process came too late for them
+
+    # -- what callers see -------------------------------------------------------------------
 
     @property
     def rate(self) -> float:
-        return self._rate * self._share * self._factor
-
-    def set_share(self, workers: int) -> None:
-        """Several workers split one channel's rate between them."""
-        self._share = 1.0 / max(1, workers)
+        """The rate this bot is sending at now (learned; at most the ceiling)."""
+        return self._rate
 
     def pause_until(self, moment: float) -> None:
-        self._paused_until = max(self._paused_until, moment)
+        """A wait learned from elsewhere (the database); local only."""
+        if moment > self._paused_until:
+            self._paused_until = moment
+            self._slots.clear()
 
-    def pause(self, seconds: float) -> None:
+    def pause(self, seconds: float, *, share: bool = True) -> None:
+        """Stop sending for a while (an outage, a bad token); every process if ``share``."""
         self.pause_until(self._clock() + seconds)
+        if share:
+            self.ledger.pause(seconds)
 
     def paused_for(self) -> float:
         return max(0.0, self._paused_until - self._clock())
 
     def backlog(self) -> float:
-        """Seconds of slots already promised (or of flood wait): how busy the bot is now."""
+        """Seconds of sends already waiting (or of flood wait): how busy the bot is now."""
         now = self._clock()
-        return max(0.0, self._next - now, self._paused_until - now)
+        waiting = sum(len(q) for q in self._queues) / max(self._rate, 1e-9)
+        promised = (self._slots[-1] - now) if self._slots else 0.0
+        return max(0.0, promised, waiting, self._paused_until - now)
 
     def on_rate_limited(self, retry_after: float) -> None:
-        self.pause(retry_after)
-        self._factor = max(MIN_FACTOR, self._factor * 0.8)
+        """A 429: this process waits at once; the ledger tells the others and slows the bot."""
+        self.pause_until(self._clock() + retry_after)
+        self.ledger.rate_limited(retry_after, self.ceiling)
 
     def on_success(self) -> None:
-        if self._factor < 1.0:
-            self._factor = min(1.0, self._factor + 0.005)
+        """Kept for callers; the pace climbs with time (``db.delivery.pace``), not per send."""
 
-    async def acquire(self, chat_id: str | None = None) -> None:
-        """Wait for this send's slot; a flood wait that starts meanwhile is honoured too."""
+    async def acquire(
+        self, chat_id: str | None = None, priority: Priority = Priority.BROADCAST
+    ) -> None:
+        """Wait for this send's slot."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queues[priority].append(_Waiter(chat_id, future))
+        self._kick()
+        try:
+            await future
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+
+    async def aclose(self) -> None:
+        for task in (self._dispatcher, self._reservation):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await self.ledger.settle()
+
+    # -- the dispatcher ---------------------------------------------------------------------
+
+    def _kick(self) -> None:
+        if self._wakeup is not None:
+            self._wakeup.set()
+        if self._dispatcher is None or self._dispatcher.done():
+            self._wakeup = asyncio.Event()
+            self._dispatcher = asyncio.get_running_loop().create_task(self._dispatch())
+
+    async def _nap(self, seconds: float) -> None:
+        assert self._wakeup is not None
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=max(0.0, seconds))
+
+    async def _dispatch(self) -> None:
         while True:
+            for queue in self._queues:
+                while queue and queue[0].future.done():
+                    queue.popleft()
+            if not any(self._queues):
+                return
             now = self._clock()
             if now < self._paused_until:
                 await asyncio.sleep(self._paused_until - now)
                 continue
-            slot = max(now, self._next)
-            if chat_id is not None:
-                ready = self._chat_next.get(chat_id, 0.0)
-                if ready > slot:
-                    # Wait for this chat without holding a bot-wide slot: other chats go on.
-                    await asyncio.sleep(ready - now)
-                    continue
-                self._chat_next[chat_id] = slot + self._per_chat
-                if len(self._chat_next) > 50_000:
-                    self._forget_old(now)
-            self._next = slot + 1.0 / self.rate
+            tolerance = late_tolerance(self._interval)
+            while self._slots and now - self._slots[0] > tolerance:
+                self._slots.popleft()
+                self.dropped += 1
+            # Reserve the next slots while the last ones are still being used: a reservation
+            # is a database round trip, and waiting for it would leave the bot idle meanwhile.
+            if self._reservation is None and len(self._slots) < self._low_water():
+                waiting = self._ready_count(now + self._batch)
+                if waiting > len(self._slots):
+                    self._reservation = asyncio.get_running_loop().create_task(
+                        self._reserve(waiting - len(self._slots))
+                    )
+            if not self._slots:
+                if self._reservation is not None:
+                    await self._nap(self._batch)  # woken when the slots arrive
+                else:
+                    await self._nap(self._next_chat_ready(now) - now)
+                continue
+            slot = self._slots[0]
             if slot > now:
                 await asyncio.sleep(slot - now)
-            if self._clock() >= self._paused_until:
-                return
+                continue
+            waiter = self._pick(now)
+            if waiter is None:  # every waiting send is for a chat still spacing out
+                await self._nap(self._next_chat_ready(now) - now)
+                continue
+            self._slots.popleft()
+            if waiter.chat is not None:
+                self._chat_next[waiter.chat] = now + self._per_chat
+                if len(self._chat_next) > 50_000:
+                    self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+            waiter.future.set_result(None)
 
-    def _forget_old(self, now: float) -> None:
-        self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
+    def _low_water(self) -> int:
+        """Reserve again when less than one batch is left: a reservation is a database write,
+        which on a busy server can take longer than the last few slots last."""
+        return max(2, int(self._rate * self._batch))
+
+    async def _reserve(self, want: int) -> None:
+        want = max(1, min(want, int(self._rate * self._batch) + 1))
+        try:
+            try:
+                grant = await self.ledger.reserve(want, self.ceiling)
+            except Exception:
+                log.exception("could not reserve send slots; retrying")
+                await asyncio.sleep(0.5)
+                return
+            now = self._clock()
+            self._rate, self._interval = grant.rate, grant.interval
+            if grant.pause > 0:
+                self.pause_until(now + grant.pause)
+            if grant.count == 0:
+                await asyncio.sleep(min(grant.delay, self._batch))
+                return
+            first = now + grant.delay
+            if self._slots and first < self._slots[-1]:
+                first = self._slots[-1] + grant.interval  # never closer than the pace
+            self._slots.extend(first + i * grant.interval for i in range(grant.count))
+        finally:
+            self._reservation = None
+            if self._wakeup is not None:
+                self._wakeup.set()
+
+    def _ready(self, waiter: _Waiter, moment: float) -> bool:
+        return waiter.chat is None or self._chat_next.get(waiter.chat, 0.0) <= moment
+
+    def _ready_count(self, moment: float) -> int:
+        return sum(
+            1 for q in self._queues for w in q if not w.future.done() and self._ready(w, moment)
+        )
+
+    def _next_chat_ready(self, now: float) -> float:
+        times = [
+            self._chat_next.get(w.chat, now) if w.chat is not None else now
+            for q in self._queues
+            for w in q
+            if not w.future.done()
+        ]
+        return max(now, min(times, default=now + self._batch))
+
+    def _pick(self, now: float) -> _Waiter | None:
+        for queue in self._queues:
+            for index, waiter in enumerate(queue):
+                if waiter.future.done():
+                    continue
+                if self._ready(waiter, now):
+                    del queue[index]
+                    return waiter
+        return None
+
+
+def shared_pacer(engine: Engine, channel: str, ceiling: float) -> Pacer:
+    """The pacer of one channel of this process, drawing on the bot's one budget."""
+    return Pacer(ceiling, ledger=SharedLedger(engine, channel))

@@ -1,17 +1,9 @@
-"""Wiring from settings: which channels exist and how fast each may send."""
+"""Set-up shared by the commands (channels, pacers, workers: ``bot.channels.registry``)."""
 
 from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
-
-from bot.broadcast import ReminderPolicy, WorkerConfig
-from bot.channels.base import Channel
-from bot.channels.links import open_links_for
-from bot.channels.telegram import TelegramChannel
-from db.errors import Invalid
-from db.settings import Settings
 
 
 def use_db_threads(threads: int = 32) -> None:
@@ -19,43 +11,4 @@ def use_db_threads(threads: int = 32) -> None:
     machine has 6, too few when taps, replies and the broadcaster all wait on the database."""
     asyncio.get_running_loop().set_default_executor(
         ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gaung-db")
-    )
-
-
-def build_channels(settings: Settings) -> dict[str, Channel]:
-    channels: dict[str, Channel] = {}
-    if settings.telegram_token:
-        channels["telegram"] = TelegramChannel(
-            settings.telegram_token,
-            settings.telegram_api_url,
-            paid_broadcast=settings.telegram_paid_broadcast,
-            connections=max(16, min(256, int(settings.telegram_rate / 4) + 8)),
-            open_links=open_links_for(settings),
-        )
-    if not channels:
-        raise Invalid("tidak ada saluran: atur GAUNG_TELEGRAM_TOKEN")
-    return channels
-
-
-def channel_rates(settings: Settings) -> dict[str, float]:
-    return {"telegram": settings.telegram_rate, "whatsapp": settings.whatsapp_rate}
-
-
-def worker_config(settings: Settings, *, reminders: bool = True) -> WorkerConfig:
-    policy = (
-        ReminderPolicy(
-            delay=timedelta(hours=settings.reminder_delay_hours),
-            tz=settings.tz,
-            quiet_start=settings.quiet_hours_start,
-            quiet_end=settings.quiet_hours_end,
-            # Look for due reminders often enough that a short delay (the demo's) is honoured.
-            poll=min(30.0, max(1.0, settings.reminder_delay_hours * 360)),
-        )
-        if reminders
-        else None
-    )
-    return WorkerConfig(
-        max_attempts=settings.delivery_max_attempts,
-        lease=timedelta(seconds=settings.delivery_lease_seconds),
-        reminders=policy,
     )

@@ -67,7 +67,17 @@ class DeliveryStatus(StrEnum):
     PENDING = "pending"  # waiting to be claimed (possibly not before next_attempt_at)
     SENDING = "sending"  # claimed by a worker under a lease
     SENT = "sent"  # accepted by the channel
-    FAILED = "failed"  # will not be retried; error says why
+    FAILED = "failed"  # will not be retried; error says why, failure_kind how to treat it
+    SKIPPED = "skipped"  # not sent: the person opted out, became unreachable or left the roster
+
+
+class FailureKind(StrEnum):
+    """Why a delivery failed, so that ``gaung broadcast --retry-failed`` knows what to retry."""
+
+    TRANSIENT = "transient"  # the channel kept failing past the delivery's time budget
+    REFUSED = "refused"  # the channel refused this message (400)
+    UNREACHABLE = "unreachable"  # blocked, deactivated, unknown chat
+    CANCELLED = "cancelled"  # the post was cancelled
 
 
 class ConfirmationKind(StrEnum):
@@ -295,6 +305,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("post_id", "asn_id"),
         CheckConstraint(_in("status", DeliveryStatus), name="status"),
+        CheckConstraint(_in("failure_kind", FailureKind), name="failure_kind"),
         CheckConstraint(_in("channel", Channel), name="channel"),
         Index("ix_delivery_post_opd_status", "post_id", "opd_id", "status"),
         Index("ix_delivery_due", "status", "next_attempt_at"),
@@ -318,6 +329,8 @@ class Delivery(SQLModel, table=True):
     sent_at: datetime | None = _time()
     failed_at: datetime | None = _time()
     error: str | None = Field(default=None, max_length=500)
+    failure_kind: str | None = Field(default=None, max_length=16)
+    first_tried_at: datetime | None = _time()  # a transient failure's time budget runs from here
     reminded_at: datetime | None = _time()
     opened_at: datetime | None = _time()  # first open through the tracked link (measured)
     created_at: datetime = _created()
@@ -409,6 +422,12 @@ class ChannelState(SQLModel, table=True):
     channel: str = Field(primary_key=True, max_length=16)
     paused_until: datetime | None = _time()
     updated_at: datetime = _created()
+    # The one budget of the bot (``db.delivery.pace``): every process reserves its send slots
+    # here, so the sum of what they send stays within what the channel allows.
+    rate: float | None = None  # the learned rate (messages/s); None: not learned yet
+    failed_rate: float | None = None  # the rate at which the last 429 came
+    next_slot_at: datetime | None = _time()
+    rate_changed_at: datetime | None = _time()
 
 
 class WorkerHeartbeat(SQLModel, table=True):

@@ -79,7 +79,9 @@ class Settings(BaseSettings):
     reminder_delay_hours: float = Field(default=6.0, ge=0)
     quiet_hours_start: time = time(21, 0)
     quiet_hours_end: time = time(6, 0)
-    delivery_max_attempts: int = Field(default=5, ge=1, le=50)
+    # A delivery whose sends keep failing for the channel's reasons (5xx, timeouts) is retried
+    # for this long before it fails; a refused one (400) fails at once.
+    delivery_time_budget_hours: float = Field(default=24.0, gt=0, le=24 * 14)
     delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
 
     # OPD sources (issue 15): how often each feed is polled when it answers well, and the

@@ -11,8 +11,10 @@ connection (``bench/broadcast.py``: 8,000 paid messages took ~50 s; in pools of 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import time
 from typing import Any
 
 import httpx
@@ -22,6 +24,7 @@ from bot.channels.base import (
     OutgoingPost,
     RateLimited,
     Rejected,
+    SendError,
     Transient,
     Unreachable,
 )
@@ -76,6 +79,7 @@ class TelegramChannel:
     ) -> None:
         self._paid = paid_broadcast
         self.open_links = open_links
+        self._api_url = api_url.rstrip("/")
         shards = max(1, -(-connections // CONNECTIONS_PER_CLIENT))
         per_client = -(-connections // shards)
         tls = httpx.create_ssl_context()  # one for all: each loads the CA bundle
@@ -124,6 +128,41 @@ class TelegramChannel:
             return body["result"]
         raise classify(response.status_code, body)
 
+    async def check(self, *, patience: float = 30.0) -> None:
+        """Make sure the token and the API address work, before sending anything.
+
+        Raises ``Misconfigured`` with one line naming the setting to fix: a refused token, an
+        address that answers "not found", or one that does not answer within ``patience``.
+        """
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                await self.call("getMe", {})
+                return
+            except Misconfigured as exc:
+                if "401" in exc.reason or "unauthorized" in exc.reason.lower():
+                    raise Misconfigured(
+                        f"GAUNG_TELEGRAM_TOKEN ditolak oleh {self._api_url} ({exc.reason})"
+                    ) from None
+                raise Misconfigured(
+                    f"GAUNG_TELEGRAM_TOKEN atau GAUNG_TELEGRAM_API_URL salah: {self._api_url} "
+                    f"menjawab {exc.reason}"
+                ) from None
+            except Transient as exc:
+                if time.monotonic() >= deadline:
+                    raise Misconfigured(
+                        f"GAUNG_TELEGRAM_API_URL tidak bisa dihubungi: {self._api_url} "
+                        f"({exc.reason})"
+                    ) from None
+                await asyncio.sleep(2.0)
+            except RateLimited as exc:
+                await asyncio.sleep(min(exc.retry_after, max(0.0, deadline - time.monotonic())))
+            except SendError as exc:  # something answered, but not a Bot API
+                raise Misconfigured(
+                    f"GAUNG_TELEGRAM_API_URL salah: {self._api_url} tidak menjawab sebagai "
+                    f"Bot API ({exc.reason})"
+                ) from None
+
     async def aclose(self) -> None:
         for client in self._clients:
             await client.aclose()
@@ -142,7 +181,9 @@ def classify(status: int, body: dict[str, Any]) -> Exception:
     if code == 400 and ("chat not found" in lowered or "user not found" in lowered):
         return Unreachable(description)
     if code in (401, 404):
-        return Misconfigured(description)
+        return Misconfigured(
+            f"{code} {description}" if str(code) not in description else description
+        )
     if code >= 500 or code in (408, 409):
         return Transient(description)
     return Rejected(description)

@@ -2,6 +2,7 @@
 
 One bot has one rate at Telegram, whoever sends: replies, edits, admin notices and broadcasts
 draw on the same slots and the same flood wait. A 429 is waited out and retried, never dropped.
+Replies go before broadcast messages, keyboard redraws after them (``bot.ratelimit.Priority``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from telegram.error import BadRequest, RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.ratelimit import Pacer
+from bot.ratelimit import Pacer, Priority
 
 log = logging.getLogger("gaung.telegram")
 
@@ -31,6 +32,8 @@ PACED = {
     "copyMessage",
     "forwardMessage",
 }
+# Redrawing a keyboard can wait; everything else PTB sends answers someone who just wrote.
+REDRAWS = {"editMessageReplyMarkup"}
 MAX_RETRIES = 5
 
 
@@ -62,9 +65,10 @@ class PacerRateLimiter(BaseRateLimiter[None]):
         rate_limit_args: None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat = data.get("chat_id")
+        priority = Priority.REDRAW if endpoint in REDRAWS else Priority.REPLY
         for attempt in range(MAX_RETRIES + 1):
             if endpoint in PACED:
-                await self.pacer.acquire(str(chat) if chat is not None else None)
+                await self.pacer.acquire(str(chat) if chat is not None else None, priority)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    or_,
     select,
     update,
 )
@@ -34,6 +35,7 @@ from db.models import (
     ChatIdentity,
     Delivery,
     DeliveryStatus,
+    FailureKind,
     Opd,
     Post,
     PostStatus,
@@ -110,7 +112,12 @@ def cancel_pending(session: Session, post_id: int) -> int:
     result = session.exec(
         update(delivery)
         .where(delivery.c.post_id == post_id, delivery.c.status == DeliveryStatus.PENDING)
-        .values(status=DeliveryStatus.FAILED, error="postingan dibatalkan", failed_at=utcnow())
+        .values(
+            status=DeliveryStatus.FAILED,
+            error="postingan dibatalkan",
+            failure_kind=FailureKind.CANCELLED,
+            failed_at=utcnow(),
+        )
     )
     return int(result.rowcount or 0)
 
@@ -130,7 +137,12 @@ def mark_sent(
 
 
 def mark_failed(
-    session: Session, delivery: Delivery, error: str, *, now: datetime | None = None
+    session: Session,
+    delivery: Delivery,
+    error: str,
+    *,
+    now: datetime | None = None,
+    kind: FailureKind | None = None,
 ) -> None:
     """Also for a send the channel accepted and later reported failed (WhatsApp statuses)."""
     if delivery.status == DeliveryStatus.SENT:
@@ -144,6 +156,7 @@ def mark_failed(
     delivery.failed_at = now or utcnow()
     delivery.lease_owner = delivery.lease_until = None
     delivery.error = error[:500]
+    delivery.failure_kind = kind
     session.add(delivery)
     session.flush()
 
@@ -170,6 +183,7 @@ class Claimed:
     caption: str | None
     platform: str
     opd_nama: str
+    first_tried_at: datetime | None = None
 
 
 def claim_due(
@@ -187,6 +201,10 @@ def claim_due(
     PostgreSQL skips rows another worker holds (``FOR UPDATE SKIP LOCKED``), so several
     workers on several machines share one broadcast; SQLite serialises writers through
     ``BEGIN IMMEDIATE``, so the same statement is safe across processes sharing the file.
+
+    The recipient is checked again here, not only when the post was approved: a delivery
+    whose ASN has since opted out, become unreachable or left the roster ends ``skipped``
+    (with the reason) instead of being sent.
     """
     delivery, post = table(Delivery), table(Post)
     due = (
@@ -214,13 +232,15 @@ def claim_due(
             lease_owner=worker,
             lease_until=now + lease,
             next_attempt_at=now + lease,
+            first_tried_at=func.coalesce(delivery.c.first_tried_at, now),
         )
         .returning(delivery.c.id)
     )
     ids = [row[0] for row in claimed]
     if not ids:
         return []
-    result = load_claimed(session, ids)
+    skipped = skip_ineligible(session, ids, now=now)
+    result = [c for c in load_claimed(session, ids) if c.id not in skipped]
     post_ids = {c.post_id for c in result}
     session.connection().execute(
         update(post)
@@ -228,6 +248,117 @@ def claim_due(
         .values(status=PostStatus.SENDING)
     )
     return result
+
+
+SKIP_OPTED_OUT = "dilewati: ASN berhenti menerima kiriman (/berhenti)"
+SKIP_LEFT = "dilewati: ASN tidak lagi ada dalam daftar"
+SKIP_NO_CHAT = "dilewati: identitas chat ASN sudah dihapus"
+SKIP_UNREACHABLE = "dilewati: chat ASN tidak dapat dihubungi"
+
+
+def skip_ineligible(session: Session, ids: Sequence[int], *, now: datetime) -> set[int]:
+    """Mark ``skipped`` the deliveries among ``ids`` whose recipient may no longer get them."""
+    delivery, asn, identity = table(Delivery), table(Asn), table(ChatIdentity)
+    conn = session.connection()
+    ineligible: ColumnElement[bool] = or_(
+        asn.c.active.is_(False),
+        asn.c.opted_out_at.is_not(None),
+        identity.c.id.is_(None),
+        identity.c.reachable.is_(False),
+    )
+    rows = conn.execute(
+        select(
+            delivery.c.id,
+            asn.c.active,
+            asn.c.opted_out_at,
+            identity.c.id.label("identity"),
+            identity.c.unreachable_reason,
+        )
+        .select_from(delivery)
+        .join(asn, asn.c.id == delivery.c.asn_id)
+        .outerjoin(identity, identity.c.id == delivery.c.identity_id)
+        .where(delivery.c.id.in_(ids), ineligible)
+    ).all()
+    if not rows:
+        return set()
+    skips = []
+    for row in rows:
+        if row.opted_out_at is not None:
+            reason = SKIP_OPTED_OUT
+        elif not row.active:
+            reason = SKIP_LEFT
+        elif row.identity is None:
+            reason = SKIP_NO_CHAT
+        else:
+            detail = f" ({row.unreachable_reason})" if row.unreachable_reason else ""
+            reason = f"{SKIP_UNREACHABLE}{detail}"
+        skips.append({"d_id": row.id, "err": reason[:500]})
+    conn.execute(
+        update(delivery)
+        .where(delivery.c.id == bindparam("d_id"))
+        .values(
+            status=DeliveryStatus.SKIPPED,
+            error=bindparam("err"),
+            failed_at=now,
+            lease_owner=None,
+            lease_until=None,
+        ),
+        skips,
+    )
+    return {row.id for row in rows}
+
+
+def renew_leases(
+    session: Session, *, worker: str, ids: Sequence[int], now: datetime, lease: timedelta
+) -> int:
+    """Extend the leases ``worker`` still holds (rows waiting for their send slot)."""
+    if not ids:
+        return 0
+    delivery = table(Delivery)
+    result = session.connection().execute(
+        update(delivery)
+        .where(
+            delivery.c.id.in_(list(ids)),
+            delivery.c.status == DeliveryStatus.SENDING,
+            delivery.c.lease_owner == worker,
+        )
+        .values(lease_until=now + lease, next_attempt_at=now + lease)
+    )
+    return int(result.rowcount or 0)
+
+
+def requeue_failed(session: Session, post_id: int, *, now: datetime) -> int:
+    """Queue again the post's deliveries that failed for a transient reason; how many.
+
+    Never those refused as unreachable, refused by the channel, or cancelled, and never the
+    skipped ones (the person opted out or left). The post goes back to ``sending``.
+    """
+    delivery, post = table(Delivery), table(Post)
+    conn = session.connection()
+    result = conn.execute(
+        update(delivery)
+        .where(
+            delivery.c.post_id == post_id,
+            delivery.c.status == DeliveryStatus.FAILED,
+            delivery.c.failure_kind == FailureKind.TRANSIENT,
+        )
+        .values(
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=now,
+            first_tried_at=None,
+            failed_at=None,
+            failure_kind=None,
+            error=None,
+        )
+    )
+    count = int(result.rowcount or 0)
+    if count:
+        conn.execute(
+            update(post)
+            .where(post.c.id == post_id, post.c.status == PostStatus.SENT)
+            .values(status=PostStatus.SENDING, sent_at=None)
+        )
+    return count
 
 
 def load_claimed(session: Session, ids: Sequence[int]) -> list[Claimed]:
@@ -245,6 +376,7 @@ def load_claimed(session: Session, ids: Sequence[int]) -> list[Claimed]:
             post.c.caption,
             post.c.platform,
             opd.c.nama.label("opd_nama"),
+            delivery.c.first_tried_at,
         )
         .select_from(delivery)
         .join(post, post.c.id == delivery.c.post_id)
@@ -262,6 +394,8 @@ class Outcome:
 
     ``kind``: sent, retry, deferred, failed, unreachable (fails the delivery and the identity),
     identity (a reminder found the identity unreachable; the delivery itself stays sent).
+    ``counts_attempt``: a retry caused by the channel's trouble (an outage) spends no attempt.
+    ``failure_kind``: for ``failed``, why (``FailureKind``), so that transient ones can be retried.
     """
 
     delivery_id: int
@@ -271,16 +405,27 @@ class Outcome:
     next_attempt_at: datetime | None = None
     identity_id: int | None = None
     counts_attempt: bool = True
+    failure_kind: str | None = None
 
 
-def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datetime) -> set[int]:
-    """Write a batch of results in one statement per kind; returns the posts touched."""
+def record_outcomes(
+    session: Session, outcomes: Sequence[Outcome], *, now: datetime, worker: str | None = None
+) -> set[int]:
+    """Write a batch of results in one statement per kind; returns the posts touched.
+
+    With ``worker``, every outcome but ``sent`` applies only while the row is still leased to
+    that worker: a worker that stalled past its lease cannot undo what the worker that took the
+    row over recorded. ``sent`` is the truth whoever reports it, so it applies to any row not
+    yet final (and a row already final is never counted twice).
+    """
     delivery = table(Delivery)
     by_kind: dict[str, list[Outcome]] = {}
     for outcome in outcomes:
         by_kind.setdefault(outcome.kind, []).append(outcome)
     conn = session.connection()
     guard = and_(delivery.c.id == bindparam("d_id"), delivery.c.status == DeliveryStatus.SENDING)
+    if worker is not None:
+        guard = and_(guard, delivery.c.lease_owner == worker)
     free = {"lease_owner": None, "lease_until": None}
     if sent := by_kind.get("sent"):
         # One statement moves the rows and says which it really moved (a row another worker
@@ -289,7 +434,7 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datet
             update(delivery)
             .where(
                 delivery.c.id.in_([o.delivery_id for o in sent]),
-                delivery.c.status == DeliveryStatus.SENDING,
+                delivery.c.status.in_(OPEN_DELIVERY),
             )
             .values(
                 status=DeliveryStatus.SENT,
@@ -298,30 +443,43 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datet
                 attempts=delivery.c.attempts + 1,
                 **free,
             )
-            .returning(delivery.c.post_id, delivery.c.opd_id)
+            .returning(delivery.c.id, delivery.c.post_id, delivery.c.opd_id)
         ).all()
-        conn.execute(
-            update(delivery)
-            .where(delivery.c.id == bindparam("d_id"))
-            .values(message_id=bindparam("m_id")),
-            [{"d_id": o.delivery_id, "m_id": o.message_id} for o in sent],
-        )
-        bump(session, delivered_deltas((p, o) for p, o in moved))
-    for kind in ("retry", "deferred"):
-        if batch := by_kind.get(kind):
-            increment = 1 if kind == "retry" else 0
+        moved_ids = {row.id for row in moved}
+        if moved_ids:
             conn.execute(
                 update(delivery)
-                .where(guard)
-                .values(
-                    status=DeliveryStatus.PENDING,
-                    next_attempt_at=bindparam("due"),
-                    error=bindparam("err"),
-                    attempts=delivery.c.attempts + increment,
-                    **free,
-                ),
-                [{"d_id": o.delivery_id, "due": o.next_attempt_at, "err": o.error} for o in batch],
+                .where(delivery.c.id == bindparam("d_id"))
+                .values(message_id=bindparam("m_id")),
+                [
+                    {"d_id": o.delivery_id, "m_id": o.message_id}
+                    for o in sent
+                    if o.delivery_id in moved_ids
+                ],
             )
+        bump(session, delivered_deltas((row.post_id, row.opd_id) for row in moved))
+    requeue = by_kind.get("retry", []) + by_kind.get("deferred", [])
+    if requeue:
+        conn.execute(
+            update(delivery)
+            .where(guard)
+            .values(
+                status=DeliveryStatus.PENDING,
+                next_attempt_at=bindparam("due"),
+                error=bindparam("err"),
+                attempts=delivery.c.attempts + bindparam("inc"),
+                **free,
+            ),
+            [
+                {
+                    "d_id": o.delivery_id,
+                    "due": o.next_attempt_at,
+                    "err": o.error,
+                    "inc": int(o.kind == "retry" and o.counts_attempt),
+                }
+                for o in requeue
+            ],
+        )
     failed = by_kind.get("failed", []) + by_kind.get("unreachable", [])
     if failed:
         conn.execute(
@@ -331,10 +489,19 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datet
                 status=DeliveryStatus.FAILED,
                 failed_at=now,
                 error=bindparam("err"),
+                failure_kind=bindparam("fk"),
                 attempts=delivery.c.attempts + 1,
                 **free,
             ),
-            [{"d_id": o.delivery_id, "err": (o.error or "")[:500]} for o in failed],
+            [
+                {
+                    "d_id": o.delivery_id,
+                    "err": (o.error or "")[:500],
+                    "fk": o.failure_kind
+                    or (FailureKind.UNREACHABLE if o.kind == "unreachable" else None),
+                }
+                for o in failed
+            ],
         )
     unreachable = [
         o
@@ -381,6 +548,7 @@ class Progress:
     pending: int  # waiting or being sent now
     deferred: int  # pending, but not due before the given moment (channel limit, backoff)
     failures: dict[str, int]
+    skipped: int = 0  # not sent: opted out, unreachable or left the roster after approval
 
     @property
     def done(self) -> bool:
@@ -445,4 +613,5 @@ def progress(
         pending=pending,
         deferred=deferred,
         failures={str(k): v for k, v in failures.items()},
+        skipped=counts.get(DeliveryStatus.SKIPPED, 0),
     )

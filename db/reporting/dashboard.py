@@ -150,6 +150,8 @@ def recent_posts(
         .where(delivery.c.post_id.in_(ids))
         .group_by(delivery.c.post_id, delivery.c.status)
     ):
+        if status == DeliveryStatus.SKIPPED:
+            continue  # never went out (opted out, unreachable, left): not part of the progress
         row = rows[post_id]
         row.total += n
         if status == DeliveryStatus.SENT:

@@ -15,7 +15,12 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", action="append", default=[], help="a bot token to accept")
-    parser.add_argument("--limit", action="append", default=[], help="name=value, e.g. rate=30")
+    parser.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        help="name=value, e.g. rate=30, shape=sliding|bucket|fixed, penalty=growing|none",
+    )
     parser.add_argument(
         "--local",
         action="store_true",
@@ -25,7 +30,8 @@ def main() -> None:
     world = World()
     world.local_webhooks = args.local
     if args.limit:
-        world.set_limits(**{k: float(v) for k, v in (item.split("=", 1) for item in args.limit)})
+        pairs = (item.split("=", 1) for item in args.limit)
+        world.set_limits(**{k: v if k in ("shape", "penalty") else float(v) for k, v in pairs})
     for token in args.token or ["123456:TEST-TOKEN"]:
         world.add_bot(token)
     uvicorn.run(

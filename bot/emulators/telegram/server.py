@@ -263,6 +263,8 @@ CONTROL_OPS: dict[str, Any] = {
     ),
     "messages": _messages,
     "stats": lambda w: w.stats(),
+    # (emulator clock, HTTP status) of every sendMessage: the benchmarks' pace figures.
+    "send_log": lambda w: [[c.at, c.status] for c in w.calls("sendMessage")],
     "delivered_counts": lambda w: {str(k): v for k, v in w.delivered_counts().items()},
     "reset_calls": lambda w: [b.calls.clear() for b in w.bots.values()] and None,
 }

@@ -12,10 +12,10 @@ import math
 import secrets
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 FIRST_USER_ID = 700_000_000
 BOT_ID_BASE = 8_000_000_000
@@ -52,19 +52,58 @@ NOT_MODIFIED = bad_request(
 QUERY_TOO_OLD = bad_request("query is too old and response timeout expired or query ID is invalid")
 
 
+SHAPES = ("sliding", "bucket", "fixed")
+PENALTIES = ("growing", "none")
+
+
 @dataclass
 class Limits:
-    """Telegram calls its limits flexible; these are the emulator's settings for them."""
+    """Telegram calls its limits flexible; these are the emulator's *assumptions* about them.
+
+    Telegram does not publish how it counts the bot-wide limit, so the shape is a setting:
+    ``sliding`` (at most rate × window sends in any window of that many seconds), ``bucket``
+    (a token bucket of ``burst`` tokens refilled at ``rate``) or ``fixed`` (rate × window sends
+    per window aligned to the clock). The penalty rule says what sending during a flood wait
+    does: ``growing`` adds ``flood_penalty`` seconds for each such send, ``none`` leaves the
+    wait as it was. The defaults are the strict ones: a sliding window, a growing penalty.
+    The per-chat limit is a token bucket (about 1/s with short bursts) in every shape.
+    """
 
     rate: float = 30.0  # messages/s per bot
-    burst: float | None = None  # bucket size; default one second's worth
+    burst: float | None = None  # bucket size (shape "bucket"); default one second's worth
+    shape: str = "sliding"
+    window: float = 1.0  # seconds (shapes "sliding" and "fixed")
+    penalty: str = "growing"
     paid_rate: float = 1000.0  # with allow_paid_broadcast
     chat_rate: float = 1.0  # messages/s per chat
     chat_burst: float = 3.0
-    flood_penalty: float = 1.0  # seconds added for each send during a flood wait
+    flood_penalty: float = 1.0  # seconds added for each send during a flood wait ("growing")
     callback_timeout: float = 10.0  # answerCallbackQuery later than this: "query is too old"
     webhook_retry_base: float = 1.0  # first retry delay; doubles up to the cap
     webhook_retry_cap: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.shape not in SHAPES:
+            raise ValueError(f"unknown limiter shape {self.shape!r}: one of {', '.join(SHAPES)}")
+        if self.penalty not in PENALTIES:
+            raise ValueError(f"unknown penalty {self.penalty!r}: one of {', '.join(PENALTIES)}")
+
+    def limiter(self, rate: float, burst: float | None = None) -> Limiter:
+        if self.shape == "bucket":
+            return Bucket(rate, burst or rate)
+        if self.shape == "fixed":
+            return FixedWindow(rate, self.window)
+        return SlidingWindow(rate, self.window)
+
+
+class Limiter(Protocol):
+    def ready(self, now: float) -> bool: ...
+
+    def take(self, now: float) -> None: ...
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more send would be accepted."""
+        ...
 
 
 class Bucket:
@@ -72,10 +111,10 @@ class Bucket:
         self.rate = rate
         self.burst = max(1.0, burst)
         self.tokens = self.burst
-        self.stamp = 0.0
+        self.stamp: float | None = None
 
     def _refill(self, now: float) -> None:
-        if self.stamp:
+        if self.stamp is not None:
             self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
 
@@ -83,12 +122,66 @@ class Bucket:
         self._refill(now)
         return self.tokens >= 1.0
 
-    def take(self) -> None:
+    def take(self, now: float) -> None:
+        self._refill(now)
         self.tokens -= 1.0
 
     def wait(self, now: float) -> float:
         self._refill(now)
         return max(0.0, (1.0 - self.tokens) / self.rate)
+
+
+class SlidingWindow:
+    """At most ``rate × window`` accepted sends in any ``window`` seconds."""
+
+    def __init__(self, rate: float, window: float = 1.0) -> None:
+        self.window = window
+        self.most = max(1, round(rate * window))
+        self.stamps: deque[float] = deque()
+
+    def _expire(self, now: float) -> None:
+        while self.stamps and self.stamps[0] <= now - self.window:
+            self.stamps.popleft()
+
+    def ready(self, now: float) -> bool:
+        self._expire(now)
+        return len(self.stamps) < self.most
+
+    def take(self, now: float) -> None:
+        self.stamps.append(now)
+
+    def wait(self, now: float) -> float:
+        self._expire(now)
+        if len(self.stamps) < self.most:
+            return 0.0
+        return self.stamps[len(self.stamps) - self.most] + self.window - now
+
+
+class FixedWindow:
+    """At most ``rate × window`` sends in each window ``[k·window, (k+1)·window)`` of the clock."""
+
+    def __init__(self, rate: float, window: float = 1.0) -> None:
+        self.window = window
+        self.most = max(1, round(rate * window))
+        self.current = -1
+        self.count = 0
+
+    def _roll(self, now: float) -> None:
+        index = math.floor(now / self.window)
+        if index != self.current:
+            self.current, self.count = index, 0
+
+    def ready(self, now: float) -> bool:
+        self._roll(now)
+        return self.count < self.most
+
+    def take(self, now: float) -> None:
+        self._roll(now)
+        self.count += 1
+
+    def wait(self, now: float) -> float:
+        self._roll(now)
+        return 0.0 if self.count < self.most else (self.current + 1) * self.window - now
 
 
 @dataclass
@@ -190,10 +283,10 @@ class Bot:
     username: str
     first_name: str
     limits: Limits
-    bucket: Bucket
-    paid_bucket: Bucket
+    bucket: Limiter
+    paid_bucket: Limiter
     flood_until: float = 0.0
-    chat_buckets: dict[int, Bucket] = field(default_factory=dict)
+    chat_buckets: dict[int, Limiter] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)  # not yet confirmed
     next_update_id: int = 1
     webhook: Webhook = field(default_factory=Webhook)
@@ -232,28 +325,32 @@ class World:
     # ----- set-up -------------------------------------------------------------------------
     def add_bot(self, token: str, username: str = "gaung_bot", first_name: str = "Gaung") -> Bot:
         with self.lock:
-            rate, burst = self.limits.rate, self.limits.burst or self.limits.rate
             bot = Bot(
                 token=token,
                 id=BOT_ID_BASE + len(self.bots) + 1,
                 username=username,
                 first_name=first_name,
                 limits=self.limits,
-                bucket=Bucket(rate, burst),
-                paid_bucket=Bucket(self.limits.paid_rate, self.limits.paid_rate),
+                bucket=self.limits.limiter(self.limits.rate, self.limits.burst),
+                paid_bucket=self.limits.limiter(self.limits.paid_rate),
             )
             self.bots[token] = bot
             return bot
 
-    def set_limits(self, **changes: float) -> None:
+    def set_limits(self, **changes: float | str) -> None:
+        """Change limits (numbers; ``shape`` and ``penalty`` are names); counting restarts."""
         with self.lock:
             for name, value in changes.items():
                 if not hasattr(self.limits, name):
                     raise ValueError(f"unknown limit {name}")
-                setattr(self.limits, name, value)
+                if name in ("shape", "penalty"):
+                    setattr(self.limits, name, str(value))
+                else:
+                    setattr(self.limits, name, float(value))
+            self.limits.__post_init__()
             for bot in self.bots.values():
-                bot.bucket = Bucket(self.limits.rate, self.limits.burst or self.limits.rate)
-                bot.paid_bucket = Bucket(self.limits.paid_rate, self.limits.paid_rate)
+                bot.bucket = self.limits.limiter(self.limits.rate, self.limits.burst)
+                bot.paid_bucket = self.limits.limiter(self.limits.paid_rate)
                 bot.chat_buckets.clear()
 
     def add_user(
@@ -329,8 +426,9 @@ class World:
         now = self.clock()
         limits = bot.limits
         if now < bot.flood_until:
-            # Sending on during a flood wait makes it longer (Telegram punishes hammering).
-            bot.flood_until += limits.flood_penalty
+            # Sending on during a flood wait may make it longer (the "growing" assumption).
+            if limits.penalty == "growing":
+                bot.flood_until += limits.flood_penalty
             raise _too_many(bot.flood_until - now)
         bucket = bot.paid_bucket if paid else bot.bucket
         chat_bucket = None
@@ -346,9 +444,9 @@ class World:
             retry = max(1, math.ceil(bucket.wait(now)))
             bot.flood_until = now + retry
             raise _too_many(retry)
-        bucket.take()
+        bucket.take(now)
         if chat_bucket is not None:
-            chat_bucket.take()
+            chat_bucket.take(now)
 
     # ----- chats --------------------------------------------------------------------------
     def post(

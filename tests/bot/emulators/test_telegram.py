@@ -19,6 +19,8 @@ from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.emulators.telegram import Limits, TelegramEmulator
 from bot.emulators.telegram.runner import EmulatorProcess, free_port
+from bot.emulators.telegram.world import ApiError, World
+from bot.emulators.telegram.world import Bot as EmulatedBot
 from bot.telegram.ratelimit import retry_seconds
 
 
@@ -424,3 +426,49 @@ def test_answer_callback_query_after_the_deadline_is_too_old_default_ten_seconds
             "Bad Request: query is too old and response timeout expired or query ID is invalid"
         )
         assert not tg.bot.queries[late].answered
+
+
+def _burst(world: World, bot: EmulatedBot, at: float, count: int) -> list[int]:
+    """``count`` sends at moment ``at`` (distinct chats): the status of each."""
+    statuses = []
+    world.clock = lambda: at  # the injected clock: every send happens at ``at``
+    for n in range(count):
+        try:
+            world.charge(bot, 10_000 + n, paid=False)
+            statuses.append(200)
+        except ApiError as exc:
+            statuses.append(exc.code)
+    return statuses
+
+
+def test_limiter_shapes_are_assumptions_with_their_own_counting() -> None:
+    """At 10/s: 10 at t=0.95, then 10 more at t=1.05. A fixed clock second lets the second ten
+    through (a new second began), a sliding window refuses them (20 in 0.1 s), and a bucket of
+    10 lets one through (0.1 s refilled one token)."""
+    outcomes = {}
+    for shape in ("fixed", "sliding", "bucket"):
+        world = World(Limits(rate=10, burst=10, shape=shape, penalty="none", chat_burst=5))
+        bot = world.add_bot("1:T")
+        first = _burst(world, bot, 0.95, 10)
+        bot.flood_until = 0.0  # only the counting is compared here, not the penalty
+        outcomes[shape] = (first.count(200), _burst(world, bot, 1.05, 10).count(200))
+    assert outcomes == {"fixed": (10, 10), "sliding": (10, 0), "bucket": (10, 1)}
+
+
+def test_the_penalty_rule_grows_the_wait_or_leaves_it() -> None:
+    waits = {}
+    for penalty in ("growing", "none"):
+        world = World(Limits(rate=2, shape="sliding", penalty=penalty, flood_penalty=1.0))
+        bot = world.add_bot("1:T")
+        _burst(world, bot, 0.0, 3)  # the third is refused: a flood wait of 1 s begins
+        _burst(world, bot, 0.5, 3)  # sending on during the wait
+        waits[penalty] = bot.flood_until
+    assert waits == {"growing": 4.0, "none": 1.0}
+
+
+def test_an_unknown_shape_or_penalty_is_refused() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        Limits(shape="leaky")
+    world = World()
+    with pytest.raises(ValueError, match="penalty"):
+        world.set_limits(penalty="sometimes")

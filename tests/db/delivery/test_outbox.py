@@ -7,12 +7,20 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from db.accounts.identities import opt_out
+from db.accounts.identities import mark_unreachable, opt_out
 from db.delivery.confirmations import confirm
-from db.delivery.outbox import Outcome, claim_due, finish_posts, progress, record_outcomes
+from db.delivery.outbox import (
+    Outcome,
+    claim_due,
+    finish_posts,
+    progress,
+    record_outcomes,
+    renew_leases,
+    requeue_failed,
+)
 from db.delivery.reminders import claim_reminders, in_quiet_hours
 from db.engine import session_scope
-from db.models import Asn, ChatIdentity, Delivery, Post
+from db.models import Asn, ChatIdentity, Delivery, FailureKind, Post
 from db.posts.lifecycle import approve_post, cancel_post, submit_post
 from tests.factories import add_asn, register
 
@@ -183,3 +191,114 @@ def test_quiet_hours_wrap_past_midnight() -> None:
     assert not in_quiet_hours(at(20, 59), WIB, start, end)
     assert in_quiet_hours(datetime(2026, 11, 23, 15, 0, tzinfo=UTC), WIB, start, end)  # 22:00 WIB
     assert in_quiet_hours(at(13), WIB, time(12, 0), time(14, 0))
+
+
+def test_a_stale_worker_cannot_overwrite_what_the_next_worker_recorded(session: Session) -> None:
+    queue_post(session, 3)
+    stalled = claim_due(session, worker="a", limit=3, now=NOW, lease=LEASE)
+    session.commit()
+    # "a" stalls past its lease; "b" takes the rows over and finishes them.
+    taken = claim_due(session, worker="b", limit=3, now=NOW + LEASE, lease=LEASE)
+    assert sorted(c.id for c in taken) == sorted(c.id for c in stalled)
+    first, second, third = (c.id for c in taken)
+    record_outcomes(
+        session,
+        [Outcome(first, "sent", message_id="b1"), Outcome(second, "failed", error="400")],
+        now=NOW + LEASE,
+        worker="b",
+    )
+    late = NOW + LEASE * 2
+    record_outcomes(
+        session,
+        [
+            Outcome(first, "retry", error="timeout", next_attempt_at=late),
+            Outcome(second, "sent", message_id="a2"),
+            Outcome(third, "failed", error="timeout"),
+        ],
+        now=late,
+        worker="a",
+    )
+    session.commit()
+    rows = {d.id: d for d in session.exec(select(Delivery)).all()}
+    assert (rows[first].status, rows[first].message_id) == ("sent", "b1")
+    assert rows[second].status == "failed"  # final: not turned into sent either
+    assert rows[third].status == "sending" and rows[third].lease_owner == "b"
+    # A message "a" really sent while "b" still holds the row is the truth, counted once.
+    record_outcomes(session, [Outcome(third, "sent", message_id="a3")], now=late, worker="a")
+    record_outcomes(session, [Outcome(third, "sent", message_id="b3")], now=late, worker="b")
+    session.commit()
+    session.expire_all()
+    assert session.get(Delivery, third).message_id == "a3"  # type: ignore[union-attr]
+    counted = progress(session, rows[first].post_id, now=late, horizon=LEASE)
+    assert (counted.sent, counted.failed) == (2, 1)
+
+
+def test_leases_are_renewed_only_by_their_holder(session: Session) -> None:
+    queue_post(session, 2)
+    mine, theirs = claim_due(session, worker="a", limit=2, now=NOW, lease=LEASE)
+    later = NOW + LEASE / 2
+    assert renew_leases(session, worker="a", ids=[mine.id], now=later, lease=LEASE) == 1
+    assert renew_leases(session, worker="b", ids=[theirs.id], now=later, lease=LEASE) == 0
+    session.commit()
+    # Only the row not renewed comes back when the first lease ends.
+    back = claim_due(session, worker="b", limit=5, now=NOW + LEASE, lease=LEASE)
+    assert [c.id for c in back] == [theirs.id]
+
+
+def test_claim_skips_those_who_opted_out_were_blocked_or_left_after_approval(
+    session: Session,
+) -> None:
+    asns = [add_asn(session, opd="DINKES") for _ in range(4)]
+    identities = [register(session, asn) for asn in asns]
+    post = submit_post(session, opd_kode="DINKES", url="https://instagram.com/p/skip")
+    assert post.id is not None
+    approve_post(session, post.id, now=NOW)
+    opt_out(session, asns[0], now=NOW)
+    mark_unreachable(session, identities[1], "Forbidden: bot was blocked by the user", now=NOW)
+    asns[2].active = False
+    session.add(asns[2])
+    session.commit()
+    claimed = claim_due(session, worker="a", limit=10, now=NOW, lease=LEASE)
+    session.commit()
+    by_asn = {d.asn_id: d for d in session.exec(select(Delivery)).all()}
+    assert [c.id for c in claimed] == [by_asn[asns[3].id].id]
+    assert by_asn[asns[0].id].status == "skipped"
+    assert "/berhenti" in (by_asn[asns[0].id].error or "")
+    assert by_asn[asns[1].id].status == "skipped"
+    assert "blocked" in (by_asn[asns[1].id].error or "")
+    assert by_asn[asns[2].id].status == "skipped"
+    assert "daftar" in (by_asn[asns[2].id].error or "")
+    record_outcomes(session, [Outcome(claimed[0].id, "sent", message_id="1")], now=NOW)
+    finish_posts(session, {post.id}, now=NOW)
+    session.commit()
+    state = progress(session, post.id, now=NOW, horizon=LEASE)
+    assert (state.sent, state.skipped, state.failed, state.pending) == (1, 3, 0, 0)
+    session.expire_all()
+    assert session.get(Post, post.id).status == "sent"  # type: ignore[union-attr]
+
+
+def test_retry_failed_requeues_only_transient_failures(session: Session) -> None:
+    post_id = queue_post(session, 4)
+    a, b, c, d = claim_due(session, worker="a", limit=4, now=NOW, lease=LEASE)
+    record_outcomes(
+        session,
+        [
+            Outcome(a.id, "failed", error="gagal terus", failure_kind=FailureKind.TRANSIENT),
+            Outcome(b.id, "failed", error="Bad Request", failure_kind=FailureKind.REFUSED),
+            Outcome(c.id, "unreachable", error="Forbidden", identity_id=c.identity_id),
+            Outcome(d.id, "sent", message_id="1"),
+        ],
+        now=NOW,
+        worker="a",
+    )
+    finish_posts(session, {post_id}, now=NOW)
+    session.commit()
+    session.expire_all()
+    assert session.get(Delivery, c.id).failure_kind == "unreachable"  # type: ignore[union-attr]
+    assert requeue_failed(session, post_id, now=NOW) == 1
+    assert requeue_failed(session, post_id, now=NOW) == 0
+    session.commit()
+    session.expire_all()
+    assert session.get(Post, post_id).status == "sending"  # type: ignore[union-attr]
+    again = claim_due(session, worker="b", limit=4, now=NOW, lease=LEASE)
+    assert [x.id for x in again] == [a.id]

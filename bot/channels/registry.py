@@ -1,0 +1,118 @@
+"""The channel registry: channels, their pacers and the broadcaster, built in one place.
+
+``gaung serve``, ``gaung worker``, ``gaung bot`` and ``gaung broadcast --wait`` all start here,
+so they cannot drift apart: each process gets one pacer per channel, drawing on the bot's one
+budget in the database (``bot.ratelimit.SharedLedger``), and the chat replies of the process
+share that pacer with its broadcaster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from bot.broadcast import Broadcaster, ReminderPolicy, WorkerConfig
+from bot.channels.base import Channel
+from bot.channels.links import open_links_for
+from bot.channels.telegram import TelegramChannel
+from bot.ratelimit import Pacer, shared_pacer
+from db.errors import Invalid
+from db.settings import Settings
+from db.types import utcnow
+
+
+def channel_rates(settings: Settings) -> dict[str, float]:
+    """The ceilings: the most each channel may send per second, whoever sends."""
+    return {"telegram": settings.telegram_rate, "whatsapp": settings.whatsapp_rate}
+
+
+def worker_config(settings: Settings, *, reminders: bool = True) -> WorkerConfig:
+    policy = (
+        ReminderPolicy(
+            delay=timedelta(hours=settings.reminder_delay_hours),
+            tz=settings.tz,
+            quiet_start=settings.quiet_hours_start,
+            quiet_end=settings.quiet_hours_end,
+            # Look for due reminders often enough that a short delay (the demo's) is honoured.
+            poll=min(30.0, max(1.0, settings.reminder_delay_hours * 360)),
+        )
+        if reminders
+        else None
+    )
+    return WorkerConfig(
+        time_budget=timedelta(hours=settings.delivery_time_budget_hours),
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
+        reminders=policy,
+    )
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """The broadcast channels the settings configure (none: an empty dict)."""
+    channels: dict[str, Channel] = {}
+    if settings.telegram_token:
+        channels["telegram"] = TelegramChannel(
+            settings.telegram_token,
+            settings.telegram_api_url,
+            paid_broadcast=settings.telegram_paid_broadcast,
+            connections=max(16, min(256, int(settings.telegram_rate / 4) + 8)),
+            open_links=open_links_for(settings),
+        )
+    return channels
+
+
+@dataclass
+class ChannelRegistry:
+    """What one process needs to send: close it with ``aclose`` when the process stops."""
+
+    settings: Settings
+    engine: Engine
+    channels: dict[str, Channel]
+    pacers: dict[str, Pacer]
+    _closed: bool = field(default=False, repr=False)
+
+    def require_channels(self) -> None:
+        if not self.channels:
+            raise Invalid("tidak ada saluran: atur GAUNG_TELEGRAM_TOKEN")
+
+    def broadcaster(
+        self,
+        *,
+        post_id: int | None = None,
+        reminders: bool = True,
+        clock: Callable[[], datetime] = utcnow,
+        config: WorkerConfig | None = None,
+        worker_id: str | None = None,
+    ) -> Broadcaster:
+        """A delivery worker of this process, on this process's pacers."""
+        self.require_channels()
+        return Broadcaster(
+            self.engine,
+            self.channels,
+            channel_rates(self.settings),
+            config=config or worker_config(self.settings, reminders=reminders),
+            clock=clock,
+            post_id=post_id,
+            pacers=self.pacers,
+            worker_id=worker_id,
+        )
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for channel in self.channels.values():
+            await channel.aclose()
+        for pacer in self.pacers.values():
+            await pacer.aclose()
+
+
+def build_registry(settings: Settings, engine: Engine) -> ChannelRegistry:
+    """Channels and pacers from the settings; every pacer draws on the bot's shared budget."""
+    rates = channel_rates(settings)
+    pacers: dict[str, Pacer] = {}
+    if settings.telegram_token:
+        pacers["telegram"] = shared_pacer(engine, "telegram", rates["telegram"])
+    return ChannelRegistry(settings, engine, build_channels(settings), pacers)

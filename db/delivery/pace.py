@@ -1,0 +1,189 @@
+"""One send budget per bot, shared by every process through the database, learned from 429s.
+
+Telegram answers "about 30 messages per second" and does not say how it counts (a token bucket,
+a sliding window, fixed windows). So the configured rate is a *ceiling*: the pace aims a little
+below it (``CAP``), and a 429 cuts it (multiplicative decrease, ``CUT``) and pauses every
+sender for ``retry_after``; it then climbs back slowly (additive increase, ``CLIMB``), and
+slower still near the rate that failed, where the limit evidently is.
+
+Every sender of one bot (``gaung serve``, ``gaung bot``, each ``gaung worker``,
+``gaung broadcast --wait``) reserves its send slots from one ledger: the ``channel_state`` row
+of the channel. A reservation is a handful of evenly spaced moments starting at the ledger's
+``next_slot_at``, so processes interleave instead of each sending at the full rate. The pure
+arithmetic (``PaceState``) also serves a process alone (``bot.ratelimit.LocalLedger``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session
+
+from db.models import ChannelState, table
+
+CAP = 0.96  # aim at most this fraction of the ceiling: jitter must not push a window over
+CUT = 0.9  # after a 429, this fraction of the rate that failed
+FLOOR = 0.2  # never below this fraction of the ceiling
+CLIMB = 0.02  # additive increase: this fraction of the ceiling per second without a 429
+NEAR = 0.97  # within this fraction of the rate that failed, climb ...
+SLOW = 0.02  # ... this much slower: stay just below where the limit showed itself
+HORIZON = 1.0  # never reserve slots further ahead than this (seconds)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Slots handed to one process: ``count`` sends, the first ``delay`` s from now."""
+
+    delay: float
+    interval: float
+    count: int
+    pause: float  # seconds of flood or outage wait still to run (0: none)
+    rate: float
+
+
+@dataclass
+class PaceState:
+    """A channel's pace, times in seconds (epoch seconds in the database)."""
+
+    rate: float | None = None
+    failed_rate: float | None = None
+    next_slot: float = 0.0
+    paused_until: float = 0.0
+    changed_at: float = 0.0
+
+    def climb(self, ceiling: float, now: float) -> float:
+        cap = ceiling * CAP
+        if self.rate is None:
+            self.rate, self.changed_at = cap, now
+        elif now < self.paused_until:
+            self.changed_at = max(self.changed_at, now)
+        else:
+            elapsed = min(10.0, max(0.0, now - self.changed_at))
+            step = CLIMB * ceiling * elapsed
+            if self.failed_rate is not None and self.rate >= NEAR * self.failed_rate:
+                step *= SLOW
+            self.rate = min(cap, self.rate + step)
+            if self.failed_rate is not None and self.rate > self.failed_rate:
+                self.failed_rate = None  # the limit moved: forget where it was
+            self.changed_at = now
+        self.rate = max(FLOOR * ceiling, min(cap, self.rate))
+        return self.rate
+
+    def reserve(self, want: int, ceiling: float, now: float) -> Grant:
+        rate = self.climb(ceiling, now)
+        interval = 1.0 / rate
+        start = max(now, self.next_slot, self.paused_until)
+        pause = max(0.0, self.paused_until - now)
+        if start - now > HORIZON or want <= 0:
+            return Grant(start - now, interval, 0, pause, rate)
+        self.next_slot = start + want * interval
+        return Grant(start - now, interval, want, pause, rate)
+
+    def rate_limited(self, retry_after: float, ceiling: float, now: float) -> None:
+        """A 429: everyone waits; the first 429 of a wait (not its echoes) cuts the rate."""
+        if now >= self.paused_until:
+            failed = self.rate if self.rate is not None else ceiling * CAP
+            self.failed_rate = failed
+            self.rate = max(FLOOR * ceiling, failed * CUT)
+        self.paused_until = max(self.paused_until, now + retry_after)
+        self.changed_at = self.paused_until
+
+    def pause(self, seconds: float, now: float) -> None:
+        """An outage or a misconfiguration: wait, without touching the rate."""
+        self.paused_until = max(self.paused_until, now + seconds)
+
+
+# --- the shared ledger -----------------------------------------------------------------------
+
+
+def _ts(moment: datetime | None) -> float:
+    return moment.timestamp() if moment is not None else 0.0
+
+
+def _dt(seconds: float) -> datetime | None:
+    return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None
+
+
+def _locked(session: Session, channel: str, now: datetime) -> tuple[Table, PaceState]:
+    """The channel's row, created if missing and locked until the transaction ends.
+
+    (On SQLite the write transaction began ``IMMEDIATE`` already holds the database's lock.)
+    """
+    states = table(ChannelState)
+    conn = session.connection()
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    conn.execute(insert(states).values(channel=channel, updated_at=now).on_conflict_do_nothing())
+    query = select(
+        states.c.rate,
+        states.c.failed_rate,
+        states.c.next_slot_at,
+        states.c.paused_until,
+        states.c.rate_changed_at,
+    ).where(states.c.channel == channel)
+    if dialect == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).one()
+    return states, PaceState(
+        rate=row.rate,
+        failed_rate=row.failed_rate,
+        next_slot=_ts(row.next_slot_at),
+        paused_until=_ts(row.paused_until),
+        changed_at=_ts(row.rate_changed_at),
+    )
+
+
+def _store(session: Session, states: Table, channel: str, state: PaceState, now: datetime) -> None:
+    session.connection().execute(
+        update(states)
+        .where(states.c.channel == channel)
+        .values(
+            rate=state.rate,
+            failed_rate=state.failed_rate,
+            next_slot_at=_dt(state.next_slot),
+            paused_until=_dt(state.paused_until),
+            rate_changed_at=_dt(state.changed_at),
+            updated_at=now,
+        )
+    )
+
+
+def reserve_slots(
+    session: Session, channel: str, *, want: int, ceiling: float, now: datetime
+) -> Grant:
+    """Take ``want`` send slots of the channel's one budget for this process."""
+    states, state = _locked(session, channel, now)
+    grant = state.reserve(want, ceiling, now.timestamp())
+    _store(session, states, channel, state, now)
+    return grant
+
+
+def record_rate_limited(
+    session: Session, channel: str, *, retry_after: float, ceiling: float, now: datetime
+) -> None:
+    """A 429 seen by any process pauses and slows every process of the bot."""
+    states, state = _locked(session, channel, now)
+    state.rate_limited(retry_after, ceiling, now.timestamp())
+    _store(session, states, channel, state, now)
+
+
+def record_pause(session: Session, channel: str, *, seconds: float, now: datetime) -> None:
+    """An outage (or a bad token) pauses every process; the rate stays as learned."""
+    states, state = _locked(session, channel, now)
+    state.pause(seconds, now.timestamp())
+    _store(session, states, channel, state, now)
+
+
+def current_pace(session: Session, channel: str) -> tuple[float | None, datetime | None]:
+    """The learned rate and the pause, for reports (``None`` while nothing was learned)."""
+    states = table(ChannelState)
+    row = (
+        session.connection()
+        .execute(select(states.c.rate, states.c.paused_until).where(states.c.channel == channel))
+        .first()
+    )
+    return (row.rate, row.paused_until) if row is not None else (None, None)

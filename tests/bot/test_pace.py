@@ -1,0 +1,154 @@
+"""The pace against every limiter shape the emulator can assume, on a simulated clock.
+
+The ledger's arithmetic (``db.delivery.pace.PaceState``) drives sends into the emulator's own
+limiters (``bot.emulators.telegram.world``) at simulated moments with network jitter, so a
+two-minute broadcast runs in milliseconds and never races the wall clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from bot.emulators.telegram.world import Limits
+from bot.ratelimit import Pacer, Priority
+from db.delivery.pace import CAP, PaceState
+
+SHAPES = ("sliding", "bucket", "fixed")
+
+
+@dataclass
+class Run:
+    accepted: list[float]
+    limited: list[float]
+
+    def rate_between(self, start: float, end: float) -> float:
+        return sum(start <= t < end for t in self.accepted) / (end - start)
+
+    def most_in_any_second(self, start: float) -> int:
+        stamps = [t for t in self.accepted if t >= start]
+        most, j = 0, 0
+        for i, t in enumerate(stamps):
+            while stamps[j] <= t - 1.0:
+                j += 1
+            most = max(most, i - j + 1)
+        return most
+
+
+def simulate(
+    shape: str, *, limit: float, ceiling: float, seconds: float, jitter: float = 0.004
+) -> Run:
+    """One sender reserving slots in small batches, as a pacer does, for ``seconds``."""
+    rng = random.Random(7)
+    limits = Limits(rate=limit, shape=shape, penalty="growing")
+    limiter = limits.limiter(limit, limit)
+    state = PaceState()
+    now, flood_until = 0.0, 0.0
+    run = Run([], [])
+    while now < seconds:
+        grant = state.reserve(max(1, int((state.rate or ceiling) * 0.25)), ceiling, now)
+        if grant.count == 0:
+            now += grant.delay
+            continue
+        for i in range(grant.count):
+            slot = now + grant.delay + i * grant.interval
+            if slot < state.paused_until:
+                continue  # a pause learned meanwhile: the slot is let go
+            arrival = slot + rng.uniform(0, jitter)  # the network delays, never hastens
+            if arrival < flood_until:
+                flood_until += limits.flood_penalty
+                run.limited.append(arrival)
+                state.rate_limited(math.ceil(flood_until - arrival), ceiling, arrival)
+                continue
+            if not limiter.ready(arrival):
+                retry = max(1, math.ceil(limiter.wait(arrival)))
+                flood_until = arrival + retry
+                run.limited.append(arrival)
+                state.rate_limited(retry, ceiling, arrival)
+                continue
+            limiter.take(arrival)
+            run.accepted.append(arrival)
+        now = max(now + grant.delay + grant.count * grant.interval, state.paused_until)
+    return run
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_at_the_nominal_limit_the_pace_stays_just_below_it_without_429(shape: str) -> None:
+    run = simulate(shape, limit=30, ceiling=30, seconds=120)
+    assert run.limited == []
+    assert run.rate_between(10, 120) >= 0.95 * 30
+    assert run.most_in_any_second(0) <= 30
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_limit_below_the_setting_is_learned_and_kept(shape: str) -> None:
+    # The operator set 30/s; this Telegram allows 20/s. The pace must find out and stay there.
+    run = simulate(shape, limit=20, ceiling=30, seconds=300)
+    late = [t for t in run.limited if t >= 60]
+    sent_late = sum(t >= 60 for t in run.accepted)
+    assert len(late) <= 0.005 * sent_late  # a rare probe above the limit, no more
+    assert run.rate_between(60, 300) >= 0.85 * 20
+    assert run.rate_between(60, 300) <= 20
+
+
+def test_a_429_pauses_cuts_once_and_climbs_back_slowly() -> None:
+    state = PaceState()
+    state.reserve(1, 30, 0.0)
+    assert state.rate == pytest.approx(30 * CAP)
+    state.rate_limited(2, 30, 10.0)
+    cut = state.rate
+    assert cut is not None and cut < 30 * CAP
+    state.rate_limited(3, 30, 10.1)  # an echo from a send already on the wire
+    assert state.rate == cut
+    assert state.paused_until == pytest.approx(13.1)
+    grant = state.reserve(5, 30, 11.0)
+    assert grant.delay == pytest.approx(2.1) and grant.pause == pytest.approx(2.1)
+    state.reserve(1, 30, 16.1)
+    assert cut < (state.rate or 0) < 30 * CAP
+
+
+def test_replies_go_before_broadcasts_and_redraws_last() -> None:
+    async def scenario() -> list[str]:
+        pacer = Pacer(20, per_chat_interval=0)
+        order: list[str] = []
+
+        async def send(name: str, priority: Priority) -> None:
+            await pacer.acquire(name, priority)
+            order.append(name)
+
+        first = asyncio.create_task(send("b0", Priority.BROADCAST))
+        await asyncio.sleep(0)
+        tasks = [asyncio.create_task(send(f"b{n}", Priority.BROADCAST)) for n in range(1, 8)]
+        tasks.append(asyncio.create_task(send("redraw", Priority.REDRAW)))
+        await asyncio.sleep(0.06)  # b0 and perhaps b1 have gone
+        tasks.append(asyncio.create_task(send("reply", Priority.REPLY)))
+        await asyncio.gather(first, *tasks)
+        await pacer.aclose()
+        return order
+
+    order = asyncio.run(scenario())
+    assert order.index("reply") <= 3  # the next free slot or so, not after the seven broadcasts
+    assert order[-1] == "redraw"
+
+
+def test_a_slot_the_process_wakes_too_late_for_is_let_go() -> None:
+    async def scenario() -> tuple[int, float]:
+        pacer = Pacer(50, per_chat_interval=0)
+        began = time.monotonic()
+        waiters = [asyncio.create_task(pacer.acquire(str(n))) for n in range(6)]
+        for _ in range(3):
+            await asyncio.sleep(0)  # the pacer reserves six slots and hands out the first
+        time.sleep(0.2)  # noqa: ASYNC251 - the loop is blocked on purpose: the slots go by
+        await asyncio.gather(*waiters)
+        spent = time.monotonic() - began
+        await pacer.aclose()
+        return pacer.dropped, spent
+
+    dropped, spent = asyncio.run(scenario())
+    assert dropped >= 1  # late slots were not squeezed in after the stall
+    assert spent >= 0.2 + 4 * 0.02 * 0.9
