@@ -59,6 +59,8 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/docs/oauth2-redirect"): Policy("public"),
     ("GET", "/redoc"): Policy("public"),
     ("GET", "/healthz"): Policy("public"),
+    # Counts only, no personal data; compose publishes serve on loopback behind the proxy.
+    ("GET", "/metrics"): Policy("public"),
     ("GET", "/r/{code}"): Policy("public"),  # a tracked link: the code is the only credential
     ("POST", "/webhook/telegram"): Policy("webhook", body={"update_id": 1}),
     ("GET", "/api/v1/participation"): Policy("opd_scoped", {"opd": "DINKES"}),

@@ -17,6 +17,7 @@ from db.models import ProcessedUpdate
 from db.posts.lifecycle import approve_post, submit_post
 from db.settings import Settings
 from db.types import utcnow
+from tests.api.conftest import SECRET_KEY
 from tests.factories import add_asn, register
 
 SECRET = "s" * 40
@@ -71,9 +72,10 @@ def _wait(predicate: object, timeout: float = 20) -> None:
 
 
 def test_serve_starts_without_telegram_and_connects_when_it_returns(database_url: str) -> None:
-    tg = TelegramEmulator()  # not started yet: the Bot API is unreachable
+    tg = TelegramEmulator(local_webhooks=True)  # not started yet: the Bot API is unreachable
     settings = Settings(
         database_url=database_url,
+        secret_key=SECRET_KEY,  # type: ignore[arg-type]
         telegram_token=tg.token,
         telegram_api_url=tg.url,
         telegram_webhook_secret=SECRET,
