@@ -47,7 +47,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             await telegram.start()
         app.state.telegram = telegram
         if with_worker:
-            channels = build_channels(settings)
+            channels = build_channels(settings, engine)
             broadcaster = Broadcaster(
                 engine,
                 channels,

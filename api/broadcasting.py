@@ -80,7 +80,7 @@ async def send_and_watch(
 ) -> BroadcastSummary:
     """Send this post beside any running workers (the outbox lease keeps it once)."""
     engine = make_engine(settings.database_url)
-    channels = build_channels(settings)
+    channels = build_channels(settings, engine)
     broadcaster = Broadcaster(
         engine,
         channels,
@@ -153,7 +153,7 @@ def _progress(engine: object, post_id: int) -> SendProgress:
 async def run_worker(settings: Settings, console: Console) -> Stats:
     """Until SIGINT/SIGTERM: broadcasts, retries, scheduled posts and reminders."""
     engine = make_engine(settings.database_url)
-    channels = build_channels(settings)
+    channels = build_channels(settings, engine)
     broadcaster = Broadcaster(
         engine, channels, channel_rates(settings), config=worker_config(settings)
     )
@@ -189,7 +189,7 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
     engine = make_engine(settings.database_url)
     pacer = Pacer(settings.telegram_rate)
     service = TelegramService(settings, engine, pacer, polling=True)
-    channels = build_channels(settings)
+    channels = build_channels(settings, engine)
     broadcaster = Broadcaster(
         engine,
         channels,

@@ -6,10 +6,14 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+from sqlalchemy import Engine
+
 from bot.broadcast import ReminderPolicy, WorkerConfig
 from bot.channels.base import Channel
 from bot.channels.links import open_links_for
 from bot.channels.telegram import TelegramChannel
+from bot.whatsapp.sender import WhatsAppChannel
+from bot.whatsapp.tier import TierLimitedChannel
 from db.errors import Invalid
 from db.settings import Settings
 
@@ -22,7 +26,7 @@ def use_db_threads(threads: int = 32) -> None:
     )
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
+def build_channels(settings: Settings, engine: Engine | None = None) -> dict[str, Channel]:
     channels: dict[str, Channel] = {}
     if settings.telegram_token:
         channels["telegram"] = TelegramChannel(
@@ -32,9 +36,38 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             connections=max(16, min(256, int(settings.telegram_rate / 4) + 8)),
             open_links=open_links_for(settings),
         )
+    if whatsapp := build_whatsapp(settings, engine):
+        channels["whatsapp"] = whatsapp
     if not channels:
-        raise Invalid("tidak ada saluran: atur GAUNG_TELEGRAM_TOKEN")
+        raise Invalid("tidak ada saluran: atur GAUNG_TELEGRAM_TOKEN atau GAUNG_WHATSAPP_TOKEN")
     return channels
+
+
+# --- WhatsApp (issue 13): kept apart so the channel registry can take it over as one piece ---
+
+
+def whatsapp_sender(settings: Settings) -> WhatsAppChannel | None:
+    """The number's sender, or None when WhatsApp is not configured."""
+    if not (settings.whatsapp_token and settings.whatsapp_phone_id):
+        return None
+    return WhatsAppChannel(
+        settings.whatsapp_token,
+        settings.whatsapp_phone_id,
+        api_url=settings.whatsapp_api_url,
+        template=settings.whatsapp_template,
+        template_language=settings.whatsapp_template_language,
+        connections=max(16, min(256, int(settings.whatsapp_rate / 4) + 8)),
+    )
+
+
+def build_whatsapp(settings: Settings, engine: Engine | None) -> Channel | None:
+    """The broadcast channel: the sender behind the messaging-limit tier (needs the database)."""
+    sender = whatsapp_sender(settings)
+    if sender is None:
+        return None
+    if engine is None:
+        return sender
+    return TierLimitedChannel(sender, engine, settings.whatsapp_daily_limit)
 
 
 def channel_rates(settings: Settings) -> dict[str, float]:

@@ -48,6 +48,9 @@ ID: dict[str, str] = {
     "lewat Diskominfo.",
     "start.how": "Untuk mendaftar, tekan tombol <b>Bagikan nomor saya</b> di bawah. Jika nomor "
     "Anda tidak tercatat, ketik NIP Anda (18 digit) untuk diperiksa admin OPD Anda.",
+    "start.how_agree": "Untuk mendaftar dengan nomor ini, tekan <b>Setuju</b>. Jika nomor Anda "
+    "tidak tercatat, ketik NIP Anda (18 digit) untuk diperiksa admin OPD Anda.",
+    "button.agree": "✅ Setuju",
     "start.registered": "Anda sudah terdaftar sebagai {nama} ({opd}).",
     "start.resumed": "Selamat datang kembali, {nama}. Anda akan menerima unggahan lagi.",
     "button.share_contact": "📱 Bagikan nomor saya",

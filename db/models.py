@@ -136,6 +136,8 @@ class Asn(SQLModel, table=True):
     erased_at: datetime | None = _time()
     # When a full roster import last found them gone; retention counts from here.
     left_at: datetime | None = _time()
+    # Overrides the deployment's preferred channel when the ASN is reachable on both.
+    preferred_channel: str | None = Field(default=None, max_length=16)
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -299,6 +301,7 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_post_opd_status", "post_id", "opd_id", "status"),
         Index("ix_delivery_due", "status", "next_attempt_at"),
         Index("ix_delivery_asn", "asn_id"),
+        Index("ix_delivery_template_at", "template_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
@@ -320,6 +323,11 @@ class Delivery(SQLModel, table=True):
     error: str | None = Field(default=None, max_length=500)
     reminded_at: datetime | None = _time()
     opened_at: datetime | None = _time()  # first open through the tracked link (measured)
+    # WhatsApp: sent as a template (outside the 24-hour window: counts against the messaging
+    # limit, billed); what Meta's status ``pricing`` said was billed, and in which category.
+    template_at: datetime | None = _time()
+    billable: bool | None = None
+    pricing_category: str | None = Field(default=None, max_length=32)
     created_at: datetime = _created()
 
 

@@ -52,6 +52,8 @@ def handle(
     if isinstance(action, Text):
         return text(session, person, action.text)
     assert isinstance(action, Other)
+    if person.phone is not None and registration.unregistered(session, person):
+        return registration.start(session, person)
     return commands.unknown(person)
 
 
@@ -85,6 +87,9 @@ def text(session: Session, person: Person, body: str) -> Outcome:
         return submission.link(session, person, body.strip())
     if NIP_LIKE.match(body) and sum(ch.isdigit() for ch in body) >= 15:
         return registration.nip(session, person, body)
+    # Where the network vouches for the number, any message from a stranger starts registration.
+    if person.phone is not None and registration.unregistered(session, person):
+        return registration.start(session, person)
     return commands.unknown(person)
 
 
@@ -103,6 +108,8 @@ def pressed(session: Session, person: Person, data: str) -> Outcome:
         )
     if choice.kind == choices.SUBMISSION:
         return submission.pressed(session, person, choice.action)
+    if choice.kind == choices.CONSENT:
+        return registration.agree(session, person)
     if choice.kind == choices.REVIEW:
         assert choice.ref is not None
         return review.pressed(session, person, choice.ref, choice.action)

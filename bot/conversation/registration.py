@@ -67,15 +67,21 @@ def start(session: Session, person: Person) -> Outcome:
     asn = asn_for_account(session, person.channel, person.external_id)
     identity = identity_for(session, person.channel, person.external_id)
     if asn is None or identity is None:
+        vouched = person.phone is not None
         text = Markup(
             "\n\n".join(
                 [
                     say(person, "start.greeting"),
                     say(person, "start.consent"),
-                    say(person, "start.how"),
+                    say(person, "start.how_agree" if vouched else "start.how"),
                 ]
             )
         )
+        if vouched:  # the network vouches for the number: agreeing is enough
+            agree = Button(
+                say(person, "button.agree"), choices.encode(choices.CONSENT, choices.AGREE)
+            )
+            return one(text, (agree,))
         return one(text, ask_contact=True)
     mark_inbound(session, identity)
     resumed = asn.opted_out_at is not None
@@ -90,6 +96,24 @@ def contact(session: Session, person: Person, phone: str, owner: str | None) -> 
     outcome = register_by_contact(session, **account(person), phone=phone, contact_user_id=owner)
     done = outcome.result in (Result.REGISTERED, Result.ALREADY)
     return one(registration_text(person, outcome), close_keyboard=done)
+
+
+def agree(session: Session, person: Person) -> Outcome:
+    """*Setuju* under the consent text: the number the network vouches for registers its owner,
+    exactly as a shared contact of one's own does elsewhere."""
+    if person.phone is None:
+        return one(say(person, "reg.not_own_contact"))
+    outcome = register_by_contact(
+        session, **account(person), phone=person.phone, contact_user_id=person.external_id
+    )
+    return one(registration_text(person, outcome), replace=True)
+
+
+def unregistered(session: Session, person: Person) -> bool:
+    """Whether this account is nobody's yet (neither an ASN's nor an admin's)."""
+    return asn_for_account(session, person.channel, person.external_id) is None and (
+        admin_of(session, person) is None
+    )
 
 
 def nip(session: Session, person: Person, text: str) -> Outcome:
