@@ -11,10 +11,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from api.routes import dashboard, health, links, opd, participation, posts, trend, webhooks
+from api.routes import whatsapp as whatsapp_routes
 from bot.broadcast import Broadcaster
 from bot.ratelimit import Pacer
 from bot.runtime import build_channels, channel_rates, use_db_threads, worker_config
 from bot.telegram.service import TelegramService
+from bot.whatsapp.service import start_whatsapp
 from db.engine import make_engine
 from db.errors import GaungError
 from db.settings import Settings
@@ -46,6 +48,10 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             telegram = TelegramService(settings, engine, pacer)
             await telegram.start()
         app.state.telegram = telegram
+        whatsapp = start_whatsapp(settings, engine, telegram.notifier if telegram else None)
+        if whatsapp is not None:
+            await whatsapp.start()
+        app.state.whatsapp = whatsapp
         if with_worker:
             channels = build_channels(settings, engine)
             broadcaster = Broadcaster(
@@ -66,6 +72,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
                 await channel.aclose()
             if telegram is not None:
                 await telegram.stop()
+            if whatsapp is not None:
+                await whatsapp.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -96,4 +104,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(opd.router)
     app.include_router(dashboard.router)
     app.include_router(links.router)
+    app.include_router(whatsapp_routes.router)
     return app

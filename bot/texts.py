@@ -160,6 +160,8 @@ ID: dict[str, str] = {
     "cmd.berhenti": "Berhenti menerima pesan",
     "cmd.hapus": "Hapus data saya",
     # --- chat networks, for {kanal} ---
+    # --- WhatsApp (no edits, no URL buttons beside reply buttons, at most 3 of them) ---
+    "wa.more_choices": "Pilihan lainnya:",
     "kanal.telegram": "Telegram",
     "kanal.whatsapp": "WhatsApp",
 }
