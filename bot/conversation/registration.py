@@ -15,6 +15,7 @@ from db.accounts.identities import identity_for, mark_inbound, opt_in
 from db.accounts.registration import (
     Registration,
     Result,
+    asn_by_phone,
     asn_for_account,
     decide_request,
     register_by_contact,
@@ -68,6 +69,11 @@ def start(session: Session, person: Person) -> Outcome:
     identity = identity_for(session, person.channel, person.external_id)
     if asn is None or identity is None:
         vouched = person.phone is not None
+        if person.phone is not None and asn_by_phone(session, person.phone) is None:
+            # Nothing to agree to: say whom to ask, and that a typed NIP can still be checked.
+            greeting = say(person, "start.greeting")
+            refusal = say(person, "reg.not_in_roster", detail=person.phone)
+            return one(Markup(f"{greeting}\n\n{refusal}"))
         text = Markup(
             "\n\n".join(
                 [

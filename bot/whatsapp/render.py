@@ -8,11 +8,20 @@ a second message. "Ask for the contact" needs no widget: the network vouches for
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.channels.base import RateLimited
 from bot.conversation.replies import Reply
 from bot.ratelimit import Pacer
 from bot.texts import as_plain, as_whatsapp, th
-from bot.whatsapp.sender import MAX_BODY, MAX_BUTTON_TITLE, MAX_BUTTONS, MAX_TEXT, WhatsAppChannel
+from bot.whatsapp.sender import (
+    MAX_BODY,
+    MAX_BUTTON_TITLE,
+    MAX_BUTTONS,
+    MAX_TEXT,
+    PairRateLimited,
+    WhatsAppChannel,
+)
 
 ELLIPSIS = "…"
 Message = tuple[str, list[tuple[str, str]]]  # body, (id, title) reply buttons
@@ -68,6 +77,11 @@ class WhatsAppOutbound:
             await self.pacer.acquire(chat_id)
             try:
                 await self.sender.send_text(chat_id, body, buttons)
+            except PairRateLimited as exc:  # this one person only: wait for them, not the number
+                if attempt == 3:
+                    raise
+                await asyncio.sleep(exc.retry_after)
+                continue
             except RateLimited as exc:
                 self.pacer.on_rate_limited(exc.retry_after)
                 if attempt == 3:
