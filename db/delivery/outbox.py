@@ -45,7 +45,12 @@ def reachable_identity_subquery(preferred: str | None = None) -> ScalarSelect[An
         value=identity.c.channel,
         else_=len(CHANNEL_PREFERENCE),
     )
-    own = case((identity.c.channel == asn.c.preferred_channel, 0), else_=1)
+    # SQLite cannot see the outer ``asn`` from this ORDER BY: read the ASN's choice afresh.
+    mine = asn.alias("own_choice")
+    choice = (
+        select(mine.c.preferred_channel).where(mine.c.id == identity.c.asn_id).scalar_subquery()
+    )
+    own = case((identity.c.channel == choice, 0), else_=1)
     deployment = case((identity.c.channel == (preferred or ""), 0), else_=1)
     return (
         select(identity.c.id)
