@@ -17,8 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, text, update
-from sqlmodel import Session
+from sqlalchemy import func, text, update
+from sqlalchemy import select as core_select
+from sqlmodel import Session, select
 
 from db.delivery.outbox import mark_failed, reachable_identity_subquery
 from db.models import Asn, ChatIdentity, Delivery, DeliveryStatus, table
@@ -46,11 +47,11 @@ def reserve_reach(
         session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REACH_LOCK})
     conn = session.connection()
     identity_id = conn.execute(
-        select(delivery.c.identity_id).where(delivery.c.id == delivery_id)
+        core_select(delivery.c.identity_id).where(delivery.c.id == delivery_id)
     ).scalar_one_or_none()
     since = now - WINDOW
     recent = (
-        select(delivery.c.identity_id, func.max(delivery.c.template_at).label("last"))
+        core_select(delivery.c.identity_id, func.max(delivery.c.template_at).label("last"))
         .where(delivery.c.channel == CHANNEL, delivery.c.template_at > since)
         .group_by(delivery.c.identity_id)
         .subquery()
@@ -58,13 +59,13 @@ def reserve_reach(
     already = (
         identity_id is not None
         and conn.execute(
-            select(func.count()).select_from(recent).where(recent.c.identity_id == identity_id)
+            core_select(func.count()).select_from(recent).where(recent.c.identity_id == identity_id)
         ).scalar_one()
     )
     if not already:
-        reached = conn.execute(select(func.count()).select_from(recent)).scalar_one()
+        reached = conn.execute(core_select(func.count()).select_from(recent)).scalar_one()
         if reached >= limit:
-            oldest = conn.execute(select(func.min(recent.c.last))).scalar_one()
+            oldest = conn.execute(core_select(func.min(recent.c.last))).scalar_one()
             return (oldest or now) + WINDOW
     conn.execute(update(delivery).where(delivery.c.id == delivery_id).values(template_at=now))
     return None
@@ -77,7 +78,7 @@ def reached_today(session: Session, *, now: datetime | None = None) -> int:
     return int(
         session.connection()
         .execute(
-            select(func.count(func.distinct(delivery.c.identity_id))).where(
+            core_select(func.count(func.distinct(delivery.c.identity_id))).where(
                 delivery.c.channel == CHANNEL, delivery.c.template_at > since
             )
         )
@@ -105,8 +106,15 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
     A ``pricing`` object records what Meta bills for the delivery.
     """
     changed = 0
-    for item in updates:
-        delivery = session.get(Delivery, item.delivery_id)
+    for item in sorted(updates, key=lambda u: u.delivery_id):  # one lock order: no deadlocks
+        # Locked: a worker recording the send as ``sent`` (and counting it) at this moment must
+        # either finish first, so the failure takes the count back, or find the row failed.
+        delivery = session.exec(
+            select(Delivery)
+            .where(Delivery.id == item.delivery_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).first()
         if delivery is None or delivery.channel != CHANNEL:
             continue
         touched = False
@@ -143,7 +151,7 @@ def billed(session: Session, post_id: int) -> Billed:
     """What Meta billed for a post's WhatsApp deliveries, from status ``pricing`` data."""
     delivery = table(Delivery)
     rows = session.connection().execute(
-        select(delivery.c.pricing_category, func.count())
+        core_select(delivery.c.pricing_category, func.count())
         .where(delivery.c.post_id == post_id, delivery.c.billable.is_(True))
         .group_by(delivery.c.pricing_category)
     )
@@ -163,7 +171,7 @@ def template_estimate(
     asn, identity = table(Asn), table(ChatIdentity)
     since = (now or utcnow()) - WINDOW
     query = (
-        select(func.count())
+        core_select(func.count())
         .select_from(asn)
         .join(identity, identity.c.id == reachable_identity_subquery(preferred))
         .where(
