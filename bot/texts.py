@@ -137,6 +137,9 @@ ID: dict[str, str] = {
     "submit.cancelled": "Pengajuan dibatalkan.",
     "submit.duplicate": "Tautan ini sudah diajukan ({detail}).",
     "review.new": "Unggahan baru #{id} dari {opd} ({platform}):\n\n{caption}{url}",
+    "review.cost": "WhatsApp: {all} pesan templat bila untuk semua OPD (perkiraan {currency} "
+    "{cost_all}), {own} bila hanya OPD ini ({currency} {cost_own}); kategori {category}, "
+    "dihitung dari ASN yang jendela 24 jamnya tertutup.",
     "button.approve_all": "✅ Setujui (semua OPD)",
     "button.approve_own": "✅ Setujui (hanya {opd})",
     "review.ask_reason": "Tulis alasan penolakan unggahan #{id}:",

@@ -9,11 +9,11 @@ anything else is not understood.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from sqlmodel import Session
 
 from bot.conversation import choices, commands, registration, review, submission, taps
+from bot.conversation.config import Settings as Settings  # adapters import it here
 from bot.conversation.replies import (
     Action,
     Command,
@@ -32,18 +32,11 @@ NIP_LIKE = re.compile(r"^[\d\s.\-]{15,30}$")
 COMMANDS = ("start", "status", "bantuan", "berhenti", "hapus")  # the menu everyone sees
 
 
-@dataclass(frozen=True)
-class Settings:
-    """What the steps need from the configuration."""
-
-    public_url: str | None = None
-
-
 def handle(
     session: Session, person: Person, action: Action, settings: Settings = Settings()
 ) -> Outcome:
     if isinstance(action, Pressed):
-        return pressed(session, person, action.data)
+        return pressed(session, person, action.data, settings)
     commands.touch(session, person)
     if isinstance(action, Command):
         return command(session, person, action.name, settings)
@@ -93,7 +86,9 @@ def text(session: Session, person: Person, body: str) -> Outcome:
     return commands.unknown(person)
 
 
-def pressed(session: Session, person: Person, data: str) -> Outcome:
+def pressed(
+    session: Session, person: Person, data: str, settings: Settings = Settings()
+) -> Outcome:
     """A button. Anything Gaung did not send is answered "not valid" and changes nothing."""
     choice = choices.decode(data)
     if choice is None:
@@ -107,10 +102,10 @@ def pressed(session: Session, person: Person, data: str) -> Outcome:
             session, person, choice.ref, approve=choice.action == choices.APPROVE
         )
     if choice.kind == choices.SUBMISSION:
-        return submission.pressed(session, person, choice.action)
+        return submission.pressed(session, person, choice.action, settings)
     if choice.kind == choices.CONSENT:
         return registration.agree(session, person)
     if choice.kind == choices.REVIEW:
         assert choice.ref is not None
-        return review.pressed(session, person, choice.ref, choice.action)
+        return review.pressed(session, person, choice.ref, choice.action, settings)
     return commands.erase_answer(session, person, choice.action)

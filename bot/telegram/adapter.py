@@ -55,7 +55,7 @@ async def on_update(update: Update, context: Context) -> None:
     person, action = person_of(update), action_of(update)
     if person is None or action is None:
         return
-    settings = Settings(public_url=settings_of(context).public_url)
+    settings = Settings.of(settings_of(context))
     if isinstance(action, Pressed) and choices.parse_tap(action.data) is not None:
         await tap(update, context, person, action)
         return

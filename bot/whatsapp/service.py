@@ -113,7 +113,7 @@ class WhatsAppService:
         self.notifier = notifier
         notifier.add(CHANNEL, self.outbound)
         self.inbox = InboxWriter(engine)
-        self.flow_settings = FlowSettings(public_url=settings.public_url)
+        self.flow_settings = FlowSettings.of(settings)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
