@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from api.deps import DiskominfoDep, PrincipalDep, SessionDep, SettingsDep, check_opd_access
+from api.whatsapp_cost import whatsapp_cost
 from db.errors import Invalid
 from db.models import Opd, Platform, PostStatus
 from db.posts.lifecycle import approve_post, cancel_post, get_post, reject_post, submit_post
@@ -110,7 +111,8 @@ def detail(
 ) -> dict[str, Any]:
     post = get_post(session, post_id)
     check_opd_access(principal, post.opd_id)
-    return post_detail(session, post, _kode(session, post.opd_id), settings.tz, now=utcnow())
+    detail = post_detail(session, post, _kode(session, post.opd_id), settings.tz, now=utcnow())
+    return detail | {"whatsapp": whatsapp_cost(session, post, settings)}
 
 
 @router.post("/{post_id}/approve", summary="Setujui dan antrekan siaran (Diskominfo)")
@@ -128,6 +130,7 @@ def approve(
         targets=body.targets,
         send_at=body.send_at,
         actor=f"apikey:{principal.key_id}",
+        preferred_channel=settings.preferred_channel,
     )
     return post_json(post, _kode(session, post.opd_id), settings.tz) | {"queued": queued}
 

@@ -22,7 +22,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, select
 
 from db.delivery.outbox import mark_failed, reachable_identity_subquery
-from db.models import Asn, ChatIdentity, Delivery, DeliveryStatus, table
+from db.models import Asn, ChatIdentity, Delivery, DeliveryStatus, Post, PostStatus, table
 from db.types import utcnow
 
 CHANNEL = "whatsapp"
@@ -184,3 +184,56 @@ def template_estimate(
     if opd_ids:
         query = query.where(asn.c.opd_id.in_(list(opd_ids)))
     return int(session.connection().execute(query).scalar_one())
+
+
+def cost_summary(
+    session: Session,
+    post: Post,
+    *,
+    prices: dict[str, float],
+    category: str,
+    currency: str,
+    preferred: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, object]:
+    """WhatsApp's cost of a post: before approval the templates it would need and their
+    estimated cost; after it, the templates sent (or still due) and what Meta billed, from the
+    status webhooks' ``pricing`` (``billed_cost`` uses the configured price per category)."""
+    assert post.id is not None
+    price = prices.get(category, 0.0)
+    if post.status == PostStatus.SUBMITTED:
+        templates = template_estimate(session, None, preferred=preferred, now=now)
+        own = template_estimate(session, [post.opd_id], preferred=preferred, now=now)
+        extra: dict[str, object] = {
+            "template_messages_own_opd": own,
+            "estimated_cost_own_opd": round(own * price, 4),
+        }
+    else:
+        delivery, identity = table(Delivery), table(ChatIdentity)
+        since = (now or utcnow()) - WINDOW
+        sent = (delivery.c.template_at.is_not(None)) & (delivery.c.status != DeliveryStatus.FAILED)
+        due = delivery.c.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]) & (
+            identity.c.last_inbound_at.is_(None) | (identity.c.last_inbound_at <= since)
+        )
+        templates = int(
+            session.connection()
+            .execute(
+                core_select(func.count())
+                .select_from(delivery)
+                .outerjoin(identity, identity.c.id == delivery.c.identity_id)
+                .where(delivery.c.post_id == post.id, delivery.c.channel == CHANNEL, sent | due)
+            )
+            .scalar_one()
+        )
+        extra = {}
+    bill = billed(session, post.id)
+    return {
+        "template_messages": templates,
+        "estimated_cost": round(templates * price, 4),
+        **extra,
+        "category": category,
+        "currency": currency,
+        "billed_messages": bill.messages,
+        "billed_by_category": bill.by_category,
+        "billed_cost": round(sum(prices.get(k, 0.0) * n for k, n in bill.by_category.items()), 4),
+    }
