@@ -59,7 +59,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
                 channels,
                 channel_rates(settings),
                 config=worker_config(settings),
-                pacers={"telegram": pacer},
+                # Replies and broadcasts of one number (or bot) draw on one budget.
+                pacers={"telegram": pacer} | ({"whatsapp": whatsapp.pacer} if whatsapp else {}),
             )
             worker = asyncio.create_task(broadcaster.run(stop))
         try:

@@ -175,6 +175,8 @@ class ChatIdentity(SQLModel, table=True):
     channel: str = Field(max_length=16)
     external_id: str = Field(max_length=64)  # Telegram user id, WhatsApp wa_id
     chat_id: str | None = Field(default=None, max_length=64)  # where to send
+    # WhatsApp's business-scoped user id: the same person when a username hides their wa_id.
+    user_id: str | None = Field(default=None, max_length=64, index=True)
     asn_id: int | None = Field(
         default=None, sa_column_args=[ForeignKey("asn.id", ondelete="SET NULL")]
     )

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot.conversation import replies as said
 from bot.conversation.flows import Settings, handle
 from bot.conversation.replies import Outcome, Person
 from bot.whatsapp.webhook import ButtonReply, Inbound, InboundText, OtherInbound, QuickReply
 from db.accounts.identities import identity_for
+from db.models import ChatIdentity
 
 CHANNEL = "whatsapp"
 KEYWORDS = {
@@ -78,10 +79,37 @@ def window_from(session: Session, person: Person, at: datetime, before: datetime
     session.flush()
 
 
+def resolve(session: Session, event: Inbound) -> Person:
+    """The person, recognised by ``user_id`` when WhatsApp hides their number: their account
+    stays the number they registered with, and replies still go there."""
+    person = person_of(event)
+    contact = event.contact
+    if contact.wa_id or not contact.user_id:
+        return person
+    known = session.exec(
+        select(ChatIdentity).where(
+            ChatIdentity.channel == CHANNEL, ChatIdentity.user_id == contact.user_id
+        )
+    ).first()
+    if known is None:
+        return person
+    chat = known.chat_id or known.external_id
+    return Person(CHANNEL, known.external_id, chat, person.name)
+
+
+def remember_user_id(session: Session, person: Person, user_id: str) -> None:
+    identity = identity_for(session, person.channel, person.external_id)
+    if identity is not None and user_id and identity.user_id != user_id:
+        identity.user_id = user_id
+        session.add(identity)
+        session.flush()
+
+
 def converse(session: Session, event: Inbound, settings: Settings) -> tuple[Person, Outcome]:
     """One inbound message through the conversation core, in the caller's transaction."""
-    person = person_of(event)
+    person = resolve(session, event)
     before = last_inbound(session, person)
     outcome = handle(session, person, action_of(event), settings)
     window_from(session, person, event.at, before)
+    remember_user_id(session, person, event.contact.user_id)
     return person, outcome

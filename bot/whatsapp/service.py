@@ -23,7 +23,14 @@ from bot.conversation.replies import Outcome, Person
 from bot.conversation.taps import tap_answer
 from bot.inbox import InboxWriter, Incoming
 from bot.ratelimit import Pacer
-from bot.whatsapp.adapter import CHANNEL, converse, last_inbound, person_of, window_from
+from bot.whatsapp.adapter import (
+    CHANNEL,
+    converse,
+    last_inbound,
+    person_of,
+    resolve,
+    window_from,
+)
 from bot.whatsapp.render import WhatsAppOutbound, messages
 from bot.whatsapp.sender import WhatsAppChannel, parse_tracker
 from bot.whatsapp.webhook import (
@@ -82,7 +89,7 @@ def status_update(event: Status) -> StatusUpdate | None:
     )
 
 
-def tap_of(event: Inbound) -> Tap | None:
+def tap_of(event: Inbound, account: str | None = None) -> Tap | None:
     data = (
         event.button_id
         if isinstance(event, ButtonReply)
@@ -93,7 +100,7 @@ def tap_of(event: Inbound) -> Tap | None:
     parsed = parse_tap(data) if data else None
     if parsed is None:
         return None
-    return Tap(parsed[0], parsed[1], person_of(event).external_id)
+    return Tap(parsed[0], parsed[1], account or person_of(event).external_id)
 
 
 class WhatsAppService:
@@ -156,7 +163,10 @@ class WhatsAppService:
                 return receipt.new, None
             receipt = await self.inbox.submit(item)
             return receipt.new, None
-        tap = tap_of(event)
+        account = None
+        if not event.contact.wa_id:  # a username hides the number: find the account by user_id
+            account = (await asyncio.to_thread(self._resolve, event)).external_id
+        tap = tap_of(event, account)
         receipt = await self.inbox.submit(Incoming(CHANNEL, event.dedupe_key, encode(event), tap))
         if receipt.tap is not None:
             return receipt.new, tap_answer(receipt.tap)
@@ -177,9 +187,8 @@ class WhatsAppService:
     async def _ack(self, event: Inbound, answer: str) -> None:
         """A tap is answered with a short acknowledgement (WhatsApp has no toasts); the tap is
         also a message, so the person's window restarts from it."""
-        person = person_of(event)
         try:
-            await asyncio.to_thread(self._touch, person, event)
+            person = await asyncio.to_thread(self._touch, event)
             await self.outbound.send(person.chat_id, answer, [])
         except Exception:
             log.exception("acknowledging tap %s failed", event.message_id)
@@ -207,9 +216,15 @@ class WhatsAppService:
         with session_scope(self.engine) as session:
             return converse(session, event, self.flow_settings)
 
-    def _touch(self, person: Person, event: Inbound) -> None:
+    def _touch(self, event: Inbound) -> Person:
         with session_scope(self.engine) as session:
+            person = resolve(session, event)
             window_from(session, person, event.at, last_inbound(session, person))
+            return person
+
+    def _resolve(self, event: Inbound) -> Person:
+        with session_scope(self.engine, readonly=True) as session:
+            return resolve(session, event)
 
     def _mark(self, update_id: str) -> None:
         with session_scope(self.engine) as session:

@@ -309,6 +309,11 @@ def test_registration_by_agreeing_keywords_and_nip_path(
         ).one()
         assert identity.asn_id == budi.id
 
+    # She adopts a username: webhooks now carry no wa_id, only her user_id. Still her.
+    wa.world.update_user(person.wa_id, hide_phone=True, username="sari_dinkes")
+    hidden = person.say("status")
+    assert sari.nama in hidden.text()
+
     stopped = person.say("berhenti")
     assert "tidak akan menerima" in stopped.text()
 

@@ -36,6 +36,11 @@ def upgrade() -> None:
             sa.Column('pricing_category', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True)
         )
         batch_op.create_index('ix_delivery_template_at', ['template_at'], unique=False)
+    with op.batch_alter_table('chat_identity', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
+        )
+        batch_op.create_index('ix_chat_identity_user_id', ['user_id'], unique=False)
     with op.batch_alter_table('asn', schema=None) as batch_op:
         batch_op.add_column(
             sa.Column('preferred_channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
@@ -45,6 +50,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('asn', schema=None) as batch_op:
         batch_op.drop_column('preferred_channel')
+    with op.batch_alter_table('chat_identity', schema=None) as batch_op:
+        batch_op.drop_index('ix_chat_identity_user_id')
+        batch_op.drop_column('user_id')
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.drop_index('ix_delivery_template_at')
         batch_op.drop_column('pricing_category')
