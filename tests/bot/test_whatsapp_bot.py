@@ -525,3 +525,31 @@ def test_asn_on_both_channels_gets_each_post_once_on_the_preferred_channel(
     assert {r.channel for r in deliveries(engine, second)} == {"whatsapp"}
     p_both.wait(2)
     assert len(deliveries(engine, second)) == 2
+
+
+def test_admins_submit_and_approve_on_whatsapp_seeing_the_cost(
+    engine: Engine, wa: WhatsAppEmulator, serve: Serve
+) -> None:
+    (closed,) = roster(engine, "081234500701")
+    reader = Person(wa, "Di luar jendela", wa_id="6281234500701")
+    linked(engine, closed, reader, inbound_hours_ago=None)
+    opd_admin = Person(wa, "Admin OPD", wa_id="6281299900701")
+    kominfo = Person(wa, "Diskominfo", wa_id="6281299900702")
+    with session_scope(engine) as session:
+        add_admin(session, role="opd", opd_kode="DINKES", phone="+6281299900701", name="OPD")
+        add_admin(session, role="diskominfo", phone="+6281299900702", name="Kominfo")
+    opd_admin.say("bantuan")  # both wrote today: free-form messages reach them
+    kominfo.say("bantuan")
+
+    ask = opd_admin.say("https://instagram.com/p/wa-admin")
+    preview = opd_admin.press(ask, "Lewati")
+    assert "https://instagram.com/p/wa-admin" in preview.text()
+    opd_admin.press(preview, "Ajukan")
+    review = kominfo.wait(2)
+    assert "https://instagram.com/p/wa-admin" in review.text()
+    assert "1 pesan templat" in review.text() and "USD 0.04" in review.text()
+    assert all(len(b["title"]) <= 20 for b in review.buttons())
+    kominfo.press(review, "semua")
+    got = reader.wait(1)
+    assert got.type == "template"
+    assert "disetujui" in opd_admin.wait(5).text().lower()
