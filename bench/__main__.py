@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.machine import describe
 
-BENCHMARKS = ["roster_import", "participation_api", "webhook", "broadcast"]
+BENCHMARKS = ["roster_import", "participation_api", "webhook", "broadcast", "whatsapp_status"]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 MARK = re.compile(r"<!-- bench:(\w+) -->")
 
