@@ -256,7 +256,7 @@ def run() -> list[str]:
         f"{BATCH} statuses (`sent`, then `delivered` with pricing, or `failed` 131026 for "
         f"{FAILED:.0%} of deliveries); {DUPLICATES:.0%} of POSTs are repeated verbatim. "
         "Checked after: inbox rows = distinct statuses, `delivered` counter = deliveries − "
-        "failed, each failure recorded once, every delivered one priced. Target: ≥ 2,000 "
+        "failed, each failure recorded once, every delivered one priced (a failed one is not billed). Target: ≥ 2,000 "
         "events/s, exactly once.",
         "",
         "| engine | POSTs | events | seconds | events/s | errors | inbox / statuses | failed | "

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, text, update
+from sqlalchemy import bindparam, func, text, update
 from sqlalchemy import select as core_select
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from db.delivery.outbox import mark_failed, reachable_identity_subquery
 from db.models import Asn, ChatIdentity, Delivery, DeliveryStatus, Post, PostStatus, table
@@ -102,32 +102,36 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
     """Record status webhooks; returns how many deliveries changed.
 
     ``failed`` fails the delivery with Meta's reason and takes it back out of the counters
-    (``mark_failed``); a status for a delivery already failed, or repeated, changes nothing.
-    A ``pricing`` object records what Meta bills for the delivery.
+    (``mark_failed``); a failed message is not billed. A status for a delivery already failed,
+    or repeated, changes nothing. A ``pricing`` object records what Meta bills for it.
     """
-    changed = 0
-    for item in sorted(updates, key=lambda u: u.delivery_id):  # one lock order: no deadlocks
-        # Locked: a worker recording the send as ``sent`` (and counting it) at this moment must
-        # either finish first, so the failure takes the count back, or find the row failed.
-        delivery = session.exec(
+    items = [u for u in updates if u.delivery_id]
+    if not items:
+        return 0
+    ids = sorted({u.delivery_id for u in items})  # one lock order: no deadlocks
+    # Locked: a worker recording the send as ``sent`` (and counting it) at this moment must
+    # either finish first, so the failure takes the count back, or find the row failed.
+    rows = {
+        d.id: d
+        for d in session.exec(
             select(Delivery)
-            .where(Delivery.id == item.delivery_id)
+            .where(col(Delivery.id).in_(ids), Delivery.channel == CHANNEL)
             .with_for_update()
             .execution_options(populate_existing=True)
-        ).first()
-        if delivery is None or delivery.channel != CHANNEL:
+        )
+    }
+    priced: dict[int, tuple[bool, str | None]] = {}
+    changed: set[int] = set()
+    for item in items:
+        delivery = rows.get(item.delivery_id)
+        if delivery is None or delivery.id is None or delivery.status == DeliveryStatus.FAILED:
             continue
-        touched = False
-        if item.billable is not None and (
-            delivery.billable is not True or delivery.pricing_category != item.category
-        ):
-            delivery.billable = bool(delivery.billable) or item.billable
-            delivery.pricing_category = item.category or delivery.pricing_category
-            session.add(delivery)
-            touched = True
-        if item.status == "failed" and delivery.status != DeliveryStatus.FAILED:
+        if item.status == "failed":
             reason = f"{item.error_code}: {item.error}" if item.error_code else item.error
             mark_failed(session, delivery, reason or "gagal menurut WhatsApp")
+            delivery.billable = False
+            session.add(delivery)
+            priced.pop(delivery.id, None)
             if item.error_code == NOT_ON_WHATSAPP and delivery.identity_id is not None:
                 identity = session.get(ChatIdentity, delivery.identity_id)
                 if identity is not None:
@@ -135,10 +139,26 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
                     identity.unreachable_reason = (reason or "")[:200]
                     identity.unreachable_at = utcnow()
                     session.add(identity)
-            touched = True
-        changed += touched
+            changed.add(delivery.id)
+        elif item.billable is not None:
+            # Kept aside, not on the ORM object, so the flush does not UPDATE row by row.
+            was = priced.get(delivery.id, (delivery.billable, delivery.pricing_category))
+            now = (bool(was[0]) or item.billable, item.category or was[1])
+            if now != was:
+                priced[delivery.id] = now
+                changed.add(delivery.id)
     session.flush()
-    return changed
+    if priced:  # one statement for the many, not an ORM UPDATE each
+        delivery_table = table(Delivery)
+        session.connection().execute(
+            update(delivery_table)
+            .where(delivery_table.c.id == bindparam("d_id"))
+            .values(billable=bindparam("b"), pricing_category=bindparam("c")),
+            [{"d_id": k, "b": b, "c": c} for k, (b, c) in priced.items()],
+        )
+        for key in priced:
+            session.expire(rows[key], ["billable", "pricing_category"])
+    return len(changed)
 
 
 @dataclass(frozen=True)
