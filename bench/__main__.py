@@ -15,7 +15,14 @@ from pathlib import Path
 
 from bench.machine import describe
 
-BENCHMARKS = ["roster_import", "participation_api", "webhook", "broadcast", "whatsapp_status"]
+BENCHMARKS = [
+    "roster_import",
+    "participation_api",
+    "webhook",
+    "broadcast",
+    "whatsapp_status",
+    "whatsapp_broadcast",
+]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 MARK = re.compile(r"<!-- bench:(\w+) -->")
 
