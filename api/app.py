@@ -15,9 +15,11 @@ from sqlalchemy import exc as sa_exc
 from api.guards import Guards
 from api.metrics import LatencyMiddleware, Metrics
 from api.routes import dashboard, health, links, opd, participation, posts, trend, webhooks
+from api.routes import whatsapp as whatsapp_routes
 from bot.channels.registry import build_registry
 from bot.runtime import use_db_threads
 from bot.telegram.service import TelegramService
+from bot.whatsapp.service import start_whatsapp
 from db.engine import make_engine, unreachable
 from db.errors import GaungError
 from db.settings import Settings
@@ -55,6 +57,15 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             telegram = TelegramService(settings, engine, registry.pacers["telegram"])
             await telegram.start()
         app.state.telegram = telegram
+        whatsapp = start_whatsapp(
+            settings,
+            engine,
+            telegram.notifier if telegram else None,
+            registry.pacers.get("whatsapp"),
+        )
+        if whatsapp is not None:
+            await whatsapp.start()
+        app.state.whatsapp = whatsapp
         if with_worker:
             worker = asyncio.create_task(registry.broadcaster().run(stop))
         try:
@@ -65,6 +76,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
                 await worker
             if telegram is not None:
                 await telegram.stop()
+            if whatsapp is not None:
+                await whatsapp.stop()
             await registry.aclose()
             engine.dispose()
 
@@ -115,4 +128,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(opd.router)
     app.include_router(dashboard.router)
     app.include_router(links.router)
+    app.include_router(whatsapp_routes.router)
     return app

@@ -258,7 +258,7 @@ def post_add(
         post = submit_post(session, opd_kode=opd, url=url, caption=caption)
         if approve:
             assert post.id is not None
-            approve_post(session, post.id)
+            approve_post(session, post.id, preferred_channel=cfg.preferred_channel)
     if as_json:
         print_json({"id": post.id})
     else:
@@ -275,7 +275,7 @@ def post_approve(
 
     cfg = settings()
     with unit_of_work(cfg) as session:
-        post, queued = approve_post(session, post_id)
+        post, queued = approve_post(session, post_id, preferred_channel=cfg.preferred_channel)
     if as_json:
         print_json({"id": post.id, "status": post.status, "queued": queued})
     else:

@@ -356,6 +356,22 @@ class PostParticipation(Model):
         )
 
 
+class WhatsAppCost(Model):
+    """What a post costs on WhatsApp: before approval, the templates it would need (people
+    outside their 24-hour window) and their estimate; after, the templates sent or due and what
+    Meta billed by status webhook. Prices are settings (``GAUNG_WHATSAPP_PRICE_*``)."""
+
+    template_messages: int = Field(ge=0, examples=[1200])
+    estimated_cost: float = Field(ge=0, examples=[49.32])
+    template_messages_own_opd: int | None = Field(default=None, ge=0, examples=[140])
+    estimated_cost_own_opd: float | None = Field(default=None, ge=0, examples=[5.75])
+    category: str = Field(examples=["marketing"])
+    currency: str = Field(examples=["USD"])
+    billed_messages: int = Field(ge=0, examples=[0])
+    billed_by_category: dict[str, int] = Field(examples=[{}])
+    billed_cost: float = Field(ge=0, examples=[0.0])
+
+
 class PostDetail(PostOut):
     """``GET /api/v1/posts/{id}``: the post, its participation per OPD and sending progress."""
 
@@ -364,3 +380,4 @@ class PostDetail(PostOut):
     )
     progress: SendingProgress
     participation: PostParticipation
+    whatsapp: WhatsAppCost

@@ -26,7 +26,15 @@ from pathlib import Path
 from bench import databases
 from bench.machine import describe
 
-BENCHMARKS = ["roster_import", "participation_api", "webhook", "broadcast", "pace"]
+BENCHMARKS = [
+    "roster_import",
+    "participation_api",
+    "webhook",
+    "broadcast",
+    "pace",
+    "whatsapp_status",
+    "whatsapp_broadcast",
+]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_IN_TREE = "bench/RESULTS.md"

@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 
 from bot.channels.base import (
     Channel,
+    Deferred,
     Misconfigured,
     OutgoingPost,
     RateLimited,
@@ -41,6 +42,7 @@ from bot.channels.base import (
     Unreachable,
 )
 from bot.ratelimit import Pacer, Priority
+from bot.whatsapp.webhook import window_open
 from db.delivery.coordination import channel_pauses, heartbeat, retire
 from db.delivery.outbox import (
     Claimed,
@@ -97,7 +99,9 @@ class Stats:
     errors: dict[str, int] = field(default_factory=dict)
 
 
-def _message(item: Claimed, chat_id: str, *, reminder: bool = False) -> OutgoingPost:
+def _message(
+    item: Claimed, chat_id: str, *, reminder: bool = False, now: datetime | None = None
+) -> OutgoingPost:
     return OutgoingPost(
         delivery_id=item.id,
         chat_id=chat_id,
@@ -106,6 +110,7 @@ def _message(item: Claimed, chat_id: str, *, reminder: bool = False) -> Outgoing
         platform=item.platform,
         opd_nama=item.opd_nama,
         reminder=reminder,
+        window_open=now is not None and window_open(item.last_inbound_at, now),
     )
 
 
@@ -243,7 +248,9 @@ class Broadcaster:
             return Outcome(item.id, "failed", error="ASN tidak punya identitas chat lagi")
         await pacer.acquire(item.chat_id, Priority.BROADCAST)
         try:
-            message_id = await channel.send_post(_message(item, item.chat_id))
+            message_id = await channel.send_post(_message(item, item.chat_id, now=self.clock()))
+        except Deferred as exc:  # this message only (a full WhatsApp tier): the channel goes on
+            return Outcome(item.id, "deferred", error=exc.reason, next_attempt_at=exc.until)
         except RateLimited as exc:
             pacer.on_rate_limited(exc.retry_after)
             until = self.clock() + timedelta(seconds=exc.retry_after)
@@ -356,7 +363,9 @@ class Broadcaster:
         pacer = self.pacers[item.channel]
         await pacer.acquire(item.chat_id, Priority.BROADCAST)
         try:
-            await self.channels[item.channel].send_post(_message(item, item.chat_id, reminder=True))
+            await self.channels[item.channel].send_post(
+                _message(item, item.chat_id, reminder=True, now=self.clock())
+            )
         except RateLimited as exc:
             pacer.on_rate_limited(exc.retry_after)
             return False

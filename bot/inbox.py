@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from db.delivery.confirmations import Tap, TapResult, record_taps
 from db.delivery.inbox import store_updates
+from db.delivery.whatsapp import StatusUpdate, apply_statuses
 from db.engine import session_scope, unreachable
 
 log = logging.getLogger("gaung.inbox")
@@ -44,6 +45,7 @@ class Incoming:
     update_id: str
     payload: dict[str, Any]
     tap: Tap | None = None  # a Like/Share tap: recorded now, not handled later
+    status: StatusUpdate | None = None  # a delivery status (WhatsApp): applied now, in the batch
 
 
 @dataclass(frozen=True)
@@ -152,18 +154,25 @@ class InboxWriter:
             for channel in sorted({item.channel for item in items}):
                 mine = [(n, item) for n, item in enumerate(items) if item.channel == channel]
                 new = store_updates(
-                    session, channel, [(i.update_id, None if i.tap else i.payload) for _, i in mine]
+                    session,
+                    channel,
+                    [(i.update_id, None if i.tap or i.status else i.payload) for _, i in mine],
                 )
                 taps: list[tuple[int, Tap]] = []
+                statuses: list[StatusUpdate] = []
                 for n, item in mine:
                     if item.update_id not in new:
                         receipts[n] = Receipt(False)
                         continue
                     new.discard(item.update_id)  # a second copy in the batch is a redelivery
-                    if item.tap is None:
+                    if item.status is not None:
+                        statuses.append(item.status)
+                        receipts[n] = Receipt(True)
+                    elif item.tap is None:
                         receipts[n] = Receipt(True)
                     else:
                         taps.append((n, item.tap))
+                apply_statuses(session, statuses)
                 results = record_taps(
                     session, channel, [tap for _, tap in taps], redraw=channel in self.redraw
                 )

@@ -48,6 +48,9 @@ ID: dict[str, str] = {
     "lewat Diskominfo.",
     "start.how": "Untuk mendaftar, tekan tombol <b>Bagikan nomor saya</b> di bawah. Jika nomor "
     "Anda tidak tercatat, ketik NIP Anda (18 digit) untuk diperiksa admin OPD Anda.",
+    "start.how_agree": "Untuk mendaftar dengan nomor ini, tekan <b>Setuju</b>. Jika nomor Anda "
+    "tidak tercatat, ketik NIP Anda (18 digit) untuk diperiksa admin OPD Anda.",
+    "button.agree": "✅ Setuju",
     "start.registered": "Anda sudah terdaftar sebagai {nama} ({opd}).",
     "start.resumed": "Selamat datang kembali, {nama}. Anda akan menerima unggahan lagi.",
     "button.share_contact": "📱 Bagikan nomor saya",
@@ -144,6 +147,9 @@ ID: dict[str, str] = {
     "submit.cancelled": "Pengajuan dibatalkan.",
     "submit.duplicate": "Tautan ini sudah diajukan ({detail}).",
     "review.new": "Unggahan baru #{id} dari {opd} ({platform}):\n\n{caption}{url}",
+    "review.cost": "WhatsApp: {all} pesan templat bila untuk semua OPD (perkiraan {currency} "
+    "{cost_all}), {own} bila hanya OPD ini ({currency} {cost_own}); kategori {category}, "
+    "dihitung dari ASN yang jendela 24 jamnya tertutup.",
     "button.approve_all": "✅ Setujui (semua OPD)",
     "button.approve_own": "✅ Setujui (hanya {opd})",
     "review.ask_reason": "Tulis alasan penolakan unggahan #{id}:",
@@ -167,6 +173,8 @@ ID: dict[str, str] = {
     "cmd.berhenti": "Berhenti menerima pesan",
     "cmd.hapus": "Hapus data saya",
     # --- chat networks, for {kanal} ---
+    # --- WhatsApp (no edits, no URL buttons beside reply buttons, at most 3 of them) ---
+    "wa.more_choices": "Pilihan lainnya:",
     "kanal.telegram": "Telegram",
     "kanal.whatsapp": "WhatsApp",
 }

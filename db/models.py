@@ -146,6 +146,8 @@ class Asn(SQLModel, table=True):
     erased_at: datetime | None = _time()
     # When a full roster import last found them gone; retention counts from here.
     left_at: datetime | None = _time()
+    # Overrides the deployment's preferred channel when the ASN is reachable on both.
+    preferred_channel: str | None = Field(default=None, max_length=16)
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -183,6 +185,8 @@ class ChatIdentity(SQLModel, table=True):
     channel: str = Field(max_length=16)
     external_id: str = Field(max_length=64)  # Telegram user id, WhatsApp wa_id
     chat_id: str | None = Field(default=None, max_length=64)  # where to send
+    # WhatsApp's business-scoped user id: the same person when a username hides their wa_id.
+    user_id: str | None = Field(default=None, max_length=64, index=True)
     asn_id: int | None = Field(
         default=None, sa_column_args=[ForeignKey("asn.id", ondelete="SET NULL")]
     )
@@ -310,6 +314,7 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_post_opd_status", "post_id", "opd_id", "status"),
         Index("ix_delivery_due", "status", "next_attempt_at"),
         Index("ix_delivery_asn", "asn_id"),
+        Index("ix_delivery_template_at", "template_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
@@ -333,6 +338,11 @@ class Delivery(SQLModel, table=True):
     first_tried_at: datetime | None = _time()  # a transient failure's time budget runs from here
     reminded_at: datetime | None = _time()
     opened_at: datetime | None = _time()  # first open through the tracked link (measured)
+    # WhatsApp: sent as a template (outside the 24-hour window: counts against the messaging
+    # limit, billed); what Meta's status ``pricing`` said was billed, and in which category.
+    template_at: datetime | None = _time()
+    billable: bool | None = None
+    pricing_category: str | None = Field(default=None, max_length=32)
     created_at: datetime = _created()
 
 

@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     whatsapp_daily_limit: int = Field(default=2000, ge=0)
     whatsapp_template: str = "gaung_postingan_baru"
     whatsapp_template_language: str = "id"
+    # Issue 13: the category Meta bills the template in (it may re-categorise a "please like
+    # and share" template as marketing) and the price per delivered template in each category
+    # (Indonesian rates are unconfirmed: set them from the invoice), for the cost estimate.
+    whatsapp_template_category: str = Field(
+        default="marketing", pattern=r"^(marketing|utility|authentication)$"
+    )
+    whatsapp_price_marketing: float = Field(default=0.0411, ge=0)
+    whatsapp_price_utility: float = Field(default=0.02, ge=0)
+    whatsapp_price_authentication: float = Field(default=0.02, ge=0)
+    whatsapp_price_currency: str = "USD"
+    # An ASN reachable on both channels gets each post once, on this channel (``asn``'s own
+    # ``preferred_channel`` overrides it).
+    preferred_channel: str = Field(default="telegram", pattern=r"^(telegram|whatsapp)$")
 
     public_url: str | None = None
     timezone: str = "Asia/Jakarta"

@@ -17,8 +17,10 @@ from api.schemas import (
     PostOut,
     PostParticipation,
     SendingProgress,
+    WhatsAppCost,
     problems,
 )
+from api.whatsapp_cost import whatsapp_cost
 from db.errors import Invalid
 from db.models import Opd, Platform, PostStatus
 from db.posts.lifecycle import approve_post, cancel_post, get_post, reject_post, submit_post
@@ -136,6 +138,7 @@ def detail(
         targets=figures.targets,
         progress=SendingProgress.of(figures.progress),
         participation=PostParticipation.of(figures.participation),
+        whatsapp=WhatsAppCost.model_validate(whatsapp_cost(session, post, settings)),
     )
 
 
@@ -154,6 +157,7 @@ def approve(
         targets=body.targets,
         send_at=body.send_at,
         actor=f"apikey:{principal.key_id}",
+        preferred_channel=settings.preferred_channel,
     )
     return PostApproved(
         **PostOut.fields_of(post, _kode(session, post.opd_id), settings.tz), queued=queued

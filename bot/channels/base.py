@@ -7,6 +7,7 @@ kinds the broadcaster acts on; it never touches the database.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 
@@ -39,6 +40,15 @@ class RateLimited(SendError):
     def __init__(self, reason: str, retry_after: float) -> None:
         super().__init__(reason)
         self.retry_after = retry_after
+
+
+class Deferred(SendError):
+    """Not now, and not the channel's fault: this message waits until ``until`` (a WhatsApp
+    messaging-limit tier that is full for today); the channel itself keeps sending others."""
+
+    def __init__(self, reason: str, until: datetime) -> None:
+        super().__init__(reason)
+        self.until = until
 
 
 class Unreachable(SendError):

@@ -19,6 +19,8 @@ from bot.channels.base import Channel
 from bot.channels.links import open_links_for
 from bot.channels.telegram import TelegramChannel
 from bot.ratelimit import Pacer, shared_pacer
+from bot.whatsapp.sender import WhatsAppChannel
+from bot.whatsapp.tier import TierLimitedChannel
 from db.errors import Invalid
 from db.settings import Settings
 from db.types import utcnow
@@ -49,7 +51,7 @@ def worker_config(settings: Settings, *, reminders: bool = True) -> WorkerConfig
     )
 
 
-def build_channels(settings: Settings) -> dict[str, Channel]:
+def build_channels(settings: Settings, engine: Engine | None = None) -> dict[str, Channel]:
     """The broadcast channels the settings configure (none: an empty dict)."""
     channels: dict[str, Channel] = {}
     if settings.telegram_token:
@@ -60,7 +62,33 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             connections=max(16, min(256, int(settings.telegram_rate / 4) + 8)),
             open_links=open_links_for(settings),
         )
+    if whatsapp := build_whatsapp(settings, engine):
+        channels["whatsapp"] = whatsapp
     return channels
+
+
+def whatsapp_sender(settings: Settings) -> WhatsAppChannel | None:
+    """The number's sender, or None when WhatsApp is not configured."""
+    if not (settings.whatsapp_token and settings.whatsapp_phone_id):
+        return None
+    return WhatsAppChannel(
+        settings.whatsapp_token,
+        settings.whatsapp_phone_id,
+        api_url=settings.whatsapp_api_url,
+        template=settings.whatsapp_template,
+        template_language=settings.whatsapp_template_language,
+        connections=max(16, min(256, int(settings.whatsapp_rate / 4) + 8)),
+    )
+
+
+def build_whatsapp(settings: Settings, engine: Engine | None) -> Channel | None:
+    """The broadcast channel: the sender behind the messaging-limit tier (needs the database)."""
+    sender = whatsapp_sender(settings)
+    if sender is None:
+        return None
+    if engine is None:
+        return sender
+    return TierLimitedChannel(sender, engine, settings.whatsapp_daily_limit)
 
 
 @dataclass
@@ -75,7 +103,7 @@ class ChannelRegistry:
 
     def require_channels(self) -> None:
         if not self.channels:
-            raise Invalid("tidak ada saluran: atur GAUNG_TELEGRAM_TOKEN")
+            raise Invalid("tidak ada saluran: atur GAUNG_TELEGRAM_TOKEN atau GAUNG_WHATSAPP_TOKEN")
 
     def broadcaster(
         self,
@@ -115,4 +143,6 @@ def build_registry(settings: Settings, engine: Engine) -> ChannelRegistry:
     pacers: dict[str, Pacer] = {}
     if settings.telegram_token:
         pacers["telegram"] = shared_pacer(engine, "telegram", rates["telegram"])
-    return ChannelRegistry(settings, engine, build_channels(settings), pacers)
+    if settings.whatsapp_token and settings.whatsapp_phone_id:
+        pacers["whatsapp"] = shared_pacer(engine, "whatsapp", rates["whatsapp"])
+    return ChannelRegistry(settings, engine, build_channels(settings, engine), pacers)

@@ -17,6 +17,7 @@ REGISTRATION: Final = "r"  # an OPD admin decides a NIP request: r:<request>:<a|
 SUBMISSION: Final = "p"  # an OPD admin's draft post: p:skip | p:go | p:no
 REVIEW: Final = "a"  # Diskominfo reviews a post: a:<post>:<all|own|rej>
 ERASE: Final = "h"  # /hapus confirmation: h:y | h:n
+CONSENT: Final = "c"  # agreeing to the consent text with a number the network vouches for: c:ok
 
 # The actions of each kind (unpacked names cannot be ``Final``; they are constants all the same).
 LIKE, SHARE = "l", "s"  # TAP
@@ -24,6 +25,7 @@ APPROVE, REJECT = "a", "r"  # REGISTRATION
 SKIP, SUBMIT, CANCEL = "skip", "go", "no"  # SUBMISSION
 APPROVE_ALL, APPROVE_OWN, REJECT_POST = "all", "own", "rej"  # REVIEW
 YES, NO = "y", "n"  # ERASE
+AGREE: Final = "ok"  # CONSENT
 
 ACTIONS: Final[dict[str, frozenset[str]]] = {
     TAP: frozenset({LIKE, SHARE}),
@@ -31,6 +33,7 @@ ACTIONS: Final[dict[str, frozenset[str]]] = {
     SUBMISSION: frozenset({SKIP, SUBMIT, CANCEL}),
     REVIEW: frozenset({APPROVE_ALL, APPROVE_OWN, REJECT_POST}),
     ERASE: frozenset({YES, NO}),
+    CONSENT: frozenset({AGREE}),
 }
 WITH_ID: Final = frozenset({TAP, REGISTRATION, REVIEW})
 TAP_KINDS: Final = {LIKE: "like", SHARE: "share"}

@@ -9,12 +9,12 @@ anything else is not understood.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlmodel import Session
 
 from bot.conversation import choices, commands, registration, review, submission, taps
+from bot.conversation.config import Settings as Settings  # adapters import it here
 from bot.conversation.replies import (
     Action,
     Command,
@@ -30,33 +30,11 @@ from bot.conversation.replies import (
 from bot.texts import as_plain, th
 from db.accounts.chat_state import get_state
 from db.accounts.limits import Limit, spend, subject_of
-from db.settings import Settings as AppSettings
 from db.types import utcnow
 
 URL = re.compile(r"^\s*\S+://\S+\s*$|^\s*(www\.)?[\w-]+(\.[\w-]+)+/\S*\s*$", re.IGNORECASE)
 NIP_LIKE = re.compile(r"^[\d\s.\-]{15,30}$")
 COMMANDS = ("start", "status", "bantuan", "berhenti", "hapus")  # the menu everyone sees
-
-
-@dataclass(frozen=True)
-class Settings:
-    """What the steps need from the configuration."""
-
-    public_url: str | None = None
-    signing_key: bytes | None = None  # signs dashboard sign-in links (GAUNG_SECRET_KEY)
-    nip_attempts_per_day: int = 5
-    messages_per_minute: int = 20
-    admin_pages_per_hour: int = 20
-
-    @classmethod
-    def of(cls, settings: AppSettings) -> Settings:
-        return cls(
-            public_url=settings.public_url,
-            signing_key=settings.signing_key,
-            nip_attempts_per_day=settings.nip_attempts_per_day,
-            messages_per_minute=settings.chat_messages_per_minute,
-            admin_pages_per_hour=settings.admin_pages_per_hour,
-        )
 
 
 def limits(settings: Settings) -> registration.Limits:
@@ -75,7 +53,7 @@ def handle(
     session: Session, person: Person, action: Action, settings: Settings = Settings()
 ) -> Outcome:
     if isinstance(action, Pressed):
-        return pressed(session, person, action.data)
+        return pressed(session, person, action.data, settings)
     commands.touch(session, person)
     who, now = subject_of(person.channel, person.external_id), utcnow()
     messages = Limit("message", settings.messages_per_minute, timedelta(minutes=1))
@@ -92,6 +70,8 @@ def handle(
     if isinstance(action, Text):
         return text(session, person, action.text, settings)
     assert isinstance(action, Other)
+    if person.phone is not None and registration.unregistered(session, person):
+        return registration.start(session, person)
     return commands.unknown(person)
 
 
@@ -127,10 +107,15 @@ def text(session: Session, person: Person, body: str, settings: Settings = Setti
         return submission.link(session, person, body.strip())
     if NIP_LIKE.match(body) and sum(ch.isdigit() for ch in body) >= 15:
         return registration.nip(session, person, body, limits(settings), now=utcnow())
+    # Where the network vouches for the number, any message from a stranger starts registration.
+    if person.phone is not None and registration.unregistered(session, person):
+        return registration.start(session, person)
     return commands.unknown(person)
 
 
-def pressed(session: Session, person: Person, data: str) -> Outcome:
+def pressed(
+    session: Session, person: Person, data: str, settings: Settings = Settings()
+) -> Outcome:
     """A button. Anything Gaung did not send is answered "not valid" and changes nothing."""
     choice = choices.decode(data)
     if choice is None:
@@ -144,8 +129,10 @@ def pressed(session: Session, person: Person, data: str) -> Outcome:
             session, person, choice.ref, approve=choice.action == choices.APPROVE
         )
     if choice.kind == choices.SUBMISSION:
-        return submission.pressed(session, person, choice.action)
+        return submission.pressed(session, person, choice.action, settings)
+    if choice.kind == choices.CONSENT:
+        return registration.agree(session, person)
     if choice.kind == choices.REVIEW:
         assert choice.ref is not None
-        return review.pressed(session, person, choice.ref, choice.action)
+        return review.pressed(session, person, choice.ref, choice.action, settings)
     return commands.erase_answer(session, person, choice.action)

@@ -18,6 +18,7 @@ from db.accounts.limits import Limit, spend, subject_of
 from db.accounts.registration import (
     Registration,
     Result,
+    asn_by_phone,
     asn_for_account,
     decide_request,
     register_by_contact,
@@ -71,8 +72,21 @@ def start(session: Session, person: Person) -> Outcome:
     the account as writing to us.)"""
     asn = asn_for_account(session, person.channel, person.external_id)
     if asn is None:
-        parts = ("start.greeting", "start.consent", "start.how")
-        return one(Markup("\n\n".join(say(person, key) for key in parts)), ask_contact=True)
+        vouched = person.phone is not None
+        if person.phone is not None and asn_by_phone(session, person.phone) is None:
+            # Nothing to agree to: say whom to ask, and that a typed NIP can still be checked.
+            greeting = say(person, "start.greeting")
+            refusal = say(person, "reg.not_in_roster", detail=person.phone)
+            return one(Markup(f"{greeting}\n\n{refusal}"))
+        how = "start.how_agree" if vouched else "start.how"
+        parts = ("start.greeting", "start.consent", how)
+        text = Markup("\n\n".join(say(person, key) for key in parts))
+        if vouched:  # the network vouches for the number: agreeing is enough
+            agree = Button(
+                say(person, "button.agree"), choices.encode(choices.CONSENT, choices.AGREE)
+            )
+            return one(text, (agree,))
+        return one(text, ask_contact=True)
     resumed = asn.opted_out_at is not None
     opt_in(session, asn)
     opd = session.get(Opd, asn.opd_id)
@@ -85,6 +99,24 @@ def contact(session: Session, person: Person, phone: str, owner: str | None) -> 
     outcome = register_by_contact(session, **account(person), phone=phone, contact_user_id=owner)
     done = outcome.result in (Result.REGISTERED, Result.ALREADY)
     return one(registration_text(person, outcome), close_keyboard=done)
+
+
+def agree(session: Session, person: Person) -> Outcome:
+    """*Setuju* under the consent text: the number the network vouches for registers its owner,
+    exactly as a shared contact of one's own does elsewhere."""
+    if person.phone is None:
+        return one(say(person, "reg.not_own_contact"))
+    outcome = register_by_contact(
+        session, **account(person), phone=person.phone, contact_user_id=person.external_id
+    )
+    return one(registration_text(person, outcome), replace=True)
+
+
+def unregistered(session: Session, person: Person) -> bool:
+    """Whether this account is nobody's yet (neither an ASN's nor an admin's)."""
+    return asn_for_account(session, person.channel, person.external_id) is None and (
+        admin_of(session, person) is None
+    )
 
 
 @dataclass(frozen=True)

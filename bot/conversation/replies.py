@@ -21,6 +21,10 @@ class Person:
     external_id: str  # Telegram user id, WhatsApp number
     chat_id: str
     name: str = ""  # how the network shows them, for an admin deciding their request
+    # The number the network itself vouches for (WhatsApp: the sender's ``wa_id``); None where
+    # the network hides it (Telegram, a WhatsApp username). A vouched number lets a person
+    # register by agreeing, with no contact to share.
+    phone: str | None = None
 
 
 # --- what a person did ---

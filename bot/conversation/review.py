@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.conversation import choices
+from bot.conversation.config import Settings
 from bot.conversation.people import admin_of, tell_admins
 from bot.conversation.replies import Notice, Outcome, Person, Reply, one, say
 from db.accounts.chat_state import clear_state, set_state
@@ -21,7 +22,9 @@ def _submitter(session: Session, post: Post, reply: Reply) -> list[Notice]:
     return tell_admins(session, [submitter], reply) if submitter is not None else []
 
 
-def pressed(session: Session, person: Person, post_id: int, action: str) -> Outcome:
+def pressed(
+    session: Session, person: Person, post_id: int, action: str, settings: Settings = Settings()
+) -> Outcome:
     admin = admin_of(session, person)
     if admin is None or admin.role != Role.DISKOMINFO:
         return one(say(person, "report.not_admin"), replace=True)
@@ -35,7 +38,12 @@ def pressed(session: Session, person: Person, post_id: int, action: str) -> Outc
     targets = [opd.kode] if action == choices.APPROVE_OWN and opd else None
     try:
         _, queued = approve_post(
-            session, post_id, approved_by=admin, targets=targets, actor=f"admin:{admin.id}"
+            session,
+            post_id,
+            approved_by=admin,
+            targets=targets,
+            actor=f"admin:{admin.id}",
+            preferred_channel=settings.preferred_channel,
         )
     except GaungError as exc:
         return one(say(person, "review.conflict", id=post_id, detail=exc.message), replace=True)

@@ -8,10 +8,13 @@ from __future__ import annotations
 from sqlmodel import Session
 
 from bot.conversation import choices
+from bot.conversation.config import Settings
 from bot.conversation.people import admin_of, admin_opd, tell_admins
 from bot.conversation.replies import Button, Outcome, Person, Reply, one, say
+from bot.texts import Markup
 from db.accounts.admins import reachable_admins
 from db.accounts.chat_state import clear_state, get_state, set_state
+from db.delivery.whatsapp import template_estimate
 from db.errors import GaungError, Invalid
 from db.models import Role
 from db.posts.lifecycle import MAX_CAPTION, check_url, detect_platform, submit_post
@@ -60,7 +63,9 @@ def caption(
     return one(preview, row, replace=replace)
 
 
-def pressed(session: Session, person: Person, action: str) -> Outcome:
+def pressed(
+    session: Session, person: Person, action: str, settings: Settings = Settings()
+) -> Outcome:
     """Lewati, Batal or Ajukan on a draft. Ajukan puts the post before Diskominfo."""
     if action == choices.SKIP:
         return caption(session, person, None, replace=True)
@@ -90,14 +95,17 @@ def pressed(session: Session, person: Person, action: str) -> Outcome:
     shown = f"{post.caption}\n\n" if post.caption else ""
     # The texts for reviewers name no network: one reply serves each reviewer's channels.
     review = Reply(
-        say(
-            person,
-            "review.new",
-            id=post.id,
-            opd=opd.nama,
-            platform=say(person, f"platform.{post.platform}"),
-            caption=shown,
-            url=post.url,
+        Markup(
+            say(
+                person,
+                "review.new",
+                id=post.id,
+                opd=opd.nama,
+                platform=say(person, f"platform.{post.platform}"),
+                caption=shown,
+                url=post.url,
+            )
+            + cost_line(session, person, opd.id, settings)
         ),
         (
             (
@@ -123,3 +131,27 @@ def pressed(session: Session, person: Person, action: str) -> Outcome:
     result = one(say(person, "submit.done", id=post.id), replace=True)
     result.notices = tell_admins(session, reachable_admins(session, role=Role.DISKOMINFO), review)
     return result
+
+
+def cost_line(session: Session, person: Person, opd_id: int | None, settings: Settings) -> Markup:
+    """What approving would cost on WhatsApp: the templates it needs (ASN reached there outside
+    their 24-hour window) at the configured price; nothing when it needs none."""
+    everyone = template_estimate(session, None, preferred=settings.preferred_channel)
+    if not everyone:
+        return Markup("")
+    own = template_estimate(
+        session, [opd_id] if opd_id is not None else None, preferred=settings.preferred_channel
+    )
+    return Markup(
+        "\n\n"
+        + say(
+            person,
+            "review.cost",
+            all=everyone,
+            own=own,
+            cost_all=f"{everyone * settings.template_price:.2f}",
+            cost_own=f"{own * settings.template_price:.2f}",
+            currency=settings.currency,
+            category=settings.template_category,
+        )
+    )

@@ -207,6 +207,15 @@ def decide_request(
     return request, asn, outcome
 
 
+def asn_by_phone(session: Session, phone: str) -> Asn | None:
+    """The roster's ASN with this number (any spelling), or None (also for an unreadable one)."""
+    try:
+        e164 = normalize_phone(phone if phone.startswith("+") else "+" + phone)
+    except InvalidPhone:
+        return None
+    return session.exec(select(Asn).where(Asn.phone == e164)).first()
+
+
 def asn_for_account(session: Session, channel: str, external_id: str) -> Asn | None:
     identity = identity_for(session, channel, external_id)
     if identity is None or identity.asn_id is None:

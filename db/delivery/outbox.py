@@ -43,22 +43,32 @@ from db.models import (
 )
 from db.types import utcnow
 
-# When an ASN can be reached on both channels, one message goes out, on the preferred one.
+# When an ASN can be reached on both channels, one message goes out, on the preferred one:
+# the ASN's own ``preferred_channel``, else the deployment's (``GAUNG_PREFERRED_CHANNEL``), else
+# this order.
 CHANNEL_PREFERENCE = (Channel.TELEGRAM, Channel.WHATSAPP)
 
 
-def reachable_identity_subquery() -> ScalarSelect[Any]:
-    """The chosen identity per ASN: reachable, in order of channel preference."""
+def reachable_identity_subquery(preferred: str | None = None) -> ScalarSelect[Any]:
+    """The chosen identity per ASN: reachable, on the ASN's preferred channel, else the
+    deployment's, else in the default order. One row per ASN, so never two messages."""
     asn, identity = table(Asn), table(ChatIdentity)
-    rank = case(
+    default = case(
         {ch.value: i for i, ch in enumerate(CHANNEL_PREFERENCE)},
         value=identity.c.channel,
         else_=len(CHANNEL_PREFERENCE),
     )
+    # SQLite cannot see the outer ``asn`` from this ORDER BY: read the ASN's choice afresh.
+    mine = asn.alias("own_choice")
+    choice = (
+        select(mine.c.preferred_channel).where(mine.c.id == identity.c.asn_id).scalar_subquery()
+    )
+    own = case((identity.c.channel == choice, 0), else_=1)
+    deployment = case((identity.c.channel == (preferred or ""), 0), else_=1)
     return (
         select(identity.c.id)
         .where(identity.c.asn_id == asn.c.id, identity.c.reachable.is_(True))
-        .order_by(rank, identity.c.id)
+        .order_by(own, deployment, default, identity.c.id)
         .limit(1)
         .correlate(asn)
         .scalar_subquery()
@@ -72,6 +82,7 @@ def materialise_deliveries(
     *,
     due: datetime,
     now: datetime,
+    preferred: str | None = None,
 ) -> int:
     """Queue the post for every active, reachable, not opted-out ASN of the target OPDs."""
     asn, identity, delivery = table(Asn), table(ChatIdentity), table(Delivery)
@@ -88,7 +99,7 @@ def materialise_deliveries(
             literal(now, type_=delivery.c.created_at.type),
         )
         .select_from(asn)
-        .join(identity, identity.c.id == reachable_identity_subquery())
+        .join(identity, identity.c.id == reachable_identity_subquery(preferred))
         .where(asn.c.active.is_(True), asn.c.opted_out_at.is_(None))
     )
     if opd_ids:
@@ -184,6 +195,8 @@ class Claimed:
     platform: str
     opd_nama: str
     first_tried_at: datetime | None = None
+    # When the person last wrote to us (WhatsApp's 24-hour window counts from it).
+    last_inbound_at: datetime | None = None
 
 
 def claim_due(
@@ -377,6 +390,7 @@ def load_claimed(session: Session, ids: Sequence[int]) -> list[Claimed]:
             post.c.platform,
             opd.c.nama.label("opd_nama"),
             delivery.c.first_tried_at,
+            identity.c.last_inbound_at,
         )
         .select_from(delivery)
         .join(post, post.c.id == delivery.c.post_id)

@@ -110,10 +110,12 @@ def approve_post(
     send_at: datetime | None = None,
     actor: str = "cli",
     now: datetime | None = None,
+    preferred_channel: str | None = None,
 ) -> tuple[Post, int]:
     """Approve and queue the broadcast. Returns the post and the number of deliveries queued.
 
     ``targets`` (OPD codes) limits the broadcast; ``None`` sends to every OPD.
+    ``preferred_channel``: the deployment's channel for ASN reachable on both.
     """
     post = _lock(session, post_id)
     if post.status != PostStatus.SUBMITTED:
@@ -132,7 +134,9 @@ def approve_post(
         session.add(PostTarget(post_id=post_id, opd_id=opd.id))  # type: ignore[arg-type]
     session.flush()
     target_ids = [o.id for o in target_opds if o.id is not None]
-    queued = materialise_deliveries(session, post, target_ids or None, due=send_at or now, now=now)
+    queued = materialise_deliveries(
+        session, post, target_ids or None, due=send_at or now, now=now, preferred=preferred_channel
+    )
     record(
         session,
         actor,

@@ -1,0 +1,259 @@
+"""WhatsApp's delivery truth and limits: the messaging-limit tier, status webhooks, the bill.
+
+Meta accepts a message before it knows whether it will arrive: a free-form message outside
+the 24-hour window, or one to a number not on WhatsApp, is answered 200 and fails later by
+status webhook. So a delivery recorded ``sent`` from the send's answer is corrected here when a
+``failed`` status arrives (its counters move back), and what Meta says it billed (the status's
+``pricing``) is kept per delivery, so the report shows cost actually billed.
+
+The messaging-limit tier counts *unique users reached outside a window per moving 24 hours*;
+``template_at`` on a delivery says its recipient was so reached, and ``reserve_reach`` admits
+one more only while the count is under the configured cap (``GAUNG_WHATSAPP_DAILY_LIMIT``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import bindparam, func, text, update
+from sqlalchemy import select as core_select
+from sqlmodel import Session, col, select
+
+from db.delivery.outbox import mark_failed, reachable_identity_subquery
+from db.models import Asn, ChatIdentity, Delivery, DeliveryStatus, Post, PostStatus, table
+from db.types import utcnow
+
+CHANNEL = "whatsapp"
+WINDOW = timedelta(hours=24)
+REACH_LOCK = 0x6761756E  # PostgreSQL advisory lock serialising tier reservations ("gaun")
+NOT_ON_WHATSAPP = 131026  # the number cannot be reached at all: stop sending there
+
+
+def reserve_reach(
+    session: Session, delivery_id: int, *, limit: int, now: datetime | None = None
+) -> datetime | None:
+    """Count this delivery's recipient as reached outside a window, if the tier allows.
+
+    Returns None when the template may go (the recipient is counted, or already was within
+    24 h), else the moment a slot frees: the delivery waits until then, visibly deferred.
+    Reservations are serialised (PostgreSQL advisory lock; SQLite's single writer) so several
+    workers never admit more than the cap together.
+    """
+    now = now or utcnow()
+    delivery = table(Delivery)
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REACH_LOCK})
+    conn = session.connection()
+    identity_id = conn.execute(
+        core_select(delivery.c.identity_id).where(delivery.c.id == delivery_id)
+    ).scalar_one_or_none()
+    since = now - WINDOW
+    recent = (
+        core_select(delivery.c.identity_id, func.max(delivery.c.template_at).label("last"))
+        .where(delivery.c.channel == CHANNEL, delivery.c.template_at > since)
+        .group_by(delivery.c.identity_id)
+        .subquery()
+    )
+    already = (
+        identity_id is not None
+        and conn.execute(
+            core_select(func.count()).select_from(recent).where(recent.c.identity_id == identity_id)
+        ).scalar_one()
+    )
+    if not already:
+        reached = conn.execute(core_select(func.count()).select_from(recent)).scalar_one()
+        if reached >= limit:
+            oldest = conn.execute(core_select(func.min(recent.c.last))).scalar_one()
+            return (oldest or now) + WINDOW
+    conn.execute(update(delivery).where(delivery.c.id == delivery_id).values(template_at=now))
+    return None
+
+
+def reached_today(session: Session, *, now: datetime | None = None) -> int:
+    """Unique recipients reached outside a window in the last 24 hours."""
+    delivery = table(Delivery)
+    since = (now or utcnow()) - WINDOW
+    return int(
+        session.connection()
+        .execute(
+            core_select(func.count(func.distinct(delivery.c.identity_id))).where(
+                delivery.c.channel == CHANNEL, delivery.c.template_at > since
+            )
+        )
+        .scalar_one()
+    )
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """One status webhook about one of our deliveries (found by its tracker)."""
+
+    delivery_id: int
+    status: str  # sent, delivered, read, failed
+    error_code: int | None = None
+    error: str | None = None
+    billable: bool | None = None
+    category: str | None = None
+
+
+def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
+    """Record status webhooks; returns how many deliveries changed.
+
+    ``failed`` fails the delivery with Meta's reason and takes it back out of the counters
+    (``mark_failed``); a failed message is not billed. A status for a delivery already failed,
+    or repeated, changes nothing. A ``pricing`` object records what Meta bills for it.
+    """
+    items = [u for u in updates if u.delivery_id]
+    if not items:
+        return 0
+    ids = sorted({u.delivery_id for u in items})  # one lock order: no deadlocks
+    # Locked: a worker recording the send as ``sent`` (and counting it) at this moment must
+    # either finish first, so the failure takes the count back, or find the row failed.
+    rows = {
+        d.id: d
+        for d in session.exec(
+            select(Delivery)
+            .where(col(Delivery.id).in_(ids), Delivery.channel == CHANNEL)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    priced: dict[int, tuple[bool, str | None]] = {}
+    changed: set[int] = set()
+    for item in items:
+        delivery = rows.get(item.delivery_id)
+        if delivery is None or delivery.id is None or delivery.status == DeliveryStatus.FAILED:
+            continue
+        if item.status == "failed":
+            reason = f"{item.error_code}: {item.error}" if item.error_code else item.error
+            mark_failed(session, delivery, reason or "gagal menurut WhatsApp")
+            delivery.billable = False
+            session.add(delivery)
+            priced.pop(delivery.id, None)
+            if item.error_code == NOT_ON_WHATSAPP and delivery.identity_id is not None:
+                identity = session.get(ChatIdentity, delivery.identity_id)
+                if identity is not None:
+                    identity.reachable = False
+                    identity.unreachable_reason = (reason or "")[:200]
+                    identity.unreachable_at = utcnow()
+                    session.add(identity)
+            changed.add(delivery.id)
+        elif item.billable is not None:
+            # Kept aside, not on the ORM object, so the flush does not UPDATE row by row.
+            was = priced.get(delivery.id, (delivery.billable, delivery.pricing_category))
+            now = (bool(was[0]) or item.billable, item.category or was[1])
+            if now != was:
+                priced[delivery.id] = now
+                changed.add(delivery.id)
+    session.flush()
+    if priced:  # one statement for the many, not an ORM UPDATE each
+        delivery_table = table(Delivery)
+        session.connection().execute(
+            update(delivery_table)
+            .where(delivery_table.c.id == bindparam("d_id"))
+            .values(billable=bindparam("b"), pricing_category=bindparam("c")),
+            [{"d_id": k, "b": b, "c": c} for k, (b, c) in priced.items()],
+        )
+        for key in priced:
+            session.expire(rows[key], ["billable", "pricing_category"])
+    return len(changed)
+
+
+@dataclass(frozen=True)
+class Billed:
+    messages: int  # deliveries Meta said are billable
+    by_category: dict[str, int]
+
+
+def billed(session: Session, post_id: int) -> Billed:
+    """What Meta billed for a post's WhatsApp deliveries, from status ``pricing`` data."""
+    delivery = table(Delivery)
+    rows = session.connection().execute(
+        core_select(delivery.c.pricing_category, func.count())
+        .where(delivery.c.post_id == post_id, delivery.c.billable.is_(True))
+        .group_by(delivery.c.pricing_category)
+    )
+    by_category = {str(k or "?"): int(v) for k, v in rows}
+    return Billed(sum(by_category.values()), by_category)
+
+
+def template_estimate(
+    session: Session,
+    opd_ids: Sequence[int] | None,
+    *,
+    preferred: str | None = None,
+    now: datetime | None = None,
+) -> int:
+    """How many template messages a post to these OPDs would need today: the ASN it would reach
+    on WhatsApp whose 24-hour window is closed (before approval, for the cost estimate)."""
+    asn, identity = table(Asn), table(ChatIdentity)
+    since = (now or utcnow()) - WINDOW
+    query = (
+        core_select(func.count())
+        .select_from(asn)
+        .join(identity, identity.c.id == reachable_identity_subquery(preferred))
+        .where(
+            asn.c.active.is_(True),
+            asn.c.opted_out_at.is_(None),
+            identity.c.channel == CHANNEL,
+            (identity.c.last_inbound_at.is_(None)) | (identity.c.last_inbound_at <= since),
+        )
+    )
+    if opd_ids:
+        query = query.where(asn.c.opd_id.in_(list(opd_ids)))
+    return int(session.connection().execute(query).scalar_one())
+
+
+def cost_summary(
+    session: Session,
+    post: Post,
+    *,
+    prices: dict[str, float],
+    category: str,
+    currency: str,
+    preferred: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, object]:
+    """WhatsApp's cost of a post: before approval the templates it would need and their
+    estimated cost; after it, the templates sent (or still due) and what Meta billed, from the
+    status webhooks' ``pricing`` (``billed_cost`` uses the configured price per category)."""
+    assert post.id is not None
+    price = prices.get(category, 0.0)
+    if post.status == PostStatus.SUBMITTED:
+        templates = template_estimate(session, None, preferred=preferred, now=now)
+        own = template_estimate(session, [post.opd_id], preferred=preferred, now=now)
+        extra: dict[str, object] = {
+            "template_messages_own_opd": own,
+            "estimated_cost_own_opd": round(own * price, 4),
+        }
+    else:
+        delivery, identity = table(Delivery), table(ChatIdentity)
+        since = (now or utcnow()) - WINDOW
+        sent = (delivery.c.template_at.is_not(None)) & (delivery.c.status != DeliveryStatus.FAILED)
+        due = delivery.c.status.in_([DeliveryStatus.PENDING, DeliveryStatus.SENDING]) & (
+            identity.c.last_inbound_at.is_(None) | (identity.c.last_inbound_at <= since)
+        )
+        templates = int(
+            session.connection()
+            .execute(
+                core_select(func.count())
+                .select_from(delivery)
+                .outerjoin(identity, identity.c.id == delivery.c.identity_id)
+                .where(delivery.c.post_id == post.id, delivery.c.channel == CHANNEL, sent | due)
+            )
+            .scalar_one()
+        )
+        extra = {}
+    bill = billed(session, post.id)
+    return {
+        "template_messages": templates,
+        "estimated_cost": round(templates * price, 4),
+        **extra,
+        "category": category,
+        "currency": currency,
+        "billed_messages": bill.messages,
+        "billed_by_category": bill.by_category,
+        "billed_cost": round(sum(prices.get(k, 0.0) * n for k, n in bill.by_category.items()), 4),
+    }

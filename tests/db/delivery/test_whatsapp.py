@@ -1,0 +1,134 @@
+"""WhatsApp's delivery truth in the database: tier reservations, statuses, cost."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+from sqlalchemy import Engine
+from sqlmodel import select
+
+from db.delivery.outbox import mark_sent
+from db.delivery.whatsapp import (
+    StatusUpdate,
+    apply_statuses,
+    cost_summary,
+    reached_today,
+    reserve_reach,
+    template_estimate,
+)
+from db.engine import session_scope
+from db.models import ChatIdentity, Delivery, DeliveryStatus, Post, PostOpdStat
+from db.posts.lifecycle import approve_post, submit_post
+from db.types import utcnow
+from tests.factories import add_asn, register
+
+PRICES = {"marketing": 0.05, "utility": 0.02, "authentication": 0.02}
+
+
+def setup(engine: Engine, count: int, *, inbound_hours_ago: float | None = None) -> list[int]:
+    """``count`` ASN on WhatsApp; returns their identity ids."""
+    ids = []
+    with session_scope(engine) as session:
+        for n in range(count):
+            asn = add_asn(session, opd="DINKES", phone=f"08123456{n:04d}")
+            identity = register(session, asn, channel="whatsapp", external_id=f"6281234{n:05d}")
+            identity.last_inbound_at = (
+                None if inbound_hours_ago is None else utcnow() - timedelta(hours=inbound_hours_ago)
+            )
+            session.add(identity)
+            session.flush()
+            assert identity.id is not None
+            ids.append(identity.id)
+    return ids
+
+
+_posts = itertools.count(1)
+
+
+def post(engine: Engine, *, approve: bool = True) -> int:
+    with session_scope(engine) as session:
+        url = f"https://instagram.com/p/t{next(_posts)}"
+        row = submit_post(session, opd_kode="DINKES", url=url)
+        assert row.id is not None
+        if approve:
+            approve_post(session, row.id)
+        return row.id
+
+
+def rows(engine: Engine, post_id: int) -> list[Delivery]:
+    with session_scope(engine, readonly=True) as session:
+        found = list(session.exec(select(Delivery).where(Delivery.post_id == post_id)).all())
+        session.expunge_all()
+        return sorted(found, key=lambda d: d.id or 0)
+
+
+def test_tier_admits_unique_recipients_up_to_the_cap_then_names_when_a_slot_frees(
+    engine: Engine,
+) -> None:
+    setup(engine, 3)
+    first = post(engine)
+    a, b, c = (d.id for d in rows(engine, first))
+    now = utcnow()
+    with session_scope(engine) as session:
+        assert a is not None and b is not None and c is not None
+        assert reserve_reach(session, a, limit=2, now=now) is None
+        assert reserve_reach(session, b, limit=2, now=now + timedelta(minutes=1)) is None
+        until = reserve_reach(session, c, limit=2, now=now + timedelta(minutes=2))
+        assert until is not None and abs(until - (now + timedelta(hours=24))) < timedelta(seconds=1)
+        assert reached_today(session, now=now + timedelta(minutes=2)) == 2
+    # The same person again (a second post) is not a new unique user.
+    second = post(engine)
+    again = rows(engine, second)[0].id
+    with session_scope(engine) as session:
+        assert again is not None
+        assert reserve_reach(session, again, limit=2, now=now + timedelta(minutes=3)) is None
+        # A day later the first slots are free.
+        later = now + timedelta(hours=24, minutes=2)
+        assert reserve_reach(session, c, limit=2, now=later) is None
+
+
+def test_failed_status_takes_the_delivery_back_once_and_pricing_is_kept(engine: Engine) -> None:
+    setup(engine, 2)
+    post_id = post(engine)
+    first, second = rows(engine, post_id)
+    with session_scope(engine) as session:
+        for row in (first, second):
+            live = session.get(Delivery, row.id)
+            assert live is not None
+            mark_sent(session, live, "wamid.x")
+    assert first.id is not None and second.id is not None
+    failed = StatusUpdate(second.id, "failed", error_code=131026, error="not on WhatsApp")
+    billed = StatusUpdate(first.id, "delivered", billable=True, category="marketing")
+    with session_scope(engine) as session:
+        assert apply_statuses(session, [billed, failed]) == 2
+    with session_scope(engine) as session:  # the same again (a duplicate): nothing changes
+        assert apply_statuses(session, [billed, failed]) == 0
+    with session_scope(engine, readonly=True) as session:
+        stat = session.exec(select(PostOpdStat).where(PostOpdStat.post_id == post_id)).one()
+        assert stat.delivered == 1
+        gone = session.get(Delivery, second.id)
+        assert gone is not None and gone.status == DeliveryStatus.FAILED
+        assert "131026" in (gone.error or "")
+        identity = session.get(ChatIdentity, gone.identity_id)
+        assert identity is not None and identity.reachable is False
+        row = session.get(Post, post_id)
+        assert row is not None
+        summary = cost_summary(session, row, prices=PRICES, category="marketing", currency="USD")
+        assert summary["billed_messages"] == 1 and summary["billed_cost"] == 0.05
+
+
+def test_estimate_counts_only_closed_windows_on_whatsapp(engine: Engine) -> None:
+    setup(engine, 3, inbound_hours_ago=None)
+    with session_scope(engine) as session:
+        asn = add_asn(session, opd="DINKES", phone="081299990001")
+        register(session, asn, channel="whatsapp", external_id="6281299990001")  # wrote now
+        tg_only = add_asn(session, opd="DINKES", phone="081299990002")
+        register(session, tg_only, channel="telegram", external_id="555001")
+    post_id = post(engine, approve=False)
+    with session_scope(engine, readonly=True) as session:
+        assert template_estimate(session, None) == 3
+        row = session.get(Post, post_id)
+        assert row is not None
+        summary = cost_summary(session, row, prices=PRICES, category="marketing", currency="USD")
+        assert summary["template_messages"] == 3 and summary["estimated_cost"] == 0.15
