@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.deps import SettingsDep
+from api.schemas import problems
 from bot.inbox import NotStored
 from bot.whatsapp.webhook import (
     SIGNATURE_HEADER,
@@ -20,14 +21,14 @@ from bot.whatsapp.webhook import (
     verify_challenge,
 )
 
-router = APIRouter(tags=["webhook"])
+router = APIRouter(tags=["webhook"], responses=problems(400, 403, 413, 503))
 
 
 @router.get("/webhook/whatsapp", summary="Verifikasi webhook WhatsApp (hub.challenge)")
 async def whatsapp_verify(request: Request, settings: SettingsDep) -> Response:
     challenge = verify_challenge(request.query_params, settings.whatsapp_verify_token or "")
     if challenge is None:
-        return Response(status_code=403)
+        return JSONResponse({"detail": "verify token salah"}, 403)
     return PlainTextResponse(challenge)
 
 
@@ -39,7 +40,7 @@ async def whatsapp_webhook(request: Request, settings: SettingsDep) -> Response:
             body, request.headers.get(SIGNATURE_HEADER), settings.whatsapp_app_secret or ""
         )
     except BadSignature:
-        return Response(status_code=403)
+        return JSONResponse({"detail": "tanda tangan X-Hub-Signature-256 salah"}, 403)
     except BadEvent as exc:
         return JSONResponse({"detail": f"peristiwa WhatsApp tidak terbaca: {exc}"}, 400)
     service = getattr(request.app.state, "whatsapp", None)

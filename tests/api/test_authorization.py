@@ -63,6 +63,10 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/metrics"): Policy("public"),
     ("GET", "/r/{code}"): Policy("public"),  # a tracked link: the code is the only credential
     ("POST", "/webhook/telegram"): Policy("webhook", body={"update_id": 1}),
+    ("GET", "/webhook/whatsapp"): Policy(
+        "webhook", {"hub.mode": "subscribe", "hub.challenge": "1", "hub.verify_token": "salah"}
+    ),
+    ("POST", "/webhook/whatsapp"): Policy("webhook", body={"object": "whatsapp_business_account"}),
     ("GET", "/api/v1/participation"): Policy("opd_scoped", {"opd": "DINKES"}),
     ("GET", "/api/v1/participation.csv"): Policy("opd_scoped", {"opd": "DINKES"}),
     ("GET", "/api/v1/participation.xlsx"): Policy("opd_scoped", {"opd": "DINKES"}),
