@@ -82,6 +82,10 @@ def delivery_of_code(key: bytes, code: str) -> int | None:
         return None
     if not TAG_BYTES < len(raw) <= TAG_BYTES + MAX_ID_BYTES:
         return None
+    # One code per delivery: base64's unused low bits in the last character must be as we
+    # wrote them, or two spellings would name the same delivery.
+    if base64.urlsafe_b64encode(raw).decode().rstrip("=") != code:
+        return None
     tag, sealed = raw[:TAG_BYTES], raw[TAG_BYTES:]
     plain = _xor(sealed, _prf(key, b"pad:", tag))
     if not hmac.compare_digest(_prf(key, b"tag:", plain)[:TAG_BYTES], tag):

@@ -68,6 +68,7 @@ class Serve:
             "GAUNG_WHATSAPP_APP_SECRET": APP_SECRET,
             "GAUNG_WHATSAPP_VERIFY_TOKEN": VERIFY,
             "GAUNG_PUBLIC_URL": self.url,
+            "GAUNG_SECRET_KEY": "uji-kunci-rahasia-dasbor-whatsapp-0123456789",
             **{f"GAUNG_{k.upper()}": v for k, v in settings.items()},
         }
         env.pop("GAUNG_TELEGRAM_TOKEN", None)
