@@ -134,8 +134,8 @@ def record_taps(
     """Record a batch of button taps from ``channel``; one result per tap, in order.
 
     A tap counts only from the account the delivery was sent to, on a delivery being or having
-    been sent, of a post that is not cancelled. ``redraw`` queues the message's buttons to be redrawn
-    (``db.delivery.redraws``) where the channel can edit a sent message.
+    been sent, of a post that is not cancelled. ``redraw`` queues the message's buttons to be
+    redrawn (``db.delivery.redraws``) where the channel can edit a sent message.
     """
     if not taps:
         return []
