@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import signal
 import time
 import uuid
@@ -12,13 +13,18 @@ from datetime import timedelta
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy import Engine
 
 from bot.broadcast import Stats
 from bot.channels.base import Misconfigured
 from bot.channels.registry import ChannelRegistry, build_registry
-from bot.feeds import FeedPoller
+from bot.conversation.notifier import Notifier
+from bot.conversation.replies import Address, Notice, Reply
+from bot.feeds import FeedPoller, Notify, WaitingNotice
 from bot.housekeeping import retention_loop
 from bot.runtime import use_db_threads
+from bot.texts import Markup
+from db.accounts.admins import admin_accounts
 from db.delivery.outbox import Progress as SendProgress
 from db.delivery.outbox import progress, requeue_failed
 from db.engine import make_engine, session_scope
@@ -183,6 +189,22 @@ def _progress(engine: object, post_id: int) -> SendProgress:
         return progress(session, post_id, now=utcnow(), horizon=DEFER_HORIZON)
 
 
+def feed_notice(engine: Engine, notifier: Notifier) -> Notify:
+    """Tell an OPD's admins, on every channel they have, that their feed produced a post
+    waiting for Diskominfo."""
+
+    async def tell(notice: WaitingNotice) -> None:
+        def whom() -> list[Notice]:
+            with session_scope(engine, readonly=True) as session:
+                accounts = admin_accounts(session, notice.admin_ids)
+            reply = Reply(Markup(html.escape(notice.text, quote=False)))
+            return [Notice(Address(a.channel, a.external_id, a.chat_id), reply) for a in accounts]
+
+        await notifier.tell(await asyncio.to_thread(whom))
+
+    return tell
+
+
 async def run_worker(settings: Settings, console: Console) -> Stats:
     """Until SIGINT/SIGTERM: broadcasts, retries, scheduled posts and reminders."""
     engine = make_engine(settings.database_url)
@@ -205,7 +227,9 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
         f"Pekerja {broadcaster.worker_id} berjalan ({', '.join(registry.channels)}); "
         "Ctrl+C untuk berhenti."
     )
-    feeds = asyncio.create_task(FeedPoller.from_settings(engine, settings).run(stop))
+    notifier = await registry.notifier()
+    poller = FeedPoller.from_settings(engine, settings, notify=feed_notice(engine, notifier))
+    feeds = asyncio.create_task(poller.run(stop))
     purger = asyncio.create_task(retention_loop(engine, settings.retention_months, stop))
     try:
         return await broadcaster.run(stop)

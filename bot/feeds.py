@@ -177,11 +177,14 @@ class FeedPoller:
         )
 
     @classmethod
-    def from_settings(cls, engine: Engine, settings: Settings) -> FeedPoller:
-        # LEAD: wire H1's notifier here: notify=<async fn taking a WaitingNotice>. Until then
-        # each notice is logged, and the post waits in Diskominfo's queue all the same.
+    def from_settings(
+        cls, engine: Engine, settings: Settings, *, notify: Notify | None = None
+    ) -> FeedPoller:
+        """``notify``: how the OPD's admins hear of a waiting post (``gaung worker`` passes the
+        notifier's; without it the notice is only logged, and the post waits all the same)."""
         return cls(
             engine,
+            notify=notify,
             interval=timedelta(minutes=settings.feed_poll_minutes),
             graph=GraphConfig.from_settings(settings),
         )

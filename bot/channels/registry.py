@@ -8,9 +8,12 @@ share that pacer with its broadcaster.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -18,12 +21,15 @@ from bot.broadcast import Broadcaster, ReminderPolicy, WorkerConfig
 from bot.channels.base import Channel
 from bot.channels.links import open_links_for
 from bot.channels.telegram import TelegramChannel
+from bot.conversation.notifier import Notifier
 from bot.ratelimit import Pacer, shared_pacer
 from bot.whatsapp.sender import WhatsAppChannel
 from bot.whatsapp.tier import TierLimitedChannel
 from db.errors import Invalid
 from db.settings import Settings
 from db.types import utcnow
+
+log = logging.getLogger("gaung.registry")
 
 
 def channel_rates(settings: Settings) -> dict[str, float]:
@@ -100,6 +106,8 @@ class ChannelRegistry:
     channels: dict[str, Channel]
     pacers: dict[str, Pacer]
     _closed: bool = field(default=False, repr=False)
+    _bots: list[Any] = field(default_factory=list, repr=False)
+    _senders: list[WhatsAppChannel] = field(default_factory=list, repr=False)
 
     def require_channels(self) -> None:
         if not self.channels:
@@ -127,10 +135,47 @@ class ChannelRegistry:
             worker_id=worker_id,
         )
 
+    async def notifier(self) -> Notifier:
+        """A notifier for a process without a chat service of its own (``gaung worker``): it
+        reaches admins on every configured channel, through this process's pacers."""
+        notifier = Notifier(self.engine)
+        token = self.settings.telegram_token
+        if token and "telegram" in self.pacers:
+            from telegram.ext import ExtBot
+
+            from bot.telegram.ratelimit import PacerRateLimiter
+            from bot.telegram.render import TelegramOutbound
+
+            bot: ExtBot[None] = ExtBot(
+                token,
+                base_url=f"{self.settings.telegram_api_url}/bot",
+                rate_limiter=PacerRateLimiter(self.pacers["telegram"]),
+            )
+            try:
+                await bot.initialize()
+            except Exception as exc:  # Telegram away: notices to it are logged and skipped
+                log.warning("notifier without Telegram: %s", type(exc).__name__)
+                with contextlib.suppress(Exception):
+                    await bot.shutdown()
+            else:
+                self._bots.append(bot)
+                notifier.add("telegram", TelegramOutbound(bot))
+        sender = whatsapp_sender(self.settings)
+        if sender is not None and "whatsapp" in self.pacers:
+            from bot.whatsapp.render import WhatsAppOutbound
+
+            self._senders.append(sender)
+            notifier.add("whatsapp", WhatsAppOutbound(sender, self.pacers["whatsapp"]))
+        return notifier
+
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
+        for bot in self._bots:
+            await bot.shutdown()
+        for sender in self._senders:
+            await sender.aclose()
         for channel in self.channels.values():
             await channel.aclose()
         for pacer in self.pacers.values():

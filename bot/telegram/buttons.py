@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot.channels.links import OpenLinks
 from bot.channels.telegram import post_keyboard
 from bot.ratelimit import Pacer
 from bot.telegram.common import CHANNEL
@@ -30,10 +31,18 @@ YIELD_SECONDS = 0.5  # wait while the pacer has more than this promised to other
 
 
 class ButtonRedrawer:
-    def __init__(self, engine: Engine, bot: Bot, pacer: Pacer | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        bot: Bot,
+        pacer: Pacer | None = None,
+        open_links: OpenLinks | None = None,
+    ) -> None:
         self.engine = engine
         self.bot = bot
         self.pacer = pacer
+        # Redrawn buttons keep the tracked "open" link the message was sent with.
+        self.open_links = open_links
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -82,7 +91,8 @@ class ButtonRedrawer:
         """True when done with it (drawn, or nothing left to draw on); False to try again."""
         if redraw.chat_id is None or redraw.message_id is None:
             return True
-        markup = post_keyboard(redraw.delivery_id, redraw.url, redraw.confirmed)
+        open_url = self.open_links.url(redraw.delivery_id) if self.open_links else None
+        markup = post_keyboard(redraw.delivery_id, redraw.url, redraw.confirmed, open_url=open_url)
         try:
             await self.bot.edit_message_reply_markup(
                 chat_id=redraw.chat_id,

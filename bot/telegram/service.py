@@ -20,6 +20,7 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
+from bot.channels.links import open_links_for
 from bot.conversation.choices import parse_tap
 from bot.conversation.notifier import Notifier
 from bot.conversation.taps import tap_answer
@@ -59,7 +60,9 @@ class TelegramService:
         self.application: Application = build_application(  # type: ignore[type-arg]
             settings, engine, pacer, polling=polling, notifier=notifier
         )
-        self.redrawer = ButtonRedrawer(engine, self.application.bot, pacer)
+        self.redrawer = ButtonRedrawer(
+            engine, self.application.bot, pacer, open_links=open_links_for(settings)
+        )
         self.application.bot_data["redraw"] = self.redrawer.wake
         # Shared with the other channels, so notices reach admins wherever they are.
         self.notifier: Notifier = self.application.bot_data["notifier"]

@@ -62,6 +62,11 @@ class TapResult:
     confirmed: frozenset[str]  # the delivery's confirmed kinds once the batch is recorded
 
 
+# A message exists once the channel accepted it, which the worker records a moment later
+# (``sending`` until then): a tap can arrive in between.
+TAPPABLE = (DeliveryStatus.SENT, DeliveryStatus.SENDING)
+
+
 def _locked(session: Session, stmt: Select[Any]) -> Select[Any]:
     if session.get_bind().dialect.name == "postgresql":
         return stmt.with_for_update(of=table(Delivery))
@@ -128,9 +133,9 @@ def record_taps(
 ) -> list[TapResult]:
     """Record a batch of button taps from ``channel``; one result per tap, in order.
 
-    A tap counts only from the account the delivery was sent to, on a sent delivery of a post
-    that is not cancelled. ``redraw`` queues the message's buttons to be redrawn
-    (``db.delivery.redraws``) where the channel can edit a sent message.
+    A tap counts only from the account the delivery was sent to, on a delivery being or having
+    been sent, of a post that is not cancelled. ``redraw`` queues the message's buttons to be
+    redrawn (``db.delivery.redraws``) where the channel can edit a sent message.
     """
     if not taps:
         return []
@@ -173,7 +178,7 @@ def record_taps(
             outcomes.append(TapOutcome.REFUSED)
         elif row.post_status == PostStatus.CANCELLED:
             outcomes.append(TapOutcome.CANCELLED)
-        elif row.status != DeliveryStatus.SENT:
+        elif row.status not in TAPPABLE:
             outcomes.append(TapOutcome.REFUSED)
         else:
             inbound.add(int(row.identity_id))
@@ -183,7 +188,13 @@ def record_taps(
                 confirmed[tap.delivery_id].add(tap.kind)
                 new.append((tap.delivery_id, tap.kind))
                 outcomes.append(TapOutcome.RECORDED)
-    counted = {d: (int(found[d].post_id), int(found[d].opd_id)) for d, _ in new}
+    # A tap on a message whose send the worker has not recorded yet is the person's all the
+    # same; it counts when the send is recorded (``db.delivery.outbox``), like the delivery.
+    counted = {
+        d: (int(found[d].post_id), int(found[d].opd_id))
+        for d, _ in new
+        if found[d].status == DeliveryStatus.SENT
+    }
     _insert(session, new, counted, before, channel, now)
     _mark_inbound(session, inbound, now)
     if redraw:

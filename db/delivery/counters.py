@@ -15,6 +15,7 @@ from sqlalchemy import Select, and_, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from db.delivery.confirmed import confirmed_by_delivery
 from db.models import (
     Confirmation,
     ConfirmationKind,
@@ -103,3 +104,17 @@ def rebuild(session: Session) -> int:
         .execution_options(preserve_rowcount=True)
     )
     return int(result.rowcount)
+
+
+def confirmed_deltas(session: Session, keys: Mapping[int, Key]) -> dict[Key, Counter[str]]:
+    """What the confirmations already on these deliveries add to the counters, for deliveries
+    that become sent after they were tapped (``keys``: delivery → (post, OPD))."""
+    deltas: dict[Key, Counter[str]] = {}
+    for delivery_id, kinds in confirmed_by_delivery(session, list(keys)).items():
+        if not kinds:
+            continue
+        delta = deltas.setdefault(keys[delivery_id], Counter())
+        delta["liked"] += int(ConfirmationKind.LIKE in kinds)
+        delta["shared"] += int(ConfirmationKind.SHARE in kinds)
+        delta["participated"] += 1
+    return deltas

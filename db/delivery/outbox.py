@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlmodel import Session
 
 from db.delivery.confirmed import confirmed_kinds
-from db.delivery.counters import bump, delivered_deltas
+from db.delivery.counters import bump, confirmed_deltas, delivered_deltas
 from db.models import (
     Asn,
     Channel,
@@ -137,7 +137,10 @@ def mark_sent(
     session: Session, delivery: Delivery, message_id: str | None, *, now: datetime | None = None
 ) -> None:
     if delivery.status != DeliveryStatus.SENT:
-        bump(session, delivered_deltas([(delivery.post_id, delivery.opd_id)]))
+        key = (delivery.post_id, delivery.opd_id)
+        bump(session, delivered_deltas([key]))
+        assert delivery.id is not None
+        bump(session, confirmed_deltas(session, {delivery.id: key}))
     delivery.status = DeliveryStatus.SENT
     delivery.message_id = message_id
     delivery.sent_at = now or utcnow()
@@ -472,6 +475,8 @@ def record_outcomes(
                 ],
             )
         bump(session, delivered_deltas((row.post_id, row.opd_id) for row in moved))
+        # Taps that beat this record (the person saw the message first) count now.
+        bump(session, confirmed_deltas(session, {r.id: (r.post_id, r.opd_id) for r in moved}))
     requeue = by_kind.get("retry", []) + by_kind.get("deferred", [])
     if requeue:
         conn.execute(

@@ -54,6 +54,8 @@ def _due(channel: str, now: datetime) -> Select[tuple[int]]:
         .join(delivery, delivery.c.id == refresh.c.delivery_id)
         .where(
             delivery.c.channel == channel,
+            # A tap can beat the worker's record of the send: its message id comes with it.
+            delivery.c.message_id.is_not(None),
             or_(refresh.c.claimed_until.is_(None), refresh.c.claimed_until < now),
         )
         .order_by(refresh.c.queued_at)

@@ -71,3 +71,34 @@ def test_buttons_are_redrawn_once_per_change_after_the_other_sends(
     assert (first.edits, second.edits, third.edits) == (1, 1, 0)  # like + share: one edit
     with session_scope(engine, readonly=True) as session:
         assert queued_redraws(session) == 0
+
+
+def test_redrawn_buttons_keep_the_tracked_open_link(engine: Engine, tg: TelegramEmulator) -> None:
+    from bot.channels.links import OpenLinks
+
+    [member] = registered_members(engine, tg, 1)
+    post_id = approve(engine)
+    asyncio.run(broadcast(engine, tg, post_id))
+    [delivery] = deliveries(engine, post_id)
+    with session_scope(engine) as session:
+        record_taps(
+            session, "telegram", [Tap(delivery.id or 0, "like", str(member.user_id))], redraw=True
+        )
+    links = OpenLinks("https://gaung.example.id", b"k" * 32)
+
+    async def scenario() -> None:
+        bot = ExtBot(tg.token, base_url=f"{tg.url}/bot")
+        await bot.initialize()
+        redrawer = ButtonRedrawer(engine, bot, open_links=links)
+        redrawer.start()
+        deadline = time.monotonic() + 10
+        while tg.world.messages(member.user_id)[-1].edits < 1:
+            assert time.monotonic() < deadline, "buttons not redrawn"
+            await asyncio.sleep(0.02)
+        await redrawer.stop()
+        await bot.shutdown()
+
+    asyncio.run(scenario())
+    buttons = tg.world.messages(member.user_id)[-1].buttons()
+    assert buttons[0]["text"] == "✅ Sudah Like"
+    assert buttons[-1]["url"] == links.url(delivery.id or 0)

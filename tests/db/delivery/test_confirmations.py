@@ -9,10 +9,10 @@ from sqlmodel import Session
 from db.accounts.identities import mark_unreachable
 from db.delivery.confirmations import Tap, TapOutcome, record_taps
 from db.delivery.counters import rebuild
-from db.delivery.outbox import mark_sent
+from db.delivery.outbox import Outcome, mark_sent, record_outcomes
 from db.delivery.redraws import claim_redraws, finish_redraws, queued_redraws, redraws_due
 from db.engine import session_scope
-from db.models import ChatIdentity, Confirmation, Delivery, Post, PostOpdStat
+from db.models import ChatIdentity, Confirmation, Delivery, DeliveryStatus, Post, PostOpdStat
 from db.posts.lifecycle import approve_post, cancel_post, submit_post
 from db.types import utcnow
 from tests.factories import add_asn, delivery_of, register
@@ -171,3 +171,37 @@ def test_like_and_share_at_once_in_two_transactions_count_the_person_once(
         [(_, delivered, liked, shared, participated)] = counters(session)
         assert (delivered, liked, shared, participated) == (12, 12, 12, 12)
         assert queued_redraws(session) == 12
+
+
+def test_a_tap_that_beats_the_record_of_its_send_counts_once_the_send_is_recorded(
+    session: Session,
+) -> None:
+    """The channel accepted the message and the person tapped it before the worker wrote
+    ``sent``: the tap is theirs; it counts with the delivery, and its ✅ waits for the message
+    id. Once through ``mark_sent``, once through the worker's batch."""
+    _, (early, batched, _) = regency(session, send=0)
+    assert early.id and batched.id
+    for delivery in (early, batched):
+        delivery.status = DeliveryStatus.SENDING  # claimed; the send is on the wire
+        session.add(delivery)
+    session.commit()
+    taps = [
+        Tap(early.id, "like", user_of(session, early)),
+        Tap(batched.id, "share", user_of(session, batched)),
+    ]
+    results = record_taps(session, "telegram", taps, redraw=True)
+    session.commit()
+    assert [r.outcome for r in results] == [R, R]
+    assert counters(session) == []  # nothing delivered yet, so nothing confirmed yet
+    assert not redraws_due(session, "telegram")  # no message id to edit yet
+
+    mark_sent(session, early, "11")
+    record_outcomes(
+        session, [Outcome(batched.id, "sent", message_id="12")], now=utcnow(), worker="w"
+    )
+    session.commit()
+    assert counters(session) == [(early.opd_id, 2, 1, 1, 2)]
+    assert redraws_due(session, "telegram")
+    before = counters(session)
+    rebuild(session)
+    assert counters(session) == before
