@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from sqlmodel import select
 from bot.broadcast import Broadcaster, ReminderPolicy, WorkerConfig
 from bot.channels.telegram import TelegramChannel
 from bot.emulators.telegram import Limits, TelegramEmulator
+from bot.ratelimit import Pacer
 from db.accounts.identities import opt_out
 from db.delivery.confirmations import confirm
 from db.delivery.outbox import progress, requeue_failed
@@ -59,10 +60,16 @@ async def broadcast(
     until: Callable[[], bool] | None = None,
     within: float = 30,
     clock: Callable[[], datetime] = utcnow,
+    pacers: Mapping[str, Pacer] | None = None,
 ) -> Broadcaster:
     channel = TelegramChannel(tg.token, tg.url)
     worker = Broadcaster(
-        engine, {"telegram": channel}, {"telegram": rate}, config=config, clock=clock
+        engine,
+        {"telegram": channel},
+        {"telegram": rate},
+        config=config,
+        clock=clock,
+        pacers=pacers,
     )
     stop = asyncio.Event()
     runner = asyncio.create_task(worker.run(stop))
