@@ -6,18 +6,15 @@ share one interpreter lock and slow each other down.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from types import TracebackType
 from typing import Any
 
-import httpx
 import uvicorn
 
+from bot.emulators.process import ChildEmulator
 from bot.emulators.telegram.server import create_app
 from bot.emulators.telegram.world import Limits, World
 
@@ -93,7 +90,7 @@ class TelegramEmulator:
             time.sleep(0.01)
 
 
-class EmulatorProcess:
+class EmulatorProcess(ChildEmulator):
     """The emulator as a child process (``python -m bot.emulators.telegram``), driven over HTTP."""
 
     def __init__(
@@ -103,36 +100,7 @@ class EmulatorProcess:
         self.token = token
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "bot.emulators.telegram", "--port", str(self.port)]
-        args += ["--token", token, *(["--local"] if local else [])]
+        args = ["--token", token, *(["--local"] if local else [])]
         for name, value in limits.items():
             args += ["--limit", f"{name}={value}"]
-        self._process = subprocess.Popen(args, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self._client = httpx.Client(base_url=self.url, timeout=60)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                self.op("stats")
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self._process.poll() is not None:
-                    raise RuntimeError("the Telegram emulator process did not start") from None
-                time.sleep(0.05)
-
-    def op(self, name: str, **args: Any) -> Any:
-        response = self._client.post(f"/_emulator/{name}", json=args)
-        response.raise_for_status()
-        return response.json()["result"]
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid
-
-    def close(self) -> None:
-        self._client.close()
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        self._start("bot.emulators.telegram", self.port, args, "Telegram")

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-import httpx
 import uvicorn
 
+from bot.emulators.process import ChildEmulator
 from bot.emulators.telegram.runner import free_port
 from bot.emulators.whatsapp.limits import Limits
 from bot.emulators.whatsapp.server import Emulator, create_app
@@ -111,7 +108,7 @@ class WhatsAppEmulator:
             time.sleep(0.01)
 
 
-class EmulatorProcess:
+class EmulatorProcess(ChildEmulator):
     """The emulator as a child process (``python -m bot.emulators.whatsapp``), driven over HTTP."""
 
     def __init__(
@@ -127,38 +124,9 @@ class EmulatorProcess:
         self.phone_id = phone_id
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        args = [sys.executable, "-m", "bot.emulators.whatsapp", "--port", str(self.port)]
-        args += ["--token", token, "--phone-id", phone_id]
+        args = ["--token", token, "--phone-id", phone_id]
         if webhook:
             args += ["--webhook", webhook, "--app-secret", app_secret]
         for name, value in limits.items():
             args += ["--limit", f"{name}={'none' if value is None else value}"]
-        self._process = subprocess.Popen(args, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self._client = httpx.Client(base_url=self.url, timeout=60)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                self.op("stats")
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self._process.poll() is not None:
-                    raise RuntimeError("the WhatsApp emulator process did not start") from None
-                time.sleep(0.05)
-
-    def op(self, name: str, **args: Any) -> Any:
-        response = self._client.post(f"/_emulator/{name}", json=args)
-        response.raise_for_status()
-        return response.json()["result"]
-
-    @property
-    def pid(self) -> int:
-        return self._process.pid
-
-    def close(self) -> None:
-        self._client.close()
-        self._process.terminate()
-        try:
-            self._process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        self._start("bot.emulators.whatsapp", self.port, args, "WhatsApp")
