@@ -15,12 +15,15 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from bot.emulators.thread import free_port
+
+__all__ = ["Cluster", "find_binary", "free_port", "server_options", "server_user", "start_cluster"]
 
 
 def find_binary(name: str) -> str | None:
@@ -29,12 +32,6 @@ def find_binary(name: str) -> str | None:
         return found
     candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
     return candidates[-1] if candidates else None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_user(folder: Path) -> Callable[[], None] | None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from bot.emulators.telegram import TelegramEmulator
-from bot.emulators.telegram.runner import free_port
+from bot.emulators.thread import free_port
 
 
 class DemoFailed(Exception):

@@ -11,10 +11,15 @@ from typing import Any
 
 import httpx
 
+from bot.emulators.thread import free_port
+
 
 class ChildEmulator:
-    def _start(self, module: str, port: int, args: list[str], name: str) -> None:
-        """Start ``module`` on ``port`` and wait (20 s at most) until its control API answers."""
+    def _start(self, module: str, args: list[str], name: str) -> None:
+        """Start ``module`` on a free port (``self.port``, ``self.url``) and wait (20 s at most)
+        until its control API answers."""
+        self.port = port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", module, "--port", str(port), *args]
         self._process = subprocess.Popen(command, env={**os.environ, "PYTHONUNBUFFERED": "1"})
         self._client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from api.healthcheck import check_serve, check_worker, main, worker_id_prefix
-from bot.emulators.telegram.runner import free_port
+from bot.emulators.thread import free_port
 from db.delivery.coordination import heartbeat
 from db.engine import session_scope
 from db.types import utcnow

@@ -17,8 +17,8 @@ import pytest
 from sqlalchemy import Engine
 
 from bot.emulators.telegram import Limits, TelegramEmulator
-from bot.emulators.telegram.runner import free_port
 from bot.emulators.telegram.world import Message
+from bot.emulators.thread import free_port
 from db.engine import session_scope
 from tests.factories import add_asn, register
 

@@ -265,7 +265,7 @@ def test_broadcast_wait_with_a_bad_token_or_address_names_the_setting(
 
 def test_an_address_that_does_not_answer_is_named_after_the_patience_runs_out() -> None:
     from bot.channels.base import Misconfigured
-    from bot.emulators.telegram.runner import free_port
+    from bot.emulators.thread import free_port
 
     async def scenario() -> str:
         channel = TelegramChannel("123:X", f"http://127.0.0.1:{free_port()}")

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import select
 
-from bot.emulators.telegram.runner import free_port
+from bot.emulators.thread import free_port
 from bot.emulators.whatsapp import Limits, WhatsAppEmulator
 from bot.emulators.whatsapp.records import Sent, User
 from bot.whatsapp.webhook import signature

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
+from contextlib import AbstractContextManager
 from typing import Any
 
-import uvicorn
-
 from bot.emulators.process import ChildEmulator
-from bot.emulators.telegram.runner import free_port
+from bot.emulators.thread import ThreadedServer
 from bot.emulators.whatsapp.limits import Limits
 from bot.emulators.whatsapp.server import Emulator, create_app
 from bot.emulators.whatsapp.world import World
 
 
-class WhatsAppEmulator:
+class WhatsAppEmulator(ThreadedServer):
     """``with WhatsAppEmulator() as wa:`` serves ``wa.url``; drive users through ``wa.world``.
 
     ``wa.url`` is the Graph API origin (``GAUNG_WHATSAPP_API_URL``); pass a ``clock`` (epoch
     seconds, e.g. an ``OffsetClock``) to control windows and limits from the test.
     """
+
+    label = "WhatsApp emulator"
 
     def __init__(
         self,
@@ -36,19 +35,8 @@ class WhatsAppEmulator:
         self.world = World(limits, clock=clock, token=token, phone_id=phone_id)
         self.token = token
         self.phone_id = phone_id
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         self.app = create_app(self.world)
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="critical",
-            lifespan="on",
-            backlog=4096,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True, name="wa-emulator")
+        self._serve(self.app, "wa-emulator")
 
     @property
     def emulator(self) -> Emulator:
@@ -70,42 +58,11 @@ class WhatsAppEmulator:
             time.sleep(0.01)  # the old world's last webhooks land before the test starts
         return world
 
-    def start(self) -> WhatsAppEmulator:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started or self.emulator.loop is None:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the WhatsApp emulator did not start")
-            time.sleep(0.01)
-        return self
+    def _ready(self) -> bool:
+        return self.emulator.loop is not None
 
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-
-    def __enter__(self) -> WhatsAppEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    def wait_for(
-        self, predicate: Callable[[], Any], timeout: float = 10.0, message: str = ""
-    ) -> None:
-        """Poll until ``predicate()`` is true; tests use it instead of sleeping."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.world.lock:
-                if predicate():
-                    return
-            if time.monotonic() > deadline:
-                raise TimeoutError(message or "condition not met in time")
-            time.sleep(0.01)
+    def _lock(self) -> AbstractContextManager[Any]:
+        return self.world.lock
 
 
 class EmulatorProcess(ChildEmulator):
@@ -122,11 +79,9 @@ class EmulatorProcess(ChildEmulator):
     ) -> None:
         self.token = token
         self.phone_id = phone_id
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
         args = ["--token", token, "--phone-id", phone_id]
         if webhook:
             args += ["--webhook", webhook, "--app-secret", app_secret]
         for name, value in limits.items():
             args += ["--limit", f"{name}={'none' if value is None else value}"]
-        self._start("bot.emulators.whatsapp", self.port, args, "WhatsApp")
+        self._start("bot.emulators.whatsapp", args, "WhatsApp")

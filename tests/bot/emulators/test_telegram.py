@@ -18,9 +18,10 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.emulators.telegram import Limits, TelegramEmulator
-from bot.emulators.telegram.runner import EmulatorProcess, free_port
+from bot.emulators.telegram.runner import EmulatorProcess
 from bot.emulators.telegram.world import ApiError, World
 from bot.emulators.telegram.world import Bot as EmulatedBot
+from bot.emulators.thread import free_port
 from bot.telegram.ratelimit import retry_seconds
 
 

@@ -7,18 +7,15 @@ It verifies nothing itself: tests check the signature and parse the recorded byt
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.emulators.telegram.runner import free_port
+from bot.emulators.thread import ThreadedServer
 from bot.whatsapp.webhook import verify_challenge
 
 
@@ -28,20 +25,19 @@ class Received:
     headers: dict[str, str]
 
 
-class Receiver:
+class Receiver(ThreadedServer):
     """``with Receiver() as hook:`` listens on ``hook.url``; ``hook.fail_next(n)`` answers 500."""
+
+    label = "webhook receiver"
 
     def __init__(self, verify_token: str = "verify-me") -> None:
         self.verify_token = verify_token
         self.received: list[Received] = []
         self.lock = threading.Lock()
         self._failures = 0
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/webhook/whatsapp"
         app = Starlette(routes=[Route("/webhook/whatsapp", self._handle, methods=["GET", "POST"])])
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="critical")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True, name="wa-hook")
+        self._serve(app, "wa-hook")
+        self.url += "/webhook/whatsapp"
 
     async def _handle(self, request: Request) -> Response:
         if request.method == "GET":
@@ -71,32 +67,16 @@ class Receiver:
         with self.lock:
             return [r.body for r in self.received]
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"webhook condition not met; got {len(self.received)} posts")
-            time.sleep(0.01)
+    def wait_for(
+        self, predicate: Callable[[], object], timeout: float = 10.0, message: str = ""
+    ) -> None:
+        try:
+            super().wait_for(predicate, timeout, message)
+        except TimeoutError:
+            got = f"webhook condition not met; got {len(self.received)} posts"
+            raise TimeoutError(message or got) from None
 
     def wait_count(self, count: int, timeout: float = 10.0) -> list[Received]:
         self.wait_for(lambda: len(self.received) >= count, timeout)
         with self.lock:
             return list(self.received)
-
-    def __enter__(self) -> Receiver:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("the webhook receiver did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)

@@ -217,7 +217,7 @@ def test_a_wrong_api_url_or_phone_id_is_misconfigured(wa: WhatsAppEmulator) -> N
 
 
 def test_a_closed_port_is_transient() -> None:
-    from bot.emulators.telegram.runner import free_port
+    from bot.emulators.thread import free_port
 
     async def go() -> SendError:
         channel = WhatsAppChannel("t", "1", api_url=f"http://127.0.0.1:{free_port()}")
