@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,17 +18,13 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
+from bot.emulators.control import ControlledEmulator, DroppedResponse, emulator_app
 from bot.emulators.telegram.methods import MESSAGE_METHODS, METHODS, take_updates
 from bot.emulators.telegram.world import ApiError, Bot, Call, World
 
 log = logging.getLogger("gaung.emulator.telegram")
 POLL_STEP = 0.02
-
-
-class DropConnection(Exception):
-    """Raised after the answer has started, so the server closes the connection."""
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -62,10 +57,11 @@ def _failure(error: ApiError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.code)
 
 
-class Emulator:
+class Emulator(ControlledEmulator):
+    world: World
+
     def __init__(self, world: World) -> None:
-        self.world = world
-        self._wake = asyncio.Event()
+        super().__init__(world, CONTROL_OPS)
         self._in_flight: set[tuple[str, int]] = set()
         self._retry_at: dict[tuple[str, int], tuple[float, float]] = {}
         self._client: httpx.AsyncClient | None = None
@@ -229,19 +225,6 @@ class Emulator:
             self._call(bot, name, name.lower(), params)
         self._wake.set()
 
-    # ----- control --------------------------------------------------------------------------
-    async def control(self, request: Request) -> Response:
-        op = request.path_params["op"]
-        if op not in CONTROL_OPS:
-            return JSONResponse({"detail": f"unknown op {op}"}, status_code=404)
-        try:
-            args = await request.json() if await request.body() else {}
-            result = CONTROL_OPS[op](self.world, **args)
-        except (TypeError, ValueError, KeyError) as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=400)
-        self._wake.set()
-        return JSONResponse({"result": result})
-
 
 def _messages(world: World, chat_id: int) -> list[dict[str, Any]]:
     return [
@@ -270,39 +253,11 @@ CONTROL_OPS: dict[str, Any] = {
 }
 
 
-class DroppedResponse(Response):
-    """A connection closed mid-answer, as a failing peer or network does."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"99")]}
-        )
-        await send({"type": "http.response.body", "body": b"{", "more_body": True})
-        raise DropConnection
-
-
 def create_app(world: World) -> Starlette:
     emulator = Emulator(world)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(emulator.deliver_webhooks())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app = Starlette(
-        routes=[
-            Route("/bot{token}/{method}", emulator.bot_api, methods=["GET", "POST"]),
-            Route("/_emulator/{op}", emulator.control, methods=["POST"]),
-        ],
-        lifespan=lifespan,
+    return emulator_app(
+        emulator, Route("/bot{token}/{method}", emulator.bot_api, methods=["GET", "POST"])
     )
-    app.state.emulator = emulator
-    return app
 
 
 __all__ = ["MESSAGE_METHODS", "create_app"]

@@ -26,7 +26,6 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,8 +34,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
 
+from bot.emulators.control import ControlledEmulator, DroppedResponse, emulator_app
 from bot.emulators.whatsapp.payloads import ApiError, Template, TemplateButton
 from bot.emulators.whatsapp.records import Call, Sent
 from bot.emulators.whatsapp.world import World
@@ -55,21 +54,6 @@ def sign(app_secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class DropConnection(Exception):
-    """Raised after the answer has started, so the server closes the connection."""
-
-
-class DroppedResponse(Response):
-    """A connection closed mid-answer, as a failing peer or network does."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"99")]}
-        )
-        await send({"type": "http.response.body", "body": b"{", "more_body": True})
-        raise DropConnection
-
-
 @dataclass
 class Pending:
     body: bytes
@@ -78,10 +62,11 @@ class Pending:
     delay: float = 0.0
 
 
-class Emulator:
+class Emulator(ControlledEmulator):
+    world: World
+
     def __init__(self, world: World) -> None:
-        self.world = world
-        self._wake = asyncio.Event()
+        super().__init__(world, CONTROL_OPS)
         self._ready: asyncio.Queue[Pending] = asyncio.Queue()
         self._retry: list[tuple[float, int, Pending]] = []  # a heap by due time
         self._sequence = itertools.count()
@@ -264,23 +249,12 @@ class Emulator:
         return queued + self._ready.qsize() + self._in_flight + len(self._retry)
 
     # ----- control ------------------------------------------------------------------------
-    async def control(self, request: Request) -> Response:
-        op = request.path_params["op"]
-        if op not in CONTROL_OPS:
-            return JSONResponse({"detail": f"unknown op {op}"}, status_code=404)
-        try:
-            args = await request.json() if await request.body() else {}
-            result: Any
-            if op == "verify_webhook":
-                result = await verify_webhook(self.world, **args)
-            elif op == "pending_webhooks":
-                result = self.pending_webhooks()
-            else:
-                result = CONTROL_OPS[op](self.world, **args)
-        except (TypeError, ValueError, KeyError) as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=400)
-        self._wake.set()
-        return JSONResponse({"result": result})
+    async def run_op(self, op: str, args: dict[str, Any]) -> Any:
+        if op == "verify_webhook":
+            return await verify_webhook(self.world, **args)
+        if op == "pending_webhooks":
+            return self.pending_webhooks()
+        return await super().run_op(op, args)
 
 
 async def verify_webhook(
@@ -349,23 +323,5 @@ CONTROL_OPS: dict[str, Any] = {
 
 def create_app(world: World) -> Starlette:
     emulator = Emulator(world)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(emulator.deliver_webhooks())
-        try:
-            yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    app = Starlette(
-        routes=[
-            Route("/v{version}/{phone_id}/messages", emulator.messages, methods=["POST"]),
-            Route("/_emulator/{op}", emulator.control, methods=["POST"]),
-        ],
-        lifespan=lifespan,
-    )
-    app.state.emulator = emulator
-    return app
+    route = Route("/v{version}/{phone_id}/messages", emulator.messages, methods=["POST"])
+    return emulator_app(emulator, route)
