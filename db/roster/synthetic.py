@@ -14,7 +14,7 @@ import csv
 import itertools
 import random
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib.resources import files
@@ -166,17 +166,37 @@ def _distinct(rng: random.Random, pick: _Pick[str], *taken: str) -> str:
     return part
 
 
+def _modern_name(
+    rng: random.Random,
+    r: float,
+    cuts: tuple[float, float, float],
+    first: _Pick[str],
+    last: _Pick[str],
+    devout: Callable[[random.Random], str],
+) -> str:
+    """A younger ASN's name: two parts, three, a devout prefix, or a birth-order prefix."""
+    if r < cuts[0]:
+        return f"{first(rng)} {last(rng)}"
+    if r < cuts[1]:
+        given = first(rng)
+        return f"{given} {_distinct(rng, first, given)} {last(rng)}"
+    if r < cuts[2]:
+        return f"{devout(rng)} {first(rng)} {last(rng)}"
+    return f"{_U_PREFIX(rng)} {first(rng)} {last(rng)}"
+
+
+def _classic_tail(rng: random.Random, r: float, first: _Pick[str], last: _Pick[str]) -> str:
+    """The last two shares of an older name: a birth-order prefix, or three parts."""
+    if r < 0.82:
+        return f"{_U_PREFIX(rng)} {last(rng)}"
+    given = first(rng)
+    return f"{given} {_distinct(rng, first, given)} {last(rng)}"
+
+
 def _male_name(rng: random.Random, modern: bool) -> str:
     r = rng.random()
     if modern:
-        if r < 0.50:
-            return f"{_M_MODERN(rng)} {_M_MODERN_LAST(rng)}"
-        if r < 0.75:
-            first = _M_MODERN(rng)
-            return f"{first} {_distinct(rng, _M_MODERN, first)} {_M_MODERN_LAST(rng)}"
-        if r < 0.93:
-            return f"{_M_MUSLIM_PREFIX(rng)} {_M_MODERN(rng)} {_M_MODERN_LAST(rng)}"
-        return f"{_U_PREFIX(rng)} {_M_MODERN(rng)} {_M_MODERN_LAST(rng)}"
+        return _modern_name(rng, r, (0.50, 0.75, 0.93), _M_MODERN, _M_MODERN_LAST, _M_MUSLIM_PREFIX)
     if r < 0.03:
         return _M_SINGLE(rng)
     if r < 0.48:
@@ -187,23 +207,13 @@ def _male_name(rng: random.Random, modern: bool) -> str:
     if r < 0.70:
         name = f"{_ABDUL} {_M_ABDUL(rng)}"
         return f"{name} {_M_LAST(rng)}" if rng.random() < 0.5 else name
-    if r < 0.82:
-        return f"{_U_PREFIX(rng)} {_M_LAST(rng)}"
-    first = _M_CLASSIC(rng)
-    return f"{first} {_distinct(rng, _M_CLASSIC, first)} {_M_LAST(rng)}"
+    return _classic_tail(rng, r, _M_CLASSIC, _M_LAST)
 
 
 def _female_name(rng: random.Random, modern: bool) -> str:
     r = rng.random()
     if modern:
-        if r < 0.50:
-            return f"{_F_MODERN(rng)} {_F_MODERN_LAST(rng)}"
-        if r < 0.78:
-            first = _F_MODERN(rng)
-            return f"{first} {_distinct(rng, _F_MODERN, first)} {_F_MODERN_LAST(rng)}"
-        if r < 0.90:
-            return f"{_SITI} {_F_MODERN(rng)} {_F_MODERN_LAST(rng)}"
-        return f"{_U_PREFIX(rng)} {_F_MODERN(rng)} {_F_MODERN_LAST(rng)}"
+        return _modern_name(rng, r, (0.50, 0.78, 0.90), _F_MODERN, _F_MODERN_LAST, lambda _: _SITI)
     if r < 0.03:
         return _F_SINGLE(rng)
     if r < 0.45:
@@ -215,10 +225,7 @@ def _female_name(rng: random.Random, modern: bool) -> str:
         middle = "Nur " if rng.random() < 0.4 else ""
         name = f"{_SITI} {middle}{_F_MUSLIM(rng) if rng.random() < 0.6 else _F_LAST(rng)}"
         return f"{name} {_F_LAST(rng)}" if rng.random() < 0.35 else name
-    if r < 0.82:
-        return f"{_U_PREFIX(rng)} {_F_LAST(rng)}"
-    first = _F_CLASSIC(rng)
-    return f"{first} {_distinct(rng, _F_CLASSIC, first)} {_F_LAST(rng)}"
+    return _classic_tail(rng, r, _F_CLASSIC, _F_LAST)
 
 
 # --------------------------------------------------------------------------------------------
