@@ -201,14 +201,21 @@ def _editable(world: World, params: Params) -> Message:
     return message
 
 
-def send_message(world: World, bot: Bot, params: Params) -> Any:
+def _message_text(params: Params, too_long: str) -> tuple[str, str]:
+    """The ``text`` as sent and as shown, refused as Telegram does when empty or too long
+    (``too_long``: the two methods word that error differently)."""
     raw = _text(params, "text")
     if not raw or not raw.strip():
         raise bad_request("message text is empty")
-    chat_id = _recipient(world, params)
     text = render(raw, _text(params, "parse_mode"))
     if len(text) > MAX_TEXT:
-        raise bad_request("message is too long")
+        raise bad_request(too_long)
+    return raw, text
+
+
+def send_message(world: World, bot: Bot, params: Params) -> Any:
+    raw, text = _message_text(params, "message is too long")
+    chat_id = _recipient(world, params)
     markup = _markup(params)
     world.charge(bot, chat_id, paid=_bool(params, "allow_paid_broadcast"))
     fields: dict[str, Any] = {"text": text}
@@ -262,13 +269,8 @@ def _edited(world: World, bot: Bot, message: Message, fields: dict[str, Any],
 
 
 def edit_message_text(world: World, bot: Bot, params: Params) -> Any:
-    raw = _text(params, "text")
-    if not raw or not raw.strip():
-        raise bad_request("message text is empty")
+    _, text = _message_text(params, "MESSAGE_TOO_LONG")
     message = _editable(world, params)
-    text = render(raw, _text(params, "parse_mode"))
-    if len(text) > MAX_TEXT:
-        raise bad_request("MESSAGE_TOO_LONG")
     return _edited(world, bot, message, {"text": text}, _markup(params))
 
 
