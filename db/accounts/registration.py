@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlmodel import Session, col, select
 
 from db.accounts.admins import reachable_admins
@@ -59,6 +59,18 @@ def _with_opd(session: Session, result: Result, asn: Asn, **kw: object) -> Regis
     return Registration(result, asn, session.get(Opd, asn.opd_id), **kw)  # type: ignore[arg-type]
 
 
+def _roster_match(
+    session: Session, match: ColumnElement[bool], value: str, channel: str, external_id: str
+) -> Asn | Registration:
+    """The ASN that ``match`` finds (by phone or by NIP) if this chat may register as them,
+    else the answer that says why not (``value``, what was looked up, goes in its detail)."""
+    asn = session.exec(select(Asn).where(match)).first()
+    if asn is None:
+        return Registration(Result.NOT_IN_ROSTER, detail=value)
+    refusal = _check_account(session, asn, channel, external_id)
+    return asn if refusal is None else refusal
+
+
 def _check_account(
     session: Session, asn: Asn, channel: str, external_id: str
 ) -> Registration | None:
@@ -95,12 +107,9 @@ def register_by_contact(
         e164 = normalize_phone(phone if phone.startswith("+") else "+" + phone)
     except InvalidPhone as exc:
         return Registration(Result.INVALID, detail=str(exc))
-    asn = session.exec(select(Asn).where(Asn.phone == e164)).first()
-    if asn is None:
-        return Registration(Result.NOT_IN_ROSTER, detail=e164)
-    refusal = _check_account(session, asn, channel, external_id)
-    if refusal is not None:
-        return refusal
+    asn = _roster_match(session, col(Asn.phone) == e164, e164, channel, external_id)
+    if isinstance(asn, Registration):
+        return asn
     link_identity(session, asn, channel=channel, external_id=external_id, chat_id=chat_id, now=now)
     record(session, f"{channel}:{external_id}", "asn.register", f"asn:{asn.id}", via="contact")
     return _with_opd(session, Result.REGISTERED, asn)
@@ -119,12 +128,9 @@ def request_by_nip(
         clean = normalize_nip(nip)
     except InvalidNip as exc:
         return Registration(Result.INVALID, detail=str(exc))
-    asn = session.exec(select(Asn).where(Asn.nip == clean)).first()
-    if asn is None:
-        return Registration(Result.NOT_IN_ROSTER, detail=clean)
-    refusal = _check_account(session, asn, channel, external_id)
-    if refusal is not None:
-        return refusal
+    asn = _roster_match(session, col(Asn.nip) == clean, clean, channel, external_id)
+    if isinstance(asn, Registration):
+        return asn
     pending = session.exec(
         select(RegistrationRequest).where(
             RegistrationRequest.channel == channel,
