@@ -11,6 +11,7 @@ charts are drawn by the Chart.js shipped in ``api/static`` (deployments may have
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep
-from api.routes.participation import XLSX
+from api.routes.participation import EXPORTS, export
 from db.accounts.apikeys import authenticate
 from db.accounts.signing import (
     SESSION_TTL,
@@ -45,7 +46,6 @@ from db.reporting.dashboard import (
     subject_of,
     viewer_for,
 )
-from db.reporting.exports import to_csv, to_xlsx
 from db.reporting.followup import funnel
 from db.reporting.participation import Participation, participation
 from db.reporting.trend import Interval, trend
@@ -383,36 +383,24 @@ def _download_report(
     return report, f"partisipasi-{scope.first:%Y%m%d}-{scope.last:%Y%m%d}"
 
 
-def _file(body: str | bytes, media_type: str, name: str) -> Response:
-    headers = SECURITY_HEADERS | {"Content-Disposition": f'attachment; filename="{name}"'}
-    return Response(body, media_type=media_type, headers=headers)
+def _download_route(ext: str) -> Callable[..., Response]:
+    def download(
+        session: SessionDep,
+        settings: SettingsDep,
+        viewer: ViewerDep,
+        dari: DariQ = None,
+        sampai: SampaiQ = None,
+        opd: OpdQ = None,
+    ) -> Response:
+        if viewer is None:
+            return _to_sign_in()
+        report, name = _download_report(session, settings, viewer, dari, sampai, opd)
+        return export(report, settings.tz, ext, name, SECURITY_HEADERS)
+
+    return download
 
 
-@router.get("/dashboard/unduh.csv")
-def download_csv(
-    session: SessionDep,
-    settings: SettingsDep,
-    viewer: ViewerDep,
-    dari: DariQ = None,
-    sampai: SampaiQ = None,
-    opd: OpdQ = None,
-) -> Response:
-    if viewer is None:
-        return _to_sign_in()
-    report, name = _download_report(session, settings, viewer, dari, sampai, opd)
-    return _file(to_csv(report), "text/csv; charset=utf-8", f"{name}.csv")
-
-
-@router.get("/dashboard/unduh.xlsx")
-def download_xlsx(
-    session: SessionDep,
-    settings: SettingsDep,
-    viewer: ViewerDep,
-    dari: DariQ = None,
-    sampai: SampaiQ = None,
-    opd: OpdQ = None,
-) -> Response:
-    if viewer is None:
-        return _to_sign_in()
-    report, name = _download_report(session, settings, viewer, dari, sampai, opd)
-    return _file(to_xlsx(report, settings.tz), XLSX, f"{name}.xlsx")
+for _ext in EXPORTS:
+    router.add_api_route(
+        f"/dashboard/unduh.{_ext}", _download_route(_ext), methods=["GET"], name=f"download_{_ext}"
+    )

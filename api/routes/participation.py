@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
@@ -50,18 +52,21 @@ def build_report(
     status: str | None = None,
 ) -> Participation:
     window = resolve_window(start, end, settings.tz)
-    opd_ids: list[int] | None = None
+    opd_ids = opd_scope(session, principal, opd)
+    return participation(session, window, opd_ids=opd_ids, status=status)
+
+
+def opd_scope(session: Session, principal: Principal, opd: str | None) -> list[int] | None:
+    """The OPDs a report covers: the asked ``opd`` (an unknown code is bad input, 400), else
+    the key's own OPD, else all (None); Forbidden when the key may not see the asked one."""
+    opd_id = principal.opd_id
     if opd:
         try:
-            found = opd_by_kode(session, opd)
+            opd_id = opd_by_kode(session, opd).id
         except NotFound as exc:
             raise Invalid(exc.message) from None
-        assert found.id is not None
-        opd_ids = [found.id]
-    elif principal.opd_id is not None:
-        opd_ids = [principal.opd_id]
-    check_opd_access(principal, opd_ids[0] if opd_ids else None)
-    return participation(session, window, opd_ids=opd_ids, status=status)
+    check_opd_access(principal, opd_id)
+    return [opd_id] if opd_id is not None else None
 
 
 @router.get("/participation", summary="Partisipasi per OPD")
@@ -78,51 +83,48 @@ def get_participation(
     return ParticipationReport.of(report, settings.tz)
 
 
-@router.get(
-    "/participation.csv",
-    summary="Partisipasi per OPD (CSV)",
-    response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}},
-)
-def get_participation_csv(
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-    start: StartQ = None,
-    end: EndQ = None,
-    opd: OpdQ = None,
-) -> Response:
-    report = build_report(session, settings, principal, start, end, opd)
-    return _download(to_csv(report), "text/csv; charset=utf-8", report, settings, "csv")
-
-
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The download formats, by file extension: media type and how the report is written.
+EXPORTS: dict[str, tuple[str, Callable[[Participation, ZoneInfo], str | bytes]]] = {
+    "csv": ("text/csv; charset=utf-8", lambda report, _tz: to_csv(report)),
+    "xlsx": (XLSX, to_xlsx),
+}
 
 
-@router.get(
-    "/participation.xlsx",
-    summary="Partisipasi per OPD (XLSX)",
-    response_class=Response,
-    responses={200: {"content": {XLSX: {}}}},
-)
-def get_participation_xlsx(
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-    start: StartQ = None,
-    end: EndQ = None,
-    opd: OpdQ = None,
+def export(
+    report: Participation, tz: ZoneInfo, ext: str, name: str, headers: dict[str, str] | None = None
 ) -> Response:
-    report = build_report(session, settings, principal, start, end, opd)
-    return _download(to_xlsx(report, settings.tz), XLSX, report, settings, "xlsx")
+    """``report`` as an attachment ``name.ext``; the API and the dashboard both answer so."""
+    media_type, write = EXPORTS[ext]
+    disposition = {"Content-Disposition": f'attachment; filename="{name}.{ext}"'}
+    return Response(write(report, tz), media_type=media_type, headers=(headers or {}) | disposition)
 
 
-def _download(
-    body: str | bytes, media_type: str, report: Participation, settings: Settings, ext: str
-) -> Response:
-    name = f"{_name(report, settings)}.{ext}"
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
-    return Response(body, media_type=media_type, headers=headers)
+def _export_route(ext: str) -> Callable[..., Response]:
+    def get_export(
+        session: SessionDep,
+        settings: SettingsDep,
+        principal: PrincipalDep,
+        start: StartQ = None,
+        end: EndQ = None,
+        opd: OpdQ = None,
+    ) -> Response:
+        report = build_report(session, settings, principal, start, end, opd)
+        return export(report, settings.tz, ext, _name(report, settings))
+
+    return get_export
+
+
+for _ext, (_media_type, _) in EXPORTS.items():
+    router.add_api_route(
+        f"/participation.{_ext}",
+        _export_route(_ext),
+        methods=["GET"],
+        name=f"get_participation_{_ext}",
+        summary=f"Partisipasi per OPD ({_ext.upper()})",
+        response_class=Response,
+        responses={200: {"content": {_media_type.split(";")[0]: {}}}},
+    )
 
 
 def _name(report: Participation, settings: Settings) -> str:

@@ -6,13 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
-from api.routes.participation import EndQ, OpdQ, StartQ
+from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.routes.participation import EndQ, OpdQ, StartQ, opd_scope
 from api.schemas import API_PROBLEMS, TrendReport
-from db.errors import Invalid, NotFound
 from db.reporting.trend import parse_interval, trend
 from db.reporting.window import resolve_window
-from db.roster.opd import opd_by_kode
 
 router = APIRouter(prefix="/api/v1", tags=["partisipasi"], responses=API_PROBLEMS)
 
@@ -44,13 +42,6 @@ def get_trend(
 ) -> TrendReport:
     period = parse_interval(interval)
     window = resolve_window(start, end, settings.tz)
-    opd_id = principal.opd_id
-    if opd:
-        try:
-            opd_id = opd_by_kode(session, opd).id
-        except NotFound as exc:
-            raise Invalid(exc.message) from None
-    check_opd_access(principal, opd_id)
-    opd_ids = [opd_id] if opd_id is not None else None
+    opd_ids = opd_scope(session, principal, opd)
     result = trend(session, window, period, settings.tz, opd_ids=opd_ids)
     return TrendReport.of(result, settings.tz)
