@@ -56,13 +56,8 @@ class Serve:
             "GAUNG_QUIET_HOURS_END": "00:00",
             "PYTHONUNBUFFERED": "1",
         }
-        gaung = shutil.which("gaung", path=str(Path(sys.executable).parent))
-        command = [gaung] if gaung else [sys.executable, "-m", "api.cli"]
         args = ["serve", "--worker", "--host", "127.0.0.1", "--port", str(self.port)]
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*command, *args], env=env, cwd=folder, stdout=log, stderr=log
-            )
+        self.process = spawn_gaung(args, env, folder, self.log)
         try:
             self._wait_ready(tg)
         except BaseException:
@@ -85,10 +80,39 @@ class Serve:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gaung(self.process)
+
+
+def spawn_gaung(
+    args: list[str], env: dict[str, str], cwd: Path, log: Path
+) -> subprocess.Popen[bytes]:
+    """``gaung ARGS`` in its own process, as an operator starts it, its output added to ``log``
+    (the demo and the tests that run the real commands start them so)."""
+    gaung = shutil.which("gaung", path=str(Path(sys.executable).parent))
+    command = [gaung] if gaung else [sys.executable, "-m", "api.cli"]
+    with log.open("ab") as out:
+        return subprocess.Popen([*command, *args], env=env, cwd=cwd, stdout=out, stderr=out)
+
+
+def stop_gaung(process: subprocess.Popen[bytes]) -> None:
+    """Stop as an operator does (SIGTERM: a graceful shutdown), killing it after 20 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_answering(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Poll ``url`` until it answers at all (any status): True, or False once ``process`` has
+    ended or ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            httpx.get(url, timeout=2)
+            return True
+        except httpx.TransportError:
+            time.sleep(0.05)
+    return False

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import Engine
 
+from api.demo.serve import spawn_gaung, stop_gaung, wait_answering
 from bot.emulators.telegram import Limits, TelegramEmulator
 from bot.emulators.telegram.world import Message
 from bot.emulators.thread import free_port
+from bot.emulators.whatsapp import WhatsAppEmulator
 from db.engine import session_scope
+from tests.bot.whatsapp.receiver import Receiver
 from tests.factories import add_asn, register
 
 
@@ -29,6 +27,20 @@ def tg() -> Iterator[TelegramEmulator]:
     tg = TelegramEmulator(Limits(rate=1000, burst=200, chat_burst=10), local_webhooks=True)
     with tg as emulator:
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def wa_server() -> Iterator[WhatsAppEmulator]:
+    """One WhatsApp emulator for the session: each test's ``wa`` gives it a fresh world."""
+    with WhatsAppEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="session")
+def wa_receiver() -> Iterator[Receiver]:
+    """One webhook receiver for the session: each test's ``hook`` clears it."""
+    with Receiver() as hook:
+        yield hook
 
 
 @dataclass(frozen=True)
@@ -91,14 +103,7 @@ class BotProcess:
         else:
             args = ["serve", "--worker", "--port", str(self.port)]
         self.log_path = tmp / f"{transport}.log"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", *args],
-                env=env,
-                stdout=log,
-                stderr=log,
-                cwd=tmp,
-            )
+        self.process = spawn_gaung(args, env, tmp, self.log_path)
         ready = (
             (lambda: tg.bot.polls > 0)
             if transport == "polling"
@@ -113,26 +118,14 @@ class BotProcess:
             raise
 
     def _wait_http(self) -> None:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2)
-                return
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "gaung serve did not listen"
-                time.sleep(0.05)
+        healthz = f"http://127.0.0.1:{self.port}/healthz"
+        assert wait_answering(healthz, self.process, 30), "gaung serve did not listen"
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gaung(self.process)
 
 
 @pytest.fixture(params=["polling", "webhook"])

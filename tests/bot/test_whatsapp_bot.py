@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -22,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlmodel import select
 
+from api.demo.serve import spawn_gaung, stop_gaung, wait_answering
 from bot.emulators.thread import free_port
 from bot.emulators.whatsapp import Limits, WhatsAppEmulator
 from bot.emulators.whatsapp.records import Sent, User
@@ -73,24 +71,11 @@ class Serve:
         }
         env.pop("GAUNG_TELEGRAM_TOKEN", None)
         self.log_path = tmp / "serve.log"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve", "--worker", "--port", str(self.port)],
-                env=env,
-                stdout=log,
-                stderr=log,
-                cwd=tmp,
-            )
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{self.url}/healthz", timeout=2)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise AssertionError("gaung serve did not listen:\n" + self.log()) from None
-                time.sleep(0.05)
+        args = ["serve", "--worker", "--port", str(self.port)]
+        self.process = spawn_gaung(args, env, tmp, self.log_path)
+        if not wait_answering(f"{self.url}/healthz", self.process, 30):
+            self.stop()
+            raise AssertionError("gaung serve did not listen:\n" + self.log())
         wa.world.set_webhook(
             f"{self.url}/webhook/whatsapp", app_secret=APP_SECRET, verify_token=VERIFY
         )
@@ -99,13 +84,7 @@ class Serve:
         return self.log_path.read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gaung(self.process)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -38,30 +37,18 @@ def clock() -> FrozenClock:
     return FrozenClock()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WhatsAppEmulator]:
-    with WhatsAppEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as hook:
-        yield hook
+@pytest.fixture
+def wa(wa_server: WhatsAppEmulator, clock: FrozenClock) -> WhatsAppEmulator:
+    """The session's emulator with a fresh world (limits, users, clock) for this test."""
+    wa_server.reset(Limits(rate=1000, pair_burst=100, webhook_retry_base=0.05), clock=clock)
+    return wa_server
 
 
 @pytest.fixture
-def wa(server: WhatsAppEmulator, clock: FrozenClock) -> WhatsAppEmulator:
-    """One server for the module, a fresh world (limits, users, clock) for each test."""
-    server.reset(Limits(rate=1000, pair_burst=100, webhook_retry_base=0.05), clock=clock)
-    return server
-
-
-@pytest.fixture
-def hook(wa: WhatsAppEmulator, receiver: Receiver) -> Receiver:
-    receiver.clear()
-    wa.world.set_webhook(receiver.url, app_secret=SECRET, verify_token=receiver.verify_token)
-    return receiver
+def hook(wa: WhatsAppEmulator, wa_receiver: Receiver) -> Receiver:
+    wa_receiver.clear()
+    wa.world.set_webhook(wa_receiver.url, app_secret=SECRET, verify_token=wa_receiver.verify_token)
+    return wa_receiver
 
 
 def send(wa: WhatsAppEmulator, body: dict[str, Any], *, token: str | None = None) -> httpx.Response:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 
 import httpx
@@ -19,7 +18,7 @@ from bot.channels.base import (
     Unreachable,
 )
 from bot.conversation.choices import parse_tap as parse_callback
-from bot.emulators.whatsapp import Limits, WhatsAppEmulator
+from bot.emulators.whatsapp import WhatsAppEmulator
 from bot.whatsapp.sender import (
     MAX_BODY,
     PairRateLimited,
@@ -31,19 +30,6 @@ from bot.whatsapp.sender import (
 from bot.whatsapp.transport import OriginTransport, graph_client
 
 URL = "https://www.instagram.com/p/DKabc123/"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[WhatsAppEmulator]:
-    with WhatsAppEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def wa(server: WhatsAppEmulator) -> WhatsAppEmulator:
-    """One server for the module, a fresh world for each test."""
-    server.reset(Limits(rate=1000, pair_burst=100))
-    return server
 
 
 def post(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.channels.base import OutgoingPost
 from bot.conversation.choices import parse_tap as parse_callback
-from bot.emulators.whatsapp import Limits, WhatsAppEmulator
+from bot.emulators.whatsapp import WhatsAppEmulator
 from bot.whatsapp.sender import WhatsAppChannel, parse_tracker
 from bot.whatsapp.webhook import (
     BadEvent,
@@ -35,30 +34,11 @@ from tests.bot.whatsapp.receiver import Receiver
 SECRET = "rahasia-aplikasi"
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WhatsAppEmulator]:
-    with WhatsAppEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture(scope="module")
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as hook:
-        yield hook
-
-
 @pytest.fixture
-def wa(server: WhatsAppEmulator) -> WhatsAppEmulator:
-    """One server for the module, a fresh world for each test."""
-    server.reset(Limits(rate=1000, pair_burst=100))
-    return server
-
-
-@pytest.fixture
-def hook(wa: WhatsAppEmulator, receiver: Receiver) -> Receiver:
-    receiver.clear()
-    wa.world.set_webhook(receiver.url, app_secret=SECRET)
-    return receiver
+def hook(wa: WhatsAppEmulator, wa_receiver: Receiver) -> Receiver:
+    wa_receiver.clear()
+    wa.world.set_webhook(wa_receiver.url, app_secret=SECRET)
+    return wa_receiver
 
 
 def events_of(
