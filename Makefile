@@ -29,8 +29,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Two test processes (pytest-xdist): much of the suite waits on the processes it starts (gaung
+# serve, the emulators, PostgreSQL), so a second worker keeps both cores busy. Each worker has
+# its own PostgreSQL cluster (or its own template on GAUNG_TEST_DATABASE_URL's server), temp
+# folders and ports. PYTEST_ARGS="-n 0" runs one process; other options pass through too.
+PYTEST_ARGS ?= -n 2 --dist worksteal
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 

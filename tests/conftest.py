@@ -74,16 +74,22 @@ def _admin_engine(base: str) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_base_url: str) -> str:
+def pg_template(pg_base_url: str) -> Iterator[str]:
+    # One per test process: pytest-xdist's workers may share a given server.
+    name = f"gaung_template_{os.getpid()}"
     admin = _admin_engine(pg_base_url)
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS gaung_template"))
-        conn.execute(text("CREATE DATABASE gaung_template"))
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
     admin.dispose()
-    engine = make_engine(f"{pg_base_url}/gaung_template")
+    engine = make_engine(f"{pg_base_url}/{name}")
     upgrade(engine)
     engine.dispose()
-    return "gaung_template"
+    yield name
+    admin = _admin_engine(pg_base_url)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
