@@ -2,16 +2,29 @@
 
 Each path serves a ``Feed`` the test can change between polls; with ``etag`` set, a request
 carrying the same ``If-None-Match`` gets a 304, as WordPress and YouTube answer. Every request's
-headers are kept so tests can check the poller asked politely.
+headers are kept so tests can check the poller asked politely. ``poll`` and ``posts`` run the
+poller once and read what it made, for the feed and the Graph API tests alike.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from bot.feeds import FeedPoller, WaitingNotice
+from bot.graph import GraphConfig
+from db.models import Post
+from db.posts.sources import PollOutcome
+
+INTERVAL = timedelta(minutes=30)  # how often the tests' poller polls a source
 
 
 @dataclass
@@ -131,3 +144,32 @@ def youtube(channel_id: str, *videos: tuple[str, str, str]) -> bytes:
         f"<id>yt:channel:{channel_id}</id><yt:channelId>{channel_id}</yt:channelId>"
         f"<title>Diskominfo</title><published>2020-01-01T00:00:00+00:00</published>{body}</feed>"
     ).encode()
+
+
+def poll(
+    engine: Engine,
+    at: datetime,
+    *,
+    graph: GraphConfig | None = None,
+    notices: list[WaitingNotice] | None = None,
+) -> list[PollOutcome]:
+    """One pass of the poller at ``at``; the admins' notices, if asked, go to ``notices``."""
+
+    async def run() -> list[PollOutcome]:
+        async def tell(notice: WaitingNotice) -> None:
+            assert notices is not None
+            notices.append(notice)
+
+        notify = tell if notices is not None else None
+        poller = FeedPoller(engine, interval=INTERVAL, notify=notify, graph=graph)
+        try:
+            return await poller.poll_once(at)
+        finally:
+            await poller.aclose()
+
+    return asyncio.run(run())
+
+
+def posts(engine: Engine) -> list[Post]:
+    with Session(engine) as session:
+        return list(session.exec(select(Post).order_by(col(Post.id))))

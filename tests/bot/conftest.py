@@ -19,6 +19,7 @@ from bot.emulators.whatsapp import WhatsAppEmulator
 from db.engine import session_scope
 from tests.bot.whatsapp.receiver import Receiver
 from tests.factories import add_asn, register
+from tests.feedserver import FeedServer, feed_server
 
 
 @pytest.fixture
@@ -41,6 +42,13 @@ def wa_receiver() -> Iterator[Receiver]:
     """One webhook receiver for the session: each test's ``hook`` clears it."""
     with Receiver() as hook:
         yield hook
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    """A stand-in for OPD websites, YouTube and the Graph API (the feed poller's tests)."""
+    with feed_server() as server:
+        yield server
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ feed, a feed that repeats items, and one that answers 304; on SQLite and Postgre
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,22 +12,15 @@ from sqlmodel import Session, col, select
 
 from bot.feeds import FeedPoller, WaitingNotice
 from db.accounts.admins import add_admin
-from db.models import FeedItem, FeedSource, Post, PostStatus
+from db.models import FeedItem, FeedSource, PostStatus
 from db.posts.sources import BASELINE, PollOutcome, add_source
 from db.roster.opd import ensure_opd
-from tests.feedserver import Feed, FeedServer, atom, feed_server, rss, youtube
+from tests.feedserver import INTERVAL, Feed, FeedServer, atom, poll, posts, rss, youtube
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)  # when the source is registered
-INTERVAL = timedelta(minutes=30)
 OLD = "Mon, 30 Nov 2026 08:00:00 +0700"  # before T0
 NEW = "Tue, 01 Dec 2026 09:00:00 +0700"  # 02:00 UTC, after T0
 NEWER = "Tue, 01 Dec 2026 10:00:00 +0700"
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with feed_server() as server:
-        yield server
 
 
 def source(engine: Engine, url: str, *, kind: str | None = None, opd: str = "DINKES") -> int:
@@ -38,28 +30,6 @@ def source(engine: Engine, url: str, *, kind: str | None = None, opd: str = "DIN
         session.commit()
         assert src.id is not None
         return src.id
-
-
-def poll(
-    engine: Engine, at: datetime, notices: list[WaitingNotice] | None = None
-) -> list[PollOutcome]:
-    async def run() -> list[PollOutcome]:
-        async def tell(notice: WaitingNotice) -> None:
-            if notices is not None:
-                notices.append(notice)
-
-        poller = FeedPoller(engine, interval=INTERVAL, notify=tell)
-        try:
-            return await poller.poll_once(at)
-        finally:
-            await poller.aclose()
-
-    return asyncio.run(run())
-
-
-def posts(engine: Engine) -> list[Post]:
-    with Session(engine) as session:
-        return list(session.exec(select(Post).order_by(col(Post.id))))
 
 
 def state(engine: Engine, source_id: int) -> FeedSource:
@@ -85,7 +55,7 @@ def test_rss_new_items_become_submitted_posts_once_and_the_back_catalogue_does_n
         admin_id = admin.id
 
     notices: list[WaitingNotice] = []
-    first = poll(engine, T0 + timedelta(hours=2), notices)
+    first = poll(engine, T0 + timedelta(hours=2), notices=notices)
 
     [post] = posts(engine)
     assert (post.url, post.caption, post.status) == (
@@ -123,46 +93,71 @@ def test_rss_new_items_become_submitted_posts_once_and_the_back_catalogue_does_n
     assert len(server.requests) == 2
 
 
-def test_atom_feed(engine: Engine, server: FeedServer) -> None:
-    server.feeds["/atom"] = Feed(
-        atom(
+ATOM = Feed(
+    atom(
+        (
+            "urn:b:2",
+            "https://bappeda.mojokertokab.go.id/musrenbang",
+            "Musrenbang 2027",
+            "2026-12-01T03:00:00Z",
+        ),
+        ("urn:b:1", "https://bappeda.mojokertokab.go.id/lama", "Lama", "2026-11-01T03:00:00Z"),
+    ),
+    content_type="application/atom+xml",
+)
+YOUTUBE_WATCH = "https://www.youtube.com/watch?v="
+YOUTUBE = Feed(
+    youtube(
+        "UCabc",
+        ("vid00000002", "Bupati meresmikan jembatan", "2026-12-01T04:00:00+00:00"),
+        ("vid00000001", "Video lama", "2026-10-01T04:00:00+00:00"),
+    ),
+    content_type="application/atom+xml; charset=UTF-8",
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "feed", "kind", "opd", "hours", "newest"),
+    [
+        pytest.param(
+            "/atom",
+            ATOM,
+            None,
+            "BAPPEDA",
+            3,
+            ("https://bappeda.mojokertokab.go.id/musrenbang", "Musrenbang 2027", "web"),
+            id="atom",
+        ),
+        pytest.param(
+            "/feeds/videos.xml?channel_id=UCabc",
+            YOUTUBE,
+            "youtube",
+            "DINKES",
+            4,
             (
-                "urn:b:2",
-                "https://bappeda.mojokertokab.go.id/musrenbang",
-                "Musrenbang 2027",
-                "2026-12-01T03:00:00Z",
+                "https://www.youtube.com/watch?v=vid00000002",
+                "Bupati meresmikan jembatan",
+                "youtube",
             ),
-            ("urn:b:1", "https://bappeda.mojokertokab.go.id/lama", "Lama", "2026-11-01T03:00:00Z"),
+            id="youtube-channel",
         ),
-        content_type="application/atom+xml",
-    )
-    source(engine, server.at("/atom"), opd="BAPPEDA")
-    poll(engine, T0 + timedelta(hours=3))
+    ],
+)
+def test_atom_and_youtube_feeds_give_their_newest_entry(
+    engine: Engine,
+    server: FeedServer,
+    path: str,
+    feed: Feed,
+    kind: str | None,
+    opd: str,
+    hours: int,
+    newest: tuple[str, str, str],
+) -> None:
+    server.feeds[path] = feed
+    source(engine, server.at(path), kind=kind, opd=opd)
+    poll(engine, T0 + timedelta(hours=hours))
     [post] = posts(engine)
-    assert (post.url, post.caption, post.platform) == (
-        "https://bappeda.mojokertokab.go.id/musrenbang",
-        "Musrenbang 2027",
-        "web",
-    )
-
-
-def test_youtube_channel_feed(engine: Engine, server: FeedServer) -> None:
-    server.feeds["/feeds/videos.xml?channel_id=UCabc"] = Feed(
-        youtube(
-            "UCabc",
-            ("vid00000002", "Bupati meresmikan jembatan", "2026-12-01T04:00:00+00:00"),
-            ("vid00000001", "Video lama", "2026-10-01T04:00:00+00:00"),
-        ),
-        content_type="application/atom+xml; charset=UTF-8",
-    )
-    source(engine, server.at("/feeds/videos.xml?channel_id=UCabc"), kind="youtube")
-    poll(engine, T0 + timedelta(hours=4))
-    [post] = posts(engine)
-    assert (post.url, post.caption, post.platform) == (
-        "https://www.youtube.com/watch?v=vid00000002",
-        "Bupati meresmikan jembatan",
-        "youtube",
-    )
+    assert (post.url, post.caption, post.platform) == newest
 
 
 def test_broken_feed_backs_off_and_recovers(engine: Engine, server: FeedServer) -> None:

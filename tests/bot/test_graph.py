@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from bot.feeds import FeedPoller
 from bot.graph import GraphConfig
-from db.models import FeedSource, Post
-from db.posts.sources import PollOutcome, add_source
+from db.models import FeedSource
+from db.posts.sources import add_source
 from db.roster.opd import ensure_opd
-from tests.feedserver import Feed, FeedServer, feed_server
+from tests.feedserver import INTERVAL, Feed, FeedServer, poll, posts
 
 T0 = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
-INTERVAL = timedelta(minutes=30)
 TOKEN = "EAAG-uji-token"
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with feed_server() as server:
-        yield server
 
 
 def graph_source(engine: Engine, url: str) -> int:
@@ -37,22 +26,6 @@ def graph_source(engine: Engine, url: str) -> int:
         session.commit()
         assert src.id is not None
         return src.id
-
-
-def poll(engine: Engine, at: datetime, graph: GraphConfig | None) -> list[PollOutcome]:
-    async def run() -> list[PollOutcome]:
-        poller = FeedPoller(engine, interval=INTERVAL, graph=graph)
-        try:
-            return await poller.poll_once(at)
-        finally:
-            await poller.aclose()
-
-    return asyncio.run(run())
-
-
-def posts(engine: Engine) -> list[Post]:
-    with Session(engine) as session:
-        return list(session.exec(select(Post).order_by(col(Post.id))))
 
 
 def answer(body: object, status: int = 200) -> Feed:
@@ -80,9 +53,9 @@ def test_facebook_page_posts_become_submitted_posts(engine: Engine, server: Feed
     )
     graph_source(engine, "https://www.facebook.com/dinkesmojokerto")
     graph = GraphConfig(server.url, TOKEN)
-    assert poll(engine, T0 + timedelta(hours=3), None) == []  # no token: not polled at all
+    assert poll(engine, T0 + timedelta(hours=3), graph=None) == []  # no token: not polled at all
     assert server.requests == []
-    poll(engine, T0 + timedelta(hours=3), graph)
+    poll(engine, T0 + timedelta(hours=3), graph=graph)
     [post] = posts(engine)
     assert (post.url, post.caption, post.platform, post.status) == (
         "https://www.facebook.com/dinkesmojokerto/posts/2",
@@ -117,12 +90,12 @@ def test_instagram_by_business_discovery(engine: Engine, server: FeedServer) -> 
     sid = graph_source(engine, "https://www.instagram.com/dinkesmojokerto/")
     # Without the regency's own IG account, discovery cannot be asked: an error, backed off.
     now = T0 + timedelta(hours=4)
-    [outcome] = poll(engine, now, GraphConfig(server.url, TOKEN))
+    [outcome] = poll(engine, now, graph=GraphConfig(server.url, TOKEN))
     assert outcome.error is not None and "GAUNG_META_IG_USER_ID" in outcome.error
     with Session(engine) as session:
         src = session.get(FeedSource, sid)
         assert src is not None and src.failures == 1
-    poll(engine, now + 2 * INTERVAL, GraphConfig(server.url, TOKEN, "17841400000000001"))
+    poll(engine, now + 2 * INTERVAL, graph=GraphConfig(server.url, TOKEN, "17841400000000001"))
     [post] = posts(engine)
     assert (post.url, post.caption, post.platform) == (
         "https://www.instagram.com/p/Cabc123/",
@@ -142,7 +115,7 @@ def test_graph_errors_back_off(engine: Engine, server: FeedServer) -> None:
     )
     sid = graph_source(engine, "https://www.facebook.com/dinkesmojokerto")
     now = T0 + timedelta(hours=1)
-    [outcome] = poll(engine, now, GraphConfig(server.url, TOKEN))
+    [outcome] = poll(engine, now, graph=GraphConfig(server.url, TOKEN))
     assert outcome.error == "Graph API 4: Application request limit reached"
     with Session(engine) as session:
         src = session.get(FeedSource, sid)
