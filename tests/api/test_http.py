@@ -18,6 +18,9 @@ from tests.factories import add_asn, delivery_of, register
 
 NOV = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
 
+# A post delivered to both of its two ASN, nothing failed or waiting.
+TWO_SENT = {"total": 2, "sent": 2, "failed": 0, "pending": 0, "deferred": 0, "failures": {}}
+
 
 def seed(engine: Engine) -> dict[str, int]:
     """DINKES: 2 ASN registered, both receive post 1; one likes. DISDIK: 1 ASN, not registered."""
@@ -170,14 +173,7 @@ def test_posts_lifecycle_over_http(client: TestClient, engine: Engine) -> None:
     )
 
     detail = client.get(f"/api/v1/posts/{ids['post']}", headers=opd_key).json()
-    assert detail["progress"] == {
-        "total": 2,
-        "sent": 2,
-        "failed": 0,
-        "pending": 0,
-        "deferred": 0,
-        "failures": {},
-    }
+    assert detail["progress"] == TWO_SENT
     assert detail["participation"]["total"]["participated"] == 1
     assert client.get("/api/v1/posts/999999", headers=admin).status_code == 404
 
@@ -231,14 +227,7 @@ def test_an_opd_key_sees_only_its_own_opd_in_a_post(client: TestClient, engine: 
     assert [r["kode"] for r in body["participation"]["opd"]] == ["DINKES"]
     total = body["participation"]["total"]
     assert (total["asn_roster"], total["delivered"], total["participated"]) == (2, 2, 1)
-    assert body["progress"] == {
-        "total": 2,
-        "sent": 2,
-        "failed": 0,
-        "pending": 0,
-        "deferred": 0,
-        "failures": {},
-    }
+    assert body["progress"] == TWO_SENT
 
     every = client.get(f"/api/v1/posts/{post_id}", headers=make_key(engine, "diskominfo")).json()
     assert [r["kode"] for r in every["participation"]["opd"]] == ["DINKES", "DISDIK"]

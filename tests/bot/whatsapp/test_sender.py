@@ -48,10 +48,23 @@ def post(
     return OutgoingPost(**fields)  # type: ignore[arg-type]
 
 
-def send(wa: WhatsAppEmulator, message: OutgoingPost, **options: object) -> str:
+def send(
+    wa: WhatsAppEmulator,
+    message: OutgoingPost,
+    *,
+    token: str | None = None,
+    phone_id: str | None = None,
+    **options: object,
+) -> str:
+    """Send through a channel on the emulator (or as ``token``/``phone_id``/``options`` say)."""
+
     async def go() -> str:
         settings = {"api_url": wa.url, **options}
-        channel = WhatsAppChannel(wa.token, wa.phone_id, **settings)  # type: ignore[arg-type]
+        channel = WhatsAppChannel(
+            token or wa.token,
+            phone_id or wa.phone_id,
+            **settings,  # type: ignore[arg-type]
+        )
         try:
             return await channel.send_post(message)
         finally:
@@ -152,16 +165,7 @@ def test_errors_are_classified_for_the_broadcaster(wa: WhatsAppEmulator) -> None
     user = wa.world.add_user(in_window=True)
     message = post(user.wa_id, window_open=True)
 
-    async def bad_token() -> SendError:
-        channel = WhatsAppChannel("EAAG-WRONG", wa.phone_id, api_url=wa.url)
-        try:
-            with pytest.raises(SendError) as caught:
-                await channel.send_post(message)
-            return caught.value
-        finally:
-            await channel.aclose()
-
-    assert isinstance(asyncio.run(bad_token()), Misconfigured)
+    assert isinstance(failure(wa, message, token="EAAG-WRONG"), Misconfigured)
 
     wa.world.set_limits(rate=1)
     send(wa, message)
@@ -188,33 +192,16 @@ def test_a_wrong_api_url_or_phone_id_is_misconfigured(wa: WhatsAppEmulator) -> N
     user = wa.world.add_user(in_window=True)
     message = post(user.wa_id, window_open=True)
     assert isinstance(failure(wa, message, api_url=f"{wa.url}/salah"), Misconfigured)
-
-    async def wrong_phone() -> SendError:
-        channel = WhatsAppChannel(wa.token, "123", api_url=wa.url)
-        try:
-            with pytest.raises(SendError) as caught:
-                await channel.send_post(message)
-            return caught.value
-        finally:
-            await channel.aclose()
-
-    error = asyncio.run(wrong_phone())
+    error = failure(wa, message, phone_id="123")
     assert isinstance(error, Rejected) and error.reason.startswith("100")
 
 
-def test_a_closed_port_is_transient() -> None:
+def test_a_closed_port_is_transient(wa: WhatsAppEmulator) -> None:
     from bot.emulators.thread import free_port
 
-    async def go() -> SendError:
-        channel = WhatsAppChannel("t", "1", api_url=f"http://127.0.0.1:{free_port()}")
-        try:
-            with pytest.raises(SendError) as caught:
-                await channel.send_post(post("6281", window_open=True))
-            return caught.value
-        finally:
-            await channel.aclose()
-
-    assert isinstance(asyncio.run(go()), Transient)
+    closed = f"http://127.0.0.1:{free_port()}"
+    message = post("6281", window_open=True)
+    assert isinstance(failure(wa, message, token="t", phone_id="1", api_url=closed), Transient)
 
 
 @pytest.mark.parametrize(
