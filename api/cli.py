@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -345,18 +345,25 @@ def broadcast(
         out.print(f"  {count} × {reason}", markup=False)
 
 
-@app.command("worker")
-def worker() -> None:
-    """Jalankan pekerja pengiriman, pengingat, dan jadwal sampai dihentikan."""
+def run_until_stopped(main: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
+    """How a long-running command runs ``main``: settings loaded, the database checked and logs
+    configured first, then ``main`` until a signal stops it (a domain error ends it plainly)."""
     import asyncio
 
-    from api.broadcasting import run_worker
     from api.logs import configure_logging
 
     cfg = settings()
     ready(cfg)
     configure_logging(cfg)
-    stats = guarded(lambda: asyncio.run(run_worker(cfg, out)))
+    return guarded(lambda: asyncio.run(main(cfg)))
+
+
+@app.command("worker")
+def worker() -> None:
+    """Jalankan pekerja pengiriman, pengingat, dan jadwal sampai dihentikan."""
+    from api.broadcasting import run_worker
+
+    stats = run_until_stopped(lambda cfg: run_worker(cfg, out))
     out.print(
         f"Pekerja berhenti: {stats.sent} terkirim, {stats.failed} gagal, "
         f"{stats.reminded} pengingat."
@@ -366,15 +373,9 @@ def worker() -> None:
 @app.command("bot")
 def bot() -> None:
     """Jalankan bot Telegram (long polling) bersama pekerja pengiriman."""
-    import asyncio
-
     from api.broadcasting import run_bot
-    from api.logs import configure_logging
 
-    cfg = settings()
-    ready(cfg)
-    configure_logging(cfg)
-    stats = guarded(lambda: asyncio.run(run_bot(cfg, out)))
+    stats = run_until_stopped(lambda cfg: run_bot(cfg, out))
     out.print(f"Bot berhenti: {stats.sent} terkirim, {stats.failed} gagal.")
 
 
