@@ -12,7 +12,7 @@ from db.accounts.identities import mark_unreachable, opt_out
 from db.delivery.confirmations import confirm
 from db.delivery.outbox import mark_failed, mark_sent
 from db.errors import Invalid
-from db.models import Asn, Channel, Delivery
+from db.models import Asn, Channel, Delivery, Post
 from db.posts.lifecycle import approve_post, submit_post
 from db.reporting.participation import COUNT_FIELDS, Participation, participation
 from db.reporting.window import Window
@@ -58,24 +58,28 @@ def build_regency(session: Session) -> dict[str, Asn]:
     return people
 
 
+def submitted_and_approved(
+    session: Session, opd: str, url: str, **approval: Any
+) -> tuple[Post, int]:
+    """A post ``opd`` submits, approved at once (``approval``: approve_post's options)."""
+    return approve_post(session, submit_post(session, opd_kode=opd, url=url).id or 0, **approval)
+
+
+def sent_to_all(session: Session, post_id: int, people: dict[str, Asn]) -> None:
+    """The channel took the post for each of the four ASN it went to (a1 a2 b1 b2)."""
+    for who in ("a1", "a2", "b1", "b2"):
+        mark_sent(session, delivery_of(session, post_id, people[who]), "m")
+
+
 def test_participation_matches_numbers_computed_by_hand(session: Session) -> None:
     p = build_regency(session)
     inside = START + timedelta(days=3)
-    post1, queued1 = approve_post(
-        session,
-        submit_post(session, opd_kode="A", url="https://instagram.com/p/1").id or 0,
-        now=inside,
+    post1, queued1 = submitted_and_approved(session, "A", "https://instagram.com/p/1", now=inside)
+    post2, queued2 = submitted_and_approved(
+        session, "B", "https://x.com/b/status/2", targets=["B"], now=inside + timedelta(days=1)
     )
-    post2, queued2 = approve_post(
-        session,
-        submit_post(session, opd_kode="B", url="https://x.com/b/status/2").id or 0,
-        targets=["B"],
-        now=inside + timedelta(days=1),
-    )
-    post0, _ = approve_post(
-        session,
-        submit_post(session, opd_kode="A", url="https://youtu.be/old").id or 0,
-        now=START - timedelta(seconds=1),  # just outside the window
+    post0, _ = submitted_and_approved(  # just outside the window
+        session, "A", "https://youtu.be/old", now=START - timedelta(seconds=1)
     )
     assert (queued1, queued2) == (4, 2)  # a1 a2 b1 b2; b1 b2
     assert post1.id and post2.id and post0.id
@@ -209,14 +213,9 @@ def test_counters_equal_the_facts_after_every_kind_of_change(session: Session) -
 
     p = build_regency(session)
     inside = START + timedelta(days=2)
-    post, _ = approve_post(
-        session,
-        submit_post(session, opd_kode="A", url="https://tiktok.com/@a/1").id or 0,
-        now=inside,
-    )
+    post, _ = submitted_and_approved(session, "A", "https://tiktok.com/@a/1", now=inside)
     assert post.id
-    for who in ("a1", "a2", "b1", "b2"):
-        mark_sent(session, delivery_of(session, post.id, p[who]), "m")
+    sent_to_all(session, post.id, p)
     confirm(session, delivery_of(session, post.id, p["a1"]), "like")
     confirm(session, delivery_of(session, post.id, p["a1"]), "share")
     confirm(session, delivery_of(session, post.id, p["b2"]), "share")
@@ -247,14 +246,11 @@ def test_participation_splits_by_pns_and_pppk(session: Session) -> None:
     for who, status in (("a1", "PPPK"), ("b1", "PPPK"), ("a2", "PNS"), ("b2", "PNS")):
         p[who].status = status
         session.add(p[who])
-    post, _ = approve_post(
-        session,
-        submit_post(session, opd_kode="A", url="https://instagram.com/p/s").id or 0,
-        now=START + timedelta(days=2),
+    post, _ = submitted_and_approved(
+        session, "A", "https://instagram.com/p/s", now=START + timedelta(days=2)
     )
     assert post.id
-    for who in ("a1", "a2", "b1", "b2"):
-        mark_sent(session, delivery_of(session, post.id, p[who]), "m")
+    sent_to_all(session, post.id, p)
     confirm(session, delivery_of(session, post.id, p["a1"]), "like")
     confirm(session, delivery_of(session, post.id, p["b1"]), "share")
     confirm(session, delivery_of(session, post.id, p["a2"]), "share")
