@@ -28,7 +28,7 @@ from db.engine import make_engine, session_scope
 from db.models import Asn, ChatIdentity, Delivery, DeliveryStatus, FailureKind, Post
 from db.posts.lifecycle import approve_post, submit_post
 from db.types import utcnow
-from tests.bot.conftest import registered_members
+from tests.bot.conftest import Member, registered_members
 
 _posts = itertools.count(1)
 FAST = WorkerConfig(
@@ -90,6 +90,17 @@ async def broadcast(
         await runner
         await channel.aclose()
     return worker
+
+
+def broadcast_to_members(
+    engine: Engine, tg: TelegramEmulator, count: int
+) -> tuple[list[Member], dict[int, Delivery]]:
+    """``count`` registered ASN and a post broadcast to them all: the ASN and, by ASN id, the
+    delivery each got."""
+    members = registered_members(engine, tg, count)
+    post_id = approve(engine)
+    asyncio.run(broadcast(engine, tg, post_id))
+    return members, {d.asn_id: d for d in deliveries(engine, post_id)}
 
 
 def test_every_asn_gets_the_post_once_with_its_buttons(

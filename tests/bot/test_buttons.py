@@ -17,16 +17,13 @@ from db.delivery.redraws import queued_redraws
 from db.engine import session_scope
 from db.models import ChatIdentity
 from tests.bot.conftest import registered_members
-from tests.bot.test_broadcast import approve, broadcast, deliveries
+from tests.bot.test_broadcast import approve, broadcast, broadcast_to_members, deliveries
 
 
 def test_buttons_are_redrawn_once_per_change_after_the_other_sends(
     engine: Engine, tg: TelegramEmulator
 ) -> None:
-    members = registered_members(engine, tg, 3)
-    post_id = approve(engine)
-    asyncio.run(broadcast(engine, tg, post_id))
-    by_asn = {d.asn_id: d for d in deliveries(engine, post_id)}
+    members, by_asn = broadcast_to_members(engine, tg, 3)
     both, like_only, erased = (by_asn[m.asn_id] for m in members)
     plan = [(both, ["like", "share"]), (like_only, ["like"]), (erased, ["like"])]
     with session_scope(engine) as session:

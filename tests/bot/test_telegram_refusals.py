@@ -23,7 +23,7 @@ from db.delivery.redraws import queued_redraws
 from db.engine import session_scope
 from db.models import Confirmation
 from tests.bot.conftest import SECRET, BotProcess, Chat, registered_members
-from tests.bot.test_broadcast import approve, broadcast, deliveries
+from tests.bot.test_broadcast import approve, broadcast_to_members, deliveries
 from tests.bot.test_telegram_bot import make_admin, roster
 
 LIKE = "✅ Sudah Like"
@@ -32,10 +32,7 @@ LIKE = "✅ Sudah Like"
 def test_redrawing_buttons_for_someone_who_blocked_the_bot_gives_up_on_them_only(
     engine: Engine, tg: TelegramEmulator
 ) -> None:
-    members = registered_members(engine, tg, 2)
-    post_id = approve(engine)
-    asyncio.run(broadcast(engine, tg, post_id))
-    by_asn = {d.asn_id: d for d in deliveries(engine, post_id)}
+    members, by_asn = broadcast_to_members(engine, tg, 2)
     gone, stays = members
     with session_scope(engine) as session:
         for member in members:
