@@ -73,7 +73,7 @@ class Serve:
         self.log_path = tmp / "serve.log"
         args = ["serve", "--worker", "--port", str(self.port)]
         self.process = spawn_gaung(args, env, tmp, self.log_path)
-        if not wait_answering(f"{self.url}/healthz", self.process, 30):
+        if not wait_answering(f"{self.url}/healthz", self.process, 60):
             self.stop()
             raise AssertionError("gaung serve did not listen:\n" + self.log())
         wa.world.set_webhook(
