@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,18 @@ semua OPD; kunci OPD hanya OPD-nya sendiri (lainnya: 403). Like dan share adalah
 mandiri** ASN; `delivered` **diukur** dari saluran. Waktu disimpan dalam UTC dan ditampilkan
 dalam WIB.
 """
+
+
+def settle_heap() -> None:
+    """Exclude what start-up built (modules, the app, the bot) from the garbage collector.
+
+    Everything imported and built so far lives as long as the process, yet every full
+    collection walked all of it again: under a burst of webhook taps a quarter of the event
+    loop's time went to the collector. ``gc.freeze`` moves those objects out of its sight
+    (they are still freed normally if they ever become garbage).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
@@ -68,6 +81,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         app.state.whatsapp = whatsapp
         if with_worker:
             worker = asyncio.create_task(registry.broadcaster().run(stop))
+        settle_heap()
         try:
             yield
         finally:
@@ -88,6 +102,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(webhooks.TelegramWebhook)  # inside the guards: see api.routes.webhooks
     app.add_middleware(Guards, settings=settings)
     app.state.metrics = Metrics(app)
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)
