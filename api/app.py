@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,19 @@ semua OPD; kunci OPD hanya OPD-nya sendiri (lainnya: 403). Like dan share adalah
 mandiri** ASN; `delivered` **diukur** dari saluran. Waktu disimpan dalam UTC dan ditampilkan
 dalam WIB.
 """
+
+
+def settle_heap() -> None:
+    """Exclude what start-up built (modules, the app, the bot) from the garbage collector.
+
+    Everything imported and built so far lives as long as the process, yet every full
+    collection walked all of it again: under a burst of webhook taps a quarter of the event
+    loop's time went to the collector. ``gc.freeze`` moves those objects out of its sight
+    (their reference counts still free them; only cycles among them wait for the
+    ``gc.unfreeze`` at shutdown).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
@@ -68,6 +82,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         app.state.whatsapp = whatsapp
         if with_worker:
             worker = asyncio.create_task(registry.broadcaster().run(stop))
+        settle_heap()
         try:
             yield
         finally:
@@ -80,6 +95,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
                 await whatsapp.stop()
             await registry.aclose()
             engine.dispose()
+            gc.unfreeze()  # an app that stops (the tests start many) leaves nothing frozen
 
     app = FastAPI(
         title="Gaung API",
@@ -88,6 +104,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.add_middleware(webhooks.TelegramWebhook)  # inside the guards: see api.routes.webhooks
     app.add_middleware(Guards, settings=settings)
     app.state.metrics = Metrics(app)
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)

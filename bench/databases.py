@@ -36,10 +36,8 @@ from db.migrate import upgrade
 from db.models import Asn, Opd
 from db.posts.lifecycle import approve_post, submit_post
 from db.roster.synthetic import import_synthetic_roster
-from tests.pg import find_binary, free_port, server_options, server_user, start_cluster
+from tests.pg import binaries, init_data, server_user, start_cluster, start_server
 
-# Fresh and kept clusters run with the same options, so that they measure the same thing.
-PG_OPTIONS = server_options(durable=True)
 DURABILITY = ("fsync", "synchronous_commit", "full_page_writes")
 servers_seen: set[str] = set()  # "fsync=on, synchronous_commit=on, …" of each server started
 
@@ -161,30 +159,15 @@ def kept_databases(
 
 def _kept_cluster(folder: Path) -> tuple[str, Callable[[], None]]:
     """Start (initialising on first use) a cluster in ``folder``; the server URL and a stop."""
-    initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
-    if not initdb or not pg_ctl:
-        raise FileNotFoundError("initdb/pg_ctl not found")
+    _, pg_ctl = binaries()
     folder.mkdir(parents=True, exist_ok=True)
     demote = server_user(folder)  # PostgreSQL refuses to run as root
     data = folder / "data"
     if not (data / "PG_VERSION").exists():
         shutil.rmtree(data, ignore_errors=True)
         (folder / "seeded.json").unlink(missing_ok=True)
-        args = ["-D", str(data), "-U", "gaung", "--auth=trust", "-E", "UTF8", "--locale=C"]
-        subprocess.run(
-            [initdb, *args],
-            preexec_fn=demote,
-            capture_output=True,
-            check=True,
-        )
-    port = free_port()
-    options = f"-p {port} -k {folder} {PG_OPTIONS}"
-    subprocess.run(
-        [pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
-        preexec_fn=demote,
-        capture_output=True,
-        check=True,
-    )
+        init_data(data, demote, durable=True)
+    port = start_server(data, folder, demote, durable=True)
     base = f"postgresql+psycopg://gaung@127.0.0.1:{port}"
 
     def stop() -> None:

@@ -36,6 +36,11 @@ Durability before the ack is by construction: the webhook's answer (and the
 stored the update and recorded the tap (``bot.inbox.InboxWriter``). PostgreSQL runs with
 fsync, synchronous commit and full-page writes on (``bench.databases``).
 ``GAUNG_BENCH_ENGINES``, ``GAUNG_BENCH_WEBHOOK_SECONDS``, ``GAUNG_BENCH_WEBHOOK_RATE`` tune it.
+
+Before/after: on a shared machine two runs minutes apart differ by more than most changes do,
+so ``GAUNG_BENCH_WEBHOOK_BASELINE=<commit>`` measures that commit's ``gaung serve`` and this
+checkout's in the same run, against the same database, in the order before, after, after,
+before (a load that drifts weighs on both sides alike), and adds their ratio.
 """
 
 from __future__ import annotations
@@ -45,17 +50,17 @@ import json
 import os
 import random
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from sqlalchemy import func, select, update
 
+from bench import server
 from bench.databases import approve_for_everyone, emulated_roster, fresh_databases
 from bench.http import KeepAlive
 from bot.emulators.telegram.runner import EmulatorProcess
@@ -72,7 +77,6 @@ from db.models import (
     table,
 )
 from db.types import utcnow
-from tests.pg import free_port
 
 ASN = 8000
 TOKEN = "123456:BENCH-TOKEN"
@@ -133,42 +137,19 @@ def seed(url: str) -> tuple[float, list[tuple[int, int]]]:
 # --- the server -------------------------------------------------------------------------------
 
 
-def serve(url: str, emulator: EmulatorProcess, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    env = os.environ | {
+def serve(
+    url: str, emulator: EmulatorProcess, folder: Path, source: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``gaung serve`` with the webhook set up against the emulator (``source``: see
+    ``bench.server.serve``)."""
+    settings = {
         "GAUNG_DATABASE_URL": url,
         "GAUNG_TELEGRAM_TOKEN": TOKEN,
         "GAUNG_TELEGRAM_API_URL": emulator.url,
         "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
         "GAUNG_SECRET_KEY": "bench-dashboard-secret-key-0123456789abcdef",
-        "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
-    log = (folder / "serve.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=log,
-        cwd=folder,
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process, port
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("gaung serve did not start: " + (folder / "serve.log").read_text()[-2000:])
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    return server.serve(settings, folder, source=source)
 
 
 # --- the load ---------------------------------------------------------------------------------
@@ -402,10 +383,12 @@ def check(
     counters_wrong = sum(
         1 for key in counters.keys() | facts.keys() if counters.get(key) != facts.get(key)
     )
+    # By name: the counters have gained fields (``opened``) since this check was written.
+    tapped = [FIELDS.index(f) for f in ("liked", "shared", "participated")]
     sent_wrong = sum(
         1
         for key in counters.keys() | expected.keys()
-        if counters.get(key, (0, 0, 0, 0))[1:]
+        if tuple(counters.get(key, (0,) * len(FIELDS))[i] for i in tapped)
         != tuple(expected.get(key, Counter())[f] for f in ("like", "share", "participated"))
     )
     acked_queries = {f"q{u}" for u in ids}
@@ -438,53 +421,131 @@ def check(
 # --- the run ----------------------------------------------------------------------------------
 
 
-def engine_run(name: str, url: str, folder: Path) -> list[str]:
+def baseline_tree(commit: str, folder: Path) -> Path:
+    """The code of ``commit`` unpacked in ``folder`` (``git archive``): a ``gaung serve`` run
+    from there is the "before" of a comparison measured in the same run as the "after"."""
+    root = Path(__file__).resolve().parent.parent
+    tree = folder / f"code-{commit}"
+    tree.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", commit], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+@dataclass
+class Measured:
+    """One phase against one server: what the table's row and the comparison are made of."""
+
+    code: str
+    phase: Phase
+    load: float  # 1-minute load average as the phase began
+
+    @property
+    def p99(self) -> float:
+        return _pct(self.phase.latencies, 0.99)
+
+
+def engine_run(
+    name: str, url: str, folder: Path, variants: list[tuple[str, Path | None]]
+) -> tuple[list[str], list[Measured]]:
+    """Both phases against a fresh ``gaung serve`` of each variant in turn (label, code tree or
+    None for this checkout), all on one seeded database; the checks are cumulative."""
     seconds, pairs = seed(url)
     print(f"{name}: seeded {ASN} ASN + deliveries in {seconds:.1f} s", flush=True)
     emulator = EmulatorProcess(token=TOKEN, local=True)  # gaung serve is on http://127.0.0.1
-    server, port = serve(url, emulator, folder)
     taps = Taps(pairs)
-    rows = []
+    rows: list[str] = []
+    measured: list[Measured] = []
+    answered: list[tuple[int, int, str]] = []
+    answers: Counter[str] = Counter()
+    misanswered = 0
     try:
-        answered: list[tuple[int, int, str]] = []
-        answers: Counter[str] = Counter()
-        misanswered = 0
-        for open_rate in (None, RATE):
-            if open_rate is None:
-                phase = asyncio.run(closed_loop(port, taps, CLOSED_SECONDS))
-            else:
-                phase = asyncio.run(open_loop(port, taps, open_rate, SECONDS))
-            answered += phase.answered
-            answers += phase.answers
-            misanswered += phase.misanswered
-            calls = emulator.op("stats")["calls"]
-            by_server = sum(n for key, n in calls.items() if key.startswith("answerCallbackQuery"))
-            # At once: recorded (and counted) by the time acked.
-            result = check(url, answered, taps.sent, answers, misanswered, by_server)
-            p99 = _pct(phase.latencies, 0.99)
-            fast = open_rate is None or p99 < TARGET_P99_MS
-            verified = result["ok"] and result["counters_ok"] and result["answers_ok"]
-            met = phase.rate >= TARGET_RATE * 0.99 and fast and phase.errors == 0 and verified
-            rows.append(
-                f"| {name} | {phase.name} | {len(phase.latencies):,} | {phase.rate:,.0f}/s | "
-                f"{_pct(phase.latencies, 0.5):.1f} ms | {_pct(phase.latencies, 0.95):.1f} ms | "
-                f"{p99:.1f} ms | {_errors(phase)} | "
-                f"{result['inbox_rows']:,} / {result['distinct_updates']:,} "
-                f"({result['acked_missing']} acked, missing; {result['unhandled']} unhandled) | "
-                f"{result['confirmations']:,} / {result['distinct_taps']:,} | "
-                f"{_yes(result['counters_ok'])} ({result['counter_rows']} rows; "
-                f"{result['counters_wrong']} unlike the facts, "
-                f"{result['counters_unlike_sent']} unlike the taps sent) | "
-                f"{result['taps_answered']:,} / {result['distinct_updates']:,} "
-                f"({result['unanswered']} unanswered, {result['answered_twice']} twice, "
-                f"{result['misanswered']} wrong, {result['emulator_answers']} via the API) | "
-                f"{result['redraws_queued']:,} | {_yes(result['ok'])} | "
-                f"{'yes' if met else 'NO'} ({'rate' if open_rate is None else 'rate, p99'}) |"
-            )
-            print(rows[-1], result, flush=True)
+        for label, source in variants:
+            process, port = serve(url, emulator, folder, source)
+            try:
+                for open_rate in (None, RATE):
+                    load = os.getloadavg()[0]
+                    if open_rate is None:
+                        phase = asyncio.run(closed_loop(port, taps, CLOSED_SECONDS))
+                    else:
+                        phase = asyncio.run(open_loop(port, taps, open_rate, SECONDS))
+                    measured.append(Measured(label, phase, load))
+                    answered += phase.answered
+                    answers += phase.answers
+                    misanswered += phase.misanswered
+                    calls = emulator.op("stats")["calls"]
+                    by_server = sum(
+                        n for key, n in calls.items() if key.startswith("answerCallbackQuery")
+                    )
+                    # At once: recorded (and counted) by the time acked.
+                    result = check(url, answered, taps.sent, answers, misanswered, by_server)
+                    rows.append(_row(name, label, load, phase, open_rate, result))
+                    print(rows[-1], result, flush=True)
+            finally:
+                server.stop(process)
     finally:
-        stop(server)
         emulator.close()
+    return rows, measured
+
+
+def _row(
+    name: str,
+    label: str,
+    load: float,
+    phase: Phase,
+    open_rate: float | None,
+    result: dict[str, Any],
+) -> str:
+    p99 = _pct(phase.latencies, 0.99)
+    fast = open_rate is None or p99 < TARGET_P99_MS
+    verified = result["ok"] and result["counters_ok"] and result["answers_ok"]
+    met = phase.rate >= TARGET_RATE * 0.99 and fast and phase.errors == 0 and verified
+    return (
+        f"| {name} | {label} | {phase.name} | {load:.1f} | {len(phase.latencies):,} | "
+        f"{phase.rate:,.0f}/s | "
+        f"{_pct(phase.latencies, 0.5):.1f} ms | {_pct(phase.latencies, 0.95):.1f} ms | "
+        f"{p99:.1f} ms | {_errors(phase)} | "
+        f"{result['inbox_rows']:,} / {result['distinct_updates']:,} "
+        f"({result['acked_missing']} acked, missing; {result['unhandled']} unhandled) | "
+        f"{result['confirmations']:,} / {result['distinct_taps']:,} | "
+        f"{_yes(result['counters_ok'])} ({result['counter_rows']} rows; "
+        f"{result['counters_wrong']} unlike the facts, "
+        f"{result['counters_unlike_sent']} unlike the taps sent) | "
+        f"{result['taps_answered']:,} / {result['distinct_updates']:,} "
+        f"({result['unanswered']} unanswered, {result['answered_twice']} twice, "
+        f"{result['misanswered']} wrong, {result['emulator_answers']} via the API) | "
+        f"{result['redraws_queued']:,} | {_yes(result['ok'])} | "
+        f"{'yes' if met else 'NO'} ({'rate' if open_rate is None else 'rate, p99'}) |"
+    )
+
+
+def _mean(runs: list[Measured], value: Callable[[Measured], float]) -> float:
+    return sum(value(m) for m in runs) / len(runs)
+
+
+def comparison(name: str, measured: list[Measured], before: str, after: str) -> list[str]:
+    """After ÷ before, per phase kind, each side the mean over its runs (ABBA order, so that
+    a load that drifts during the run weighs on both sides alike)."""
+    rows = []
+    for kind in ("closed", "open"):
+        sides = {
+            code: [m for m in measured if m.code == code and m.phase.name.startswith(kind)]
+            for code in (before, after)
+        }
+        if not all(sides.values()):
+            continue
+
+        rate = {c: _mean(runs, lambda m: m.phase.rate) for c, runs in sides.items()}
+        p99 = {c: _mean(runs, lambda m: m.p99) for c, runs in sides.items()}
+        load = {c: _mean(runs, lambda m: m.load) for c, runs in sides.items()}
+        rows.append(
+            f"| {name} | {sides[after][0].phase.name} | {rate[before]:,.0f}/s → "
+            f"{rate[after]:,.0f}/s ({rate[after] / rate[before]:.2f} ×) | "
+            f"{p99[before]:.1f} ms → {p99[after]:.1f} ms ({p99[after] / p99[before]:.2f} ×) | "
+            f"{load[before]:.1f} / {load[after]:.1f} |"
+        )
     return rows
 
 
@@ -493,6 +554,12 @@ def run() -> list[str]:
         os.environ.get("GAUNG_BENCH_ENGINES", "sqlite,postgresql").replace(" ", "").split(",")
     )
     folder = Path(tempfile.mkdtemp(prefix="gaung-webhook-"))
+    variants: list[tuple[str, Path | None]] = [("this commit", None)]
+    baseline = os.environ.get("GAUNG_BENCH_WEBHOOK_BASELINE")
+    before = f"before (`{baseline}`)"
+    if baseline:  # ABBA: a load that drifts during the run weighs on both alike
+        tree = baseline_tree(baseline, folder)
+        variants = [(before, tree), ("this commit", None), ("this commit", None), (before, tree)]
     lines = [
         "## Button taps through the webhook (issue 4)",
         "",
@@ -523,12 +590,30 @@ def run() -> list[str]:
         "(128 requests always outstanding) is judged on throughput, the open loop on rate and "
         "p99.",
         "",
-        "| engine | phase | requests | throughput | p50 | p95 | p99 | errors | "
+        "`load` is the machine's 1-minute load average as the phase began (2 cores).",
+        "",
+        "| engine | code | phase | load | requests | throughput | p50 | p95 | p99 | errors | "
         "inbox / updates | confirmations / taps | counters = facts | answers / acked | "
         "redraws queued | exactly once | target met |",
-        "|" + " --- |" * 15,
+        "|" + " --- |" * 17,
     ]
+    measured: dict[str, list[Measured]] = {}
     with fresh_databases(engines) as urls:
         for name, url in urls.items():
-            lines += engine_run(name, url, folder)
+            rows, measured[name] = engine_run(name, url, folder, variants)
+            lines += rows
+    if baseline:
+        lines += [
+            "",
+            f"Before and after in the same run: `gaung serve` of commit `{baseline}` (unpacked "
+            "with `git archive`, same interpreter and packages) and of this commit, against the "
+            "same database and load, in the order before, after, after, before; each side is "
+            "the mean of its two runs.",
+            "",
+            "| engine | phase | throughput before → after | p99 before → after | "
+            "load before / after |",
+            "|" + " --- |" * 5,
+        ]
+        for name, runs in measured.items():
+            lines += comparison(name, runs, before, "this commit")
     return lines

@@ -21,15 +21,14 @@ import json
 import os
 import random
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlmodel import select as sm_select
 
+from bench import server
 from bench.databases import approve_for_everyone, fresh_databases
 from bench.http import KeepAlive
 from bot.whatsapp.webhook import signature
@@ -40,7 +39,6 @@ from db.migrate import downgrade, upgrade
 from db.models import Asn, Delivery, DeliveryStatus, PostOpdStat, ProcessedUpdate, table
 from db.roster.synthetic import import_synthetic_roster
 from db.types import utcnow
-from tests.pg import Cluster, find_binary, free_port, server_user
 
 ASN = 8000
 SECRET = "bench-app-secret"
@@ -131,34 +129,15 @@ def bodies(ids: list[int], batch: int) -> tuple[list[bytes], set[int]]:
 
 
 def serve(url: str, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    env = os.environ | {
+    settings = {
         "GAUNG_DATABASE_URL": url,
         "GAUNG_WHATSAPP_TOKEN": "EAAG-BENCH",
         "GAUNG_WHATSAPP_PHONE_ID": PHONE_ID,
         "GAUNG_WHATSAPP_API_URL": "http://127.0.0.1:9",  # nothing is sent in this benchmark
         "GAUNG_WHATSAPP_APP_SECRET": SECRET,
         "GAUNG_WHATSAPP_VERIFY_TOKEN": "v",
-        "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
-    env.pop("GAUNG_TELEGRAM_TOKEN", None)
-    log = (folder / "serve.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=log,
-        cwd=folder,
-    )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process, port
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("gaung serve did not start: " + (folder / "serve.log").read_text()[-2000:])
+    return server.serve(settings, folder, drop=("GAUNG_TELEGRAM_TOKEN",))
 
 
 class Connection(KeepAlive):
@@ -243,41 +222,6 @@ def check(url: str, post_id: int, failed: set[int]) -> dict[str, object]:
     }
 
 
-def durable_cluster() -> Cluster:
-    """A throwaway PostgreSQL with its default durability (fsync, synchronous commit, full
-    page writes on), unlike the tests' clusters: the figure must hold on a real one."""
-    initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
-    if not initdb or not pg_ctl:
-        raise FileNotFoundError("initdb/pg_ctl not found")
-    folder = Path(tempfile.mkdtemp(prefix="gaung-pg-durable-"))
-    demote = server_user(folder)
-    data = folder / "data"
-    subprocess.run(
-        [initdb, "-D", str(data), "-U", "gaung", "--auth=trust", "-E", "UTF8", "--locale=C"],
-        preexec_fn=demote,
-        capture_output=True,
-        check=True,
-    )
-    port = free_port()
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=100"
-    subprocess.run(
-        [pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],
-        preexec_fn=demote,
-        capture_output=True,
-        check=True,
-    )
-    cluster = Cluster(folder, port, pg_ctl, demote)
-    admin = make_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE bench"))
-        assert conn.execute(text("SHOW fsync")).scalar_one() == "on"
-    admin.dispose()
-    engine = make_engine(f"{cluster.url}/bench")
-    upgrade(engine)
-    engine.dispose()
-    return cluster
-
-
 def run() -> list[str]:
     engines = tuple(
         os.environ.get("GAUNG_BENCH_ENGINES", "sqlite,postgresql").replace(" ", "").split(",")
@@ -303,15 +247,10 @@ def run() -> list[str]:
         "delivered counter | priced | exactly once | target met |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    durable = durable_cluster() if "postgresql" in engines else None
-    try:
-        with fresh_databases(tuple(e for e in engines if e == "sqlite")) as urls:
-            if durable is not None:
-                urls["postgresql (durable)"] = f"{durable.url}/bench"
-            lines += measure(urls, folder)
-    finally:
-        if durable is not None:
-            durable.stop()
+    with fresh_databases(engines) as urls:  # PostgreSQL with its durable defaults
+        if "postgresql" in urls:
+            urls["postgresql (durable)"] = urls.pop("postgresql")
+        lines += measure(urls, folder)
     return lines
 
 

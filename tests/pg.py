@@ -80,31 +80,31 @@ def server_options(*, durable: bool) -> str:
     return f"{COMMON} {DURABLE if durable else FAST}"
 
 
-def start_cluster(*, durable: bool = False) -> Cluster:
-    """A fresh cluster in a temporary folder; ``durable`` for benchmarks (see above)."""
+def binaries() -> tuple[str, str]:
+    """``initdb`` and ``pg_ctl``, or FileNotFoundError."""
     initdb, pg_ctl = find_binary("initdb"), find_binary("pg_ctl")
     if not initdb or not pg_ctl:
         raise FileNotFoundError("initdb/pg_ctl not found")
-    folder = Path(tempfile.mkdtemp(prefix="gaung-pg-"))
-    demote = server_user(folder)
-    data = folder / "data"
+    return initdb, pg_ctl
+
+
+def init_data(data: Path, demote: Callable[[], None] | None, *, durable: bool) -> None:
+    """``initdb`` a data directory (user ``gaung``, trust, UTF8, C locale)."""
+    initdb, _ = binaries()
+    args = ["-D", str(data), "-U", "gaung", "--auth=trust", "-E", "UTF8", "--locale=C"]
     subprocess.run(
-        [
-            initdb,
-            "-D",
-            str(data),
-            "-U",
-            "gaung",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            *([] if durable else ["--no-sync"]),
-        ],
+        [initdb, *args, *([] if durable else ["--no-sync"])],
         preexec_fn=demote,
         capture_output=True,
         check=True,
     )
+
+
+def start_server(
+    data: Path, folder: Path, demote: Callable[[], None] | None, *, durable: bool
+) -> int:
+    """Start the server of ``data`` on a free port, its socket and log in ``folder``: the port."""
+    _, pg_ctl = binaries()
     port = free_port()
     options = f"-p {port} -k {folder} {server_options(durable=durable)}"
     subprocess.run(
@@ -113,4 +113,14 @@ def start_cluster(*, durable: bool = False) -> Cluster:
         capture_output=True,
         check=True,
     )
+    return port
+
+
+def start_cluster(*, durable: bool = False) -> Cluster:
+    """A fresh cluster in a temporary folder; ``durable`` for benchmarks (see above)."""
+    _, pg_ctl = binaries()
+    folder = Path(tempfile.mkdtemp(prefix="gaung-pg-"))
+    demote = server_user(folder)
+    init_data(folder / "data", demote, durable=durable)
+    port = start_server(folder / "data", folder, demote, durable=durable)
     return Cluster(folder, port, pg_ctl, demote)
