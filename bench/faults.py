@@ -37,6 +37,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -134,7 +135,7 @@ class Row:
             found.append("lost")
         if self.duplicated and self.duplicated > (self.in_flight or 0):
             found.append("duplicates")
-        if self.ended.get("pending"):
+        if self.deliveries and sum(self.ended[s] for s in FINAL) < self.deliveries:
             found.append("unfinished")
         if self.taps_sent is not None and self.taps_sent != self.taps_recorded:
             found.append("taps")
@@ -179,15 +180,18 @@ def sent_count(engine: Engine, post_id: int) -> int:
         return -1
 
 
+FINAL = (DeliveryStatus.SENT.value, DeliveryStatus.SKIPPED.value, DeliveryStatus.FAILED.value)
+
+
 def wait_done(engine: Engine, post_id: int, timeout: float) -> None:
-    """Until no delivery of the post is pending (every one sent, skipped or failed)."""
+    """Until every delivery of the post is sent, skipped or failed (pending/sending: not yet)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             ended, _ = outcome(engine, post_id)
-            if not ended.get(DeliveryStatus.PENDING.value):
+            if sum(ended[s] for s in FINAL) == ASN:
                 return
-        except Exception:  # noqa: BLE001 - the database may be restarting
+        except Exception:  # the database may be restarting
             ended = Counter()
         if time.monotonic() > deadline:
             return  # the row reports what stayed pending
@@ -674,6 +678,10 @@ def matrix_and_schemathesis() -> list[str]:
 
 
 def run() -> list[str]:
+    def terminate(signum: int, frame: object) -> None:
+        raise SystemExit(f"signal {signum}")  # the children and the cluster are stopped on the way
+
+    signal.signal(signal.SIGTERM, terminate)
     folder = Path(tempfile.mkdtemp(prefix="gaung-faults-"))
     cluster = start_cluster(durable=True)
     rows: list[Row] = []
@@ -761,7 +769,9 @@ def report(rows: list[Row]) -> list[str]:
         ended = (
             f"{r.ended.get('sent', 0):,} / {r.ended.get('skipped', 0):,} / {failed:,}"
             + (f" ({reasons})" if reasons else "")
-            + (f"; {r.ended['pending']:,} still pending" if r.ended.get("pending") else "")
+            + "".join(
+                f"; {r.ended[s]:,} still {s}" for s in ("pending", "sending") if r.ended.get(s)
+            )
         )
         duplicated = "—" if r.duplicated is None else f"{r.duplicated:,} ({_n(r.in_flight)})"
         taps = "—" if r.taps_sent is None else f"{r.taps_sent:,} / {_n(r.taps_recorded)}"
