@@ -268,7 +268,8 @@ def channel_row(
         # Sends that may have reached the chat without the worker learning so: those answered
         # late (a timeout) or never (the answer lost). A 5xx, a 429 or a dropped connection
         # before the send delivers nothing.
-        row.in_flight = taken.get("slow", 0) + taken.get("lost", 0)
+        late = sum(n for kind, n in taken.items() if kind.startswith("slow"))
+        row.in_flight = late + taken.get("lost", 0)
         if worker.process.poll() is not None:
             row.notes.append(f"worker exited ({worker.process.returncode})")
         finish(engine, post_id, row)
@@ -503,7 +504,7 @@ def check_taps(engine: Engine, storm: Storm, row: Row) -> None:
     row.counters_wrong = sum(
         1 for k in counters.keys() | facts.keys() if counters.get(k) != facts.get(k)
     )
-    answers = ", ".join(f"{n:,} × {s}" for s, n in storm.statuses.most_common())
+    answers = ", ".join(f"{n:,} × `{s}`" for s, n in storm.statuses.most_common())
     row.notes.append(
         f"webhook answers {answers}; {storm.redeliveries:,} redeliveries"
         + (f"; {storm.gave_up} given up" if storm.gave_up else "")

@@ -419,8 +419,8 @@ class World:
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self.faults.remove(fault)
-                    name = f"error {fault.status}" if fault.kind == "error" else fault.kind
-                    self.faults_taken[name] += 1
+                    name = {"error": f"error {fault.status}", "slow": f"slow {fault.delay:g} s"}
+                    self.faults_taken[name.get(fault.kind, fault.kind)] += 1
                     return fault
             return None
 
