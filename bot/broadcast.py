@@ -114,6 +114,9 @@ def _message(
     )
 
 
+CLAIM_RETRY = 1.0  # s between claims while the database does not answer
+
+
 class Broadcaster:
     """One worker. Several may run, in one process or many, on one database."""
 
@@ -174,7 +177,14 @@ class Broadcaster:
                 if full or self._paused():
                     await self._sleep(stop, 0.01 if full else 0.1)
                     continue
-                claimed = await asyncio.to_thread(self._claim, room)
+                try:
+                    claimed = await asyncio.to_thread(self._claim, room)
+                except Exception as exc:
+                    # The database away (restarting, failing over): wait and claim again, as
+                    # the flush, renew and heartbeat loops do, rather than end the worker.
+                    log.warning("could not claim deliveries (%s); retrying", type(exc).__name__)
+                    await self._sleep(stop, CLAIM_RETRY)
+                    continue
                 if not claimed:
                     await self._sleep(stop, self.config.idle_poll)
                     continue

@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     # people who left the roster, handled webhook ids and audit entries (docs/privacy.md).
     retention_months: int = Field(default=12, ge=1, le=120)
 
+    # ``GET /metrics`` (issue 12): scraped with ``Authorization: Bearer <this>``; unset, the
+    # route answers 404. Not "loopback only": behind the TLS proxy (or compose's bridge) every
+    # request comes from the proxy, so the source address proves nothing.
+    metrics_token: SecretStr | None = None
+
     @field_validator("telegram_api_url", "whatsapp_api_url", "public_url", "meta_graph_api_url")
     @classmethod
     def _http_origin(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -140,6 +145,13 @@ class Settings(BaseSettings):
     @field_validator("secret_key")
     @classmethod
     def _long_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters (make one: openssl rand -hex 32)")
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _long_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (make one: openssl rand -hex 32)")
         return value

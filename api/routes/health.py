@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -12,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from api.deps import get_engine
 from db.delivery.coordination import channel_pauses
 from db.engine import session_scope
+from db.settings import Settings
 from db.types import utcnow
 
 router = APIRouter(tags=["kesehatan"])
@@ -46,10 +48,30 @@ def healthz(request: Request, engine: Annotated[Engine, Depends(get_engine)]) ->
     return JSONResponse({"status": status, "database": "ok", "channels": channels})
 
 
+def _metrics_allowed(request: Request) -> Response | None:
+    """None when the request carries ``GAUNG_METRICS_TOKEN`` as a bearer token; otherwise the
+    answer: 404 while no token is set (the route is off: queue depths and worker counts are
+    no one's business by default), 401 for a missing or wrong token. Compared in constant
+    time, so the answer's timing does not leak the token."""
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token is None:
+        return JSONResponse({"detail": "Not Found"}, 404)
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    expected = settings.metrics_token.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        return JSONResponse(
+            {"detail": "token metrik tidak valid"}, 401, {"WWW-Authenticate": "Bearer"}
+        )
+    return None
+
+
 @router.get("/metrics", summary="Metrik Prometheus", include_in_schema=False)
 def metrics(request: Request) -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+    refused = _metrics_allowed(request)
+    if refused is not None:
+        return refused
     return Response(
         generate_latest(request.app.state.metrics.registry),
         200,

@@ -35,9 +35,18 @@ from tests.factories import add_asn
 CALLERS = ("none", "bad", "revoked", "other_opd", "own_opd", "diskominfo")
 Caller = Literal["none", "bad", "revoked", "other_opd", "own_opd", "diskominfo"]
 Kind = Literal[
-    "public", "webhook", "api_key", "opd_scoped", "diskominfo", "dashboard", "key_form", "link_form"
+    "public",
+    "webhook",
+    "api_key",
+    "opd_scoped",
+    "diskominfo",
+    "dashboard",
+    "key_form",
+    "link_form",
+    "metrics",
 ]
 WEBHOOK_SECRET = "rahasia-webhook-uji-0123456789abcdef"
+METRICS_TOKEN = "rahasia-metrik-uji-0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,8 @@ class Policy:
     any valid key; ``opd_scoped``: Diskominfo or the OPD's own key; ``diskominfo``: Diskominfo
     keys only; ``dashboard``: a signed-in session that may see the OPD; ``key_form``: the
     dashboard's sign-in form, posted with the caller's key; ``link_form``: the exchange of a
-    sign-in link, which no key opens (posted with a made-up link)."""
+    sign-in link, which no key opens (posted with a made-up link); ``metrics``: the
+    ``GAUNG_METRICS_TOKEN`` bearer only, which no API key is."""
 
     kind: Kind
     query: dict[str, str] = field(default_factory=dict)
@@ -59,8 +69,8 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/docs/oauth2-redirect"): Policy("public"),
     ("GET", "/redoc"): Policy("public"),
     ("GET", "/healthz"): Policy("public"),
-    # Counts only, no personal data; compose publishes serve on loopback behind the proxy.
-    ("GET", "/metrics"): Policy("public"),
+    # Only GAUNG_METRICS_TOKEN opens it (no API key does); tests/api/test_metrics.py tries it.
+    ("GET", "/metrics"): Policy("metrics"),
     ("GET", "/r/{code}"): Policy("public"),  # a tracked link: the code is the only credential
     ("POST", "/webhook/telegram"): Policy("webhook", body={"update_id": 1}),
     ("GET", "/webhook/whatsapp"): Policy(
@@ -107,6 +117,8 @@ def expected(policy: Policy, caller: Caller) -> str:
         return "allowed"
     if policy.kind == "webhook":
         return "403"  # an API key is not the webhook's secret
+    if policy.kind == "metrics":
+        return "401"  # an API key, even Diskominfo's, is not the metrics token
     if policy.kind == "link_form":
         return "401"
     if policy.kind == "key_form":  # any valid key signs in; what it then sees is scoped
@@ -148,7 +160,9 @@ def world(database_url: str, engine: Engine) -> Iterator[World]:
         assert post.id is not None
         post_id = post.id
         session.commit()
-    settings = app_settings(database_url, telegram_webhook_secret=WEBHOOK_SECRET)
+    settings = app_settings(
+        database_url, telegram_webhook_secret=WEBHOOK_SECRET, metrics_token=METRICS_TOKEN
+    )
     with TestClient(create_app(settings), headers=SAME_ORIGIN) as client:
         yield World(client, engine, keys, post_id)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
@@ -15,9 +17,9 @@ from bot.emulators.telegram import TelegramEmulator
 from db.delivery.coordination import pause_channel
 from db.models import ProcessedUpdate
 from db.posts.lifecycle import approve_post, submit_post
-from db.settings import Settings
+from db.settings import Settings, SettingsError, load_settings
 from db.types import utcnow
-from tests.api.conftest import SECRET_KEY
+from tests.api.conftest import SAME_ORIGIN, SECRET_KEY, app_settings
 from tests.factories import add_asn, register
 
 SECRET = "s" * 40
@@ -31,9 +33,54 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+METRICS_TOKEN = "uji-token-metrik-prometheus-0123456789"
+SCRAPE = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+@pytest.fixture
+def scraped(database_url: str) -> Iterator[TestClient]:
+    """An app with ``GAUNG_METRICS_TOKEN`` set, as Prometheus scrapes it."""
+    settings = app_settings(database_url, metrics_token=METRICS_TOKEN)
+    with TestClient(create_app(settings), headers=SAME_ORIGIN) as client:
+        yield client
+
+
+def test_metrics_is_off_without_a_token_setting(client: TestClient) -> None:
+    for headers in ({}, SCRAPE, {"Authorization": "Bearer "}):
+        response = client.get("/metrics", headers=headers)
+        assert response.status_code == 404, response.text
+        assert "gaung_" not in response.text
+
+
+def test_metrics_wants_the_token_as_a_bearer(scraped: TestClient) -> None:
+    wrong = (
+        {},
+        {"Authorization": "Bearer salah"},
+        {"Authorization": f"Bearer {METRICS_TOKEN}x"},
+        {"Authorization": f"Basic {METRICS_TOKEN}"},
+        {"Authorization": METRICS_TOKEN},
+    )
+    for headers in wrong:
+        response = scraped.get("/metrics", headers=headers)
+        assert response.status_code == 401, (headers, response.text)
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "gaung_" not in response.text
+    assert scraped.get("/metrics", headers=SCRAPE).status_code == 200
+    assert (
+        scraped.get("/metrics", headers={"Authorization": f"bearer {METRICS_TOKEN}"}).status_code
+        == 200
+    )
+
+
+def test_a_short_metrics_token_is_refused() -> None:
+    with pytest.raises(SettingsError, match="GAUNG_METRICS_TOKEN"):
+        load_settings(metrics_token="pendek")
+
+
 def test_metrics_read_queues_lag_and_flood_waits_and_time_requests(
-    client: TestClient, engine: Engine
+    scraped: TestClient, engine: Engine
 ) -> None:
+    client = scraped
     now = utcnow()
     with Session(engine) as session:
         for _ in range(3):
@@ -47,7 +94,7 @@ def test_metrics_read_queues_lag_and_flood_waits_and_time_requests(
         pause_channel(session, "telegram", now + timedelta(seconds=30), now=now)
         session.commit()
     assert client.get("/healthz").status_code == 200
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers=SCRAPE)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     got = samples(response.text)

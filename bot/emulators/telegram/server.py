@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from typing import Any
 
@@ -82,6 +83,13 @@ class Emulator(ControlledEmulator):
         if fault is not None:
             if fault.kind == "slow":
                 await asyncio.sleep(fault.delay)
+            elif fault.kind == "error" and fault.status == 429:
+                # A flood wait of ``delay`` seconds (at least 1), as Telegram words it.
+                self._log(bot, name, params, 429, "injected fault")
+                wait = max(1, math.ceil(fault.delay))
+                return _failure(
+                    ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
+                )
             elif fault.kind == "error":
                 self._log(bot, name, params, fault.status, "injected fault")
                 return JSONResponse(

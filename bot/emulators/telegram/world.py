@@ -319,6 +319,8 @@ class World:
         self.users: dict[int, User] = {}
         self.chats: dict[int, list[Message]] = {}
         self.faults: list[Fault] = []
+        # Calls each kind of fault has hit ("error 500", "slow", …): what a benchmark injected.
+        self.faults_taken: Counter[str] = Counter()
         self._user_ids = itertools.count(FIRST_USER_ID)
         self.changed = threading.Event()  # set whenever an update is queued
 
@@ -417,6 +419,8 @@ class World:
                     fault.remaining -= 1
                     if fault.remaining == 0:
                         self.faults.remove(fault)
+                    name = {"error": f"error {fault.status}", "slow": f"slow {fault.delay:g} s"}
+                    self.faults_taken[name.get(fault.kind, fault.kind)] += 1
                     return fault
             return None
 
@@ -510,6 +514,7 @@ class World:
                 "chats_with_messages": sum(1 for n in counts.values() if n),
                 "messages": sum(counts.values()),
                 "chats_with_duplicates": sum(1 for n in counts.values() if n > 1),
+                "faults_taken": dict(self.faults_taken),
             }
 
     # ----- what users do ------------------------------------------------------------------
