@@ -76,6 +76,7 @@ class FollowUp:
 class Recap:
     day: date
     made_at: datetime
+    tz: ZoneInfo
     today: League
     week: League
     silent: list[OpdActivity]
@@ -188,6 +189,7 @@ def build_recap(session: Session, now: datetime, tz: ZoneInfo, *, silent_days: i
     return Recap(
         day=local.date(),
         made_at=now,
+        tz=tz,
         today=today,
         week=this_week,
         silent=silent,
