@@ -12,8 +12,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from bot.channels.registry import build_registry
 from bot.conversation.notifier import Notifier
 from bot.conversation.replies import Reply
+from bot.emulators.telegram.runner import TelegramEmulator
+from bot.emulators.whatsapp import Limits, WhatsAppEmulator
 from bot.recap import MAX_CHARS, Recapper, diskominfo_text
 from bot.texts import as_whatsapp
 from db.accounts.admins import add_admin
@@ -329,3 +332,43 @@ def test_diskominfos_recap_fits_a_whatsapp_body_with_the_whole_regency(
     assert len(as_whatsapp(text)) <= MAX_CHARS
     assert "lainnya" in text and text.count("KECAMATAN") < 58
     assert session.exec(select(func.count()).select_from(Post)).one() == 0
+
+
+def test_the_recap_reaches_a_telegram_and_a_whatsapp_admin_through_the_networks(
+    engine: Engine, session: Session, database_url: str
+) -> None:
+    """The worker's own notifier (``registry.notifier``), the emulators at the network edge."""
+    limits = Limits(rate=1000, pair_rate=50, pair_burst=50, messaging_limit=None)
+    with TelegramEmulator() as tg, WhatsAppEmulator(limits) as wa:
+        boss = tg.world.add_user("Kepala Diskominfo", started=True)
+        opd_admin = wa.world.add_user("Admin Dinkes", in_window=True)
+        add_asn(session, opd="DINKES")
+        add_admin(session, role="diskominfo", telegram_id=boss.id, actor="uji")
+        add_admin(session, role="opd", opd_kode="DINKES", phone=f"+{opd_admin.wa_id}", actor="uji")
+        session.commit()
+        settings = Settings(
+            database_url=database_url,
+            telegram_token=tg.token,
+            telegram_api_url=tg.url,
+            whatsapp_token=wa.token,
+            whatsapp_phone_id=wa.phone_id,
+            whatsapp_api_url=wa.url,
+        )
+
+        async def run() -> int | None:
+            registry = build_registry(settings, engine)
+            try:
+                notifier = await registry.notifier()
+                return await Recapper(engine, settings, notifier, worker="w").run_once(NOW)
+            finally:
+                await registry.aclose()
+
+        assert asyncio.run(run()) == 3  # Diskominfo's recap, DINKES's recap and its nudge
+        [telegram] = tg.world.messages(boss.id)
+        assert telegram.text.startswith("📊 Rekap harian Gaung, Selasa, 1 Desember 2026")
+        assert "Tanpa unggahan ≥14 hari (1): DINKES" in telegram.text
+        recap, nudge = wa.world.messages(opd_admin.wa_id)
+        body = recap.text()
+        assert body.startswith("📊 *Rekap harian Gaung* untuk OPD DINKES, Selasa, 1 Desember 2026")
+        assert "0 dari 0 ASN yang menerima kiriman" in body and len(body) <= MAX_CHARS
+        assert nudge.text().startswith("👋 OPD DINKES belum pernah mengirim")
