@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from api.broadcasting import recap_loop
 from api.guards import Guards
 from api.metrics import LatencyMiddleware, Metrics
+from api.routes import activity as activity_routes
 from api.routes import dashboard, health, links, opd, participation, posts, trend, webhooks
 from api.routes import whatsapp as whatsapp_routes
 from bot.channels.registry import build_registry
@@ -139,4 +140,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(links.router)
     app.include_router(whatsapp_routes.router)
+    app.include_router(activity_routes.router)
     return app
