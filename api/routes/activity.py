@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
@@ -14,8 +12,8 @@ from api.routes.participation import EndQ, StartQ
 from api.schemas import API_PROBLEMS, ActivityReport
 from db.accounts.apikeys import Principal
 from db.errors import Invalid, NotFound
-from db.reporting.activity import Activity, activity
-from db.reporting.window import local_iso, resolve_window
+from db.reporting.activity import Activity, activity, to_csv
+from db.reporting.window import resolve_window
 from db.roster.opd import opd_by_kode
 from db.settings import Settings
 from db.types import utcnow
@@ -74,42 +72,6 @@ def get_activity(
     return ActivityReport.of(result, settings.tz)
 
 
-CSV_HEADER = (
-    "kode",
-    "nama",
-    "minggu",
-    "mulai",
-    "diajukan_admin",
-    "diajukan_feed",
-    "disetujui",
-    "hari_sejak_pengajuan_terakhir",
-    "diam",
-)
-
-
-def to_csv(result: Activity, settings: Settings) -> str:
-    """One row per OPD and week, for a spreadsheet."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for o in result.opd:
-        for w in o.weeks:
-            writer.writerow(
-                [
-                    o.kode,
-                    o.nama,
-                    w.label,
-                    local_iso(w.start, settings.tz),
-                    w.by_admin,
-                    w.by_feed,
-                    w.approved,
-                    "" if o.silent_days is None else o.silent_days,
-                    "ya" if o.silent else "tidak",
-                ]
-            )
-    return out.getvalue()
-
-
 @router.get(
     "/activity.csv",
     summary="Aktivitas unggahan OPD per minggu (CSV)",
@@ -129,7 +91,7 @@ def get_activity_csv(
     last = result.window.end.astimezone(settings.tz)
     name = f"aktivitas-opd-{first:%Y%m%d}-{last:%Y%m%d}.csv"
     return Response(
-        to_csv(result, settings),
+        to_csv(result, settings.tz),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -15,6 +15,8 @@ An OPD is *silent* when it has submitted no post (by any route, whatever became 
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,7 +27,7 @@ from sqlmodel import Session
 
 from db.models import FeedItem, Opd, Post, table
 from db.reporting.trend import Interval, _bucket_day, _buckets
-from db.reporting.window import Window
+from db.reporting.window import Window, local_iso
 
 
 @dataclass
@@ -169,3 +171,39 @@ def _aware(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+CSV_HEADER = (
+    "kode",
+    "nama",
+    "minggu",
+    "mulai",
+    "diajukan_admin",
+    "diajukan_feed",
+    "disetujui",
+    "hari_sejak_pengajuan_terakhir",
+    "diam",
+)
+
+
+def to_csv(result: Activity, tz: ZoneInfo) -> str:
+    """One row per OPD and week, for a spreadsheet (the API's and the dashboard's download)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for o in result.opd:
+        for w in o.weeks:
+            writer.writerow(
+                [
+                    o.kode,
+                    o.nama,
+                    w.label,
+                    local_iso(w.start, tz),
+                    w.by_admin,
+                    w.by_feed,
+                    w.approved,
+                    "" if o.silent_days is None else o.silent_days,
+                    "ya" if o.silent else "tidak",
+                ]
+            )
+    return out.getvalue()

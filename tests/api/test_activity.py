@@ -3,6 +3,8 @@ and posts approved, hand-counted; the silent OPD; an OPD key sees its own OPD on
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -136,3 +138,49 @@ def test_the_csv_has_a_row_per_opd_and_week(client: TestClient, engine: Engine) 
     assert len(lines) == 7
     assert "DINKES,OPD DINKES,2025-W45,2025-11-03T00:00:00+07:00,2,0,1,5,tidak" in lines
     assert "BAPPEDA,OPD BAPPEDA,2025-W46,2025-11-10T00:00:00+07:00,0,0,0,,ya" in lines
+
+
+def _sign_in(client: TestClient, engine: Engine, role: str, opd: str | None = None) -> None:
+    key = make_key(engine, role, opd)["Authorization"].removeprefix("Bearer ")
+    response = client.post("/dashboard/masuk", data={"kunci": key}, follow_redirects=False)
+    assert response.status_code == 303
+
+
+def test_the_dashboard_shows_activity_and_the_silent_opd(
+    client: TestClient, engine: Engine
+) -> None:
+    seed(engine)
+    _sign_in(client, engine, "diskominfo")
+    page = client.get("/dashboard", params={"dari": "2025-11-03", "sampai": "2025-11-16"})
+    assert page.status_code == 200
+    section = page.text.split('data-testid="aktivitas"')[1].split("</section>")[0]
+    assert re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section.split("opd-diam")[1])).startswith(
+        '"> Diam ≥14 hari (2): BAPPEDA , DISDIK'
+    )
+    rows = re.findall(r"<tr>(.*?)</tr>", section.split("<tbody>")[1], re.S)
+    cells = [
+        [" ".join(c.split()) for c in re.findall(r"<td[^>]*>(.*?)</td>", r, re.S)] for r in rows
+    ]
+    assert [[re.sub(r"<[^>]+>", "", c) for c in row] for row in cells] == [
+        ["BAPPEDA", "0", "0", "0", "belum pernah", "diam"],
+        ["DINKES", "2", "1", "2", "11 Nov 2025 12.00 WIB", "aktif"],
+        ["DISDIK", "0", "0", "1", "20 Okt 2025 10.00 WIB", "diam 27 hari"],
+    ]
+    found = re.search(r'<script type="application/json" id="data-grafik">(.*?)</script>', page.text)
+    assert found
+    assert json.loads(found.group(1))["aktivitas"] == {
+        "labels": ["2025-W45", "2025-W46"],
+        "admin": [2, 0],
+        "feed": [0, 1],
+        "disetujui": [2, 1],
+    }
+    download = client.get(
+        "/dashboard/aktivitas.csv", params={"dari": "2025-11-03", "sampai": "2025-11-16"}
+    )
+    assert download.status_code == 200 and len(download.text.splitlines()) == 7
+    # An OPD admin's page shows their own OPD only.
+    client.cookies.clear()
+    _sign_in(client, engine, "opd", "DISDIK")
+    own = client.get("/dashboard", params={"dari": "2025-11-03", "sampai": "2025-11-16"}).text
+    section = own.split('data-testid="aktivitas"')[1].split("</section>")[0]
+    assert "DISDIK" in section and "DINKES" not in section and "BAPPEDA" not in section

@@ -90,6 +90,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/dashboard/unduh.xlsx"): Policy("dashboard", {"opd": "DINKES"}),
     ("GET", "/api/v1/activity"): Policy("opd_scoped", {"opd": "DINKES"}),
     ("GET", "/api/v1/activity.csv"): Policy("opd_scoped", {"opd": "DINKES"}),
+    ("GET", "/dashboard/aktivitas.csv"): Policy("dashboard", {"opd": "DINKES"}),
 }
 
 
