@@ -37,6 +37,7 @@ from db.reporting.recap import (
     Standing,
     build_recap,
     claim_recap,
+    claimed,
     finish_recap,
     nudge_due,
     recap_day,
@@ -254,17 +255,22 @@ class Recapper:
 
     async def run_once(self, now: datetime | None = None) -> int | None:
         """Send the recap if it is due and this worker wins the day's claim: how many notices
-        went out, or None when there was nothing to do."""
+        went out, or None when there was nothing to do.
+
+        The numbers are read before claiming, so a database hiccup while reading leaves the
+        day unclaimed for the next minute's try; only what follows the claim (recording the
+        nudges, sending) can lose the day's recap, and nothing can send it twice."""
         if not self.settings.recap_enabled:
             return None
         now = now or self.clock()
         s = self.settings
         day = recap_day(now, s.tz, s.recap_time, s.quiet_hours_start, s.quiet_hours_end)
-        if day is None:
+        if day is None or await asyncio.to_thread(self._taken, day):
             return None
+        recap = await asyncio.to_thread(self._build, now)
         if not await asyncio.to_thread(self._claim, day, now):
             return None
-        notices = await asyncio.to_thread(self._compose, now)
+        notices = await asyncio.to_thread(self._notices, recap, now)
         sent = await self.notifier.tell(notices)
         await asyncio.to_thread(self._finish, day, now, sent)
         log.info("rekap harian %s: %d dari %d pesan terkirim", day, sent, len(notices))
@@ -286,11 +292,18 @@ class Recapper:
         except IntegrityError:  # another worker claimed it between our check and our insert
             return False
 
-    def _compose(self, now: datetime) -> list[Notice]:
-        with session_scope(self.engine) as session:
-            recap = build_recap(
+    def _taken(self, day: date) -> bool:
+        with session_scope(self.engine, readonly=True) as session:
+            return claimed(session, DAILY, day)
+
+    def _build(self, now: datetime) -> Recap:
+        with session_scope(self.engine, readonly=True) as session:
+            return build_recap(
                 session, now, self.settings.tz, silent_days=self.settings.silent_days
             )
+
+    def _notices(self, recap: Recap, now: datetime) -> list[Notice]:
+        with session_scope(self.engine) as session:
             return recap_notices(
                 session, recap, now=now, nudge_every_days=self.settings.silent_nudge_days
             )

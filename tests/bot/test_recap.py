@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
@@ -372,3 +373,36 @@ def test_the_recap_reaches_a_telegram_and_a_whatsapp_admin_through_the_networks(
         assert body.startswith("📊 *Rekap harian Gaung* untuk OPD DINKES, Selasa, 1 Desember 2026")
         assert "0 dari 0 ASN yang menerima kiriman" in body and len(body) <= MAX_CHARS
         assert nudge.text().startswith("👋 OPD DINKES belum pernah mengirim")
+
+
+class Died(BaseException):
+    """The process dying mid-send (what no ``except Exception`` catches)."""
+
+
+class DiesOnSecond(Recorder):
+    async def deliver(self, chat_id: str, reply: Reply) -> None:
+        if self.sent:
+            raise Died
+        await super().deliver(chat_id, reply)
+
+
+def test_a_worker_dying_mid_send_loses_that_days_recap_and_never_repeats_it(
+    engine: Engine, session: Session, database_url: str
+) -> None:
+    world = seed(engine, session)
+    dying = DiesOnSecond()
+    world.notifier.add("telegram", dying)
+    first = recapper(engine, database_url, world, worker="w1")
+    with pytest.raises(Died):
+        asyncio.run(first.run_once(NOW))
+    assert len(dying.sent) == 1  # Diskominfo's, then A's on WhatsApp, then died at B's
+    assert len(world.whatsapp.sent) == 1
+    world.notifier.add("telegram", world.telegram)
+    second = recapper(engine, database_url, world, worker="w2")
+    assert asyncio.run(second.run_once(NOW + timedelta(minutes=1))) is None
+    assert world.telegram.sent == [] and len(world.whatsapp.sent) == 1  # nothing sent again
+    with Session(engine) as check:
+        run = check.exec(select(RecapRun)).one()
+        assert (run.claimed_by, run.finished_at) == ("w1", None)
+    # The next day goes out as usual.
+    assert asyncio.run(second.run_once(NOW + timedelta(days=1)))
