@@ -149,6 +149,7 @@ def seed(engine: Engine, session: Session) -> World:
 def recapper(
     engine: Engine, database_url: str, world: World, *, worker: str = "w1", **settings: object
 ) -> Recapper:
+    settings.setdefault("recap_enabled", True)  # the test session turns it off (conftest)
     cfg = Settings(database_url=database_url, **settings)  # type: ignore[arg-type]
     return Recapper(engine, cfg, world.notifier, worker=worker)
 
@@ -349,6 +350,7 @@ def test_the_recap_reaches_a_telegram_and_a_whatsapp_admin_through_the_networks(
         session.commit()
         settings = Settings(
             database_url=database_url,
+            recap_enabled=True,
             telegram_token=tg.token,
             telegram_api_url=tg.url,
             whatsapp_token=wa.token,
