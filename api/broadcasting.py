@@ -281,8 +281,10 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
             )
         else:
             console.print(f"Telegram belum terjangkau ({service.problem}); bot mencoba lagi.")
-        notifier = await registry.notifier()
-        recaps = asyncio.create_task(recap_loop(engine, settings, notifier, broadcaster, stop))
+        # The bot's own notifier: the admins' Telegram accounts, through the bot already polling.
+        recaps = asyncio.create_task(
+            recap_loop(engine, settings, service.notifier, broadcaster, stop)
+        )
         try:
             return await broadcaster.run(stop)
         finally:
