@@ -13,8 +13,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
+from api.broadcasting import recap_loop
 from api.guards import Guards
 from api.metrics import LatencyMiddleware, Metrics
+from api.routes import activity as activity_routes
 from api.routes import dashboard, health, links, opd, participation, posts, trend, webhooks
 from api.routes import whatsapp as whatsapp_routes
 from bot.channels.registry import build_registry
@@ -80,8 +82,15 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         if whatsapp is not None:
             await whatsapp.start()
         app.state.whatsapp = whatsapp
+        recaps: asyncio.Task[None] | None = None
         if with_worker:
-            worker = asyncio.create_task(registry.broadcaster().run(stop))
+            broadcaster = registry.broadcaster()
+            worker = asyncio.create_task(broadcaster.run(stop))
+            notifier = telegram.notifier if telegram else whatsapp.notifier if whatsapp else None
+            if notifier is not None:
+                recaps = asyncio.create_task(
+                    recap_loop(engine, settings, notifier, broadcaster, stop)
+                )
         settle_heap()
         try:
             yield
@@ -89,6 +98,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             stop.set()
             if worker is not None:
                 await worker
+            if recaps is not None:
+                await recaps
             if telegram is not None:
                 await telegram.stop()
             if whatsapp is not None:
@@ -146,4 +157,5 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(links.router)
     app.include_router(whatsapp_routes.router)
+    app.include_router(activity_routes.router)
     return app

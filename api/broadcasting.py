@@ -15,13 +15,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 
-from bot.broadcast import Stats
+from bot.broadcast import Broadcaster, Stats
 from bot.channels.base import Misconfigured
 from bot.channels.registry import ChannelRegistry, build_registry
 from bot.conversation.notifier import Notifier
 from bot.conversation.replies import Address, Notice, Reply
 from bot.feeds import FeedPoller, Notify, WaitingNotice
 from bot.housekeeping import retention_loop
+from bot.recap import Recapper
 from bot.runtime import use_db_threads
 from bot.texts import Markup
 from db.accounts.admins import admin_accounts
@@ -205,6 +206,17 @@ def feed_notice(engine: Engine, notifier: Notifier) -> Notify:
     return tell
 
 
+async def recap_loop(
+    engine: Engine,
+    settings: Settings,
+    notifier: Notifier,
+    broadcaster: Broadcaster,
+    stop: asyncio.Event,
+) -> None:
+    """The daily recap beside this process's delivery worker (issue 15); one process sends it."""
+    await Recapper(engine, settings, notifier, worker=broadcaster.worker_id).run(stop)
+
+
 async def run_worker(settings: Settings, console: Console) -> Stats:
     """Until SIGINT/SIGTERM: broadcasts, retries, scheduled posts and reminders."""
     engine = make_engine(settings.database_url)
@@ -231,12 +243,14 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
     poller = FeedPoller.from_settings(engine, settings, notify=feed_notice(engine, notifier))
     feeds = asyncio.create_task(poller.run(stop))
     purger = asyncio.create_task(retention_loop(engine, settings.retention_months, stop))
+    recaps = asyncio.create_task(recap_loop(engine, settings, notifier, broadcaster, stop))
     try:
         return await broadcaster.run(stop)
     finally:
         stop.set()
         await feeds
         await purger
+        await recaps
         await registry.aclose()
         engine.dispose()
 
@@ -267,7 +281,15 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
             )
         else:
             console.print(f"Telegram belum terjangkau ({service.problem}); bot mencoba lagi.")
-        return await broadcaster.run(stop)
+        # The bot's own notifier: the admins' Telegram accounts, through the bot already polling.
+        recaps = asyncio.create_task(
+            recap_loop(engine, settings, service.notifier, broadcaster, stop)
+        )
+        try:
+            return await broadcaster.run(stop)
+        finally:
+            stop.set()
+            await recaps
     finally:
         await service.stop()
         await registry.aclose()

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from db.delivery.outbox import Progress
 from db.models import Post
+from db.reporting.activity import Activity, OpdActivity, WeekActivity
 from db.reporting.followup import AsnPage, AsnRow, Registration
 from db.reporting.participation import LABELS, Counts, OpdRow, Participation
 from db.reporting.trend import Bucket, Trend
@@ -381,3 +382,81 @@ class PostDetail(PostOut):
     progress: SendingProgress
     participation: PostParticipation
     whatsapp: WhatsAppCost
+
+
+# --- OPD publishing activity (issue 15) ----------------------------------------------------
+
+
+class ActivityWeek(BucketSpan):
+    """One ISO week (WIB, from Monday) of one OPD, clipped to the window."""
+
+    submitted_by_admin: int = Field(
+        ge=0, description="Postingan yang diajukan admin (lewat chat, API atau CLI)", examples=[3]
+    )
+    submitted_by_feed: int = Field(
+        ge=0, description="Postingan yang ditemukan dari sumber resmi OPD (feed)", examples=[2]
+    )
+    approved: int = Field(ge=0, description="Postingan yang disetujui Diskominfo", examples=[4])
+
+    @classmethod
+    def of(cls, week: WeekActivity, tz: ZoneInfo) -> ActivityWeek:
+        return cls(
+            label=week.label,
+            start=local_iso(week.start, tz),
+            end=local_iso(week.end, tz),
+            submitted_by_admin=week.by_admin,
+            submitted_by_feed=week.by_feed,
+            approved=week.approved,
+        )
+
+
+class OpdActivityOut(OpdName):
+    last_submitted_at: str | None = Field(
+        description=f"Pengajuan terakhir sebelum `end`; {WIB}; null: belum pernah",
+        examples=["2026-11-20T09:15:00+07:00"],
+    )
+    silent_days: int | None = Field(
+        description="Hari penuh sejak pengajuan terakhir; null: belum pernah", examples=[11]
+    )
+    silent: bool = Field(description="Tidak ada pengajuan selama ambang hari atau lebih")
+    submitted_by_admin: int = Field(ge=0, examples=[12])
+    submitted_by_feed: int = Field(ge=0, examples=[5])
+    approved: int = Field(ge=0, examples=[15])
+    weeks: list[ActivityWeek]
+
+    @classmethod
+    def of(cls, row: OpdActivity, tz: ZoneInfo) -> OpdActivityOut:
+        return cls(
+            kode=row.kode,
+            nama=row.nama,
+            last_submitted_at=_when(row.last_submitted_at, tz),
+            silent_days=row.silent_days,
+            silent=row.silent,
+            submitted_by_admin=row.by_admin,
+            submitted_by_feed=row.by_feed,
+            approved=row.approved,
+            weeks=[ActivityWeek.of(w, tz) for w in row.weeks],
+        )
+
+
+class ActivityReport(Model):
+    """``GET /api/v1/activity``: what each OPD put forward per ISO week, and who fell silent."""
+
+    start: str = Field(description=WIB, examples=["2026-11-01T00:00:00+07:00"])
+    end: str = Field(description=WIB, examples=["2026-12-01T00:00:00+07:00"])
+    silent_threshold_days: int = Field(description="GAUNG_SILENT_DAYS", examples=[14])
+    silent: list[str] = Field(
+        description="Kode OPD yang diam, terlama dulu (yang belum pernah mengajukan paling awal)",
+        examples=[["BAPPEDA"]],
+    )
+    opd: list[OpdActivityOut]
+
+    @classmethod
+    def of(cls, result: Activity, tz: ZoneInfo) -> ActivityReport:
+        return cls(
+            start=local_iso(result.window.start, tz),
+            end=local_iso(result.window.end, tz),
+            silent_threshold_days=result.threshold_days,
+            silent=[o.kode for o in result.silent],
+            opd=[OpdActivityOut.of(o, tz) for o in result.opd],
+        )

@@ -177,6 +177,39 @@ ID: dict[str, str] = {
     "wa.more_choices": "Pilihan lainnya:",
     "kanal.telegram": "Telegram",
     "kanal.whatsapp": "WhatsApp",
+    # --- daily recap and silence nudges (issue 15): OPD-level only, no person named ---
+    "recap.title": "📊 <b>Rekap harian Gaung</b>, {tanggal}, pukul {jam} WIB",
+    "recap.day_head": "<b>Hari ini</b> ({n} OPD menerima kiriman):",
+    "recap.week_head": "<b>7 hari terakhir</b> ({n} OPD; perubahan dari 7 hari sebelumnya):",
+    "recap.row": "{rank}. {kode} {rate}",
+    "recap.row_change": "{rank}. {kode} {rate} ({change})",
+    "recap.row_none": "– {kode}: belum ada kiriman",
+    "recap.total": "Semua OPD: {rate} dari {delivered} kiriman",
+    "recap.total_change": "Semua OPD: {rate} dari {delivered} kiriman ({change})",
+    "recap.empty": "Belum ada kiriman.",
+    "recap.silent": "<b>Tanpa unggahan ≥{days} hari</b> ({n}): {list}",
+    "recap.silent_none": "Semua OPD mengirim unggahan dalam {days} hari terakhir.",
+    "recap.more": "+{n} lainnya",
+    "recap.footer": "Partisipasi = kiriman yang ditandai Like/Share (dikonfirmasi sendiri) dibagi "
+    "kiriman yang diterima. Peringkat per OPD, bukan per orang; tabel lengkap di dasbor.",
+    "recap.opd_title": "📊 <b>Rekap harian Gaung</b> untuk {opd}, {tanggal}",
+    "recap.opd_day": "Hari ini: partisipasi {rate}, peringkat {rank} dari {n} OPD.",
+    "recap.opd_day_none": "Hari ini: belum ada kiriman yang diterima ASN {kode}.",
+    "recap.opd_week": "7 hari terakhir: partisipasi {rate} ({change} dari 7 hari sebelumnya), "
+    "peringkat {rank} dari {n} OPD.",
+    "recap.opd_week_none": "7 hari terakhir: belum ada kiriman yang diterima ASN {kode}.",
+    "recap.opd_followup": "{missing} dari {received} ASN yang menerima kiriman 7 hari terakhir "
+    "belum menandai Like atau Share; {unregistered} dari {roster} ASN di roster belum terdaftar.",
+    "recap.opd_footer": "Daftar nama untuk tindak lanjut ada di dasbor, hanya untuk admin OPD "
+    "ini. Angka ini untuk ajakan, bukan penilaian kinerja.",
+    "recap.no_change": "tanpa pembanding",
+    "recap.points": "{sign}{value} poin",
+    "recap.nudge": "👋 Sudah {days} hari {opd} belum mengirim unggahan ke Gaung. Jika ada "
+    "kegiatan yang sudah diunggah di akun resmi OPD, kirim tautannya ke sini agar ASN bisa ikut "
+    "menggaungkannya. Terima kasih!",
+    "recap.nudge_never": "👋 {opd} belum pernah mengirim unggahan ke Gaung. Jika ada kegiatan "
+    "yang sudah diunggah di akun resmi OPD, kirim tautannya ke sini agar ASN bisa ikut "
+    "menggaungkannya. Terima kasih!",
 }
 
 CATALOGUES: dict[str, dict[str, str]] = {"id": ID}

@@ -8,7 +8,7 @@ batch mode can alter them on SQLite.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import cast
 
@@ -630,3 +630,37 @@ class FeedItem(SQLModel, table=True):
 def table(model: type[SQLModel]) -> Table:
     """The Core table of a model, for set-based SQL that the ORM attributes type badly."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]
+
+
+# --- recaps and OPD publishing activity (issue 15) -----------------------------------------
+
+
+class RecapRun(SQLModel, table=True):
+    """A scheduled message claimed for one local day: the unique (kind, day) is what makes the
+    daily recap go out once however many workers race for it. The row is committed before
+    anything is sent, so a worker that crashes mid-send loses that day's recap rather than
+    letting another worker send it a second time."""
+
+    __tablename__ = "recap_run"
+    __table_args__ = (UniqueConstraint("kind", "day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=32)
+    day: date
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime = _created()
+    finished_at: datetime | None = _time()
+    sent: int = 0  # notices that went out
+
+
+class SilenceNudge(SQLModel, table=True):
+    """A gentle nudge sent to an OPD's admins because the OPD had submitted no post for a while;
+    kept so that a silence earns at most one nudge per ``GAUNG_SILENT_NUDGE_DAYS``."""
+
+    __tablename__ = "silence_nudge"
+    __table_args__ = (Index("ix_silence_nudge_opd_at", "opd_id", "nudged_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    opd_id: int = Field(sa_column_args=[ForeignKey("opd.id", ondelete="CASCADE")])
+    nudged_at: datetime = _created()
+    silent_days: int | None = None  # days since the OPD's last submitted post (None: never)

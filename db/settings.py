@@ -119,6 +119,14 @@ class Settings(BaseSettings):
     # route answers 404. Not "loopback only": behind the TLS proxy (or compose's bridge) every
     # request comes from the proxy, so the source address proves nothing.
     metrics_token: SecretStr | None = None
+    # Daily recap (issue 15): when ``gaung worker`` sends it (WIB, never in quiet hours; a worker
+    # started later the same day still sends it), and the switch to turn it off. An OPD with no
+    # submitted post for ``silent_days`` is named to Diskominfo and its admins are nudged, at
+    # most once per ``silent_nudge_days``.
+    recap_time: time = time(16, 0)
+    recap_enabled: bool = True
+    silent_days: int = Field(default=14, ge=1, le=365)
+    silent_nudge_days: int = Field(default=7, ge=1, le=365)
 
     @field_validator("telegram_api_url", "whatsapp_api_url", "public_url", "meta_graph_api_url")
     @classmethod

@@ -38,6 +38,9 @@ def no_developer_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     for name in saved:
         if name not in KEPT_SETTINGS:
             del os.environ[name]
+    # The daily recap fires by the wall clock (16:00 WIB): off in every test and every process
+    # a test starts, so no test's admin hears one by the time of day; its own tests turn it on.
+    os.environ["GAUNG_RECAP_ENABLED"] = "false"
     before = Path.cwd()
     folder = tmp_path_factory.mktemp("cwd")
     os.chdir(folder)
@@ -45,6 +48,7 @@ def no_developer_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield folder
     finally:
         os.chdir(before)
+        os.environ.pop("GAUNG_RECAP_ENABLED", None)
         os.environ.update(saved)
 
 

@@ -54,6 +54,7 @@ class Serve:
             "GAUNG_REMINDER_DELAY_HOURS": f"{reminder_after / 3600:.6f}",
             "GAUNG_QUIET_HOURS_START": "00:00",  # an empty window: no quiet hours in a demo
             "GAUNG_QUIET_HOURS_END": "00:00",
+            "GAUNG_RECAP_ENABLED": "false",  # the daily recap keeps the wall clock, not the demo's
             "PYTHONUNBUFFERED": "1",
         }
         args = ["serve", "--worker", "--host", "127.0.0.1", "--port", str(self.port)]

@@ -37,6 +37,8 @@ from db.accounts.signing import (
 )
 from db.errors import Forbidden, GaungError, Invalid, NotFound
 from db.models import Opd, Role
+from db.reporting.activity import Activity, activity
+from db.reporting.activity import to_csv as activity_csv
 from db.reporting.dashboard import (
     API_KEY,
     Viewer,
@@ -336,6 +338,14 @@ def _page_data(
         key=lambda r: (r.counts.delivered == 0, -r.counts.participation_rate, r.kode),
     )
     people = funnel(session, report)
+    published = activity(
+        session,
+        scope.window,
+        tz,
+        threshold_days=settings.silent_days,
+        now=now,
+        opd_ids=scope.opd_ids,
+    )
     total_people = [sum(getattr(r, f) for r in people) for f in FUNNEL_FIELDS]
     chart = {
         "peringkat": [
@@ -353,6 +363,7 @@ def _page_data(
             "delivered": [b.counts.delivered for b in over_time.buckets],
         },
         "corong": total_people,
+        "aktivitas": _activity_chart(published),
     }
     return {
         "scope": scope,
@@ -367,7 +378,20 @@ def _page_data(
         "chart": chart,
         "query": scope.query(),
         "tz": tz,
+        "activity": published,
     }
+
+
+def _activity_chart(published: Activity) -> dict[str, list[Any]]:
+    """Per ISO week, over the OPD shown: submitted by admins, found in feeds, approved."""
+    labels = [w.label for w in published.opd[0].weeks] if published.opd else []
+    sums = {"admin": [0] * len(labels), "feed": [0] * len(labels), "disetujui": [0] * len(labels)}
+    for row in published.opd:
+        for i, week in enumerate(row.weeks):
+            sums["admin"][i] += week.by_admin
+            sums["feed"][i] += week.by_feed
+            sums["disetujui"][i] += week.approved
+    return {"labels": labels, **sums}
 
 
 def _download_report(
@@ -381,6 +405,11 @@ def _download_report(
     scope = resolve_scope(session, settings, viewer, dari, sampai, opd, now=utcnow())
     report = participation(session, scope.window, opd_ids=scope.opd_ids)
     return report, f"partisipasi-{scope.first:%Y%m%d}-{scope.last:%Y%m%d}"
+
+
+def _file(body: str | bytes, media_type: str, name: str) -> Response:
+    headers = SECURITY_HEADERS | {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def _download_route(ext: str) -> Callable[..., Response]:
@@ -404,3 +433,28 @@ for _ext in EXPORTS:
     router.add_api_route(
         f"/dashboard/unduh.{_ext}", _download_route(_ext), methods=["GET"], name=f"download_{_ext}"
     )
+
+
+@router.get("/dashboard/aktivitas.csv")
+def download_activity_csv(
+    session: SessionDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    dari: DariQ = None,
+    sampai: SampaiQ = None,
+    opd: OpdQ = None,
+) -> Response:
+    """OPD publishing activity per ISO week, the same rows as ``/api/v1/activity.csv``."""
+    if viewer is None:
+        return _to_sign_in()
+    scope = resolve_scope(session, settings, viewer, dari, sampai, opd, now=utcnow())
+    published = activity(
+        session,
+        scope.window,
+        settings.tz,
+        threshold_days=settings.silent_days,
+        now=utcnow(),
+        opd_ids=scope.opd_ids,
+    )
+    name = f"aktivitas-opd-{scope.first:%Y%m%d}-{scope.last:%Y%m%d}.csv"
+    return _file(activity_csv(published, settings.tz), "text/csv; charset=utf-8", name)

@@ -123,4 +123,25 @@
       },
     });
   }
+
+  // OPD publishing activity per ISO week: submitted (by admins, by feeds) and approved.
+  const published = document.getElementById("grafik-aktivitas");
+  if (published && data.aktivitas) {
+    new Chart(published, {
+      type: "bar",
+      data: {
+        labels: data.aktivitas.labels,
+        datasets: [
+          { label: "Diajukan admin", data: data.aktivitas.admin, backgroundColor: green, stack: "diajukan" },
+          { label: "Dari feed", data: data.aktivitas.feed, backgroundColor: pale, stack: "diajukan" },
+          { label: "Disetujui", data: data.aktivitas.disetujui, backgroundColor: dark, stack: "disetujui" },
+        ],
+      },
+      options: {
+        maintainAspectRatio: false,
+        animation: false,
+        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } } },
+      },
+    });
+  }
 })();

@@ -98,6 +98,9 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("GET", "/dashboard"): Policy("dashboard", {"opd": "DINKES"}),
     ("GET", "/dashboard/unduh.csv"): Policy("dashboard", {"opd": "DINKES"}),
     ("GET", "/dashboard/unduh.xlsx"): Policy("dashboard", {"opd": "DINKES"}),
+    ("GET", "/api/v1/activity"): Policy("opd_scoped", {"opd": "DINKES"}),
+    ("GET", "/api/v1/activity.csv"): Policy("opd_scoped", {"opd": "DINKES"}),
+    ("GET", "/dashboard/aktivitas.csv"): Policy("dashboard", {"opd": "DINKES"}),
 }
 
 

@@ -1,0 +1,97 @@
+"""``/api/v1/activity``: OPD publishing activity per ISO week, and the OPD that fell silent."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from sqlmodel import Session
+
+from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
+from api.routes.participation import EndQ, StartQ
+from api.schemas import API_PROBLEMS, ActivityReport
+from db.accounts.apikeys import Principal
+from db.errors import Invalid, NotFound
+from db.reporting.activity import Activity, activity, to_csv
+from db.reporting.window import resolve_window
+from db.roster.opd import opd_by_kode
+from db.settings import Settings
+from db.types import utcnow
+
+router = APIRouter(prefix="/api/v1", tags=["aktivitas OPD"], responses=API_PROBLEMS)
+
+OpdQ = Annotated[
+    str | None,
+    Query(description="Kode OPD; kunci OPD: hanya OPD-nya sendiri", examples=["DINKES"]),
+]
+DESCRIPTION = (
+    "Per OPD dan per minggu ISO (WIB, mulai Senin): postingan yang diajukan admin, yang "
+    "ditemukan dari sumber resmi OPD (feed), dan yang disetujui Diskominfo, menurut waktu "
+    "pengajuan dan waktu persetujuan dalam rentang. OPD *diam* bila tidak mengajukan postingan "
+    "apa pun selama `GAUNG_SILENT_DAYS` hari (bawaan 14) sampai `end` (atau sekarang). Kunci "
+    "Diskominfo melihat semua OPD; kunci OPD hanya OPD-nya sendiri."
+)
+
+
+def build_activity(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    start: str | None,
+    end: str | None,
+    opd: str | None,
+) -> Activity:
+    window = resolve_window(start, end, settings.tz)
+    opd_id = principal.opd_id
+    if opd:
+        try:
+            opd_id = opd_by_kode(session, opd).id
+        except NotFound as exc:
+            raise Invalid(exc.message) from None
+    check_opd_access(principal, opd_id)
+    return activity(
+        session,
+        window,
+        settings.tz,
+        threshold_days=settings.silent_days,
+        now=utcnow(),
+        opd_ids=[opd_id] if opd_id is not None else None,
+    )
+
+
+@router.get("/activity", summary="Aktivitas unggahan OPD per minggu", description=DESCRIPTION)
+def get_activity(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    start: StartQ = None,
+    end: EndQ = None,
+    opd: OpdQ = None,
+) -> ActivityReport:
+    result = build_activity(session, settings, principal, start, end, opd)
+    return ActivityReport.of(result, settings.tz)
+
+
+@router.get(
+    "/activity.csv",
+    summary="Aktivitas unggahan OPD per minggu (CSV)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def get_activity_csv(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    start: StartQ = None,
+    end: EndQ = None,
+    opd: OpdQ = None,
+) -> Response:
+    result = build_activity(session, settings, principal, start, end, opd)
+    first = result.window.start.astimezone(settings.tz)
+    last = result.window.end.astimezone(settings.tz)
+    name = f"aktivitas-opd-{first:%Y%m%d}-{last:%Y%m%d}.csv"
+    return Response(
+        to_csv(result, settings.tz),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
