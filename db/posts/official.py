@@ -101,7 +101,7 @@ def account_of(url: str) -> LinkAccount:
         elif first in ("channel", "c", "user") and len(segments) > 1:
             handle = segments[1]
     elif platform == Platform.FACEBOOK and first in _ID_PAGES:
-        handle = (parse_qs(parts.query).get("id") or [None])[0]
+        handle = next(iter(parse_qs(parts.query).get("id", [])), None)
     elif platform == Platform.INSTAGRAM and first == "stories" and len(segments) > 1:
         handle = segments[1]
     elif first and first not in _RESERVED.get(platform, frozenset()):
@@ -229,7 +229,7 @@ def seed_from_sources(session: Session, *, actor: str = "cli") -> list[OfficialA
 
 def _source_account(source: FeedSource) -> LinkAccount | None:
     if source.kind == SourceKind.YOUTUBE:
-        channel = (parse_qs(urlsplit(source.url).query).get("channel_id") or [None])[0]
+        channel = next(iter(parse_qs(urlsplit(source.url).query).get("channel_id", [])), None)
         if channel:
             return LinkAccount(Platform.YOUTUBE, normalise(Platform.YOUTUBE, channel))
         return account_of(source.url)

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from db.errors import Conflict, Invalid
 from db.models import AuditLog, Delivery, Platform, Post, PostApproval, PostStatus
-from db.posts.guards import GuardRules, approve, approvals_of, post_warnings
+from db.posts.guards import GuardRules, approvals_of, approve, post_warnings
 from db.posts.lifecycle import submit_post
 from db.posts.official import (
     LinkAccount,
