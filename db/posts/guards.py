@@ -7,7 +7,9 @@ party or campaign content.
   ``lifecycle.approve_post`` is the queueing step behind it.
 - Warnings, shown at review and in ``GET /api/v1/posts/{id}``: configured keywords in the
   caption, the link or the feed title; a link from an account outside the allow-list, or one
-  whose account the link does not name. They never block submission; the approver decides.
+  whose account the link does not name (once the allow-list has any account: an empty list
+  means the check is not set up, not that every link is suspect). They never block
+  submission; the approver decides.
 - In a configured campaign period a post needs two different approvers: the first approval is
   recorded and the post stays ``submitted`` ("menunggu persetujuan kedua"); the second queues.
 """
@@ -27,8 +29,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from db.accounts.audit import record
-from db.errors import Conflict, Invalid
-from db.models import Admin, FeedItem, Post, PostApproval, PostStatus
+from db.errors import Conflict, GaungError, Invalid
+from db.models import Admin, FeedItem, OfficialAccount, Post, PostApproval, PostStatus
 from db.posts.lifecycle import approve_post, get_post
 from db.posts.official import account_of, from_registered_source, is_listed
 from db.settings import DEFAULT_GUARD_KEYWORDS
@@ -125,6 +127,8 @@ def post_warnings(session: Session, post: Post, rules: GuardRules) -> list[Guard
     hits = rules.keyword_hits(post.caption, unquote_plus(post.url), *titles)
     if hits:
         found.append(GuardWarning("keyword", ", ".join(hits)))
+    if session.exec(select(OfficialAccount.id).limit(1)).first() is None:
+        return found  # no allow-list yet: the account check is not set up (docs/operations.md)
     if post.id is not None and from_registered_source(session, post.id):
         return found  # found in the OPD's registered source: the account is official
     account = account_of(post.url)
@@ -248,3 +252,45 @@ def approve(
         preferred_channel=preferred_channel,
     )
     return Approval(post, queued, count, needed, warnings)
+
+
+class GuardFired(GaungError):
+    """The CLI operator approved a post that a guard flags, without saying they checked it."""
+
+    status_code = 409
+
+
+def approve_as_operator(
+    session: Session,
+    post_id: int,
+    *,
+    approver: str,
+    checked: bool,
+    rules: GuardRules,
+    now: datetime | None = None,
+    preferred_channel: str | None = None,
+) -> Approval:
+    """``gaung post approve`` / ``post add --approve``: the operator at the server is Diskominfo,
+    and running the command is their neutrality confirmation (recorded as ``approver``) —
+    unless a guard fires (a warning, or the campaign period), when it is refused until they
+    say they checked (``--netral``). Operators' scripts keep working for ordinary posts."""
+    now = now or utcnow()
+    post = get_post(session, post_id)
+    if not checked and post.status == PostStatus.SUBMITTED:
+        reasons = [w.message for w in post_warnings(session, post, rules)]
+        if rules.in_campaign(now):
+            reasons.append("masa kampanye: perlu dua penyetuju berbeda")
+        if reasons:
+            raise GuardFired(
+                f"postingan #{post_id} tidak disetujui: {'; '.join(reasons)}; periksa "
+                "unggahannya lalu ulangi dengan --netral"
+            )
+    return approve(
+        session,
+        post_id,
+        approver=approver,
+        neutral=True,
+        rules=rules,
+        now=now,
+        preferred_channel=preferred_channel,
+    )
