@@ -335,6 +335,10 @@ class PostGuards(Model):
     approvals_needed: int = Field(
         ge=1, description="2 dalam masa kampanye (dua penyetuju berbeda)", examples=[1]
     )
+    waiting: str | None = Field(
+        description='"menunggu persetujuan kedua": disetujui satu penyetuju, perlu satu lagi',
+        examples=[None],
+    )
 
 
 class PostApproved(PostOut):

@@ -156,6 +156,9 @@ def detail(
 def _guards(session: SessionDep, post_id: int, settings: SettingsDep) -> PostGuards:
     rules = GuardRules.of(settings)
     post = get_post(session, post_id)
+    approvals = approvals_of(session, post_id)
+    needed = rules.needed(utcnow())
+    waiting = post.status == PostStatus.SUBMITTED and 0 < len(approvals) < needed
     return PostGuards(
         warnings=[GuardWarningOut(**w.as_dict()) for w in post_warnings(session, post, rules)],
         approvals=[
@@ -164,9 +167,10 @@ def _guards(session: SessionDep, post_id: int, settings: SettingsDep) -> PostGua
                 approved_at=local_iso(a.approved_at, settings.tz),
                 warnings=a.warnings,
             )
-            for a in approvals_of(session, post_id)
+            for a in approvals
         ],
-        approvals_needed=rules.needed(utcnow()),
+        approvals_needed=needed,
+        waiting=WAITING if waiting else None,
     )
 
 

@@ -4,6 +4,7 @@ confirmation recorded); a guard refuses in one line unless --netral; the allow-l
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
@@ -92,8 +93,8 @@ def test_in_a_campaign_period_the_cli_needs_netral_and_is_one_approver(
     engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("GAUNG_CAMPAIGN_START", "2026-01-01")
-    monkeypatch.setenv("GAUNG_CAMPAIGN_END", utcnow().date().isoformat())
+    monkeypatch.setenv("GAUNG_CAMPAIGN_START", (utcnow() - timedelta(days=2)).date().isoformat())
+    monkeypatch.setenv("GAUNG_CAMPAIGN_END", (utcnow() + timedelta(days=2)).date().isoformat())
     ok(gaung, "opd", "import")
     post_id = ok(gaung, "post", "add", "--opd", "DINKES", "--url", "https://x.com/a/status/2")
     post_id = post_id.strip()

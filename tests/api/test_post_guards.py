@@ -4,6 +4,7 @@ approved, and in a campaign period a second, different key queues the post."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -55,6 +56,7 @@ def test_approval_needs_the_tick_and_the_detail_shows_warnings_and_approvals(
         ],
         "approvals": [],
         "approvals_needed": 1,
+        "waiting": None,
     }
     for body in (None, {}, {"neutral": False}):
         refused = client.post(f"/api/v1/posts/{post}/approve", json=body, headers=admin)
@@ -92,8 +94,12 @@ def test_a_listed_account_gets_no_warning(client: TestClient, engine: Engine) ->
 
 @pytest.fixture
 def campaign_client(database_url: str) -> Iterator[TestClient]:
-    today = utcnow().date().isoformat()
-    settings = app_settings(database_url, campaign_start="2026-01-01", campaign_end=today)
+    today = (utcnow() + timedelta(days=2)).date().isoformat()
+    settings = app_settings(
+        database_url,
+        campaign_start=(utcnow() - timedelta(days=2)).date().isoformat(),
+        campaign_end=today,
+    )
     with TestClient(create_app(settings), headers=SAME_ORIGIN) as client:
         yield client
 
@@ -111,6 +117,9 @@ def test_in_a_campaign_period_a_second_different_key_queues_it(
     assert first.json()["status"] == "submitted" and first.json()["queued"] == 0
     assert first.json()["waiting"] == "menunggu persetujuan kedua"
     assert (first.json()["approvals"], first.json()["approvals_needed"]) == (1, 2)
+    waiting = client.get(f"/api/v1/posts/{post}", headers=first_key).json()
+    assert waiting["status"] == "submitted"
+    assert waiting["guards"]["waiting"] == "menunggu persetujuan kedua"
     again = client.post(approve, json={"neutral": True}, headers=first_key)
     assert again.status_code == 409
     assert "persetujuan kedua dari admin Diskominfo lain" in again.json()["detail"]
@@ -119,4 +128,4 @@ def test_in_a_campaign_period_a_second_different_key_queues_it(
     assert (second.json()["status"], second.json()["queued"]) == ("approved", 1)
     guards = client.get(f"/api/v1/posts/{post}", headers=first_key).json()["guards"]
     assert len({a["approver"] for a in guards["approvals"]}) == 2
-    assert guards["approvals_needed"] == 2
+    assert guards["approvals_needed"] == 2 and guards["waiting"] is None

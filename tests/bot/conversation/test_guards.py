@@ -4,7 +4,7 @@ with the warnings right above its buttons; a campaign period needs a second, dif
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import timedelta
 
 from sqlmodel import Session, select
 
@@ -19,8 +19,8 @@ from db.types import utcnow
 from tests.bot.conversation.helpers import data, do, only, tg, wa
 from tests.bot.conversation.test_posts import regency
 
-TODAY = utcnow().date()
-CAMPAIGN = Settings(guards=GuardRules(campaign_start=date(2026, 1, 1), campaign_end=TODAY))
+SOON = (utcnow() + timedelta(days=2)).date()
+CAMPAIGN = Settings(guards=GuardRules(campaign_start=SOON - timedelta(days=4), campaign_end=SOON))
 
 
 def review_of(session: Session, url: str, caption: str, settings: Settings | None = None) -> Reply:

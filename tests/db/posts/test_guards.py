@@ -24,6 +24,7 @@ from db.posts.official import (
 )
 from db.posts.sources import FeedEntry, PollResult, add_source, record_poll
 from db.roster.opd import ensure_opd
+from db.settings import SettingsError, load_settings
 from db.types import utcnow
 from tests.factories import add_asn, register
 
@@ -198,3 +199,21 @@ def test_the_campaign_period_is_inclusive_wib_dates() -> None:
     assert not CAMPAIGN.in_campaign(datetime(2026, 11, 10, 17, 0, tzinfo=UTC))  # 11 Nov WIB
     assert CAMPAIGN.in_campaign(datetime(2026, 10, 31, 17, 0, tzinfo=UTC))  # 1 Nov 00:00 WIB
     assert not GuardRules().in_campaign(NOV10)
+
+
+def test_settings_build_the_rules_and_refuse_half_a_campaign_period() -> None:
+    rules = GuardRules.of(
+        load_settings(
+            guard_keywords="pilkada, coblos,,",
+            guard_extra_keywords="Budi Calon, coblos",
+            campaign_start="2026-11-01",
+            campaign_end="2026-11-10",
+        )
+    )
+    assert rules.keywords == ("pilkada", "coblos", "Budi Calon")
+    assert rules.keyword_hits("Bersama BUDI CALON") == ["Budi Calon"]
+    assert rules.needed(NOV10) == 2 and GuardRules.of(load_settings()).needed(NOV10) == 1
+    with pytest.raises(SettingsError, match="GAUNG_CAMPAIGN_START and GAUNG_CAMPAIGN_END"):
+        load_settings(campaign_end="2026-11-10")
+    with pytest.raises(SettingsError, match="before"):
+        load_settings(campaign_start="2026-11-10", campaign_end="2026-11-01")
