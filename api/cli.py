@@ -242,42 +242,104 @@ def apikey_create(
         err.print("Simpan kunci ini sekarang: Gaung tidak bisa menampilkannya lagi.")
 
 
+NetralFlag = Annotated[
+    bool,
+    typer.Option(
+        "--netral",
+        help="Saya sudah memeriksa: unggahan tidak memuat calon, partai, atau kampanye "
+        "(wajib bila ada peringatan netralitas atau dalam masa kampanye).",
+    ),
+]
+
+
+def cli_approver() -> str:
+    """Who approves from the CLI, for the record: the operator's login at the server."""
+    import getpass
+
+    try:
+        login = getpass.getuser()
+    except (OSError, KeyError):
+        login = "operator"
+    return f"cli:{login}"[:64]
+
+
+def approve_from_cli(cfg: Settings, post_id: int, *, netral: bool) -> Any:
+    """One unit of work: the guarded approval by the CLI operator (refused, one line, exit 1,
+    when a guard fires without ``--netral``); prints the neutrality statement on stderr."""
+    from db.posts.guards import STATEMENT, GuardRules, approve_as_operator
+
+    approver = cli_approver()
+    with unit_of_work(cfg) as session:
+        done = approve_as_operator(
+            session,
+            post_id,
+            approver=approver,
+            checked=netral,
+            rules=GuardRules.of(cfg),
+            preferred_channel=cfg.preferred_channel,
+        )
+    err.print(f"Dicatat atas nama {approver}: {STATEMENT}", markup=False)
+    for warning in done.warnings:
+        err.print(f"Peringatan: {warning.message}", markup=False)
+    return done
+
+
 @post_app.command("add")
 def post_add(
     opd: Annotated[str, typer.Option("--opd", help="Kode OPD pemilik postingan.")],
     url: Annotated[str, typer.Option("--url", help="Tautan publik postingan.")],
     caption: Annotated[str | None, typer.Option("--caption")] = None,
     approve: Annotated[bool, typer.Option("--approve", help="Langsung setujui.")] = False,
+    netral: NetralFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Ajukan (dan bisa langsung setujui) sebuah postingan; mencetak id-nya."""
-    from db.posts.lifecycle import approve_post, submit_post
+    """Ajukan (dan bisa langsung setujui) sebuah postingan; mencetak id-nya.
+
+    Dengan --approve, operator menyatakan unggahan netral; bila ada peringatan netralitas atau
+    dalam masa kampanye, postingan tetap diajukan tetapi tidak disetujui tanpa --netral."""
+    from db.posts.lifecycle import submit_post
 
     cfg = settings()
     with unit_of_work(cfg) as session:
         post = submit_post(session, opd_kode=opd, url=url, caption=caption)
-        if approve:
-            assert post.id is not None
-            approve_post(session, post.id, preferred_channel=cfg.preferred_channel)
     if as_json:
         print_json({"id": post.id})
     else:
         sys.stdout.write(f"{post.id}\n")
+    if approve:
+        assert post.id is not None
+        approve_from_cli(cfg, post.id, netral=netral)
 
 
 @post_app.command("approve")
 def post_approve(
     post_id: Annotated[int, typer.Argument(metavar="ID")],
+    netral: NetralFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """Setujui postingan yang diajukan; siarannya masuk antrean."""
-    from db.posts.lifecycle import approve_post
+    """Setujui postingan yang diajukan; siarannya masuk antrean.
 
+    Operator menyatakan unggahan netral (dicatat atas namanya); bila ada peringatan netralitas
+    atau dalam masa kampanye, perlu --netral. Masa kampanye: perlu dua penyetuju berbeda."""
     cfg = settings()
-    with unit_of_work(cfg) as session:
-        post, queued = approve_post(session, post_id, preferred_channel=cfg.preferred_channel)
+    done = approve_from_cli(cfg, post_id, netral=netral)
+    post, queued = done.post, done.queued or 0
     if as_json:
-        print_json({"id": post.id, "status": post.status, "queued": queued})
+        print_json(
+            {
+                "id": post.id,
+                "status": post.status,
+                "queued": queued,
+                "approvals": done.approvals,
+                "approvals_needed": done.needed,
+                "warnings": [w.as_dict() for w in done.warnings],
+            }
+        )
+    elif done.waiting:
+        out.print(
+            f"Persetujuan pertama postingan #{post.id} tercatat; menunggu persetujuan kedua "
+            "dari penyetuju lain (masa kampanye)."
+        )
     else:
         out.print(f"Postingan #{post.id} disetujui; {queued} pesan masuk antrean.")
 
@@ -617,6 +679,96 @@ def source_remove(
         print_json({"id": source_id, "removed": True})
     else:
         out.print(f"Sumber #{source_id} dihapus: {source.url}", markup=False)
+
+
+# --- gaung account: the regency's official accounts, checked at review (issue 15) ------------
+account_app = typer.Typer(
+    help="Akun resmi Pemkab/OPD: tautan dari akun lain diberi peringatan saat ditinjau.",
+    no_args_is_help=True,
+)
+app.add_typer(account_app, name="account")
+
+
+@account_app.command("add")
+def account_add(
+    platform: Annotated[
+        str, typer.Option("--platform", help="instagram|facebook|tiktok|x|youtube|web")
+    ],
+    handle: Annotated[
+        str,
+        typer.Option(
+            "--handle", help="Nama akun (@dinkesmjk), tautan profilnya, atau domain untuk web."
+        ),
+    ],
+    opd: Annotated[
+        str | None, typer.Option("--opd", help="Kode OPD; tanpa --opd: akun Pemkab.")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Tambahkan akun resmi ke daftar."""
+    from db.models import Platform
+    from db.posts.official import LinkAccount, add_account
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        account = add_account(session, platform=platform, handle=handle, opd_kode=opd)
+    if as_json:
+        print_json({"id": account.id, "platform": account.platform, "handle": account.handle})
+    else:
+        label = LinkAccount(Platform(account.platform), account.handle).label()
+        out.print(f"Akun resmi #{account.id} terdaftar: {label}", markup=False)
+
+
+@account_app.command("list")
+def account_list(
+    opd: Annotated[str | None, typer.Option("--opd", help="Hanya akun OPD ini.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Daftar akun resmi."""
+    from db.posts.official import list_accounts
+
+    cfg = settings()
+    with unit_of_work(cfg, readonly=True) as session:
+        rows = list_accounts(session, opd_kode=opd)
+    if as_json:
+        print_json([r.as_dict() for r in rows])
+        return
+    table = Table("ID", "OPD", "Platform", "Akun/domain")
+    for r in rows:
+        table.add_row(str(r.id), r.opd_kode or "(Pemkab)", r.platform, r.handle)
+    out.print(table)
+
+
+@account_app.command("remove")
+def account_remove(
+    account_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Hapus akun dari daftar."""
+    from db.posts.official import remove_account
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        account = remove_account(session, account_id)
+    if as_json:
+        print_json({"id": account_id, "removed": True})
+    else:
+        out.print(f"Akun resmi #{account_id} dihapus: {account.handle}", markup=False)
+
+
+@account_app.command("seed")
+def account_seed(as_json: JsonFlag = False) -> None:
+    """Isi daftar dari sumber resmi OPD yang terdaftar (domain situs, kanal YouTube)."""
+    from db.posts.official import seed_from_sources
+
+    cfg = settings()
+    with unit_of_work(cfg) as session:
+        added = seed_from_sources(session)
+        rows = [{"id": a.id, "platform": a.platform, "handle": a.handle} for a in added]
+    if as_json:
+        print_json(rows)
+    else:
+        out.print(f"{len(rows)} akun resmi ditambahkan dari sumber OPD.")
 
 
 @opd_app.command("import")

@@ -306,8 +306,50 @@ class PostOut(Model):
         return cls(**cls.fields_of(post, opd_kode, tz))
 
 
+class GuardWarningOut(Model):
+    """A neutrality guard's warning, shown to the approver (never blocks submission)."""
+
+    kind: str = Field(
+        description="keyword | account_off_list | account_unknown", examples=["keyword"]
+    )
+    detail: str = Field(description="Kata yang ditemukan, atau akunnya", examples=["pilkada"])
+    message: str = Field(examples=["memuat kata terkait politik/kampanye: pilkada"])
+
+
+class ApprovalOut(Model):
+    """One approver's neutrality confirmation: the post carries no candidate, party or
+    campaign content."""
+
+    approver: str = Field(
+        description="admin:<id> (obrolan), apikey:<id> (API) atau cli:<login> (CLI)",
+        examples=["apikey:3"],
+    )
+    approved_at: str = Field(description=WIB, examples=["2026-11-10T09:30:00+07:00"])
+    warnings: list[str] = Field(description="Peringatan yang ditampilkan saat itu", examples=[[]])
+
+
+class PostGuards(Model):
+    """Neutrality guards of a post: its warnings now, and the approvals given so far."""
+
+    warnings: list[GuardWarningOut]
+    approvals: list[ApprovalOut]
+    approvals_needed: int = Field(
+        ge=1, description="2 dalam masa kampanye (dua penyetuju berbeda)", examples=[1]
+    )
+    waiting: str | None = Field(
+        description='"menunggu persetujuan kedua": disetujui satu penyetuju, perlu satu lagi',
+        examples=[None],
+    )
+
+
 class PostApproved(PostOut):
     queued: int = Field(ge=0, description="Pengiriman yang diantrekan", examples=[7950])
+    approvals: int = Field(ge=1, description="Persetujuan yang sudah diberikan", examples=[1])
+    approvals_needed: int = Field(ge=1, description="2 dalam masa kampanye", examples=[1])
+    waiting: str | None = Field(
+        description='"menunggu persetujuan kedua" bila belum diantrekan', examples=[None]
+    )
+    warnings: list[GuardWarningOut]
 
 
 class PostList(Model):
@@ -382,6 +424,7 @@ class PostDetail(PostOut):
     progress: SendingProgress
     participation: PostParticipation
     whatsapp: WhatsAppCost
+    guards: PostGuards
 
 
 # --- OPD publishing activity (issue 15) ----------------------------------------------------

@@ -159,6 +159,25 @@ ID: dict[str, str] = {
     "submitter.approved": "✅ Unggahan #{id} Anda disetujui Diskominfo dan sedang dikirim ke "
     "{queued} ASN.",
     "submitter.rejected": "❌ Unggahan #{id} Anda ditolak Diskominfo. Alasan: {reason}",
+    # --- neutrality guards at approval (issue 15) ---
+    "guard.header": "⚠️ Periksa sebelum menyetujui:",
+    "guard.keyword": "memuat kata terkait politik/kampanye: {detail}",
+    "guard.account_off_list": "akun {detail} tidak ada di daftar akun resmi",
+    "guard.account_unknown": "akun tidak dapat dipastikan dari tautan {detail}",
+    "review.confirm": "Konfirmasi netralitas unggahan #{id} ({scope}):\nDengan menyetujui, Anda "
+    "memastikan unggahan ini tidak memuat calon, partai politik, atau kampanye (netralitas "
+    "ASN: UU ASN, SE MenPANRB 137/2018). Persetujuan Anda dicatat.",
+    "review.scope_all": "semua OPD",
+    "review.scope_own": "hanya {opd}",
+    "review.campaign": "Masa kampanye: unggahan perlu disetujui dua admin Diskominfo yang "
+    "berbeda ({done} dari 2 sudah).",
+    "button.neutral": "✅ Ya, netral",
+    "button.back": "Kembali",
+    "review.first": "☑️ Persetujuan pertama unggahan #{id} tercatat. Masa kampanye: unggahan "
+    "menunggu persetujuan kedua dari admin Diskominfo lain.",
+    "review.waiting": "⏳ Unggahan #{id} menunggu persetujuan kedua (masa kampanye).",
+    "review.same_admin": "Unggahan #{id} sudah Anda setujui. Masa kampanye memerlukan "
+    "persetujuan kedua dari admin Diskominfo lain.",
     "report.body": "<b>Partisipasi 30 hari terakhir</b>{scope}\nTerdaftar: {registered}/{roster} "
     "({reg_rate})\nTerkirim: {delivered} · like {liked} · share {shared} (dilaporkan "
     "sendiri)\nPartisipasi: {participation_rate}",

@@ -627,6 +627,47 @@ class FeedItem(SQLModel, table=True):
     seen_at: datetime = _created()
 
 
+# --- neutrality guards at approval (issue 15) -------------------------------------------------
+
+
+class PostApproval(SQLModel, table=True):
+    """One Diskominfo approver's neutrality confirmation of a post: who (``approver``: an admin
+    ``admin:<id>``, an API key ``apikey:<id>`` or the CLI operator ``cli:<login>``), when, and the
+    warnings they were shown. In a campaign period a post needs two rows from different
+    approvers before it is queued; the unique pair makes "the same approver twice" impossible
+    even when two presses race."""
+
+    __tablename__ = "post_approval"
+    __table_args__ = (UniqueConstraint("post_id", "approver"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    post_id: int = Field(foreign_key="post.id", index=True)
+    approver: str = Field(max_length=64)
+    admin_id: int | None = Field(default=None, foreign_key="admin.id")
+    neutral: bool = True  # the approver ticked "no candidate, party or campaign content"
+    warnings: str | None = Field(default=None, max_length=4000)  # JSON list shown at approval
+    approved_at: datetime = _created()
+
+
+class OfficialAccount(SQLModel, table=True):
+    """An official account of the regency (``opd_id`` None: the regency's own, e.g. the
+    Bupati's) on a platform: a handle (Instagram, TikTok, X, YouTube handle or channel id,
+    Facebook page name or numeric id) or, for ``web``, a domain that also covers its
+    subdomains. Links from any other account get a warning at review."""
+
+    __tablename__ = "official_account"
+    __table_args__ = (
+        UniqueConstraint("platform", "handle"),
+        CheckConstraint(_in("platform", Platform), name="platform"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    opd_id: int | None = Field(default=None, foreign_key="opd.id", index=True)
+    platform: str = Field(max_length=16)
+    handle: str = Field(max_length=255)
+    created_at: datetime = _created()
+
+
 def table(model: type[SQLModel]) -> Table:
     """The Core table of a model, for set-based SQL that the ORM attributes type badly."""
     return cast(Table, model.__table__)  # type: ignore[attr-defined]

@@ -7,7 +7,7 @@ The settings sit in ``db`` because every layer needs them and ``db`` is the bott
 from __future__ import annotations
 
 import ipaddress
-from datetime import time
+from datetime import date, time
 from functools import cached_property
 from typing import Literal
 from urllib.parse import urlsplit
@@ -24,6 +24,17 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)
+# Neutrality guards (issue 15): words that warn Diskominfo at review, comma-separated. Party
+# names that are also everyday words (Garuda, Buruh, Gelora, PBB the land tax) are given in
+# full; candidate names belong in GAUNG_GUARD_EXTRA_KEYWORDS, added by the operator.
+DEFAULT_GUARD_KEYWORDS = (
+    "pilkada,pilbup,pilgub,pileg,pilpres,pemilu,pemilihan umum,coblos,nyoblos,paslon,capres,"
+    "cawapres,cagub,cawagub,cabup,cawabup,caleg,calon bupati,calon wakil bupati,calon gubernur,"
+    "kampanye,nomor urut,tim sukses,timses,tim pemenangan,relawan pemenangan,partai,parpol,"
+    "PKB,Gerindra,PDIP,PDI-P,PDI Perjuangan,Golkar,NasDem,Partai Buruh,Partai Gelora,PKS,"
+    "Partai Kebangkitan Nusantara,Hanura,Partai Garuda,PAN,Partai Bulan Bintang,Demokrat,PSI,"
+    "Perindo,PPP,Partai Ummat"
+)
 
 
 class SettingsError(Exception):
@@ -127,6 +138,14 @@ class Settings(BaseSettings):
     recap_enabled: bool = True
     silent_days: int = Field(default=14, ge=1, le=365)
     silent_nudge_days: int = Field(default=7, ge=1, le=365)
+    # Neutrality guards at approval (issue 15, docs/operations.md): keywords that warn at
+    # review (comma-separated; EXTRA adds candidate names without retyping the defaults), and
+    # the campaign period (WIB dates, both days included; empty: none) in which a post needs
+    # two different Diskominfo approvers.
+    guard_keywords: str = DEFAULT_GUARD_KEYWORDS
+    guard_extra_keywords: str = ""
+    campaign_start: date | None = None
+    campaign_end: date | None = None
 
     @field_validator("telegram_api_url", "whatsapp_api_url", "public_url", "meta_graph_api_url")
     @classmethod
@@ -172,6 +191,19 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
+
+    @field_validator("campaign_start", "campaign_end", mode="before")
+    @classmethod
+    def _empty_date(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _campaign_period(self) -> Settings:
+        if (self.campaign_start is None) != (self.campaign_end is None):
+            raise ValueError("GAUNG_CAMPAIGN_START and GAUNG_CAMPAIGN_END are set together")
+        if self.campaign_start and self.campaign_end and self.campaign_end < self.campaign_start:
+            raise ValueError("GAUNG_CAMPAIGN_END is before GAUNG_CAMPAIGN_START")
+        return self
 
     @model_validator(mode="after")
     def _paid_rate(self) -> Settings:

@@ -259,6 +259,9 @@ class Story:
         self.say(f"Admin {kode} mengajukan tautan {url}")
         review = self.wait_button(self.kominfo, "semua OPD", before)
         self.press(self.kominfo, review.message_id, "semua OPD")
+        # Setujui asks for the neutrality confirmation on the same message (edited in place).
+        tick = self.wait_button(self.kominfo, "Ya, netral", before)
+        self.press(self.kominfo, tick.message_id, "Ya, netral")
         self.say(f"Diskominfo menyetujui unggahan {kode} untuk semua OPD; siaran dimulai.")
         post = SimPost(kode, url, caption)
         post.task = self.bars.add_task(f"Siaran {kode}", total=len(self.watched))

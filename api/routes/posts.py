@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import DiskominfoDep, PrincipalDep, SessionDep, SettingsDep, check_opd_access
 from api.schemas import (
     API_PROBLEMS,
+    ApprovalOut,
+    GuardWarningOut,
     PostApproved,
     PostDetail,
+    PostGuards,
     PostList,
     PostOut,
     PostParticipation,
@@ -23,9 +26,10 @@ from api.schemas import (
 from api.whatsapp_cost import whatsapp_cost
 from db.errors import Invalid
 from db.models import Opd, Platform, PostStatus
-from db.posts.lifecycle import approve_post, cancel_post, get_post, reject_post, submit_post
+from db.posts.guards import WAITING, GuardRules, approvals_of, approve, post_warnings
+from db.posts.lifecycle import cancel_post, get_post, reject_post, submit_post
 from db.posts.queries import PostFilter, list_posts, post_figures
-from db.reporting.window import resolve_window
+from db.reporting.window import local_iso, resolve_window
 from db.roster.opd import opd_by_kode
 from db.types import utcnow
 
@@ -52,6 +56,12 @@ class ApproveIn(BaseModel):
         default=None, description="Kode OPD tujuan; kosong = semua OPD", examples=[["DINKES"]]
     )
     send_at: datetime | None = Field(default=None, description="Jadwal kirim (ISO, dengan zona)")
+    neutral: bool | None = Field(
+        default=None,
+        description="Wajib true: Diskominfo memastikan unggahan tidak memuat calon, partai "
+        "politik, atau kampanye (netralitas ASN). Dicatat atas nama kunci API ini.",
+        examples=[True],
+    )
 
 
 class RejectIn(BaseModel):
@@ -139,28 +149,69 @@ def detail(
         progress=SendingProgress.of(figures.progress),
         participation=PostParticipation.of(figures.participation),
         whatsapp=WhatsAppCost.model_validate(whatsapp_cost(session, post, settings)),
+        guards=_guards(session, post_id, settings),
     )
 
 
-@router.post("/{post_id}/approve", summary="Setujui dan antrekan siaran (Diskominfo)")
-def approve(
+def _guards(session: SessionDep, post_id: int, settings: SettingsDep) -> PostGuards:
+    rules = GuardRules.of(settings)
+    post = get_post(session, post_id)
+    approvals = approvals_of(session, post_id)
+    needed = rules.needed(utcnow())
+    waiting = post.status == PostStatus.SUBMITTED and 0 < len(approvals) < needed
+    return PostGuards(
+        warnings=[GuardWarningOut(**w.as_dict()) for w in post_warnings(session, post, rules)],
+        approvals=[
+            ApprovalOut(
+                approver=a.approver,
+                approved_at=local_iso(a.approved_at, settings.tz),
+                warnings=a.warnings,
+            )
+            for a in approvals
+        ],
+        approvals_needed=needed,
+        waiting=WAITING if waiting else None,
+    )
+
+
+@router.post(
+    "/{post_id}/approve",
+    summary="Setujui dan antrekan siaran (Diskominfo), dengan konfirmasi netralitas",
+    responses={202: {"model": PostApproved, "description": "Menunggu persetujuan kedua"}},
+)
+def approve_(
     post_id: PostId,
+    response: Response,
     session: SessionDep,
     settings: SettingsDep,
     principal: DiskominfoDep,
     body: ApproveIn | None = None,
 ) -> PostApproved:
+    """The body must carry ``"neutral": true`` (else 422). In the campaign period a post needs
+    two different approvers: the first answers 202 with ``waiting``, the second (another key
+    or a chat admin) queues it; the same key twice is a 409. Each API key counts as one
+    approver (``apikey:<id>``), so give each Diskominfo officer their own key."""
     body = body or ApproveIn()
-    post, queued = approve_post(
+    done = approve(
         session,
         post_id,
+        approver=f"apikey:{principal.key_id}",
+        neutral=body.neutral is True,
+        rules=GuardRules.of(settings),
         targets=body.targets,
         send_at=body.send_at,
-        actor=f"apikey:{principal.key_id}",
         preferred_channel=settings.preferred_channel,
     )
+    if done.waiting:
+        response.status_code = 202
+    post = done.post
     return PostApproved(
-        **PostOut.fields_of(post, _kode(session, post.opd_id), settings.tz), queued=queued
+        **PostOut.fields_of(post, _kode(session, post.opd_id), settings.tz),
+        queued=done.queued or 0,
+        approvals=done.approvals,
+        approvals_needed=done.needed,
+        waiting=WAITING if done.waiting else None,
+        warnings=[GuardWarningOut(**w.as_dict()) for w in done.warnings],
     )
 
 

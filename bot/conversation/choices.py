@@ -15,7 +15,7 @@ MAX_BYTES: Final = 64
 TAP: Final = "g1"  # Like/Share on a broadcast post: g1:<delivery>:<l|s>
 REGISTRATION: Final = "r"  # an OPD admin decides a NIP request: r:<request>:<a|r>
 SUBMISSION: Final = "p"  # an OPD admin's draft post: p:skip | p:go | p:no
-REVIEW: Final = "a"  # Diskominfo reviews a post: a:<post>:<all|own|rej>
+REVIEW: Final = "a"  # Diskominfo reviews a post: a:<post>:<all|own|rej|nall|nown|back>
 ERASE: Final = "h"  # /hapus confirmation: h:y | h:n
 CONSENT: Final = "c"  # agreeing to the consent text with a number the network vouches for: c:ok
 
@@ -24,6 +24,8 @@ LIKE, SHARE = "l", "s"  # TAP
 APPROVE, REJECT = "a", "r"  # REGISTRATION
 SKIP, SUBMIT, CANCEL = "skip", "go", "no"  # SUBMISSION
 APPROVE_ALL, APPROVE_OWN, REJECT_POST = "all", "own", "rej"  # REVIEW
+# REVIEW, second step: the neutrality tick for all / own OPD, or back to the review notice.
+NEUTRAL_ALL, NEUTRAL_OWN, BACK = "nall", "nown", "back"
 YES, NO = "y", "n"  # ERASE
 AGREE: Final = "ok"  # CONSENT
 
@@ -31,7 +33,7 @@ ACTIONS: Final[dict[str, frozenset[str]]] = {
     TAP: frozenset({LIKE, SHARE}),
     REGISTRATION: frozenset({APPROVE, REJECT}),
     SUBMISSION: frozenset({SKIP, SUBMIT, CANCEL}),
-    REVIEW: frozenset({APPROVE_ALL, APPROVE_OWN, REJECT_POST}),
+    REVIEW: frozenset({APPROVE_ALL, APPROVE_OWN, REJECT_POST, NEUTRAL_ALL, NEUTRAL_OWN, BACK}),
     ERASE: frozenset({YES, NO}),
     CONSENT: frozenset({AGREE}),
 }

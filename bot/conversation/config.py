@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from db.posts.guards import GuardRules
 from db.settings import Settings as DeploymentSettings
 
 
@@ -21,6 +22,8 @@ class Settings:
     template_price: float = 0.0
     template_category: str = "marketing"
     currency: str = "USD"
+    # Neutrality guards at approval: keywords, campaign period (db.posts.guards).
+    guards: GuardRules = field(default_factory=GuardRules)
 
     @classmethod
     def of(cls, settings: DeploymentSettings) -> Settings:
@@ -35,4 +38,5 @@ class Settings:
             template_price=float(getattr(settings, f"whatsapp_price_{category}")),
             template_category=category,
             currency=settings.whatsapp_price_currency,
+            guards=GuardRules.of(settings),
         )

@@ -10,11 +10,10 @@ from sqlmodel import Session
 from bot.conversation import choices
 from bot.conversation.config import Settings
 from bot.conversation.people import admin_of, admin_opd, tell_admins
-from bot.conversation.replies import Button, Outcome, Person, Reply, one, say
-from bot.texts import Markup
+from bot.conversation.replies import Button, Outcome, Person, one, say
+from bot.conversation.review import notice
 from db.accounts.admins import reachable_admins
 from db.accounts.chat_state import clear_state, get_state, set_state
-from db.delivery.whatsapp import template_estimate
 from db.errors import GaungError, Invalid
 from db.models import Role
 from db.posts.lifecycle import MAX_CAPTION, check_url, detect_platform, submit_post
@@ -92,66 +91,8 @@ def pressed(
     except GaungError as exc:
         return one(say(person, "submit.duplicate", detail=exc.message), replace=True)
     assert post.id is not None
-    shown = f"{post.caption}\n\n" if post.caption else ""
-    # The texts for reviewers name no network: one reply serves each reviewer's channels.
-    review = Reply(
-        Markup(
-            say(
-                person,
-                "review.new",
-                id=post.id,
-                opd=opd.nama,
-                platform=say(person, f"platform.{post.platform}"),
-                caption=shown,
-                url=post.url,
-            )
-            + cost_line(session, person, opd.id, settings)
-        ),
-        (
-            (
-                Button(
-                    say(person, "button.approve_all"),
-                    choices.encode(choices.REVIEW, choices.APPROVE_ALL, post.id),
-                ),
-            ),
-            (
-                Button(
-                    say(person, "button.approve_own", opd=opd.nama),
-                    choices.encode(choices.REVIEW, choices.APPROVE_OWN, post.id),
-                ),
-            ),
-            (
-                Button(
-                    say(person, "button.reject"),
-                    choices.encode(choices.REVIEW, choices.REJECT_POST, post.id),
-                ),
-            ),
-        ),
-    )
+    # The review notice (and its guards' warnings) is the review step's: one place for it.
+    review = notice(session, person, post, settings)
     result = one(say(person, "submit.done", id=post.id), replace=True)
     result.notices = tell_admins(session, reachable_admins(session, role=Role.DISKOMINFO), review)
     return result
-
-
-def cost_line(session: Session, person: Person, opd_id: int | None, settings: Settings) -> Markup:
-    """What approving would cost on WhatsApp: the templates it needs (ASN reached there outside
-    their 24-hour window) at the configured price; nothing when it needs none."""
-    everyone = template_estimate(session, None, preferred=settings.preferred_channel)
-    if not everyone:
-        return Markup("")
-    own = template_estimate(
-        session, [opd_id] if opd_id is not None else None, preferred=settings.preferred_channel
-    )
-    return Markup(
-        "\n\n"
-        + say(
-            person,
-            "review.cost",
-            all=everyone,
-            own=own,
-            cost_all=f"{everyone * settings.template_price:.2f}",
-            cost_own=f"{own * settings.template_price:.2f}",
-            currency=settings.currency,
-            category=settings.template_category,
-        )
-    )

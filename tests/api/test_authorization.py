@@ -86,7 +86,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
         "opd_scoped", body={"url": "https://www.instagram.com/p/{n}/", "opd": "DINKES"}
     ),
     ("GET", "/api/v1/posts/{post_id}"): Policy("opd_scoped"),
-    ("POST", "/api/v1/posts/{post_id}/approve"): Policy("diskominfo"),
+    ("POST", "/api/v1/posts/{post_id}/approve"): Policy("diskominfo", body={"neutral": True}),
     ("POST", "/api/v1/posts/{post_id}/reject"): Policy("diskominfo", body={"reason": "uji"}),
     ("POST", "/api/v1/posts/{post_id}/cancel"): Policy("diskominfo"),
     ("GET", "/api/v1/opd/{kode}/asn"): Policy("opd_scoped"),

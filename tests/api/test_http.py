@@ -160,11 +160,12 @@ def test_posts_lifecycle_over_http(client: TestClient, engine: Engine) -> None:
         == 409
     )
     assert client.post(f"/api/v1/posts/{post['id']}/approve", headers=opd_key).status_code == 403
-    approved = client.post(
-        f"/api/v1/posts/{post['id']}/approve", json={"targets": ["DINKES"]}, headers=admin
-    )
+    approve = f"/api/v1/posts/{post['id']}/approve"
+    untick = client.post(approve, json={"targets": ["DINKES"]}, headers=admin)
+    assert untick.status_code == 422 and "konfirmasi netralitas" in untick.json()["detail"]
+    approved = client.post(approve, json={"targets": ["DINKES"], "neutral": True}, headers=admin)
     assert approved.status_code == 200 and approved.json()["queued"] == 2
-    assert client.post(f"/api/v1/posts/{post['id']}/approve", headers=admin).status_code == 409
+    assert client.post(approve, json={"neutral": True}, headers=admin).status_code == 409
 
     listing = client.get("/api/v1/posts", params={"status": "approved"}, headers=admin).json()
     assert [p["id"] for p in listing["items"]] == [post["id"]] and listing["total"] == 1

@@ -84,6 +84,8 @@ def test_two_hundred_asn_end_to_end(
     submitter.press(submitter.messages()[-1], "Ajukan")
     review = kominfo.wait_message(2, timeout=20)
     kominfo.press(review, "semua OPD")
+    tg.wait_for(lambda: "Konfirmasi netralitas" in kominfo.messages()[-1].text)
+    kominfo.press(kominfo.messages()[-1], "Ya, netral")  # the neutrality tick
 
     def posts_of(chat: Chat) -> list[int]:
         return [m.message_id for m in chat.messages() if "Unggahan baru" in m.text]

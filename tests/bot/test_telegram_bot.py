@@ -160,6 +160,11 @@ def test_submission_review_broadcast_and_taps(
     review = kominfo.wait_message(2)
     assert "Posyandu serentak" in review.text and "instagram.com/p/Cgaung1" in review.text
     kominfo.press(review, "semua OPD")
+    # The neutrality tick, on the review message itself, before anything is queued.
+    tg.wait_for(lambda: "Konfirmasi netralitas" in kominfo.messages()[-1].text)
+    tick = kominfo.messages()[-1]
+    assert [b["text"] for b in tick.buttons()] == ["✅ Ya, netral", "Kembali"]
+    kominfo.press(tick, "Ya, netral")
     tg.wait_for(lambda: "disetujui" in kominfo.messages()[-1].text.lower())
     told = opd_admin.wait_message(len(opd_admin.messages()) + 1)
     assert "disetujui Diskominfo" in told.text

@@ -529,7 +529,10 @@ def test_admins_submit_and_approve_on_whatsapp_seeing_the_cost(
     assert "https://instagram.com/p/wa-admin" in review.text()
     assert "1 pesan templat" in review.text() and "USD 0.04" in review.text()
     assert all(len(b["title"]) <= 20 for b in review.buttons())
-    kominfo.press(review, "semua")
+    tick = kominfo.press(review, "semua")
+    assert "Konfirmasi netralitas" in tick.text()
+    assert [b["title"] for b in tick.buttons()] == ["✅ Ya, netral", "Kembali"]
+    kominfo.press(tick, "Ya, netral")
     got = reader.wait(1)
     assert got.type == "template"
     assert "disetujui" in opd_admin.wait(5).text().lower()

@@ -56,7 +56,11 @@ def test_a_submission_reaches_every_reviewer_and_approval_tells_the_submitter(
     assert own == f"a:{post.id}:own"
 
     assert only(do(session, tg(900), Pressed(own))).text == "Perintah ini khusus admin."
-    approved = do(session, tg(801), Pressed(own))
+    asked = only(do(session, tg(801), Pressed(own)))
+    assert asked.text.startswith(f"Konfirmasi netralitas unggahan #{post.id}") and asked.replace
+    session.refresh(post)
+    assert post.status == PostStatus.SUBMITTED  # nothing queued before the tick
+    approved = do(session, tg(801), Pressed(data(asked, "Ya, netral")))
     assert only(approved).text == f"✅ Unggahan #{post.id} disetujui; 1 pesan masuk antrean."
     session.refresh(post)
     assert post.status == PostStatus.APPROVED and not post.target_all
@@ -108,7 +112,8 @@ def test_taps_are_recorded_once_and_ask_for_a_redraw(session: Session) -> None:
     asn = add_asn(session, opd="DINKES")
     register(session, asn, external_id="77")
     review = submit(session, "https://instagram.com/p/t", "t").notices[0].reply
-    do(session, tg(800), Pressed(data(review, "semua OPD")))
+    asked = only(do(session, tg(800), Pressed(data(review, "semua OPD"))))
+    do(session, tg(800), Pressed(data(asked, "Ya, netral")))
     post = session.exec(select(Post)).one()
     assert post.id is not None
     delivery = delivery_of(session, post.id, asn)
