@@ -36,6 +36,7 @@ from bot.channels.base import (
     Misconfigured,
     OutgoingPost,
     RateLimited,
+    RecipientRateLimited,
     Rejected,
     SendError,
     Transient,
@@ -93,6 +94,7 @@ class Stats:
     failed: int = 0
     retried: int = 0
     rate_limited: int = 0
+    recipient_limited: int = 0  # deliveries put back for one recipient's limit (131056)
     outages: int = 0
     reminded: int = 0
     inflight_peak: int = 0
@@ -251,6 +253,13 @@ class Broadcaster:
             message_id = await channel.send_post(_message(item, item.chat_id, now=self.clock()))
         except Deferred as exc:  # this message only (a full WhatsApp tier): the channel goes on
             return Outcome(item.id, "deferred", error=exc.reason, next_attempt_at=exc.until)
+        except RecipientRateLimited as exc:
+            # One person's limit (WhatsApp's pair rate): pausing the number would hold up
+            # everyone else for one recipient. Only this delivery waits; spends no attempt.
+            self._channel_ok(item.channel)
+            until = self.clock() + timedelta(seconds=exc.retry_after)
+            self.stats.recipient_limited += 1
+            return Outcome(item.id, "deferred", error=exc.reason, next_attempt_at=until)
         except RateLimited as exc:
             pacer.on_rate_limited(exc.retry_after)
             until = self.clock() + timedelta(seconds=exc.retry_after)
@@ -366,6 +375,8 @@ class Broadcaster:
             await self.channels[item.channel].send_post(
                 _message(item, item.chat_id, reminder=True, now=self.clock())
             )
+        except RecipientRateLimited:  # this person only: the reminder waits for a later round
+            return False
         except RateLimited as exc:
             pacer.on_rate_limited(exc.retry_after)
             return False

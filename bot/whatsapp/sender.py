@@ -29,6 +29,7 @@ from bot.channels.base import (
     Misconfigured,
     OutgoingPost,
     RateLimited,
+    RecipientRateLimited,
     Rejected,
     SendError,
     Transient,
@@ -62,11 +63,11 @@ MISCONFIGURED = {
 TRANSIENT = {1, 2, 131000, 131016, 133004}
 
 
-class PairRateLimited(RateLimited):
+class PairRateLimited(RecipientRateLimited):
     """131056: too many messages to this one user; the number itself may go on.
 
-    A ``RateLimited`` so a broadcaster that knows only the base kinds still waits; one that
-    paces per recipient can delay just this delivery by ``retry_after`` instead.
+    A ``RecipientRateLimited``: the broadcaster delays just this delivery by ``retry_after``
+    and keeps sending to others (a caller that knows only ``RateLimited`` still waits).
     """
 
 
