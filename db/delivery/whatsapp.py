@@ -71,6 +71,20 @@ def reserve_reach(
     return None
 
 
+def last_inbound_of(session: Session, chat_id: str) -> datetime | None:
+    """When the WhatsApp user at ``chat_id`` last wrote to the number (None: never, or not
+    known here): whether free-form text can still reach them or only a template can."""
+    identity = table(ChatIdentity)
+    rows = session.connection().execute(
+        core_select(identity.c.last_inbound_at).where(
+            identity.c.channel == CHANNEL,
+            (identity.c.chat_id == chat_id) | (identity.c.external_id == chat_id),
+        )
+    )
+    times = [moment for (moment,) in rows if moment is not None]
+    return max(times) if times else None
+
+
 def reached_today(session: Session, *, now: datetime | None = None) -> int:
     """Unique recipients reached outside a window in the last 24 hours."""
     delivery = table(Delivery)
