@@ -16,13 +16,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, func, text, update
+from sqlalchemy import ColumnElement, bindparam, func, text, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from db.delivery.outbox import mark_failed, reachable_identity_subquery
-from db.models import Asn, ChatIdentity, Delivery, DeliveryStatus, Post, PostStatus, table
+from db.models import (
+    Asn,
+    ChatIdentity,
+    Delivery,
+    DeliveryStatus,
+    Opd,
+    Post,
+    PostStatus,
+    table,
+)
 from db.types import utcnow
 
 CHANNEL = "whatsapp"
@@ -225,6 +235,67 @@ def billed(session: Session, post_id: int) -> Billed:
     )
     by_category = {str(k or "?"): int(v) for k, v in rows}
     return Billed(sum(by_category.values()), by_category)
+
+
+@dataclass(frozen=True)
+class Billing:
+    """WhatsApp templates of some posts: how many went (not failed), and what Meta billed."""
+
+    templates: int  # templates sent and not failed: what the estimate prices
+    billed: Billed  # from status ``pricing``: Meta's own billing data
+
+
+def _billing_rows(
+    session: Session, where: list[ColumnElement[bool]], key: ColumnElement[Any] | None
+) -> dict[Any, Billing]:
+    """Billing grouped by ``key`` (None: one group, under the key None)."""
+    delivery = table(Delivery)
+    conn = session.connection()
+    keys: list[ColumnElement[Any]] = [key] if key is not None else []
+    sent = delivery.c.template_at.is_not(None) & (delivery.c.status != DeliveryStatus.FAILED)
+    mine = [delivery.c.channel == CHANNEL, *where]
+    templates: dict[Any, int] = {}
+    for row in conn.execute(core_select(*keys, func.count()).where(sent, *mine).group_by(*keys)):
+        templates[row[0] if keys else None] = int(row[-1])
+    categories: dict[Any, dict[str, int]] = {}
+    billed_rows = conn.execute(
+        core_select(*keys, delivery.c.pricing_category, func.count())
+        .where(delivery.c.billable.is_(True), *mine)
+        .group_by(*keys, delivery.c.pricing_category)
+    )
+    for row in billed_rows:
+        group = categories.setdefault(row[0] if keys else None, {})
+        group[str(row[-2] or "?")] = int(row[-1])
+    found: dict[Any, Billing] = {}
+    for k in set(templates) | set(categories):
+        by_category = categories.get(k, {})
+        found[k] = Billing(templates.get(k, 0), Billed(sum(by_category.values()), by_category))
+    return found
+
+
+def billing_by_post(session: Session, post_ids: Sequence[int]) -> dict[int, Billing]:
+    """Each post's WhatsApp templates and Meta-billed messages (posts with none are absent)."""
+    if not post_ids:
+        return {}
+    delivery = table(Delivery)
+    found = _billing_rows(session, [delivery.c.post_id.in_(list(post_ids))], delivery.c.post_id)
+    return {int(k): v for k, v in found.items() if isinstance(k, int)}
+
+
+def billing_in_window(
+    session: Session, start: datetime, end: datetime, *, opd_kodes: Sequence[str] | None = None
+) -> Billing:
+    """The participation report's scope (posts approved in ``[start, end)``, ASN of these OPDs
+    by code): templates sent and what Meta billed for them."""
+    delivery, post, opd = table(Delivery), table(Post), table(Opd)
+    approved = (
+        core_select(post.c.id).where(post.c.approved_at >= start, post.c.approved_at < end)
+    ).scalar_subquery()
+    where: list[ColumnElement[bool]] = [delivery.c.post_id.in_(approved)]
+    if opd_kodes is not None:
+        codes = core_select(opd.c.id).where(opd.c.kode.in_(list(opd_kodes))).scalar_subquery()
+        where.append(delivery.c.opd_id.in_(codes))
+    return _billing_rows(session, where, None).get(None) or Billing(0, Billed(0, {}))
 
 
 def template_estimate(
