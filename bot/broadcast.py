@@ -152,7 +152,7 @@ class Broadcaster:
         # At least a second of sends claimed ahead at low rates (a claim is a durable write,
         # which on a busy server can outlast a smaller buffer and leave slots unused), a fifth
         # of a second at high rates; never so much that one worker holds a whole broadcast.
-        ahead = max(int(rate * 0.2), min(int(rate), 32))
+        ahead = max(int(rate * 0.2), min(int(rate), 160))
         self.max_inflight = self.config.max_inflight or max(8, min(256, ahead + 4))
 
     # -- the loop ---------------------------------------------------------------------------

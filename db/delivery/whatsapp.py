@@ -92,22 +92,29 @@ def reserve_reach_many(
         ).all()
     )
     since = now - WINDOW
+    in_window = (delivery.c.channel == CHANNEL) & (delivery.c.template_at > since)
     recent = (
         core_select(delivery.c.identity_id, func.max(delivery.c.template_at).label("last"))
-        .where(delivery.c.channel == CHANNEL, delivery.c.template_at > since)
+        .where(in_window)
         .group_by(delivery.c.identity_id)
         .subquery()
     )
     wanted = {i for i in identity_of.values() if i is not None}
     reached_set: set[int] = set()
-    if wanted:
+    if wanted:  # straight on the rows (not through the grouped subquery): an index lookup
         reached_set = {
             int(i)
             for (i,) in conn.execute(
-                core_select(recent.c.identity_id).where(recent.c.identity_id.in_(wanted))
+                core_select(delivery.c.identity_id)
+                .distinct()
+                .where(in_window, delivery.c.identity_id.in_(wanted))
             )
         }
-    reached = int(conn.execute(core_select(func.count()).select_from(recent)).scalar_one())
+    reached = int(
+        conn.execute(
+            core_select(func.count(func.distinct(delivery.c.identity_id))).where(in_window)
+        ).scalar_one()
+    )
     oldest: datetime | None = None
     answers: dict[int, datetime | None] = {}
     admitted: list[int] = []
