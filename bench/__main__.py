@@ -34,6 +34,7 @@ BENCHMARKS = [
     "pace",
     "whatsapp_status",
     "whatsapp_broadcast",
+    "whatsapp_both",
 ]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).resolve().parent.parent
