@@ -111,7 +111,7 @@ def engine_run(
             make_engine(url), f"https://instagram.com/p/wa{rate:.0f}", ""
         )
         engine = make_engine(url)
-        deadline = began + max(60.0, 4 * goal)
+        deadline = began + max(240.0, 4 * goal)
         while True:
             with session_scope(engine, readonly=True) as session:
                 counts = status_counts(session, post_id)
@@ -133,13 +133,17 @@ def engine_run(
     requests = sum(calls.values())
     throttled = calls.get("130429", 0)
     share = 100 * throttled / requests if requests else 0.0
-    lost = queued - stats["users_with_messages"]
+    # Recorded sent, but no message at the emulator (a run cut at the deadline leaves rows
+    # unfinished: those are counted apart, not as lost).
+    unfinished = queued - done
+    lost = max(0, counts.get("sent", 0) - stats["users_with_messages"])
     dupes = stats["users_with_duplicates"]
-    met = wall <= goal and share <= 0.5 and lost == 0 and dupes == 0
+    met = wall <= goal and share <= 0.5 and lost == 0 and dupes == 0 and unfinished == 0
     line = (
         f"| {name} | {rate:,.0f}/s | {queued:,} | {wall:.1f} s | {goal:.1f} s | {requests:,} | "
         f"{throttled} ({share:.2f} %) | {counts.get('sent', 0):,} | {counts.get('failed', 0)} | "
-        f"{lost} | {dupes} | {cpu_worker:.1f} s ({1000 * cpu_worker / max(1, queued):.2f} ms) | "
+        f"{lost} | {dupes} | {unfinished} | "
+        f"{cpu_worker:.1f} s ({1000 * cpu_worker / max(1, done):.2f} ms) | "
         f"{cpu_emulator:.1f} s | {load:.1f} | {'yes' if met else 'NO'} |"
     )
     print(line, stats, flush=True)
@@ -161,7 +165,9 @@ def run() -> list[str]:
         "every rate sends a new post to the same 8,000 (the second post's templates reach people "
         "already counted in the tier today). Time from approval to the last delivery recorded. "
         "Target: ≤ 1.05 × the rate-implied time (105 s at 80/s, 8.4 s at 1,000/s; the issue "
-        "says 10 s), 130429 ≤ 0.5 % of requests, none lost or duplicated. PostgreSQL runs "
+        "says 10 s), 130429 ≤ 0.5 % of requests, none lost or duplicated (lost: recorded sent "
+        "without a message at the emulator; unfinished: not sent when the run was stopped at its "
+        "deadline, 4 × the target or 240 s). PostgreSQL runs "
         "durable (fsync, synchronous commit on: `bench/databases.py`). The pace aims at 96 % of "
         "the configured rate (`db/delivery/pace.py` CAP), so 8,000 at 80/s cannot take less "
         "than 104.2 s. CPU: what the worker and the emulator processes spent during the run "
@@ -169,8 +175,8 @@ def run() -> list[str]:
         "ran — other sessions share the machine.",
         "",
         "| engine | rate | deliveries | wall | target | requests | 130429 | sent | failed | "
-        "lost | duplicated | worker CPU | emulator CPU | load | target met |",
-        "|" + " --- |" * 15,
+        "lost | duplicated | unfinished | worker CPU | emulator CPU | load | target met |",
+        "|" + " --- |" * 16,
     ]
     with fresh_databases(engines) as urls:
         for name, url in urls.items():
