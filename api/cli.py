@@ -486,6 +486,7 @@ def report(
 ) -> None:
     """Partisipasi per OPD."""
     from api.schemas import ParticipationReport
+    from api.whatsapp_cost import participation_billing
     from db.reporting.exports import to_csv, to_xlsx
     from db.reporting.participation import participation
     from db.reporting.window import resolve_window
@@ -504,6 +505,7 @@ def report(
             opd_ids=opd_ids,  # type: ignore[arg-type]
             status=status,
         )
+        billing = participation_billing(session, result, cfg) if fmt == "json" else None
     if fmt == "xlsx":
         data = to_xlsx(result, cfg.tz)
         target = output or Path(f"partisipasi-{window.start.astimezone(cfg.tz):%Y%m%d}.xlsx")
@@ -512,7 +514,8 @@ def report(
         return
     if fmt == "json":
         text = json.dumps(
-            ParticipationReport.of(result, cfg.tz).model_dump(mode="json"), ensure_ascii=False
+            ParticipationReport.of(result, cfg.tz, billing).model_dump(mode="json"),
+            ensure_ascii=False,
         )
         text += "\n"
     elif fmt == "csv":

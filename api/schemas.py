@@ -154,15 +154,22 @@ class ParticipationReport(Model):
         "oleh ASN",
         examples=[LABELS],
     )
+    whatsapp: WhatsAppBilling | None = Field(
+        default=None,
+        description="Biaya WhatsApp dalam cakupan laporan: perkiraan dan yang ditagih Meta",
+    )
 
     @classmethod
-    def of(cls, report: Participation, tz: ZoneInfo) -> ParticipationReport:
+    def of(
+        cls, report: Participation, tz: ZoneInfo, whatsapp: dict[str, object] | None = None
+    ) -> ParticipationReport:
         return cls(
             start=_when(report.window.start, tz) if report.window else None,
             end=_when(report.window.end, tz) if report.window else None,
             opd=[OpdParticipation.of_row(r) for r in report.rows],
             total=ParticipationCounts.of(report.total),
             labels=LABELS,
+            whatsapp=WhatsAppBilling.model_validate(whatsapp) if whatsapp else None,
         )
 
 
@@ -413,6 +420,25 @@ class WhatsAppCost(Model):
     billed_messages: int = Field(ge=0, examples=[0])
     billed_by_category: dict[str, int] = Field(examples=[{}])
     billed_cost: float = Field(ge=0, examples=[0.0])
+    billed_source: str = Field(
+        default="", description="Asal angka billed_*: data tagihan Meta (status pricing)"
+    )
+
+
+class WhatsAppBilling(Model):
+    """WhatsApp's cost over a participation report's scope: templates sent (not failed) and
+    their estimate, beside what Meta billed (``billed_*``: the status webhooks' ``pricing``,
+    counted per category and priced with ``GAUNG_WHATSAPP_PRICE_*``). Over every ASN of the
+    report's OPDs, whatever the ``status`` filter."""
+
+    template_messages: int = Field(ge=0, examples=[1200])
+    estimated_cost: float = Field(ge=0, examples=[49.32])
+    category: str = Field(examples=["marketing"])
+    currency: str = Field(examples=["USD"])
+    billed_messages: int = Field(ge=0, examples=[1180])
+    billed_by_category: dict[str, int] = Field(examples=[{"marketing": 1180}])
+    billed_cost: float = Field(ge=0, examples=[48.5])
+    billed_source: str = Field(description="Asal angka billed_*: data tagihan Meta")
 
 
 class PostDetail(PostOut):

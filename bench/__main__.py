@@ -35,6 +35,7 @@ BENCHMARKS = [
     "whatsapp_status",
     "whatsapp_broadcast",
     "faults",
+    "whatsapp_both",
 ]
 RESULTS = Path(__file__).with_name("RESULTS.md")
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,13 +1,19 @@
-"""Issue 13's figure: one post to 8,000 ASN on WhatsApp at the emulator's 80 messages/s.
+"""Issue 13's figures: one post to 8,000 ASN on WhatsApp at 80 messages/s and at 1,000/s.
 
-Target: at most 1.05 × 100 s, no 130429 beyond 0.5 % of requests, zero lost, zero duplicates.
+Target: at most 1.05 × 100 s at 80/s (1.05 × 8 s at the upgraded 1,000/s tier, which the issue
+rounds to 10 s), no 130429 beyond 0.5 % of requests, zero lost, zero duplicates.
 
 The emulator (``python -m bot.emulators.whatsapp``, its own process, 80/s, tier 10,000) holds
 8,000 users, none of whom wrote to the number today, so every post goes as the approved
 template; each ASN in the database is linked to one of them. ``gaung worker`` (its own process,
 ``GAUNG_WHATSAPP_RATE=80``, ``GAUNG_WHATSAPP_DAILY_LIMIT=10000``) sends the broadcast; the time
 is from approval to the last delivery recorded sent. The emulator's call log gives the 130429
-count and the messages each user holds (duplicates, lost). The 1,000/s tier is not measured.
+count and the messages each user holds (duplicates, lost). ``GAUNG_BENCH_WA_RATES`` picks the
+rates (default ``80,1000``; the emulator's throughput and ``GAUNG_WHATSAPP_RATE`` alike).
+
+The machine is shared: beside the wall time each row gives the CPU seconds the worker and the
+emulator spent (``/proc``), and the load average while it ran, so a row measured on a busy
+machine says so.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from db.roster.synthetic import import_synthetic_roster
 
 ASN = int(os.environ.get("GAUNG_BENCH_WA_ASN", "8000"))
 RATE = 80.0
+RATES = tuple(float(r) for r in os.environ.get("GAUNG_BENCH_WA_RATES", "80,1000").split(","))
 TARGET = 1.05 * ASN / RATE
 TOKEN = "EAAG-BENCH-TOKEN"
 PHONE_ID = "106540352242922"
@@ -52,13 +59,29 @@ def populate(url: str) -> None:
     engine.dispose()
 
 
-def worker(url: str, emulator: EmulatorProcess, folder: Path) -> subprocess.Popen[bytes]:
+def target(rate: float) -> float:
+    return 1.05 * ASN / rate
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a live process has spent (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def worker(
+    url: str, emulator: EmulatorProcess, folder: Path, rate: float = RATE
+) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "GAUNG_DATABASE_URL": url,
         "GAUNG_WHATSAPP_TOKEN": TOKEN,
         "GAUNG_WHATSAPP_PHONE_ID": PHONE_ID,
         "GAUNG_WHATSAPP_API_URL": emulator.url,
-        "GAUNG_WHATSAPP_RATE": str(RATE),
+        "GAUNG_WHATSAPP_RATE": str(rate),
         "GAUNG_WHATSAPP_DAILY_LIMIT": "10000",
     }
     env.pop("GAUNG_TELEGRAM_TOKEN", None)
@@ -68,19 +91,27 @@ def worker(url: str, emulator: EmulatorProcess, folder: Path) -> subprocess.Pope
     )
 
 
-def engine_run(name: str, url: str, folder: Path) -> str:
-    populate(url)
+def engine_run(
+    name: str, url: str, folder: Path, rate: float = RATE, *, seeded: bool = False
+) -> str:
+    if not seeded:
+        populate(url)
+    goal = target(rate)
     emulator = EmulatorProcess(
-        token=TOKEN, phone_id=PHONE_ID, rate=RATE, messaging_limit=10000, pair_rate=1, pair_burst=5
+        token=TOKEN, phone_id=PHONE_ID, rate=rate, messaging_limit=10000, pair_rate=1, pair_burst=5
     )
     try:
         emulator.op("add_users", count=ASN)
-        process = worker(url, emulator, folder)
+        process = worker(url, emulator, folder, rate)
         time.sleep(3)  # the worker starts (imports, connects) before the clock starts
+        cpu_before = cpu_seconds(process.pid), cpu_seconds(emulator.pid)
+        load_before = os.getloadavg()[0]
         began = time.perf_counter()
-        post_id, queued = approve_for_everyone(make_engine(url), "https://instagram.com/p/wa", "")
+        post_id, queued = approve_for_everyone(
+            make_engine(url), f"https://instagram.com/p/wa{rate:.0f}", ""
+        )
         engine = make_engine(url)
-        deadline = began + 4 * TARGET
+        deadline = began + max(240.0, 4 * goal)
         while True:
             with session_scope(engine, readonly=True) as session:
                 counts = status_counts(session, post_id)
@@ -89,6 +120,9 @@ def engine_run(name: str, url: str, folder: Path) -> str:
                 break
             time.sleep(0.2)
         wall = time.perf_counter() - began
+        cpu_worker = cpu_seconds(process.pid) - cpu_before[0]
+        cpu_emulator = cpu_seconds(emulator.pid) - cpu_before[1]
+        load = (load_before + os.getloadavg()[0]) / 2
         process.terminate()
         process.wait(timeout=60)
         stats = emulator.op("stats")
@@ -99,13 +133,18 @@ def engine_run(name: str, url: str, folder: Path) -> str:
     requests = sum(calls.values())
     throttled = calls.get("130429", 0)
     share = 100 * throttled / requests if requests else 0.0
-    lost = queued - stats["users_with_messages"]
+    # Recorded sent, but no message at the emulator (a run cut at the deadline leaves rows
+    # unfinished: those are counted apart, not as lost).
+    unfinished = queued - done
+    lost = max(0, counts.get("sent", 0) - stats["users_with_messages"])
     dupes = stats["users_with_duplicates"]
-    met = wall <= TARGET and share <= 0.5 and lost == 0 and dupes == 0
+    met = wall <= goal and share <= 0.5 and lost == 0 and dupes == 0 and unfinished == 0
     line = (
-        f"| {name} | {queued:,} | {wall:.1f} s | {TARGET:.0f} s | {requests:,} | "
+        f"| {name} | {rate:,.0f}/s | {queued:,} | {wall:.1f} s | {goal:.1f} s | {requests:,} | "
         f"{throttled} ({share:.2f} %) | {counts.get('sent', 0):,} | {counts.get('failed', 0)} | "
-        f"{lost} | {dupes} | {'yes' if met else 'NO'} |"
+        f"{lost} | {dupes} | {unfinished} | "
+        f"{cpu_worker:.1f} s ({1000 * cpu_worker / max(1, done):.2f} ms) | "
+        f"{cpu_emulator:.1f} s | {load:.1f} | {'yes' if met else 'NO'} |"
     )
     print(line, stats, flush=True)
     return line
@@ -117,21 +156,30 @@ def run() -> list[str]:
     )
     folder = Path(tempfile.mkdtemp(prefix="gaung-wa-broadcast-"))
     lines = [
-        "## WhatsApp broadcast at 80 messages/s (issue 13)",
+        "## WhatsApp broadcast at 80 and 1,000 messages/s (issue 13)",
         "",
         f"{ASN:,} ASN, every one outside the 24-hour window (all templates, each reserved "
-        "against the messaging-limit tier in the database first); `gaung worker` and the "
-        "WhatsApp emulator (80/s, tier 10,000, pair limit 1/s with bursts of 5) in their own "
-        "processes on the same 2-core machine. Time from approval to the last delivery "
-        f"recorded. Target: ≤ {TARGET:.0f} s, 130429 ≤ 0.5 % of requests, none lost or "
-        "duplicated. PostgreSQL is the tests' throwaway cluster (fsync off). The 1,000/s tier "
-        "and both channels at once are not measured.",
+        "against the messaging-limit tier in the database first, group-committed); "
+        "`gaung worker` and the WhatsApp emulator (throughput as the row says, tier 10,000, "
+        "pair limit 1/s with bursts of 5) in their own processes on the same 2-core machine; "
+        "every rate sends a new post to the same 8,000 (the second post's templates reach people "
+        "already counted in the tier today). Time from approval to the last delivery recorded. "
+        "Target: ≤ 1.05 × the rate-implied time (105 s at 80/s, 8.4 s at 1,000/s; the issue "
+        "says 10 s), 130429 ≤ 0.5 % of requests, none lost or duplicated (lost: recorded sent "
+        "without a message at the emulator; unfinished: not sent when the run was stopped at its "
+        "deadline, 4 × the target or 240 s). PostgreSQL runs "
+        "durable (fsync, synchronous commit on: `bench/databases.py`). The pace aims at 96 % of "
+        "the configured rate (`db/delivery/pace.py` CAP), so 8,000 at 80/s cannot take less "
+        "than 104.2 s. CPU: what the worker and the emulator processes spent during the run "
+        "(ms per delivery for the worker); load: the 1-minute load average (2 cores) while it "
+        "ran — other sessions share the machine.",
         "",
-        "| engine | deliveries | wall | target | requests | 130429 | sent | failed | lost | "
-        "duplicated | target met |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| engine | rate | deliveries | wall | target | requests | 130429 | sent | failed | "
+        "lost | duplicated | unfinished | worker CPU | emulator CPU | load | target met |",
+        "|" + " --- |" * 16,
     ]
     with fresh_databases(engines) as urls:
         for name, url in urls.items():
-            lines.append(engine_run(name, url, folder))
+            for k, rate in enumerate(RATES):
+                lines.append(engine_run(name, url, folder, rate, seeded=k > 0))
     return lines

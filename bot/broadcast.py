@@ -36,6 +36,7 @@ from bot.channels.base import (
     Misconfigured,
     OutgoingPost,
     RateLimited,
+    RecipientRateLimited,
     Rejected,
     SendError,
     Transient,
@@ -93,6 +94,7 @@ class Stats:
     failed: int = 0
     retried: int = 0
     rate_limited: int = 0
+    recipient_limited: int = 0  # deliveries put back for one recipient's limit (131056)
     outages: int = 0
     reminded: int = 0
     inflight_peak: int = 0
@@ -115,6 +117,15 @@ def _message(
 
 
 CLAIM_RETRY = 1.0  # s between claims while the database does not answer
+
+
+def window_for(rate: float) -> int:
+    """Sends one channel keeps claimed ahead: at least a second's worth at low rates (a claim
+    is a durable write, which on a busy server can outlast a smaller buffer and leave slots
+    unused), a fifth of a second at high rates; never so much that one worker holds a whole
+    broadcast."""
+    ahead = max(int(rate * 0.2), min(int(rate), 32))
+    return max(8, min(256, ahead + 4))
 
 
 class Broadcaster:
@@ -149,12 +160,14 @@ class Broadcaster:
         self._inflight = 0
         self.live_workers = 1
         self._tasks: set[asyncio.Task[None]] = set()
-        rate = max(rates[name] for name in self.channels)
-        # At least a second of sends claimed ahead at low rates (a claim is a durable write,
-        # which on a busy server can outlast a smaller buffer and leave slots unused), a fifth
-        # of a second at high rates; never so much that one worker holds a whole broadcast.
-        ahead = max(int(rate * 0.2), min(int(rate), 32))
-        self.max_inflight = self.config.max_inflight or max(8, min(256, ahead + 4))
+        # Each channel has its own window of claimed sends: with one window shared, the rows of
+        # the channel that came first in the outbox filled it, and a post to people on both
+        # channels went out one channel after the other instead of both at once.
+        self._inflight_by = dict.fromkeys(self.channels, 0)
+        self.max_inflight_by = {
+            name: self.config.max_inflight or window_for(rates[name]) for name in self.channels
+        }
+        self.max_inflight = max(self.max_inflight_by.values())
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -172,13 +185,16 @@ class Broadcaster:
                 # Top up in batches, once half the window has gone out: a claim is a write
                 # transaction, and topping up a few rows as each send finished meant ~100
                 # claims/s at 1,000/s (13 % of the worker's CPU; 7 % in batches).
-                room = self.max_inflight * 2 - self._inflight
-                full = room < self.max_inflight
-                if full or self._paused():
-                    await self._sleep(stop, 0.01 if full else 0.1)
+                rooms = {
+                    name: self.max_inflight_by[name] * 2 - self._inflight_by[name]
+                    for name in self.channels
+                }
+                rooms = {n: r for n, r in rooms.items() if r >= self.max_inflight_by[n]}
+                if not rooms or self._paused():
+                    await self._sleep(stop, 0.1 if self._paused() else 0.01)
                     continue
                 try:
-                    claimed = await asyncio.to_thread(self._claim, room)
+                    claimed = await asyncio.to_thread(self._claim, rooms)
                 except Exception as exc:
                     # The database away (restarting, failing over): wait and claim again, as
                     # the flush, renew and heartbeat loops do, rather than end the worker.
@@ -191,6 +207,7 @@ class Broadcaster:
                 for item in claimed:
                     self._held.add(item.id)
                     self._inflight += 1
+                    self._inflight_by[item.channel] += 1
                     task = asyncio.create_task(self._send(item))
                     self._tasks.add(task)
                     task.add_done_callback(self._tasks.discard)
@@ -216,29 +233,35 @@ class Broadcaster:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=seconds)
 
-    def _claim(self, room: int) -> list[Claimed]:
+    def _claim(self, rooms: dict[str, int]) -> list[Claimed]:
+        """Top up each channel with room in its window, in one transaction."""
         now = self.clock()
-        channels = [name for name, pacer in self.pacers.items() if pacer.paused_for() <= 0]
+        channels = [name for name in rooms if self.pacers[name].paused_for() <= 0]
+        if not channels:
+            return []
+        limits: dict[str, int] = {}
+        for name in channels:
+            # No more than can go out well within the lease at the rate the channel has now.
+            rate = self.pacers[name].rate
+            lease = int(rate * self.config.lease.total_seconds() / 2) - self._inflight_by[name]
+            limits[name] = max(1, min(rooms[name], lease, int(rate / 2) + 1))
         if any(name in self._probing for name in channels):
             if self._inflight:  # a probe is out: wait for its answer
                 return []
-            room = 1
-        if not channels:
-            return []
-        # Claim no more than can go out well within the lease at the rate the bot has now.
-        rate = max(p.rate for p in self.pacers.values())
-        within_lease = int(rate * self.config.lease.total_seconds() / 2) - self._inflight
-        per_batch = max(1, min(room, within_lease, int(rate / 2) + 1))
+            limits = {"": 1}  # one probe, from whichever channel is due first
         with session_scope(self.engine) as session:
-            return claim_due(
-                session,
-                worker=self.worker_id,
-                limit=per_batch,
-                now=now,
-                lease=self.config.lease,
-                post_id=self.post_id,
-                channels=channels,
-            )
+            claimed: list[Claimed] = []
+            for name, limit in limits.items():
+                claimed += claim_due(
+                    session,
+                    worker=self.worker_id,
+                    limit=limit,
+                    now=now,
+                    lease=self.config.lease,
+                    post_id=self.post_id,
+                    channels=[name] if name else channels,
+                )
+            return claimed
 
     async def _send(self, item: Claimed) -> None:
         try:
@@ -248,6 +271,7 @@ class Broadcaster:
             outcome = self._retry(item, f"internal: {type(exc).__name__}")
         finally:
             self._inflight -= 1
+            self._inflight_by[item.channel] -= 1
         self._count(outcome)
         self._outcomes.append(outcome)
 
@@ -261,6 +285,13 @@ class Broadcaster:
             message_id = await channel.send_post(_message(item, item.chat_id, now=self.clock()))
         except Deferred as exc:  # this message only (a full WhatsApp tier): the channel goes on
             return Outcome(item.id, "deferred", error=exc.reason, next_attempt_at=exc.until)
+        except RecipientRateLimited as exc:
+            # One person's limit (WhatsApp's pair rate): pausing the number would hold up
+            # everyone else for one recipient. Only this delivery waits; spends no attempt.
+            self._channel_ok(item.channel)
+            until = self.clock() + timedelta(seconds=exc.retry_after)
+            self.stats.recipient_limited += 1
+            return Outcome(item.id, "deferred", error=exc.reason, next_attempt_at=until)
         except RateLimited as exc:
             pacer.on_rate_limited(exc.retry_after)
             until = self.clock() + timedelta(seconds=exc.retry_after)
@@ -376,6 +407,8 @@ class Broadcaster:
             await self.channels[item.channel].send_post(
                 _message(item, item.chat_id, reminder=True, now=self.clock())
             )
+        except RecipientRateLimited:  # this person only: the reminder waits for a later round
+            return False
         except RateLimited as exc:
             pacer.on_rate_limited(exc.retry_after)
             return False

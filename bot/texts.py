@@ -194,6 +194,9 @@ ID: dict[str, str] = {
     # --- chat networks, for {kanal} ---
     # --- WhatsApp (no edits, no URL buttons beside reply buttons, at most 3 of them) ---
     "wa.more_choices": "Pilihan lainnya:",
+    # A notice sent as the notice template (the admin's 24-hour window is closed): no buttons.
+    "wa.notice_choices": "(Pilihan: {choices}. Balas pesan ini lalu ketik <b>permintaan</b> "
+    "untuk permintaan NIP, atau tindak lanjuti lewat dasbor Gaung.)",
     "kanal.telegram": "Telegram",
     "kanal.whatsapp": "WhatsApp",
     # --- daily recap and silence nudges (issue 15): OPD-level only, no person named ---

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     whatsapp_daily_limit: int = Field(default=2000, ge=0)
     whatsapp_template: str = "gaung_postingan_baru"
     whatsapp_template_language: str = "id"
+    # Issue 13: the approved utility template (one body parameter) that carries an admin
+    # notice when the admin's 24-hour window is closed (free-form would fail with 131047).
+    whatsapp_notice_template: str = "gaung_pemberitahuan"
     # Issue 13: the category Meta bills the template in (it may re-categorise a "please like
     # and share" template as marketing) and the price per delivered template in each category
     # (Indonesian rates are unconfirmed: set them from the invoice), for the cost estimate.

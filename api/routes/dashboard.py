@@ -27,6 +27,7 @@ from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep
 from api.routes.participation import EXPORTS, export
+from api.whatsapp_cost import post_billing
 from db.accounts.apikeys import authenticate
 from db.accounts.signing import (
     SESSION_TTL,
@@ -337,6 +338,7 @@ def _page_data(
         report.rows,
         key=lambda r: (r.counts.delivered == 0, -r.counts.participation_rate, r.kode),
     )
+    posts = recent_posts(session, scope.window, opd_ids=scope.opd_ids)
     people = funnel(session, report)
     published = activity(
         session,
@@ -373,7 +375,9 @@ def _page_data(
         "funnel_total": dict(zip(FUNNEL_FIELDS, total_people, strict=True)),
         "interval": interval,
         "posts_this_month": posts_approved(session, local_month(now, tz), opd_ids=scope.opd_ids),
-        "posts": recent_posts(session, scope.window, opd_ids=scope.opd_ids),
+        "posts": posts,
+        # WhatsApp's cost per post: the estimate beside what Meta billed (status ``pricing``).
+        "wa_cost": post_billing(session, [p.id for p in posts.rows], settings),
         "status_labels": STATUS_LABELS,
         "chart": chart,
         "query": scope.query(),

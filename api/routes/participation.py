@@ -11,6 +11,7 @@ from sqlmodel import Session
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
 from api.schemas import API_PROBLEMS, ParticipationReport
+from api.whatsapp_cost import participation_billing
 from db.accounts.apikeys import Principal
 from db.errors import Invalid, NotFound
 from db.reporting.exports import to_csv, to_xlsx
@@ -80,7 +81,9 @@ def get_participation(
     status: StatusQ = None,
 ) -> ParticipationReport:
     report = build_report(session, settings, principal, start, end, opd, status)
-    return ParticipationReport.of(report, settings.tz)
+    return ParticipationReport.of(
+        report, settings.tz, participation_billing(session, report, settings)
+    )
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -42,6 +42,11 @@ class RateLimited(SendError):
         self.retry_after = retry_after
 
 
+class RecipientRateLimited(RateLimited):
+    """Too many messages to this one recipient (WhatsApp 131056, the pair rate limit): only
+    this recipient waits ``retry_after``; the sender itself goes on with everyone else."""
+
+
 class Deferred(SendError):
     """Not now, and not the channel's fault: this message waits until ``until`` (a WhatsApp
     messaging-limit tier that is full for today); the channel itself keeps sending others."""

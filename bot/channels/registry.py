@@ -83,6 +83,7 @@ def whatsapp_sender(settings: Settings) -> WhatsAppChannel | None:
         api_url=settings.whatsapp_api_url,
         template=settings.whatsapp_template,
         template_language=settings.whatsapp_template_language,
+        notice_template=settings.whatsapp_notice_template,
         connections=max(16, min(256, int(settings.whatsapp_rate / 4) + 8)),
     )
 
@@ -165,7 +166,8 @@ class ChannelRegistry:
             from bot.whatsapp.render import WhatsAppOutbound
 
             self._senders.append(sender)
-            notifier.add("whatsapp", WhatsAppOutbound(sender, self.pacers["whatsapp"]))
+            outbound = WhatsAppOutbound(sender, self.pacers["whatsapp"], engine=self.engine)
+            notifier.add("whatsapp", outbound)
         return notifier
 
     async def aclose(self) -> None:

@@ -34,6 +34,7 @@ KEYWORDS = {
     "stop": "berhenti",
     "hapus": "hapus",
     "laporan": "laporan",
+    "permintaan": "permintaan",
     "dashboard": "dashboard",
 }
 

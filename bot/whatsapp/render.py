@@ -9,6 +9,10 @@ a second message. "Ask for the contact" needs no widget: the network vouches for
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from sqlalchemy import Engine
 
 from bot.channels.base import RateLimited
 from bot.conversation.replies import Reply
@@ -22,6 +26,10 @@ from bot.whatsapp.sender import (
     PairRateLimited,
     WhatsAppChannel,
 )
+from bot.whatsapp.webhook import window_open
+from db.delivery.whatsapp import last_inbound_of
+from db.engine import session_scope
+from db.types import utcnow
 
 ELLIPSIS = "…"
 Message = tuple[str, list[tuple[str, str]]]  # body, (id, title) reply buttons
@@ -59,24 +67,62 @@ def messages(reply: Reply) -> list[Message]:
     return out
 
 
-class WhatsAppOutbound:
-    """The notifier's (and the adapter's) way to WhatsApp: paced by the number's one budget."""
+def notice_text(reply: Reply) -> str:
+    """A notice as the notice template's one parameter: its text, and the choices it offers
+    named (a template cannot carry them as buttons) with how to get them."""
+    body, _ = messages(reply)[0]
+    labels = [title(b.label) for row in reply.buttons for b in row if b.data and not b.url]
+    if labels:
+        body += " " + as_whatsapp(th("wa.notice_choices", choices=", ".join(labels)))
+    return body
 
-    def __init__(self, sender: WhatsAppChannel, pacer: Pacer) -> None:
+
+class WhatsAppOutbound:
+    """The notifier's (and the adapter's) way to WhatsApp: paced by the number's one budget.
+
+    With ``engine``, a notice (``deliver``) first asks when the person last wrote: outside
+    their 24-hour window free-form text is accepted by Meta and then fails (131047), so it goes
+    as the approved notice template instead. Conversation replies (``send``) answer someone
+    who just wrote, inside the window.
+    """
+
+    def __init__(
+        self,
+        sender: WhatsAppChannel,
+        pacer: Pacer,
+        *,
+        engine: Engine | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.sender = sender
         self.pacer = pacer
+        self.engine = engine
+        self.clock = clock
 
     async def deliver(self, chat_id: str, reply: Reply) -> None:
+        if self.engine is not None and not await asyncio.to_thread(self._window_open, chat_id):
+            text = notice_text(reply)
+            await self._paced(chat_id, lambda: self.sender.send_notice(chat_id, text))
+            return
         for body, buttons in messages(reply):
             await self.send(chat_id, body, buttons)
 
+    def _window_open(self, chat_id: str) -> bool:
+        assert self.engine is not None
+        with session_scope(self.engine, readonly=True) as session:
+            return window_open(last_inbound_of(session, chat_id), self.clock())
+
     async def send(self, chat_id: str, body: str, buttons: list[tuple[str, str]]) -> None:
+        """One free-form message (see ``_paced``)."""
+        await self._paced(chat_id, lambda: self.sender.send_text(chat_id, body, buttons))
+
+    async def _paced(self, chat_id: str, call: Callable[[], Awaitable[str]]) -> None:
         """One message, retried after a throughput or pair-rate wait (never dropped on a 429);
         ``Unreachable`` goes up to the notifier, which marks the account."""
         for attempt in range(4):
             await self.pacer.acquire(chat_id, Priority.REPLY)
             try:
-                await self.sender.send_text(chat_id, body, buttons)
+                await call()
             except PairRateLimited as exc:  # this one person only: wait for them, not the number
                 if attempt == 3:
                     raise

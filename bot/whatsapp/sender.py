@@ -29,6 +29,7 @@ from bot.channels.base import (
     Misconfigured,
     OutgoingPost,
     RateLimited,
+    RecipientRateLimited,
     Rejected,
     SendError,
     Transient,
@@ -62,11 +63,11 @@ MISCONFIGURED = {
 TRANSIENT = {1, 2, 131000, 131016, 133004}
 
 
-class PairRateLimited(RateLimited):
+class PairRateLimited(RecipientRateLimited):
     """131056: too many messages to this one user; the number itself may go on.
 
-    A ``RateLimited`` so a broadcaster that knows only the base kinds still waits; one that
-    paces per recipient can delay just this delivery by ``retry_after`` instead.
+    A ``RecipientRateLimited``: the broadcaster delays just this delivery by ``retry_after``
+    and keeps sending to others (a caller that knows only ``RateLimited`` still waits).
     """
 
 
@@ -108,6 +109,20 @@ def post_body(message: OutgoingPost) -> str:
     return body
 
 
+MAX_NOTICE_PARAM = 900  # the notice template's {{1}}; its body as a whole holds 1,024
+
+
+def template_text(text: str, limit: int = MAX_NOTICE_PARAM) -> str:
+    """Text as one template parameter: Meta refuses a parameter with a line break, a tab or
+    more than four spaces in a row (132018), so lines are joined with " · " and runs of
+    spaces collapsed; too long, it is cut with an ellipsis."""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    flat = " · ".join(line for line in lines if line)
+    if len(flat) > limit:
+        flat = flat[: limit - len(ELLIPSIS)].rstrip() + ELLIPSIS
+    return flat
+
+
 def template_body(message: OutgoingPost) -> dict[str, object]:
     """The template's body parameters: {{1}} the OPD, {{2}} the post's URL."""
     values = (message.opd_nama, message.url)
@@ -128,6 +143,7 @@ class WhatsAppChannel:
         api_version: str = API_VERSION,
         template: str = "gaung_postingan_baru",
         template_language: str = "id",
+        notice_template: str = "gaung_pemberitahuan",
         connections: int = 64,
         timeout: float = 15.0,
         throughput_wait: float = 1.0,
@@ -143,6 +159,7 @@ class WhatsAppChannel:
         )
         self.template = template
         self.template_language = TemplateLanguage(template_language)
+        self.notice_template = notice_template
         self._waits = {THROUGHPUT: throughput_wait, PAIR_RATE: pair_wait}
         self._account_wait = account_wait
 
@@ -201,6 +218,21 @@ class WhatsAppChannel:
                 to=to,
                 text=text,
                 buttons=[Button(title, ident) for ident, title in buttons] or None,
+                tracker=tracker,
+            )
+        )
+
+    async def send_notice(self, to: str, text: str, *, tracker: str | None = None) -> str:
+        """A notice outside the recipient's 24-hour window, where free-form text would be
+        accepted and then fail (131047): the approved utility template ``notice_template``
+        with the text as its one body parameter (flattened: no line breaks in a parameter)."""
+        body = {"type": "body", "parameters": [{"type": "text", "text": template_text(text)}]}
+        return await self._call(
+            self._client.send_template(
+                to=to,
+                name=self.notice_template,
+                language=self.template_language,
+                params=[body],
                 tracker=tracker,
             )
         )

@@ -116,7 +116,7 @@ class WhatsAppService:
         self.engine = engine
         self.sender = sender
         self.pacer = pacer
-        self.outbound = WhatsAppOutbound(sender, pacer)
+        self.outbound = WhatsAppOutbound(sender, pacer, engine=engine)
         self.notifier = notifier
         notifier.add(CHANNEL, self.outbound)
         self.inbox = InboxWriter(engine)

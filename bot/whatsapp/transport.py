@@ -30,16 +30,25 @@ class OriginTransport(httpx.AsyncBaseTransport):
         self._url = url
         self._prefix = url.path.rstrip("/")
         self._inner = inner
+        # A broadcast sends thousands of requests to the one ``/messages`` URL: rewriting it
+        # (parsing and rebuilding the URL) each time cost ~10 % of the sender's CPU.
+        self._rewritten: dict[str, httpx.URL] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        target = self._url
-        request.url = request.url.copy_with(
-            scheme=target.scheme,
-            host=target.host,
-            port=target.port,
-            path=self._prefix + request.url.path,
-        )
-        request.headers["Host"] = request.url.netloc.decode("ascii")
+        key = str(request.url)
+        url = self._rewritten.get(key)
+        if url is None:
+            target = self._url
+            url = request.url.copy_with(
+                scheme=target.scheme,
+                host=target.host,
+                port=target.port,
+                path=self._prefix + request.url.path,
+            )
+            if len(self._rewritten) < 1024:  # media and other one-off URLs: not kept forever
+                self._rewritten[key] = url
+        request.url = url
+        request.headers["Host"] = url.netloc.decode("ascii")
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:

@@ -16,13 +16,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import bindparam, func, text, update
+from sqlalchemy import ColumnElement, bindparam, func, text, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from db.delivery.outbox import mark_failed, reachable_identity_subquery
-from db.models import Asn, ChatIdentity, Delivery, DeliveryStatus, Post, PostStatus, table
+from db.models import (
+    Asn,
+    ChatIdentity,
+    Delivery,
+    DeliveryStatus,
+    Opd,
+    Post,
+    PostStatus,
+    table,
+)
 from db.types import utcnow
 
 CHANNEL = "whatsapp"
@@ -41,34 +51,89 @@ def reserve_reach(
     Reservations are serialised (PostgreSQL advisory lock; SQLite's single writer) so several
     workers never admit more than the cap together.
     """
+    return reserve_reach_many(session, [delivery_id], limit=limit, now=now)[delivery_id]
+
+
+def last_inbound_of(session: Session, chat_id: str) -> datetime | None:
+    """When the WhatsApp user at ``chat_id`` last wrote to the number (None: never, or not
+    known here): whether free-form text can still reach them or only a template can."""
+    identity = table(ChatIdentity)
+    rows = session.connection().execute(
+        core_select(identity.c.last_inbound_at).where(
+            identity.c.channel == CHANNEL,
+            (identity.c.chat_id == chat_id) | (identity.c.external_id == chat_id),
+        )
+    )
+    times = [moment for (moment,) in rows if moment is not None]
+    return max(times) if times else None
+
+
+def reserve_reach_many(
+    session: Session, delivery_ids: Sequence[int], *, limit: int, now: datetime | None = None
+) -> dict[int, datetime | None]:
+    """``reserve_reach`` for many deliveries in one transaction, admitted in the given order.
+
+    A broadcast at 80/s (1,000/s after the upgrade) cannot afford one durable commit and one
+    count of today's reach per template: the tier's sender gathers the reservations of the
+    moment and asks here once (one lock, one count, one UPDATE). Same answers as asking one
+    by one in that order: None to send, else when a slot frees.
+    """
     now = now or utcnow()
+    if not delivery_ids:
+        return {}
     delivery = table(Delivery)
     if session.get_bind().dialect.name == "postgresql":
         session.connection().execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": REACH_LOCK})
     conn = session.connection()
-    identity_id = conn.execute(
-        core_select(delivery.c.identity_id).where(delivery.c.id == delivery_id)
-    ).scalar_one_or_none()
+    ids = list(dict.fromkeys(delivery_ids))
+    identity_of = dict(
+        conn.execute(
+            core_select(delivery.c.id, delivery.c.identity_id).where(delivery.c.id.in_(ids))
+        ).all()
+    )
     since = now - WINDOW
+    in_window = (delivery.c.channel == CHANNEL) & (delivery.c.template_at > since)
     recent = (
         core_select(delivery.c.identity_id, func.max(delivery.c.template_at).label("last"))
-        .where(delivery.c.channel == CHANNEL, delivery.c.template_at > since)
+        .where(in_window)
         .group_by(delivery.c.identity_id)
         .subquery()
     )
-    already = (
-        identity_id is not None
-        and conn.execute(
-            core_select(func.count()).select_from(recent).where(recent.c.identity_id == identity_id)
+    wanted = {i for i in identity_of.values() if i is not None}
+    reached_set: set[int] = set()
+    if wanted:  # straight on the rows (not through the grouped subquery): an index lookup
+        reached_set = {
+            int(i)
+            for (i,) in conn.execute(
+                core_select(delivery.c.identity_id)
+                .distinct()
+                .where(in_window, delivery.c.identity_id.in_(wanted))
+            )
+        }
+    reached = int(
+        conn.execute(
+            core_select(func.count(func.distinct(delivery.c.identity_id))).where(in_window)
         ).scalar_one()
     )
-    if not already:
-        reached = conn.execute(core_select(func.count()).select_from(recent)).scalar_one()
-        if reached >= limit:
-            oldest = conn.execute(core_select(func.min(recent.c.last))).scalar_one()
-            return (oldest or now) + WINDOW
-    conn.execute(update(delivery).where(delivery.c.id == delivery_id).values(template_at=now))
-    return None
+    oldest: datetime | None = None
+    answers: dict[int, datetime | None] = {}
+    admitted: list[int] = []
+    for delivery_id in ids:
+        identity_id = identity_of.get(delivery_id)
+        if identity_id is None or identity_id not in reached_set:
+            if reached >= limit:
+                if oldest is None:
+                    oldest = conn.execute(core_select(func.min(recent.c.last))).scalar_one()
+                answers[delivery_id] = (oldest or now) + WINDOW
+                continue
+            reached += 1
+            if identity_id is not None:
+                reached_set.add(identity_id)
+        admitted.append(delivery_id)
+        answers[delivery_id] = None
+    if admitted:
+        conn.execute(update(delivery).where(delivery.c.id.in_(admitted)).values(template_at=now))
+    return answers
 
 
 def reached_today(session: Session, *, now: datetime | None = None) -> int:
@@ -177,6 +242,67 @@ def billed(session: Session, post_id: int) -> Billed:
     )
     by_category = {str(k or "?"): int(v) for k, v in rows}
     return Billed(sum(by_category.values()), by_category)
+
+
+@dataclass(frozen=True)
+class Billing:
+    """WhatsApp templates of some posts: how many went (not failed), and what Meta billed."""
+
+    templates: int  # templates sent and not failed: what the estimate prices
+    billed: Billed  # from status ``pricing``: Meta's own billing data
+
+
+def _billing_rows(
+    session: Session, where: list[ColumnElement[bool]], key: ColumnElement[Any] | None
+) -> dict[Any, Billing]:
+    """Billing grouped by ``key`` (None: one group, under the key None)."""
+    delivery = table(Delivery)
+    conn = session.connection()
+    keys: list[ColumnElement[Any]] = [key] if key is not None else []
+    sent = delivery.c.template_at.is_not(None) & (delivery.c.status != DeliveryStatus.FAILED)
+    mine = [delivery.c.channel == CHANNEL, *where]
+    templates: dict[Any, int] = {}
+    for row in conn.execute(core_select(*keys, func.count()).where(sent, *mine).group_by(*keys)):
+        templates[row[0] if keys else None] = int(row[-1])
+    categories: dict[Any, dict[str, int]] = {}
+    billed_rows = conn.execute(
+        core_select(*keys, delivery.c.pricing_category, func.count())
+        .where(delivery.c.billable.is_(True), *mine)
+        .group_by(*keys, delivery.c.pricing_category)
+    )
+    for row in billed_rows:
+        group = categories.setdefault(row[0] if keys else None, {})
+        group[str(row[-2] or "?")] = int(row[-1])
+    found: dict[Any, Billing] = {}
+    for k in set(templates) | set(categories):
+        by_category = categories.get(k, {})
+        found[k] = Billing(templates.get(k, 0), Billed(sum(by_category.values()), by_category))
+    return found
+
+
+def billing_by_post(session: Session, post_ids: Sequence[int]) -> dict[int, Billing]:
+    """Each post's WhatsApp templates and Meta-billed messages (posts with none are absent)."""
+    if not post_ids:
+        return {}
+    delivery = table(Delivery)
+    found = _billing_rows(session, [delivery.c.post_id.in_(list(post_ids))], delivery.c.post_id)
+    return {int(k): v for k, v in found.items() if isinstance(k, int)}
+
+
+def billing_in_window(
+    session: Session, start: datetime, end: datetime, *, opd_kodes: Sequence[str] | None = None
+) -> Billing:
+    """The participation report's scope (posts approved in ``[start, end)``, ASN of these OPDs
+    by code): templates sent and what Meta billed for them."""
+    delivery, post, opd = table(Delivery), table(Post), table(Opd)
+    approved = (
+        core_select(post.c.id).where(post.c.approved_at >= start, post.c.approved_at < end)
+    ).scalar_subquery()
+    where: list[ColumnElement[bool]] = [delivery.c.post_id.in_(approved)]
+    if opd_kodes is not None:
+        codes = core_select(opd.c.id).where(opd.c.kode.in_(list(opd_kodes))).scalar_subquery()
+        where.append(delivery.c.opd_id.in_(codes))
+    return _billing_rows(session, where, None).get(None) or Billing(0, Billed(0, {}))
 
 
 def template_estimate(

@@ -41,6 +41,7 @@ TITLES: dict[int, str] = {
     131056: "(Business Account, Consumer Account) pair rate limit hit",
     132000: "Number of parameters does not match the expected number of params",
     132001: "Template name does not exist in the translation",
+    132018: "There was an issue with the parameters in your template.",
     132015: "Template is Paused",
     132016: "Template is Disabled",
 }
@@ -122,6 +123,17 @@ GAUNG_TEMPLATE = Template(
 )
 
 
+# A utility template for admin notices outside the 24-hour window (free-form would fail 131047).
+NOTICE_TEMPLATE = Template(
+    name="gaung_pemberitahuan",
+    language="id",
+    body="Pemberitahuan dari Gaung: {{1}}",
+    category="utility",
+)
+# Meta refuses a parameter with a line break, a tab or more than four spaces in a row.
+BAD_PARAM = re.compile(r"[\n\t]| {5,}")
+
+
 def check_template(
     templates: dict[tuple[str, str], Template], data: Any
 ) -> tuple[Template, dict[str, Any]]:
@@ -147,6 +159,12 @@ def check_template(
             body_values = [str(p.get("text", "")) for p in params]
             if any(p.get("type") != "text" or not p.get("text") for p in params):
                 raise ApiError(132000, "Body parameters must be non-empty text.")
+            if any(BAD_PARAM.search(value) for value in body_values):
+                raise ApiError(
+                    132018,
+                    "Param text cannot have new-line/tab characters or more than 4 "
+                    "consecutive spaces",
+                )
         elif ctype == "button":
             index = int(component.get("index", -1))
             if not 0 <= index < len(template.buttons):

@@ -26,6 +26,7 @@ from bot.emulators.whatsapp.limits import Bucket, Limits, OffsetClock
 from bot.emulators.whatsapp.payloads import (
     GAUNG_TEMPLATE,
     MAX_TRACKER,
+    NOTICE_TEMPLATE,
     ApiError,
     Template,
     check_interactive,
@@ -82,6 +83,7 @@ class World:
         self._bsuids = itertools.count(FIRST_BSUID)
         self._build_buckets()
         self.add_template(copy.deepcopy(GAUNG_TEMPLATE))  # worlds must not share its status
+        self.add_template(copy.deepcopy(NOTICE_TEMPLATE))
 
     # ----- set-up -------------------------------------------------------------------------
     def _build_buckets(self) -> None:

@@ -15,6 +15,7 @@ from db.delivery.whatsapp import (
     cost_summary,
     reached_today,
     reserve_reach,
+    reserve_reach_many,
     template_estimate,
 )
 from db.engine import session_scope
@@ -86,6 +87,29 @@ def test_tier_admits_unique_recipients_up_to_the_cap_then_names_when_a_slot_free
         # A day later the first slots are free.
         later = now + timedelta(hours=24, minutes=2)
         assert reserve_reach(session, c, limit=2, now=later) is None
+
+
+def test_many_reservations_at_once_answer_as_one_by_one_in_order(engine: Engine) -> None:
+    """The group-committed reservation: one transaction for the batch, the same answers as
+    asking one at a time; a recipient twice in the batch (two posts) counts once."""
+    setup(engine, 4)
+    first, second = rows(engine, post(engine)), rows(engine, post(engine))
+    a, b, c, d = (int(r.id or 0) for r in first)
+    a2 = next(int(r.id or 0) for r in second if r.identity_id == first[0].identity_id)
+    now = utcnow()
+    with session_scope(engine) as session:
+        answers = reserve_reach_many(session, [a, b, a2, c, d], limit=3, now=now)
+    assert [answers[k] for k in (a, b, a2, c)] == [None] * 4
+    late = answers[d]
+    assert late is not None and abs(late - (now + timedelta(hours=24))) < timedelta(seconds=1)
+    with session_scope(engine, readonly=True) as session:
+        assert reached_today(session, now=now) == 3
+    reserved = rows(engine, first[0].post_id) + rows(engine, second[0].post_id)
+    assert {r.id for r in reserved if r.template_at} == {a, b, c, a2}
+    # Nothing more today, whether asked alone or in a batch.
+    with session_scope(engine) as session:
+        assert reserve_reach_many(session, [d], limit=3, now=now)[d] is not None
+        assert reserve_reach_many(session, [], limit=3, now=now) == {}
 
 
 def test_failed_status_takes_the_delivery_back_once_and_pricing_is_kept(engine: Engine) -> None:
