@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -136,6 +136,23 @@ def write_output(target: Path, data: str | bytes) -> None:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+
+
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a long-lived command (``worker``, ``bot``, ``broadcast --wait``) on uvloop when it is
+    installed (it comes with ``uvicorn[standard]``, which ``gaung serve`` already runs on).
+
+    At 1,000 sends/s the event loop's own socket and scheduling work is a large share of the
+    worker's CPU; uvloop does it in C. Without uvloop: the standard loop, same behaviour.
+    """
+    import asyncio
+
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is in the lock on Linux
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
 
 
 def guarded(fn: Callable[[], T]) -> T:
@@ -299,7 +316,6 @@ def broadcast(
     as_json: JsonFlag = False,
 ) -> None:
     """Mulai (atau lanjutkan) pengiriman sebuah postingan."""
-    import asyncio
 
     from api.broadcasting import check_post, read_progress, send_and_watch
     from api.broadcasting import retry_failed as requeue
@@ -332,7 +348,7 @@ def broadcast(
                 f"atau `gaung broadcast {post_id} --wait`."
             )
         return
-    summary = guarded(lambda: asyncio.run(send_and_watch(cfg, post_id, err, show=not as_json)))
+    summary = guarded(lambda: run_loop(send_and_watch(cfg, post_id, err, show=not as_json)))
     if as_json:
         print_json(summary.as_dict())
         return
@@ -348,7 +364,6 @@ def broadcast(
 @app.command("worker")
 def worker() -> None:
     """Jalankan pekerja pengiriman, pengingat, dan jadwal sampai dihentikan."""
-    import asyncio
 
     from api.broadcasting import run_worker
     from api.logs import configure_logging
@@ -356,7 +371,7 @@ def worker() -> None:
     cfg = settings()
     ready(cfg)
     configure_logging(cfg)
-    stats = guarded(lambda: asyncio.run(run_worker(cfg, out)))
+    stats = guarded(lambda: run_loop(run_worker(cfg, out)))
     out.print(
         f"Pekerja berhenti: {stats.sent} terkirim, {stats.failed} gagal, "
         f"{stats.reminded} pengingat."
@@ -366,7 +381,6 @@ def worker() -> None:
 @app.command("bot")
 def bot() -> None:
     """Jalankan bot Telegram (long polling) bersama pekerja pengiriman."""
-    import asyncio
 
     from api.broadcasting import run_bot
     from api.logs import configure_logging
@@ -374,7 +388,7 @@ def bot() -> None:
     cfg = settings()
     ready(cfg)
     configure_logging(cfg)
-    stats = guarded(lambda: asyncio.run(run_bot(cfg, out)))
+    stats = guarded(lambda: run_loop(run_bot(cfg, out)))
     out.print(f"Bot berhenti: {stats.sent} terkirim, {stats.failed} gagal.")
 
 
