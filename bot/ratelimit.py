@@ -34,7 +34,14 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from db.delivery.pace import Grant, PaceState, record_pause, record_rate_limited, reserve_slots
+from db.delivery.pace import (
+    Grant,
+    PaceState,
+    record_pause,
+    record_rate_limited,
+    reserve_chat_slot,
+    reserve_slots,
+)
 from db.engine import session_scope
 from db.types import utcnow
 
@@ -68,6 +75,10 @@ class Ledger(Protocol):
         """The ledger's clock (``Grant.start`` is on it)."""
         ...
 
+    async def reserve_chat(self, chat: str, interval: float) -> float:
+        """Seconds until this process may send to ``chat`` (0 when only it sends there)."""
+        ...
+
     def rate_limited(self, retry_after: float, ceiling: float) -> None: ...
 
     def pause(self, seconds: float) -> None: ...
@@ -89,6 +100,9 @@ class LocalLedger:
 
     def now(self) -> float:
         return self.clock()
+
+    async def reserve_chat(self, chat: str, interval: float) -> float:
+        return 0.0  # alone: the pacer's own per-chat spacing is the whole truth
 
     def rate_limited(self, retry_after: float, ceiling: float) -> None:
         self.state.rate_limited(retry_after, ceiling, self.clock())
@@ -114,6 +128,15 @@ class SharedLedger:
 
     def now(self) -> float:
         return self.clock().timestamp()
+
+    async def reserve_chat(self, chat: str, interval: float) -> float:
+        return await asyncio.to_thread(self._reserve_chat, chat, interval)
+
+    def _reserve_chat(self, chat: str, interval: float) -> float:
+        with session_scope(self.engine) as session:
+            return reserve_chat_slot(
+                session, self.channel, chat, interval=interval, now=self.clock()
+            )
 
     def _reserve(self, want: int, ceiling: float, after: float) -> Grant:
         with session_scope(self.engine) as session:
@@ -230,7 +253,19 @@ class Pacer:
     async def acquire(
         self, chat_id: str | None = None, priority: Priority = Priority.BROADCAST
     ) -> None:
-        """Wait for this send's slot."""
+        """Wait for this send's slot.
+
+        A reply or a redraw first takes its chat's turn in the ledger: another process may be
+        answering the same person (a broadcast message, one per chat, skips that round trip).
+        """
+        if chat_id is not None and priority != Priority.BROADCAST and self._per_chat > 0:
+            try:
+                wait = await self.ledger.reserve_chat(chat_id, self._per_chat)
+            except Exception:  # the local spacing still holds; the bot-wide pace is unharmed
+                log.exception("could not reserve a turn for chat %s", chat_id)
+                wait = 0.0
+            if wait > 0:
+                await asyncio.sleep(wait)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queues[priority].append(_Waiter(chat_id, future))
         self._kick()

@@ -16,14 +16,14 @@ arithmetic (``PaceState``) also serves a process alone (``bot.ratelimit.LocalLed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from db.models import ChannelState, table
+from db.models import ChannelState, ChatPace, table
 
 CAP = 0.96  # aim at most this fraction of the ceiling: jitter must not push a window over
 CUT = 0.9  # after a 429, this fraction of the rate that failed
@@ -188,6 +188,34 @@ def record_pause(session: Session, channel: str, *, seconds: float, now: datetim
     states, state = _locked(session, channel, now)
     state.pause(seconds, now.timestamp())
     _store(session, states, channel, state, now)
+
+
+def reserve_chat_slot(
+    session: Session, channel: str, chat_id: str, *, interval: float, now: datetime
+) -> float:
+    """Take the chat's next send moment, shared by every process; seconds to wait for it.
+
+    Two processes answering one person (``gaung serve`` and ``gaung bot``, two replicas) each
+    spaced their own sends only; here they take turns, ``interval`` apart.
+    """
+    paces = table(ChatPace)
+    conn = session.connection()
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    conn.execute(
+        insert(paces).values(channel=channel, chat_id=chat_id, next_at=now).on_conflict_do_nothing()
+    )
+    query = select(paces.c.next_at).where(paces.c.channel == channel, paces.c.chat_id == chat_id)
+    if dialect == "postgresql":
+        query = query.with_for_update()
+    taken: datetime = conn.execute(query).scalar_one()
+    start = max(now, taken)
+    conn.execute(
+        update(paces)
+        .where(paces.c.channel == channel, paces.c.chat_id == chat_id)
+        .values(next_at=start + timedelta(seconds=interval))
+    )
+    return (start - now).total_seconds()
 
 
 def current_pace(session: Session, channel: str) -> tuple[float | None, datetime | None]:
