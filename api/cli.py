@@ -138,6 +138,23 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
 
 
+def run_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run a long-lived command (``worker``, ``bot``, ``broadcast --wait``) on uvloop when it is
+    installed (it comes with ``uvicorn[standard]``, which ``gaung serve`` already runs on).
+
+    At 1,000 sends/s the event loop's own socket and scheduling work is a large share of the
+    worker's CPU; uvloop does it in C. Without uvloop: the standard loop, same behaviour.
+    """
+    import asyncio
+
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is in the lock on Linux
+        return asyncio.run(main)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(main)
+
+
 def guarded(fn: Callable[[], T]) -> T:
     try:
         return fn()
@@ -361,7 +378,6 @@ def broadcast(
     as_json: JsonFlag = False,
 ) -> None:
     """Mulai (atau lanjutkan) pengiriman sebuah postingan."""
-    import asyncio
 
     from api.broadcasting import check_post, read_progress, send_and_watch
     from api.broadcasting import retry_failed as requeue
@@ -394,7 +410,7 @@ def broadcast(
                 f"atau `gaung broadcast {post_id} --wait`."
             )
         return
-    summary = guarded(lambda: asyncio.run(send_and_watch(cfg, post_id, err, show=not as_json)))
+    summary = guarded(lambda: run_loop(send_and_watch(cfg, post_id, err, show=not as_json)))
     if as_json:
         print_json(summary.as_dict())
         return
@@ -410,14 +426,13 @@ def broadcast(
 def run_until_stopped(main: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     """How a long-running command runs ``main``: settings loaded, the database checked and logs
     configured first, then ``main`` until a signal stops it (a domain error ends it plainly)."""
-    import asyncio
 
     from api.logs import configure_logging
 
     cfg = settings()
     ready(cfg)
     configure_logging(cfg)
-    return guarded(lambda: asyncio.run(main(cfg)))
+    return guarded(lambda: run_loop(main(cfg)))
 
 
 @app.command("worker")

@@ -24,26 +24,40 @@ a run on a busy machine; ``BENCH_PACE_PENALTY=none`` measures a forgiving flood 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.broadcast import CAPTION, TOKEN, Worker, wait_until
 from bench.databases import approve_for_everyone, emulated_roster, kept_databases
 from bot.channels.base import OutgoingPost
 from bot.channels.telegram import post_keyboard, post_text
-from bot.emulators.telegram.runner import EmulatorProcess
+from bot.emulators.telegram.runner import EmulatorProcess, free_port
 from bot.emulators.telegram.world import FIRST_USER_ID
 from bot.telegram.ratelimit import retry_seconds
+from db.delivery.pace import CAP
 from db.engine import make_engine
 
 ASN = int(os.environ.get("BENCH_PACE_ASN", "8000"))
 SHAPES = os.environ.get("BENCH_PACE_SHAPES", "sliding,bucket,fixed").split(",")
 WITH_PTB = os.environ.get("BENCH_PACE_PTB", "1") != "0"
 WITH_GAUNG = os.environ.get("BENCH_PACE_GAUNG", "1") != "0"
+WITH_SERVE = os.environ.get("BENCH_PACE_SERVE", "1") != "0"
+WITH_PAID = os.environ.get("BENCH_PACE_PAID", "1") != "0"
+SERVE_SHAPES = os.environ.get("BENCH_PACE_SERVE_SHAPES", "sliding").split(",")
+WRITES = 20.0  # ASN messages per second to `gaung serve` beside the broadcast
+TAPS = 2.0  # button taps per second (each redraws a keyboard)
 PENALTY = os.environ.get("BENCH_PACE_PENALTY", "growing")
 LIMIT = 30.0
 PAID = 1000.0
@@ -138,7 +152,7 @@ def gaung_run(url: str, shape: str, folder: Path, *, paid: bool = False) -> Figu
         if paid:
             env["GAUNG_TELEGRAM_PAID_BROADCAST"] = "true"
         began = time.perf_counter()
-        worker = Worker(url, process, folder, **env)  # type: ignore[arg-type]
+        worker = Worker(url, process, folder, **env)
         try:
             wait_until(engine, post_id, ASN, timeout=ASN / (PAID if paid else LIMIT) * 3 + 60)
             wall = time.perf_counter() - began
@@ -152,6 +166,249 @@ def gaung_run(url: str, shape: str, folder: Path, *, paid: bool = False) -> Figu
     finally:
         engine.dispose()
         process.close()
+
+
+@dataclass
+class ServeFigures:
+    """The broadcast beside a live ``gaung serve`` answering ASN and redrawing buttons."""
+
+    shape: str
+    wall: float
+    most_in_a_second: int  # everything the bot sent, most in any one-second window
+    seconds_over: int  # one-second windows (sliding, at each send) above the limit
+    replies: int
+    written: int
+    reply_p50: float
+    reply_p95: float
+    redraws: int
+    taps: int
+    broadcast_rate: float  # posts/s after the first 10 s
+    others_rate: float  # replies + redraws per second over the same stretch
+    limited: int
+    requests: int
+    lost: int
+    duplicates: int
+
+    @property
+    def share(self) -> float:
+        """The broadcast's rate over what the replies and redraws left of the limit."""
+        return self.broadcast_rate / max(1e-9, LIMIT - self.others_rate)
+
+
+class Server:
+    """``gaung serve`` (webhook, no ``--worker``) as an operator starts it."""
+
+    def __init__(self, url: str, process: EmulatorProcess, folder: Path) -> None:
+        self.port = free_port()
+        self.log = folder / "serve.log"
+        env = {
+            **os.environ,
+            "GAUNG_DATABASE_URL": url,
+            "GAUNG_TELEGRAM_TOKEN": TOKEN,
+            "GAUNG_TELEGRAM_API_URL": process.url,
+            "GAUNG_TELEGRAM_RATE": str(int(LIMIT)),
+            "GAUNG_TELEGRAM_WEBHOOK_SECRET": "bench-rahasia-webhook-yang-cukup-panjang-32",
+            "GAUNG_SECRET_KEY": "bench-kunci-rahasia-dasbor-0123456789abcdef",
+            "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
+        }
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
+                env=env,
+                stdout=log,
+                stderr=log,
+                cwd=folder,
+            )
+        deadline = time.monotonic() + 300
+        while "setWebhook 200" not in process.op("stats")["calls"]:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(self.log.read_text(errors="replace")[-2000:])
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+async def _tolerant(action: Coroutine[Any, Any, None]) -> None:
+    """A control call the emulator dropped (a keep-alive connection it closed) is skipped."""
+    import httpx
+
+    with contextlib.suppress(httpx.HTTPError):
+        await action
+
+
+async def _people(api: str, stop: asyncio.Event) -> tuple[dict[int, list[float]], int]:
+    """ASN writing ``/status`` (``WRITES``/s) and tapping Like on the post they got (``TAPS``/s)
+    until ``stop``; returns when each wrote (per chat) and how many taps landed."""
+    import httpx
+
+    rng = random.Random(7)
+    written: dict[int, list[float]] = {}
+    taps = 0
+    async with httpx.AsyncClient(base_url=f"{api}/_emulator", timeout=30) as client:
+
+        async def write() -> None:
+            user = FIRST_USER_ID + rng.randrange(ASN)
+            moment = time.monotonic()
+            response = await client.post("/say", json={"user_id": user, "text": "/status"})
+            if response.status_code == 200:  # counted only once the message is in Telegram
+                written.setdefault(user, []).append(moment)
+
+        async def tap() -> None:
+            nonlocal taps
+            user = FIRST_USER_ID + rng.randrange(ASN)
+            found = (await client.post("/messages", json={"chat_id": user})).json()["result"]
+            for message in found:
+                rows = (message.get("_markup") or {}).get("inline_keyboard") or []
+                data = [b["callback_data"] for row in rows for b in row if "callback_data" in b]
+                if data:
+                    await client.post(
+                        "/press",
+                        json={
+                            "user_id": user,
+                            "message_id": message["message_id"],
+                            "data": data[0],
+                        },
+                    )
+                    taps += 1
+                    return
+
+        began, n = time.monotonic(), 0
+        every = round((WRITES + TAPS) / TAPS)  # one tap in so many
+        pending: set[asyncio.Task[None]] = set()
+        while not stop.is_set():
+            n += 1
+            task = asyncio.create_task(_tolerant(tap() if n % every == 0 else write()))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            await asyncio.sleep(max(0.0, began + n / (WRITES + TAPS) - time.monotonic()))
+        await asyncio.gather(*pending, return_exceptions=True)
+    return written, taps
+
+
+def serve_run(url: str, shape: str, folder: Path) -> ServeFigures:
+    """8,000 at 30/s by ``gaung worker`` while ``gaung serve`` answers ASN and redraws."""
+    process = EmulatorProcess(
+        token=TOKEN,
+        local=True,
+        rate=LIMIT,
+        shape=shape,  # type: ignore[arg-type]
+        penalty=PENALTY,  # type: ignore[arg-type]
+        paid_rate=PAID,
+    )
+    users = process.op("add_users", count=ASN)
+    assert users == list(range(FIRST_USER_ID, FIRST_USER_ID + ASN)), "emulator ids moved"
+    engine = make_engine(url)
+    server = Server(url, process, folder)
+    try:
+        post_id, queued = approve_for_everyone(
+            engine, f"https://www.instagram.com/p/paceserve{shape}{int(time.time())}/", CAPTION
+        )
+        assert queued == ASN, queued
+        began = time.perf_counter()
+        worker = Worker(url, process, folder, GAUNG_TELEGRAM_RATE=str(int(LIMIT)))
+        stop = asyncio.Event()
+
+        async def load() -> tuple[dict[int, list[float]], int]:
+            people = asyncio.create_task(_people(process.url, stop))
+            left = LIMIT * CAP - WRITES - TAPS  # what the replies and redraws leave
+            await asyncio.to_thread(wait_until, engine, post_id, ASN, timeout=ASN / left * 2 + 120)
+            stop.set()
+            return await people
+
+        try:
+            written, taps = asyncio.run(load())
+            wall = time.perf_counter() - began
+            time.sleep(5)  # the last replies and redraws
+        finally:
+            worker.stop()
+        log = process.op("call_log")
+        counts: dict[str, int] = process.op("delivered_counts")
+    finally:
+        server.stop()
+        engine.dispose()
+        process.close()
+    sends = sorted(
+        (at, method, status, chat, text)
+        for at, method, status, chat, text in log
+        if method in ("sendMessage", "editMessageReplyMarkup", "editMessageText")
+    )
+    accepted = [at for at, _, status, _, _ in sends if status == 200]
+    most, over, j = 0, 0, 0
+    for i, at in enumerate(accepted):
+        while accepted[j] <= at - 1.0:
+            j += 1
+        most = max(most, i - j + 1)
+        over += i - j + 1 > LIMIT
+    posts = [
+        at
+        for at, m, st, _, text in sends
+        if st == 200 and m == "sendMessage" and CAPTION[:30] in text
+    ]
+    others = [
+        (at, m, chat)
+        for at, m, st, chat, text in sends
+        if st == 200 and not (m == "sendMessage" and CAPTION[:30] in text)
+    ]
+    latencies = []
+    replies = [(at, chat) for at, m, chat in others if m == "sendMessage"]
+    answered: dict[str, list[float]] = {}
+    for at, chat in replies:
+        answered.setdefault(chat, []).append(at)
+    for user, moments in written.items():
+        times = sorted(answered.get(str(user), []))
+        for moment, at in zip(sorted(moments), times, strict=False):
+            latencies.append(at - moment)
+    steady_from = (posts[0] + STEADY_AFTER) if posts else 0.0
+    late_posts = [at for at in posts if at >= steady_from]
+    stretch = (late_posts[-1] - late_posts[0]) if len(late_posts) > 1 else 1e-9
+    late_others = [
+        at for at, _, _ in others if steady_from <= at <= (late_posts[-1] if late_posts else 0)
+    ]
+    per_chat = [counts.get(str(FIRST_USER_ID + n), 0) for n in range(ASN)]
+    latencies.sort()
+    return ServeFigures(
+        shape,
+        wall,
+        most,
+        over,
+        len(replies),
+        sum(len(v) for v in written.values()),
+        statistics.median(latencies) if latencies else float("nan"),
+        latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
+        sum(1 for _, m, _ in others if m != "sendMessage"),
+        taps,
+        (len(late_posts) - 1) / stretch if len(late_posts) > 1 else 0.0,
+        len(late_others) / stretch,
+        sum(1 for s in sends if s[2] == 429),
+        len(sends),
+        sum(1 for n in per_chat if n == 0),
+        sum(max(0, n - 1) for n in per_chat) - len(replies),
+    )
+
+
+def serve_report(results: list[ServeFigures]) -> list[str]:
+    lines = [
+        "| shape | wall | most sent in any 1 s (limit 30) | 1-s windows over | replies / written "
+        "| reply p50 / p95 | redraws / taps | broadcast after 10 s | replies + redraws | "
+        "broadcast ÷ what was left | 429 | lost | duplicates |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.shape} | {r.wall:.1f} s | {r.most_in_a_second} | {r.seconds_over} "
+            f"| {r.replies} / {r.written} | {r.reply_p50 * 1000:.0f} / {r.reply_p95 * 1000:.0f} ms "
+            f"| {r.redraws} / {r.taps} | {r.broadcast_rate:.2f}/s | {r.others_rate:.2f}/s "
+            f"| {r.share:.3f} × | {r.limited} ({100 * r.limited / max(1, r.requests):.2f} %) "
+            f"| {r.lost} | {r.duplicates} |"
+        )
+    return lines
 
 
 async def _ptb(api_url: str, max_retries: int) -> tuple[float, bool]:
@@ -229,9 +486,12 @@ def run() -> list[str]:
         emulated_roster(engine, ASN, seed=3)
         engine.dispose()
         print(f"roster of {ASN} in {time.perf_counter() - began:.0f} s", flush=True)
-        if WITH_GAUNG:
+        if WITH_GAUNG and WITH_PAID:
             paid = gaung_run(url, "sliding", folder, paid=True)
             print(paid, flush=True)
+        if WITH_SERVE:
+            beside = [serve_run(url, shape, folder) for shape in SERVE_SHAPES]
+            print("\n".join(serve_report(beside)), flush=True)
         # Our sender under every shape first, then the peers: a run cut short keeps the most.
         for shape in SHAPES if WITH_GAUNG else []:
             results.append(gaung_run(url, shape, folder))

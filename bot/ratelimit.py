@@ -11,9 +11,12 @@ goes before a broadcast message, which goes before a button redraw. Each chat ge
 message per ``per_chat_interval`` (Telegram: about 1/s per chat), and a chat waiting for its
 turn never holds up the others.
 
-Jitter: a slot is a moment, not a licence. If this process wakes too late for a slot (a busy
-event loop, a slow reservation), the slot is let go rather than used late: a late send would
-land close to the next one and could put more sends into one window than the limit allows.
+Jitter: a slot is a moment, not a licence. A send may use its slot a little late (up to
+``late_tolerance``); if this process wakes later than that (a busy event loop, a loaded
+machine), its remaining slots move on by the delay and the ledger hears of it at the next
+reservation: squeezing the late sends in would put more sends into one window than the limit
+allows, and letting the slots go (as this module once did) lost most of them at 1,000/s on a
+loaded machine (15,000 let go for 8,000 sends, 270/s instead of 960/s).
 """
 
 from __future__ import annotations
@@ -31,7 +34,14 @@ from typing import Protocol
 
 from sqlalchemy import Engine
 
-from db.delivery.pace import Grant, PaceState, record_pause, record_rate_limited, reserve_slots
+from db.delivery.pace import (
+    Grant,
+    PaceState,
+    record_pause,
+    record_rate_limited,
+    reserve_chat_slot,
+    reserve_slots,
+)
 from db.engine import session_scope
 from db.types import utcnow
 
@@ -59,7 +69,15 @@ class Priority(IntEnum):
 class Ledger(Protocol):
     """Where a pacer's slots come from, and whom it tells about 429s and outages."""
 
-    async def reserve(self, want: int, ceiling: float) -> Grant: ...
+    async def reserve(self, want: int, ceiling: float, after: float = 0.0) -> Grant: ...
+
+    def now(self) -> float:
+        """The ledger's clock (``Grant.start`` is on it)."""
+        ...
+
+    async def reserve_chat(self, chat: str, interval: float) -> float:
+        """Seconds until this process may send to ``chat`` (0 when only it sends there)."""
+        ...
 
     def rate_limited(self, retry_after: float, ceiling: float) -> None: ...
 
@@ -77,8 +95,14 @@ class LocalLedger:
         self.state = PaceState()
         self.clock = clock
 
-    async def reserve(self, want: int, ceiling: float) -> Grant:
-        return self.state.reserve(want, ceiling, self.clock())
+    async def reserve(self, want: int, ceiling: float, after: float = 0.0) -> Grant:
+        return self.state.reserve(want, ceiling, self.clock(), after)
+
+    def now(self) -> float:
+        return self.clock()
+
+    async def reserve_chat(self, chat: str, interval: float) -> float:
+        return 0.0  # alone: the pacer's own per-chat spacing is the whole truth
 
     def rate_limited(self, retry_after: float, ceiling: float) -> None:
         self.state.rate_limited(retry_after, ceiling, self.clock())
@@ -99,13 +123,25 @@ class SharedLedger:
         self.clock = clock
         self._writes: set[asyncio.Task[None]] = set()
 
-    async def reserve(self, want: int, ceiling: float) -> Grant:
-        return await asyncio.to_thread(self._reserve, want, ceiling)
+    async def reserve(self, want: int, ceiling: float, after: float = 0.0) -> Grant:
+        return await asyncio.to_thread(self._reserve, want, ceiling, after)
 
-    def _reserve(self, want: int, ceiling: float) -> Grant:
+    def now(self) -> float:
+        return self.clock().timestamp()
+
+    async def reserve_chat(self, chat: str, interval: float) -> float:
+        return await asyncio.to_thread(self._reserve_chat, chat, interval)
+
+    def _reserve_chat(self, chat: str, interval: float) -> float:
+        with session_scope(self.engine) as session:
+            return reserve_chat_slot(
+                session, self.channel, chat, interval=interval, now=self.clock()
+            )
+
+    def _reserve(self, want: int, ceiling: float, after: float) -> Grant:
         with session_scope(self.engine) as session:
             return reserve_slots(
-                session, self.channel, want=want, ceiling=ceiling, now=self.clock()
+                session, self.channel, want=want, ceiling=ceiling, now=self.clock(), after=after
             )
 
     def rate_limited(self, retry_after: float, ceiling: float) -> None:
@@ -174,7 +210,8 @@ class Pacer:
         self._dispatcher: asyncio.Task[None] | None = None
         self._reservation: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
-        self.dropped = 0  # slots let go because this process came too late for them
+        self.late = 0.0  # seconds this process's slots were moved on: it woke too late
+        self._tail = 0.0  # the last slot this process holds or has used
 
     # -- what callers see -------------------------------------------------------------------
 
@@ -216,7 +253,19 @@ class Pacer:
     async def acquire(
         self, chat_id: str | None = None, priority: Priority = Priority.BROADCAST
     ) -> None:
-        """Wait for this send's slot."""
+        """Wait for this send's slot.
+
+        A reply or a redraw first takes its chat's turn in the ledger: another process may be
+        answering the same person (a broadcast message, one per chat, skips that round trip).
+        """
+        if chat_id is not None and priority != Priority.BROADCAST and self._per_chat > 0:
+            try:
+                wait = await self.ledger.reserve_chat(chat_id, self._per_chat)
+            except Exception:  # the local spacing still holds; the bot-wide pace is unharmed
+                log.exception("could not reserve a turn for chat %s", chat_id)
+                wait = 0.0
+            if wait > 0:
+                await asyncio.sleep(wait)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queues[priority].append(_Waiter(chat_id, future))
         self._kick()
@@ -260,10 +309,11 @@ class Pacer:
             if now < self._paused_until:
                 await asyncio.sleep(self._paused_until - now)
                 continue
-            tolerance = late_tolerance(self._interval)
-            while self._slots and now - self._slots[0] > tolerance:
-                self._slots.popleft()
-                self.dropped += 1
+            late = (now - self._slots[0] - late_tolerance(self._interval)) if self._slots else 0
+            if late > 0:  # woke too late: move the slots on, neither squeeze nor lose them
+                self._slots = deque(slot + late for slot in self._slots)
+                self._tail += late
+                self.late += late
             # Reserve the next slots while the last ones are still being used: a reservation
             # is a database round trip, and waiting for it would leave the bot idle meanwhile.
             if self._reservation is None and len(self._slots) < self._low_water():
@@ -301,8 +351,11 @@ class Pacer:
     async def _reserve(self, want: int) -> None:
         want = max(1, min(want, int(self._rate * self._batch) + 1))
         try:
+            # Slots moved on after a late wake-up run past what the ledger handed out: the
+            # next ones start after them, for this process and (through the ledger) the others.
+            ahead = self._tail + self._interval - self._clock()
             try:
-                grant = await self.ledger.reserve(want, self.ceiling)
+                grant = await self.ledger.reserve(want, self.ceiling, max(0.0, ahead))
             except Exception:
                 log.exception("could not reserve send slots; retrying")
                 await asyncio.sleep(0.5)
@@ -314,10 +367,11 @@ class Pacer:
             if grant.count == 0:
                 await asyncio.sleep(min(grant.delay, self._batch))
                 return
-            first = now + grant.delay
-            if self._slots and first < self._slots[-1]:
-                first = self._slots[-1] + grant.interval  # never closer than the pace
+            # The granted moment on this process's clock (not ``now + delay``: the answer's
+            # round trip would push every batch later, and leave the slots between unused).
+            first = max(now + grant.start - self.ledger.now(), self._tail + grant.interval)
             self._slots.extend(first + i * grant.interval for i in range(grant.count))
+            self._tail = self._slots[-1]
         finally:
             self._reservation = None
             if self._wakeup is not None:

@@ -440,6 +440,21 @@ class ChannelState(SQLModel, table=True):
     rate_changed_at: datetime | None = _time()
 
 
+class ChatPace(SQLModel, table=True):
+    """Per chat, shared by every process: when the bot may next send to it (about 1/s).
+
+    Only sends that can come in bursts to one person (replies, redraws) reserve here; a
+    broadcast sends one message per chat and keeps to the process's own spacing (issue 10).
+    One row per chat the bot ever replied to: bounded by the roster.
+    """
+
+    __tablename__ = "chat_pace"
+
+    channel: str = Field(primary_key=True, max_length=16)
+    chat_id: str = Field(primary_key=True, max_length=64)
+    next_at: datetime = _created()
+
+
 class WorkerHeartbeat(SQLModel, table=True):
     """Live delivery workers, so that each takes its share of the channel's rate."""
 

@@ -16,14 +16,14 @@ arithmetic (``PaceState``) also serves a process alone (``bot.ratelimit.LocalLed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-from db.models import ChannelState, table
+from db.models import ChannelState, ChatPace, table
 
 CAP = 0.96  # aim at most this fraction of the ceiling: jitter must not push a window over
 CUT = 0.9  # after a 429, this fraction of the rate that failed
@@ -43,6 +43,9 @@ class Grant:
     count: int
     pause: float  # seconds of flood or outage wait still to run (0: none)
     rate: float
+    # The first slot on the ledger's clock (epoch seconds for the database): a process maps it
+    # onto its own clock when the answer arrives, so the round trip does not push it later.
+    start: float = 0.0
 
 
 @dataclass
@@ -73,15 +76,17 @@ class PaceState:
         self.rate = max(FLOOR * ceiling, min(cap, self.rate))
         return self.rate
 
-    def reserve(self, want: int, ceiling: float, now: float) -> Grant:
+    def reserve(self, want: int, ceiling: float, now: float, after: float = 0.0) -> Grant:
+        """``after``: the asking process's own slots already run this far ahead of ``now``
+        (it came late for some and moved them on); the new ones start no sooner."""
         rate = self.climb(ceiling, now)
         interval = 1.0 / rate
-        start = max(now, self.next_slot, self.paused_until)
+        start = max(now + max(0.0, after), self.next_slot, self.paused_until)
         pause = max(0.0, self.paused_until - now)
         if start - now > HORIZON or want <= 0:
-            return Grant(start - now, interval, 0, pause, rate)
+            return Grant(start - now, interval, 0, pause, rate, start)
         self.next_slot = start + want * interval
-        return Grant(start - now, interval, want, pause, rate)
+        return Grant(start - now, interval, want, pause, rate, start)
 
     def rate_limited(self, retry_after: float, ceiling: float, now: float) -> None:
         """A 429: everyone waits; the first 429 of a wait (not its echoes) cuts the rate."""
@@ -153,11 +158,18 @@ def _store(session: Session, states: Table, channel: str, state: PaceState, now:
 
 
 def reserve_slots(
-    session: Session, channel: str, *, want: int, ceiling: float, now: datetime
+    session: Session,
+    channel: str,
+    *,
+    want: int,
+    ceiling: float,
+    now: datetime,
+    after: float = 0.0,
 ) -> Grant:
-    """Take ``want`` send slots of the channel's one budget for this process."""
+    """Take ``want`` send slots of the channel's one budget for this process (none sooner than
+    ``after`` seconds from now: see ``PaceState.reserve``)."""
     states, state = _locked(session, channel, now)
-    grant = state.reserve(want, ceiling, now.timestamp())
+    grant = state.reserve(want, ceiling, now.timestamp(), after)
     _store(session, states, channel, state, now)
     return grant
 
@@ -176,6 +188,34 @@ def record_pause(session: Session, channel: str, *, seconds: float, now: datetim
     states, state = _locked(session, channel, now)
     state.pause(seconds, now.timestamp())
     _store(session, states, channel, state, now)
+
+
+def reserve_chat_slot(
+    session: Session, channel: str, chat_id: str, *, interval: float, now: datetime
+) -> float:
+    """Take the chat's next send moment, shared by every process; seconds to wait for it.
+
+    Two processes answering one person (``gaung serve`` and ``gaung bot``, two replicas) each
+    spaced their own sends only; here they take turns, ``interval`` apart.
+    """
+    paces = table(ChatPace)
+    conn = session.connection()
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    conn.execute(
+        insert(paces).values(channel=channel, chat_id=chat_id, next_at=now).on_conflict_do_nothing()
+    )
+    query = select(paces.c.next_at).where(paces.c.channel == channel, paces.c.chat_id == chat_id)
+    if dialect == "postgresql":
+        query = query.with_for_update()
+    taken: datetime = conn.execute(query).scalar_one()
+    start = max(now, taken)
+    conn.execute(
+        update(paces)
+        .where(paces.c.channel == channel, paces.c.chat_id == chat_id)
+        .values(next_at=start + timedelta(seconds=interval))
+    )
+    return (start - now).total_seconds()
 
 
 def current_pace(session: Session, channel: str) -> tuple[float | None, datetime | None]:

@@ -256,6 +256,11 @@ CONTROL_OPS: dict[str, Any] = {
     "stats": lambda w: w.stats(),
     # (emulator clock, HTTP status) of every sendMessage: the benchmarks' pace figures.
     "send_log": lambda w: [[c.at, c.status] for c in w.calls("sendMessage")],
+    # Every call the bot made (clock, method, status, chat, text's start): everything it sent.
+    "call_log": lambda w: [
+        [c.at, c.method, c.status, str(c.chat_id), str(c.params.get("text") or "")[:120]]
+        for c in w.calls()
+    ],
     "delivered_counts": lambda w: {str(k): v for k, v in w.delivered_counts().items()},
     "reset_calls": lambda w: [b.calls.clear() for b in w.bots.values()] and None,
 }
