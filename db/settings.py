@@ -115,6 +115,12 @@ class Settings(BaseSettings):
     # people who left the roster, handled webhook ids and audit entries (docs/privacy.md).
     retention_months: int = Field(default=12, ge=1, le=120)
 
+    # Issue 15 (clarification first, reminder caps): a clarification post's reminder comes
+    # this many hours after its send instead of ``reminder_delay_hours``; no ASN gets more than
+    # ``reminders_per_week`` reminders in any rolling seven days (0: no reminders at all).
+    clarification_reminder_hours: float = Field(default=1.0, ge=0)
+    reminders_per_week: int = Field(default=3, ge=0, le=1000)
+
     @field_validator("telegram_api_url", "whatsapp_api_url", "public_url", "meta_graph_api_url")
     @classmethod
     def _http_origin(cls, value: str | None, info: ValidationInfo) -> str | None:
