@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from bot.broadcast import Stats
 from bot.channels.base import Misconfigured
 from bot.channels.registry import ChannelRegistry, build_registry
+from bot.clarification import reach_recap_loop
 from bot.conversation.notifier import Notifier
 from bot.conversation.replies import Address, Notice, Reply
 from bot.feeds import FeedPoller, Notify, WaitingNotice
@@ -231,12 +232,14 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
     poller = FeedPoller.from_settings(engine, settings, notify=feed_notice(engine, notifier))
     feeds = asyncio.create_task(poller.run(stop))
     purger = asyncio.create_task(retention_loop(engine, settings.retention_months, stop))
+    recaps = asyncio.create_task(reach_recap_loop(engine, notifier, stop))
     try:
         return await broadcaster.run(stop)
     finally:
         stop.set()
         await feeds
         await purger
+        await recaps
         await registry.aclose()
         engine.dispose()
 

@@ -281,6 +281,11 @@ class PostOut(Model):
     sent_at: str | None = Field(description=WIB, examples=["2026-11-10T09:41:12+07:00"])
     reason: str | None = Field(description="Alasan penolakan", examples=[None])
     target_all: bool = Field(examples=[True])
+    clarification_at: str | None = Field(
+        default=None,
+        description="Ditandai klarifikasi oleh Diskominfo (kirim didahulukan); " + WIB,
+        examples=[None],
+    )
 
     @staticmethod
     def fields_of(post: Post, opd_kode: str, tz: ZoneInfo) -> dict[str, Any]:
@@ -298,6 +303,7 @@ class PostOut(Model):
             "sent_at": _when(post.sent_at, tz),
             "reason": post.reason,
             "target_all": post.target_all,
+            "clarification_at": _when(post.clarification_at, tz),
         }
 
     @classmethod

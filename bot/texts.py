@@ -166,6 +166,21 @@ ID: dict[str, str] = {
     "report.not_admin": "Perintah ini khusus admin.",
     "dashboard.link": "Tautan masuk dasbor (berlaku 15 menit, jangan dibagikan):\n{url}",
     "dashboard.no_url": "Dasbor belum bisa dibuka: GAUNG_PUBLIC_URL belum diatur.",
+    # --- clarification first (issue 15) ---
+    "clarify.usage": "Tulis /klarifikasi diikuti nomor unggahan yang sudah disetujui, "
+    "misalnya: /klarifikasi 42",
+    "clarify.not_diskominfo": "Perintah ini khusus admin Diskominfo.",
+    "clarify.done": "📢 Unggahan #{id} ditandai sebagai <b>klarifikasi</b>: kiriman yang masih "
+    "antre didahulukan, pengingatnya datang lebih cepat, dan rekap jangkauannya dikirim ke admin "
+    "Diskominfo satu jam setelah disetujui.",
+    "clarify.already": "Unggahan #{id} sudah ditandai sebagai klarifikasi.",
+    "clarify.refused": "Unggahan #{id} tidak bisa dijadikan klarifikasi: {detail}",
+    "clarify.recap": "📊 <b>Rekap klarifikasi #{id}</b> dari {opd}, {since} setelah disetujui:\n"
+    "Terkirim {delivered} · dibuka {opened} (diukur)\nLike {liked} · share {shared} "
+    "(dikonfirmasi sendiri; {evidence} dengan tautan bukti)\nPartisipasi {rate} di {opds} OPD"
+    "\n{url}",
+    "help.diskominfo": "\n/klarifikasi NOMOR — jadikan unggahan yang disetujui klarifikasi "
+    "(kirim didahulukan).",
     # --- command menu ---
     "cmd.start": "Mulai dan daftar",
     "cmd.status": "Data dan partisipasi saya",

@@ -34,6 +34,8 @@ from db.types import utcnow
 
 URL = re.compile(r"^\s*\S+://\S+\s*$|^\s*(www\.)?[\w-]+(\.[\w-]+)+/\S*\s*$", re.IGNORECASE)
 NIP_LIKE = re.compile(r"^[\d\s.\-]{15,30}$")
+# ``/klarifikasi 42`` typed on WhatsApp (which has no commands with arguments) arrives as text.
+CLARIFY = re.compile(r"^\s*/?klarifikasi\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
 COMMANDS = ("start", "status", "bantuan", "berhenti", "hapus")  # the menu everyone sees
 
 
@@ -64,7 +66,7 @@ def handle(
             else Outcome()
         )
     if isinstance(action, Command):
-        return command(session, person, action.name, settings)
+        return command(session, person, action.name, settings, args=action.args)
     if isinstance(action, Contact):
         return registration.contact(session, person, action.phone, action.owner)
     if isinstance(action, Text):
@@ -75,7 +77,9 @@ def handle(
     return commands.unknown(person)
 
 
-def command(session: Session, person: Person, name: str, settings: Settings) -> Outcome:
+def command(
+    session: Session, person: Person, name: str, settings: Settings, *, args: str = ""
+) -> Outcome:
     if name == "start":
         return registration.start(session, person)
     if name == "status":
@@ -92,10 +96,14 @@ def command(session: Session, person: Person, name: str, settings: Settings) -> 
         return commands.report(session, person)
     if name == "dashboard":
         return commands.dashboard(session, person, settings.public_url, settings.signing_key)
+    if name == "klarifikasi":
+        return commands.clarify(session, person, args)
     return commands.unknown(person)
 
 
 def text(session: Session, person: Person, body: str, settings: Settings = Settings()) -> Outcome:
+    if asked := CLARIFY.match(body):
+        return commands.clarify(session, person, asked.group(1))
     state = get_state(session, person.channel, person.external_id)
     if state is not None:
         name, data = state
