@@ -98,7 +98,8 @@ ID: dict[str, str] = {
     "admin.decided_already": "Permintaan ini sudah diputuskan.",
     # --- confirmations ---
     "tap.recorded_like": "Terima kasih! Like tercatat.",
-    "tap.recorded_share": "Terima kasih! Share tercatat.",
+    "tap.recorded_share": "Terima kasih! Share tercatat. Bila mau, kirim tautan repost Anda "
+    "di chat ini sebagai bukti (tidak wajib).",
     "tap.already": "Sudah tercatat sebelumnya.",
     "tap.pending": "Sedang dicatat…",
     "tap.refused": "Tombol ini tidak berlaku.",
@@ -181,6 +182,13 @@ ID: dict[str, str] = {
     "\n{url}",
     "help.diskominfo": "\n/klarifikasi NOMOR — jadikan unggahan yang disetujui klarifikasi "
     "(kirim didahulukan).",
+    # --- share evidence (issue 15) ---
+    "evidence.saved": "Terima kasih! Tautan {platform} Anda tersimpan sebagai bukti share.",
+    "evidence.bad": "Tautan bukti tidak disimpan: {detail}. Kirim tautan unggahan ulang (repost) "
+    "di akun Anda sendiri di Instagram, Facebook, TikTok, X atau YouTube. Bukti tidak wajib.",
+    "evidence.gone": "Share tersebut tidak ditemukan lagi, jadi tautannya tidak disimpan.",
+    "evidence.no_pictures": "Terima kasih, tetapi Gaung tidak menyimpan tangkapan layar. "
+    "Kirim tautannya saja (tidak wajib).",
     # --- command menu ---
     "cmd.start": "Mulai dan daftar",
     "cmd.status": "Data dan partisipasi saya",

@@ -13,8 +13,17 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from bot.conversation import choices, commands, registration, review, submission, taps
+from bot.conversation import (
+    choices,
+    commands,
+    evidence,
+    registration,
+    review,
+    submission,
+    taps,
+)
 from bot.conversation.config import Settings as Settings  # adapters import it here
+from bot.conversation.people import admin_of
 from bot.conversation.replies import (
     Action,
     Command,
@@ -30,6 +39,7 @@ from bot.conversation.replies import (
 from bot.texts import as_plain, th
 from db.accounts.chat_state import get_state
 from db.accounts.limits import Limit, spend, subject_of
+from db.delivery.evidence import EVIDENCE
 from db.types import utcnow
 
 URL = re.compile(r"^\s*\S+://\S+\s*$|^\s*(www\.)?[\w-]+(\.[\w-]+)+/\S*\s*$", re.IGNORECASE)
@@ -72,6 +82,8 @@ def handle(
     if isinstance(action, Text):
         return text(session, person, action.text, settings)
     assert isinstance(action, Other)
+    if _awaiting_evidence(session, person) is not None:
+        return evidence.picture(person)  # a screenshot after a Share tap: a link only
     if person.phone is not None and registration.unregistered(session, person):
         return registration.start(session, person)
     return commands.unknown(person)
@@ -111,6 +123,10 @@ def text(session: Session, person: Person, body: str, settings: Settings = Setti
             return submission.caption(session, person, body.strip() or None)
         if name == review.REJECT_REASON:
             return review.reason(session, person, body, int(data["post_id"]))
+        # A link after a Share tap is its evidence, unless an admin sent it: an admin's link
+        # is always a post submission (db.delivery.evidence explains the rule).
+        if name == EVIDENCE and URL.match(body) and admin_of(session, person) is None:
+            return evidence.link(session, person, body, int(data["delivery_id"]))
     if URL.match(body):
         return submission.link(session, person, body.strip())
     if NIP_LIKE.match(body) and sum(ch.isdigit() for ch in body) >= 15:
@@ -119,6 +135,14 @@ def text(session: Session, person: Person, body: str, settings: Settings = Setti
     if person.phone is not None and registration.unregistered(session, person):
         return registration.start(session, person)
     return commands.unknown(person)
+
+
+def _awaiting_evidence(session: Session, person: Person) -> int | None:
+    """The delivery whose share the person may send a link for now, if any."""
+    state = get_state(session, person.channel, person.external_id)
+    if state is None or state[0] != EVIDENCE:
+        return None
+    return int(state[1]["delivery_id"])
 
 
 def pressed(
