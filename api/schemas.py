@@ -106,6 +106,13 @@ class ParticipationCounts(Model):
         description="Membuka tautan postingan lewat tombol Gaung (diukur; batas bawah)",
         examples=[11000],
     )
+    shared_with_evidence: int = Field(
+        default=0,
+        ge=0,
+        description="Share yang disertai tautan unggahan ulang ASN (dikonfirmasi sendiri; "
+        "Gaung hanya memeriksa tautannya ke platform yang dikenal)",
+        examples=[1200],
+    )
 
     @staticmethod
     def fields_of(counts: Counts) -> dict[str, Any]:
@@ -119,6 +126,7 @@ class ParticipationCounts(Model):
             "participated": counts.participated,
             "participation_rate": _rate(counts.participation_rate),
             "opened": counts.opened,
+            "shared_with_evidence": counts.shared_with_evidence,
         }
 
     @classmethod

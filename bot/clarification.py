@@ -64,7 +64,7 @@ def recap_text(session: Session, post_id: int, *, now: datetime) -> Reply | None
             opened=total.opened,
             liked=total.liked,
             shared=total.shared,
-            evidence=getattr(total, "shared_with_evidence", 0),
+            evidence=total.shared_with_evidence,
             rate=_pct(total.participation_rate),
             opds=sum(1 for row in report.rows if row.counts.delivered),
             url=post.url,
