@@ -54,6 +54,8 @@ class Serve:
             "GAUNG_REMINDER_DELAY_HOURS": f"{reminder_after / 3600:.6f}",
             "GAUNG_QUIET_HOURS_START": "00:00",  # an empty window: no quiet hours in a demo
             "GAUNG_QUIET_HOURS_END": "00:00",
+            # The demo's week lasts minutes: a weekly cap would hold back its own story.
+            "GAUNG_REMINDERS_PER_WEEK": "1000",
             "PYTHONUNBUFFERED": "1",
         }
         gaung = shutil.which("gaung", path=str(Path(sys.executable).parent))
