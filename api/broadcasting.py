@@ -270,7 +270,12 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
             )
         else:
             console.print(f"Telegram belum terjangkau ({service.problem}); bot mencoba lagi.")
-        return await broadcaster.run(stop)
+        recaps = asyncio.create_task(reach_recap_loop(engine, service.notifier, stop))
+        try:
+            return await broadcaster.run(stop)
+        finally:
+            stop.set()
+            await recaps
     finally:
         await service.stop()
         await registry.aclose()

@@ -104,13 +104,16 @@ async def reach_recap_loop(
     clock: Callable[[], datetime] = utcnow,
 ) -> int:
     """Until ``stop``: look for due recaps every ``interval`` seconds; returns messages sent.
-    A database outage skips a round (logged) rather than ending the worker."""
+    A database outage or a failed round is logged and skipped rather than ending the worker
+    (the claimed recap of a failed round is lost: at most once)."""
     sent = 0
     while not stop.is_set():
         try:
             sent += await recap_once(engine, notifier, now=clock())
         except SQLAlchemyError as exc:
             log.warning("reach recap round skipped: %s", type(exc).__name__)
+        except Exception:  # a bug in one round must not end the worker's other duties
+            log.exception("reach recap round failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
     return sent

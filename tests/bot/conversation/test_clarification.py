@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from bot.clarification import due_recaps, recap_once
+from bot.clarification import due_recaps, reach_recap_loop, recap_once
 from bot.conversation.notifier import Notifier
 from bot.conversation.replies import Command, Reply, Text
 from db.accounts.admins import add_admin
@@ -96,3 +96,27 @@ def test_reach_recap_goes_to_diskominfo_once_an_hour_after_approval(engine: Engi
     assert asyncio.run(recap_once(engine, notifier, now=NOW + timedelta(hours=2))) == 0
     assert due_recaps(engine, now=NOW + timedelta(days=1)) == []
     assert len(inbox.sent) == 1
+
+
+def test_the_worker_loop_sends_each_recap_once_until_stopped(engine: Engine) -> None:
+    with session_scope(engine) as session:
+        register(session, add_asn(session, opd="DINKES"))
+        admin(session, "diskominfo", None, 800)
+        post_id = approved(session, "loop")
+        only(do(session, tg(800), Command("klarifikasi", str(post_id))))
+    inbox = Inbox()
+    notifier = Notifier(engine, {"telegram": inbox})
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.create_task(
+            reach_recap_loop(
+                engine, notifier, stop, interval=0.02, clock=lambda: NOW + timedelta(hours=1)
+            )
+        )
+        await asyncio.sleep(0.3)  # many rounds
+        stop.set()
+        return await loop
+
+    assert asyncio.run(run()) == 1
+    assert [chat for chat, _ in inbox.sent] == ["800"]
