@@ -44,6 +44,8 @@ from db.types import utcnow
 
 URL = re.compile(r"^\s*\S+://\S+\s*$|^\s*(www\.)?[\w-]+(\.[\w-]+)+/\S*\s*$", re.IGNORECASE)
 NIP_LIKE = re.compile(r"^[\d\s.\-]{15,30}$")
+# A link inside a sentence ("ini repost saya: https://…"), for share evidence.
+LINK = re.compile(r"\S+://\S+", re.IGNORECASE)
 # ``/klarifikasi 42`` typed on WhatsApp (which has no commands with arguments) arrives as text.
 CLARIFY = re.compile(r"^\s*/?klarifikasi\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
 COMMANDS = ("start", "status", "bantuan", "berhenti", "hapus")  # the menu everyone sees
@@ -125,8 +127,9 @@ def text(session: Session, person: Person, body: str, settings: Settings = Setti
             return review.reason(session, person, body, int(data["post_id"]))
         # A link after a Share tap is its evidence, unless an admin sent it: an admin's link
         # is always a post submission (db.delivery.evidence explains the rule).
-        if name == EVIDENCE and URL.match(body) and admin_of(session, person) is None:
-            return evidence.link(session, person, body, int(data["delivery_id"]))
+        link = _evidence_link(body) if name == EVIDENCE else None
+        if link is not None and admin_of(session, person) is None:
+            return evidence.link(session, person, link, int(data["delivery_id"]))
     if URL.match(body):
         return submission.link(session, person, body.strip())
     if NIP_LIKE.match(body) and sum(ch.isdigit() for ch in body) >= 15:
@@ -135,6 +138,14 @@ def text(session: Session, person: Person, body: str, settings: Settings = Setti
     if person.phone is not None and registration.unregistered(session, person):
         return registration.start(session, person)
     return commands.unknown(person)
+
+
+def _evidence_link(body: str) -> str | None:
+    """The link in a message: the whole message, or the first link inside a sentence."""
+    if URL.match(body):
+        return body.strip()
+    found = LINK.search(body)
+    return found.group(0) if found else None
 
 
 def _awaiting_evidence(session: Session, person: Person) -> int | None:

@@ -10,6 +10,10 @@ goes out later if the person's week frees up before they confirm, and is never c
 On PostgreSQL the ASN rows are locked before their week is counted, so two workers claiming
 reminders for one person at once cannot both spend the last one; SQLite's write transactions
 are serial anyway.
+
+A delivery sent more than ``STALE_AFTER`` ago gets no reminder any more: a nudge about a
+week-old post helps nobody, and without that bound the deliveries the cap held back would
+pile up and be looked at again on every pass.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from db.models import (
 )
 
 WEEK = timedelta(days=7)
+STALE_AFTER = timedelta(days=7)
 
 
 def in_quiet_hours(moment: datetime, tz: ZoneInfo, start: time, end: time) -> bool:
@@ -81,6 +86,7 @@ def claim_reminders(
         .where(
             delivery.c.status == DeliveryStatus.SENT,
             delivery.c.reminded_at.is_(None),
+            delivery.c.sent_at > now - STALE_AFTER,
             waited,
             delivery.c.channel.in_(channels),
             post.c.status.in_([PostStatus.SENDING, PostStatus.SENT]),

@@ -64,7 +64,8 @@ def test_a_link_after_a_share_tap_is_its_evidence_on_either_channel(session: Ses
     assert evidence(session)[second] == "https://vt.tiktok.com/ZSabc/"
     # WhatsApp: the same through the core.
     share(session, wa("6281200000077"), on_wa)
-    only(do(session, wa("6281200000077"), Text("https://x.com/budi/status/1")))
+    said = "ini repost saya https://x.com/budi/status/1 ya"
+    assert "tersimpan" in only(do(session, wa("6281200000077"), Text(said))).text
     assert evidence(session)[on_wa] == "https://x.com/budi/status/1"
 
 

@@ -108,22 +108,34 @@ def test_a_clarification_reminds_sooner(session: Session) -> None:
 
 def test_weekly_cap_per_asn_counts_every_reminder_in_a_rolling_week(session: Session) -> None:
     (asn,) = people(session, 1)
-    posts = [post(session, f"w{i}") for i in range(5)]
+    posts = [post(session, f"w{i}") for i in range(4)]
     send_all(session, at=NOW)
-    # Five unconfirmed posts due at once: only three reminders, even within one batch.
-    first = remind(session, NOW + DELAY, per_week=3)
-    assert len(first) == 3
-    assert remind(session, NOW + DELAY + timedelta(days=6), per_week=3) == []
-    # Seven days after the first three, the week frees up for the other two.
-    rest = remind(session, NOW + DELAY + timedelta(days=7, seconds=1), per_week=3)
-    assert len(rest) == 2
+    # Four unconfirmed posts due at once: only three reminders, even within one batch.
+    assert len(remind(session, NOW + DELAY, per_week=3)) == 3
+    later = NOW + timedelta(days=3)
+    posts += [post(session, f"w{i}", at=later) for i in range(4, 6)]
+    send_all(session, at=later)
+    assert remind(session, later + DELAY, per_week=3) == []  # the week is spent
+    # Seven days after the first three the week frees up: the two later posts (four days
+    # old) get theirs; the one held back since the first day is stale by now.
+    week_on = NOW + DELAY + timedelta(days=7, seconds=1)
+    assert len(remind(session, week_on, per_week=3)) == 2
     reminded = session.exec(
         select(Delivery.post_id).where(
             Delivery.asn_id == asn.id,
             Delivery.reminded_at.is_not(None),  # type: ignore[union-attr]
         )
     ).all()
-    assert sorted(reminded) == sorted(posts)  # one each, never two for one post
+    assert len(reminded) == len(set(reminded)) == 5  # never two for one post
+    assert set(posts) - set(reminded) == {posts[3]}
+
+
+def test_no_reminder_for_a_delivery_sent_a_week_ago(session: Session) -> None:
+    people(session, 1)
+    post(session, "stale")
+    send_all(session, at=NOW)
+    assert remind(session, NOW + timedelta(days=7)) == []
+    assert len(remind(session, NOW + timedelta(days=7) - timedelta(seconds=1))) == 1
 
 
 def test_a_cap_of_zero_sends_no_reminder(session: Session) -> None:
