@@ -141,3 +141,25 @@ def test_a_batch_of_taps_arms_the_latest_share_per_person(session: Session) -> N
     state = session.get(ChatState, ("telegram", "77"))
     assert state is not None and state.state == EVIDENCE and str(a2) in (state.data or "")
     assert session.get(ChatState, ("telegram", "78")) is None  # a like asks for nothing
+
+
+def test_erasure_drops_the_link_but_keeps_the_count(session: Session) -> None:
+    """The repost link names the person's own account: ``/hapus`` removes it, the export
+    shows it before; the OPD's count of shares with evidence does not move."""
+    from db.accounts.personal import export_asn
+    from db.reporting.participation import participation
+
+    ani = add_asn(session, opd="DINKES")
+    register(session, ani, external_id="77")
+    session.commit()
+    delivery = sent_post(session, ani, "f1")
+    share(session, tg(77), delivery)
+    do(session, tg(77), Text(REPOST))
+    exported = export_asn(session, ani)
+    shares = [c for d in exported["deliveries"] for c in d["confirmations"]]
+    assert shares[0]["evidence_url"] == REPOST
+    assert participation(session, None).total.shared_with_evidence == 1
+    erase = do(session, tg(77), Pressed(choices.encode(choices.ERASE, choices.YES)))
+    assert "dihapus" in only(erase).text
+    assert evidence(session) == {delivery: None}
+    assert participation(session, None).total.shared_with_evidence == 1
