@@ -81,16 +81,3 @@ def claim_reach_recaps(
         .returning(post.c.id)
     )
     return sorted(int(row[0]) for row in rows)
-
-
-def active_clarification_ids(session: Session) -> list[int]:
-    """Clarification posts still sending: few (a handful a year), looked up by post status."""
-    post = table(Post)
-    return [
-        int(row[0])
-        for row in session.connection().execute(
-            select(post.c.id).where(
-                post.c.status.in_(CLARIFIABLE), post.c.clarification_at.is_not(None)
-            )
-        )
-    ]
