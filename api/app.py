@@ -20,6 +20,7 @@ from api.routes import activity as activity_routes
 from api.routes import dashboard, health, links, opd, participation, posts, trend, webhooks
 from api.routes import whatsapp as whatsapp_routes
 from bot.channels.registry import build_registry
+from bot.clarification import reach_recap_loop
 from bot.runtime import use_db_threads
 from bot.telegram.service import TelegramService
 from bot.whatsapp.service import start_whatsapp
@@ -83,6 +84,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             await whatsapp.start()
         app.state.whatsapp = whatsapp
         recaps: asyncio.Task[None] | None = None
+        reach: asyncio.Task[int] | None = None
         if with_worker:
             broadcaster = registry.broadcaster()
             worker = asyncio.create_task(broadcaster.run(stop))
@@ -91,6 +93,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
                 recaps = asyncio.create_task(
                     recap_loop(engine, settings, notifier, broadcaster, stop)
                 )
+                reach = asyncio.create_task(reach_recap_loop(engine, notifier, stop))
         settle_heap()
         try:
             yield
@@ -100,6 +103,8 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
                 await worker
             if recaps is not None:
                 await recaps
+            if reach is not None:
+                await reach
             if telegram is not None:
                 await telegram.stop()
             if whatsapp is not None:

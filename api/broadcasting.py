@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from bot.broadcast import Broadcaster, Stats
 from bot.channels.base import Misconfigured
 from bot.channels.registry import ChannelRegistry, build_registry
+from bot.clarification import reach_recap_loop
 from bot.conversation.notifier import Notifier
 from bot.conversation.replies import Address, Notice, Reply
 from bot.feeds import FeedPoller, Notify, WaitingNotice
@@ -244,6 +245,7 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
     feeds = asyncio.create_task(poller.run(stop))
     purger = asyncio.create_task(retention_loop(engine, settings.retention_months, stop))
     recaps = asyncio.create_task(recap_loop(engine, settings, notifier, broadcaster, stop))
+    reach = asyncio.create_task(reach_recap_loop(engine, notifier, stop))
     try:
         return await broadcaster.run(stop)
     finally:
@@ -251,6 +253,7 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
         await feeds
         await purger
         await recaps
+        await reach
         await registry.aclose()
         engine.dispose()
 
@@ -285,11 +288,13 @@ async def run_bot(settings: Settings, console: Console) -> Stats:
         recaps = asyncio.create_task(
             recap_loop(engine, settings, service.notifier, broadcaster, stop)
         )
+        reach = asyncio.create_task(reach_recap_loop(engine, service.notifier, stop))
         try:
             return await broadcaster.run(stop)
         finally:
             stop.set()
             await recaps
+            await reach
     finally:
         await service.stop()
         await registry.aclose()

@@ -361,6 +361,25 @@ def post_approve(
         out.print(f"Postingan #{post.id} disetujui; {queued} pesan masuk antrean.")
 
 
+@post_app.command("clarify")
+def post_clarify(
+    post_id: Annotated[int, typer.Argument(metavar="ID")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Tandai postingan yang disetujui sebagai klarifikasi: kirimnya didahulukan, pengingatnya
+    lebih cepat, dan rekap jangkauannya dikirim ke admin Diskominfo sejam setelah disetujui."""
+    from db.posts.clarification import mark_clarification
+
+    with unit_of_work(settings()) as session:
+        post, new = mark_clarification(session, post_id)
+    if as_json:
+        print_json({"id": post.id, "status": post.status, "clarification": True, "new": new})
+    elif new:
+        out.print(f"Postingan #{post.id} ditandai sebagai klarifikasi; kirimnya didahulukan.")
+    else:
+        out.print(f"Postingan #{post.id} sudah ditandai sebagai klarifikasi.")
+
+
 @app.command("broadcast")
 def broadcast(
     post_id: Annotated[int, typer.Argument(metavar="ID")],

@@ -107,6 +107,13 @@ class ParticipationCounts(Model):
         description="Membuka tautan postingan lewat tombol Gaung (diukur; batas bawah)",
         examples=[11000],
     )
+    shared_with_evidence: int = Field(
+        default=0,
+        ge=0,
+        description="Share yang disertai tautan unggahan ulang ASN (dikonfirmasi sendiri; "
+        "Gaung hanya memeriksa tautannya ke platform yang dikenal)",
+        examples=[1200],
+    )
 
     @staticmethod
     def fields_of(counts: Counts) -> dict[str, Any]:
@@ -120,6 +127,7 @@ class ParticipationCounts(Model):
             "participated": counts.participated,
             "participation_rate": _rate(counts.participation_rate),
             "opened": counts.opened,
+            "shared_with_evidence": counts.shared_with_evidence,
         }
 
     @classmethod
@@ -289,6 +297,11 @@ class PostOut(Model):
     sent_at: str | None = Field(description=WIB, examples=["2026-11-10T09:41:12+07:00"])
     reason: str | None = Field(description="Alasan penolakan", examples=[None])
     target_all: bool = Field(examples=[True])
+    clarification_at: str | None = Field(
+        default=None,
+        description="Ditandai klarifikasi oleh Diskominfo (kirim didahulukan); " + WIB,
+        examples=[None],
+    )
 
     @staticmethod
     def fields_of(post: Post, opd_kode: str, tz: ZoneInfo) -> dict[str, Any]:
@@ -306,6 +319,7 @@ class PostOut(Model):
             "sent_at": _when(post.sent_at, tz),
             "reason": post.reason,
             "target_all": post.target_all,
+            "clarification_at": _when(post.clarification_at, tz),
         }
 
     @classmethod

@@ -71,6 +71,9 @@ class ReminderPolicy:
     quiet_end: dt_time
     poll: float = 30.0
     batch: int = 200
+    # Issue 15: a clarification post's reminder delay, and the most reminders per ASN a week.
+    clarification_delay: timedelta | None = None
+    per_week: int | None = None
 
 
 @dataclass
@@ -396,6 +399,8 @@ class Broadcaster:
                 delay=policy.delay,
                 limit=policy.batch,
                 channels=list(self.channels),
+                clarification_delay=policy.clarification_delay,
+                per_week=policy.per_week,
             )
 
     async def _remind(self, item: Claimed) -> bool:

@@ -98,7 +98,8 @@ ID: dict[str, str] = {
     "admin.decided_already": "Permintaan ini sudah diputuskan.",
     # --- confirmations ---
     "tap.recorded_like": "Terima kasih! Like tercatat.",
-    "tap.recorded_share": "Terima kasih! Share tercatat.",
+    "tap.recorded_share": "Terima kasih! Share tercatat. Bila mau, kirim tautan repost Anda "
+    "di chat ini sebagai bukti (tidak wajib).",
     "tap.already": "Sudah tercatat sebelumnya.",
     "tap.pending": "Sedang dicatat…",
     "tap.refused": "Tombol ini tidak berlaku.",
@@ -185,6 +186,28 @@ ID: dict[str, str] = {
     "report.not_admin": "Perintah ini khusus admin.",
     "dashboard.link": "Tautan masuk dasbor (berlaku 15 menit, jangan dibagikan):\n{url}",
     "dashboard.no_url": "Dasbor belum bisa dibuka: GAUNG_PUBLIC_URL belum diatur.",
+    # --- clarification first (issue 15) ---
+    "clarify.usage": "Tulis /klarifikasi diikuti nomor unggahan yang sudah disetujui, "
+    "misalnya: /klarifikasi 42",
+    "clarify.not_diskominfo": "Perintah ini khusus admin Diskominfo.",
+    "clarify.done": "📢 Unggahan #{id} ditandai sebagai <b>klarifikasi</b>: kiriman yang masih "
+    "antre didahulukan, pengingatnya datang lebih cepat, dan rekap jangkauannya dikirim ke admin "
+    "Diskominfo satu jam setelah disetujui.",
+    "clarify.already": "Unggahan #{id} sudah ditandai sebagai klarifikasi.",
+    "clarify.refused": "Unggahan #{id} tidak bisa dijadikan klarifikasi: {detail}",
+    "clarify.recap": "📊 <b>Rekap klarifikasi #{id}</b> dari {opd}, {since} setelah disetujui:\n"
+    "Terkirim {delivered} · dibuka {opened} (diukur)\nLike {liked} · share {shared} "
+    "(dikonfirmasi sendiri; {evidence} dengan tautan bukti)\nPartisipasi {rate} di {opds} OPD"
+    "\n{url}",
+    "help.diskominfo": "\n/klarifikasi NOMOR — jadikan unggahan yang disetujui klarifikasi "
+    "(kirim didahulukan).",
+    # --- share evidence (issue 15) ---
+    "evidence.saved": "Terima kasih! Tautan {platform} Anda tersimpan sebagai bukti share.",
+    "evidence.bad": "Tautan bukti tidak disimpan: {detail}. Kirim tautan unggahan ulang (repost) "
+    "di akun Anda sendiri di Instagram, Facebook, TikTok, X atau YouTube. Bukti tidak wajib.",
+    "evidence.gone": "Share tersebut tidak ditemukan lagi, jadi tautannya tidak disimpan.",
+    "evidence.no_pictures": "Terima kasih, tetapi Gaung tidak menyimpan tangkapan layar. "
+    "Kirim tautannya saja (tidak wajib).",
     # --- command menu ---
     "cmd.start": "Mulai dan daftar",
     "cmd.status": "Data dan partisipasi saya",

@@ -283,6 +283,10 @@ class Post(SQLModel, table=True):
     sent_at: datetime | None = _time()
     closed_at: datetime | None = _time()  # rejected or cancelled
     reason: str | None = Field(default=None, max_length=500)
+    # Issue 15, clarification first: when Diskominfo marked the post a clarification (its
+    # sends go first, its reminder sooner), and when its reach recap was claimed (sent once).
+    clarification_at: datetime | None = _time()
+    reach_recap_at: datetime | None = _time()
 
 
 class PostTarget(SQLModel, table=True):
@@ -353,6 +357,7 @@ class Confirmation(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("delivery_id", "kind"),
         CheckConstraint(_in("kind", ConfirmationKind), name="kind"),
+        Index("ix_confirmation_evidence_at", "evidence_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)
@@ -362,6 +367,10 @@ class Confirmation(SQLModel, table=True):
     kind: str = Field(max_length=8)
     channel: str | None = Field(default=None, max_length=16)
     created_at: datetime = _created()
+    # Issue 15, share evidence: the link of the ASN's own repost, sent after a Share tap
+    # (still self-reported: Gaung checks only that it is a link to a known platform).
+    evidence_url: str | None = Field(default=None, max_length=2048)
+    evidence_at: datetime | None = _time()
 
 
 class ButtonRefresh(SQLModel, table=True):

@@ -149,6 +149,11 @@ class Settings(BaseSettings):
     guard_extra_keywords: str = ""
     campaign_start: date | None = None
     campaign_end: date | None = None
+    # Issue 15 (clarification first, reminder caps): a clarification post's reminder comes
+    # this many hours after its send instead of ``reminder_delay_hours``; no ASN gets more than
+    # ``reminders_per_week`` reminders in any rolling seven days (0: no reminders at all).
+    clarification_reminder_hours: float = Field(default=1.0, ge=0)
+    reminders_per_week: int = Field(default=3, ge=0, le=1000)
 
     @field_validator("telegram_api_url", "whatsapp_api_url", "public_url", "meta_graph_api_url")
     @classmethod

@@ -55,6 +55,8 @@ class Serve:
             "GAUNG_QUIET_HOURS_START": "00:00",  # an empty window: no quiet hours in a demo
             "GAUNG_QUIET_HOURS_END": "00:00",
             "GAUNG_RECAP_ENABLED": "false",  # the daily recap keeps the wall clock, not the demo's
+            # The demo's week lasts minutes: a weekly cap would hold back its own story.
+            "GAUNG_REMINDERS_PER_WEEK": "1000",
             "PYTHONUNBUFFERED": "1",
         }
         args = ["serve", "--worker", "--host", "127.0.0.1", "--port", str(self.port)]

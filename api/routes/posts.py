@@ -26,6 +26,7 @@ from api.schemas import (
 from api.whatsapp_cost import whatsapp_cost
 from db.errors import Invalid
 from db.models import Opd, Platform, PostStatus
+from db.posts.clarification import mark_clarification
 from db.posts.guards import WAITING, GuardRules, approvals_of, approve, post_warnings
 from db.posts.lifecycle import cancel_post, get_post, reject_post, submit_post
 from db.posts.queries import PostFilter, list_posts, post_figures
@@ -232,4 +233,16 @@ def cancel(
     post_id: PostId, session: SessionDep, settings: SettingsDep, principal: DiskominfoDep
 ) -> PostOut:
     post = cancel_post(session, post_id, actor=f"apikey:{principal.key_id}")
+    return PostOut.of(post, _kode(session, post.opd_id), settings.tz)
+
+
+@router.post(
+    "/{post_id}/clarification",
+    summary="Tandai sebagai klarifikasi: kirim didahulukan, pengingat lebih cepat (Diskominfo)",
+)
+def clarification(
+    post_id: PostId, session: SessionDep, settings: SettingsDep, principal: DiskominfoDep
+) -> PostOut:
+    """Only a post approved or being sent; marking it again changes nothing (200)."""
+    post, _ = mark_clarification(session, post_id, actor=f"apikey:{principal.key_id}")
     return PostOut.of(post, _kode(session, post.opd_id), settings.tz)

@@ -38,6 +38,7 @@ def channel_rates(settings: Settings) -> dict[str, float]:
 
 
 def worker_config(settings: Settings, *, reminders: bool = True) -> WorkerConfig:
+    soonest = min(settings.reminder_delay_hours, settings.clarification_reminder_hours)
     policy = (
         ReminderPolicy(
             delay=timedelta(hours=settings.reminder_delay_hours),
@@ -45,7 +46,9 @@ def worker_config(settings: Settings, *, reminders: bool = True) -> WorkerConfig
             quiet_start=settings.quiet_hours_start,
             quiet_end=settings.quiet_hours_end,
             # Look for due reminders often enough that a short delay (the demo's) is honoured.
-            poll=min(30.0, max(1.0, settings.reminder_delay_hours * 360)),
+            poll=min(30.0, max(1.0, soonest * 360)),
+            clarification_delay=timedelta(hours=settings.clarification_reminder_hours),
+            per_week=settings.reminders_per_week,
         )
         if reminders
         else None

@@ -14,7 +14,9 @@ from bot.texts import Markup
 from db.accounts.identities import identity_for, mark_inbound, opt_out
 from db.accounts.registration import asn_for_account, erase_account, set_reachable
 from db.accounts.signing import dashboard_link
+from db.errors import GaungError
 from db.models import Opd, Role
+from db.posts.clarification import mark_clarification
 from db.reporting.dashboard import ADMIN, subject_of
 from db.reporting.participation import asn_summary, participation
 from db.reporting.window import Window
@@ -59,7 +61,10 @@ def status(session: Session, person: Person) -> Outcome:
 
 
 def help_text(session: Session, person: Person) -> Outcome:
-    extra = say(person, "help.admin") if admin_of(session, person) is not None else ""
+    admin = admin_of(session, person)
+    extra = say(person, "help.admin") if admin is not None else ""
+    if admin is not None and admin.role == Role.DISKOMINFO:
+        extra = Markup(extra + say(person, "help.diskominfo"))
     return one(Markup(say(person, "help") + extra))
 
 
@@ -141,6 +146,23 @@ def dashboard(
     token = dashboard_link(session, signing_key, subject=subject, now=utcnow())
     url = f"{public_url}/dashboard/masuk?token={token}"
     return one(say(person, "dashboard.link", url=url), no_preview=True)
+
+
+def clarify(session: Session, person: Person, args: str) -> Outcome:
+    """/klarifikasi ID (Diskominfo admins): the post's queued sends go first, its reminder
+    comes sooner, and its reach recap follows an hour after approval."""
+    admin = admin_of(session, person)
+    if admin is None or admin.role != Role.DISKOMINFO:
+        return one(say(person, "clarify.not_diskominfo"))
+    number = args.strip().lstrip("#")
+    if not number.isdigit() or not 0 < int(number) < 2**31:
+        return one(say(person, "clarify.usage"))
+    post_id = int(number)
+    try:
+        _, new = mark_clarification(session, post_id, actor=f"admin:{admin.id}")
+    except GaungError as exc:
+        return one(say(person, "clarify.refused", id=post_id, detail=exc.message))
+    return one(say(person, "clarify.done" if new else "clarify.already", id=post_id))
 
 
 def unknown(person: Person) -> Outcome:

@@ -13,8 +13,17 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
-from bot.conversation import choices, commands, registration, review, submission, taps
+from bot.conversation import (
+    choices,
+    commands,
+    evidence,
+    registration,
+    review,
+    submission,
+    taps,
+)
 from bot.conversation.config import Settings as Settings  # adapters import it here
+from bot.conversation.people import admin_of
 from bot.conversation.replies import (
     Action,
     Command,
@@ -30,10 +39,15 @@ from bot.conversation.replies import (
 from bot.texts import as_plain, th
 from db.accounts.chat_state import get_state
 from db.accounts.limits import Limit, spend, subject_of
+from db.delivery.evidence import EVIDENCE
 from db.types import utcnow
 
 URL = re.compile(r"^\s*\S+://\S+\s*$|^\s*(www\.)?[\w-]+(\.[\w-]+)+/\S*\s*$", re.IGNORECASE)
 NIP_LIKE = re.compile(r"^[\d\s.\-]{15,30}$")
+# A link inside a sentence ("ini repost saya: https://…"), for share evidence.
+LINK = re.compile(r"\S+://\S+", re.IGNORECASE)
+# ``/klarifikasi 42`` typed on WhatsApp (which has no commands with arguments) arrives as text.
+CLARIFY = re.compile(r"^\s*/?klarifikasi\b\s*(.*)$", re.IGNORECASE | re.DOTALL)
 COMMANDS = ("start", "status", "bantuan", "berhenti", "hapus")  # the menu everyone sees
 
 
@@ -64,18 +78,22 @@ def handle(
             else Outcome()
         )
     if isinstance(action, Command):
-        return command(session, person, action.name, settings)
+        return command(session, person, action.name, settings, args=action.args)
     if isinstance(action, Contact):
         return registration.contact(session, person, action.phone, action.owner)
     if isinstance(action, Text):
         return text(session, person, action.text, settings)
     assert isinstance(action, Other)
+    if _awaiting_evidence(session, person) is not None:
+        return evidence.picture(person)  # a screenshot after a Share tap: a link only
     if person.phone is not None and registration.unregistered(session, person):
         return registration.start(session, person)
     return commands.unknown(person)
 
 
-def command(session: Session, person: Person, name: str, settings: Settings) -> Outcome:
+def command(
+    session: Session, person: Person, name: str, settings: Settings, *, args: str = ""
+) -> Outcome:
     if name == "start":
         return registration.start(session, person)
     if name == "status":
@@ -92,10 +110,14 @@ def command(session: Session, person: Person, name: str, settings: Settings) -> 
         return commands.report(session, person)
     if name == "dashboard":
         return commands.dashboard(session, person, settings.public_url, settings.signing_key)
+    if name == "klarifikasi":
+        return commands.clarify(session, person, args)
     return commands.unknown(person)
 
 
 def text(session: Session, person: Person, body: str, settings: Settings = Settings()) -> Outcome:
+    if asked := CLARIFY.match(body):
+        return commands.clarify(session, person, asked.group(1))
     state = get_state(session, person.channel, person.external_id)
     if state is not None:
         name, data = state
@@ -103,6 +125,11 @@ def text(session: Session, person: Person, body: str, settings: Settings = Setti
             return submission.caption(session, person, body.strip() or None)
         if name == review.REJECT_REASON:
             return review.reason(session, person, body, int(data["post_id"]))
+        # A link after a Share tap is its evidence, unless an admin sent it: an admin's link
+        # is always a post submission (db.delivery.evidence explains the rule).
+        link = _evidence_link(body) if name == EVIDENCE else None
+        if link is not None and admin_of(session, person) is None:
+            return evidence.link(session, person, link, int(data["delivery_id"]))
     if URL.match(body):
         return submission.link(session, person, body.strip())
     if NIP_LIKE.match(body) and sum(ch.isdigit() for ch in body) >= 15:
@@ -111,6 +138,22 @@ def text(session: Session, person: Person, body: str, settings: Settings = Setti
     if person.phone is not None and registration.unregistered(session, person):
         return registration.start(session, person)
     return commands.unknown(person)
+
+
+def _evidence_link(body: str) -> str | None:
+    """The link in a message: the whole message, or the first link inside a sentence."""
+    if URL.match(body):
+        return body.strip()
+    found = LINK.search(body)
+    return found.group(0) if found else None
+
+
+def _awaiting_evidence(session: Session, person: Person) -> int | None:
+    """The delivery whose share the person may send a link for now, if any."""
+    state = get_state(session, person.channel, person.external_id)
+    if state is None or state[0] != EVIDENCE:
+        return None
+    return int(state[1]["delivery_id"])
 
 
 def pressed(

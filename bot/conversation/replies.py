@@ -49,6 +49,7 @@ class Pressed:
 @dataclass(frozen=True)
 class Command:
     name: str  # ``start`` for ``/start``: without the slash, lower case
+    args: str = ""  # what follows the command (``/klarifikasi 42``: ``42``)
 
 
 @dataclass(frozen=True)

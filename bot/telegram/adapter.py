@@ -45,7 +45,8 @@ def action_of(update: Update) -> said.Action | None:
         body = message.text
         if body.startswith("/"):  # "/start", "/status@GaungBot payload"
             words = body[1:].split(maxsplit=1)
-            return said.Command(words[0].split("@")[0].lower() if words else "")
+            args = words[1].strip() if len(words) > 1 else ""
+            return said.Command(words[0].split("@")[0].lower() if words else "", args)
         return said.Text(body)
     return said.Other()
 

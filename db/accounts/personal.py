@@ -87,6 +87,7 @@ def anonymise_deliveries(
     if not asn_ids:
         return 0
     delivery, refresh = table(Delivery), table(ButtonRefresh)
+    confirmation = table(Confirmation)
     conn = session.connection()
     session.flush()
     total = 0
@@ -100,6 +101,16 @@ def anonymise_deliveries(
         )
         conn.execute(
             delete(refresh).where(refresh.c.delivery_id.in_(select(delivery.c.id).where(mine)))
+        )
+        # The link of a person's own repost names their account: it goes; ``evidence_at``
+        # stays, so the share still counts as one with evidence (issue 15).
+        conn.execute(
+            update(confirmation)
+            .where(
+                confirmation.c.delivery_id.in_(select(delivery.c.id).where(mine)),
+                confirmation.c.evidence_url.is_not(None),
+            )
+            .values(evidence_url=None)
         )
         result = conn.execute(
             update(delivery).where(mine).values(asn_id=None, identity_id=None, message_id=None)
@@ -226,13 +237,21 @@ def export_asn(session: Session, asn: Asn, *, actor: str | None = None) -> dict[
     )
     delivery, post, confirmation = table(Delivery), table(Post), table(Confirmation)
     confirmed: dict[int, list[dict[str, Any]]] = {}
-    for delivery_id, kind, at in conn.execute(
-        select(confirmation.c.delivery_id, confirmation.c.kind, confirmation.c.created_at)
+    for delivery_id, kind, at, evidence in conn.execute(
+        select(
+            confirmation.c.delivery_id,
+            confirmation.c.kind,
+            confirmation.c.created_at,
+            confirmation.c.evidence_url,
+        )
         .join(delivery, delivery.c.id == confirmation.c.delivery_id)
         .where(delivery.c.asn_id == asn.id)
         .order_by(confirmation.c.id)
     ):
-        confirmed.setdefault(delivery_id, []).append({"kind": kind, "at": _iso(at)})
+        entry: dict[str, Any] = {"kind": kind, "at": _iso(at)}
+        if evidence is not None:
+            entry["evidence_url"] = evidence  # the link of their own repost (issue 15)
+        confirmed.setdefault(delivery_id, []).append(entry)
     deliveries = [
         {
             "post_id": row.post_id,

@@ -21,6 +21,7 @@ from sqlmodel import Session
 
 from db.delivery.confirmed import confirmed_by_delivery
 from db.delivery.counters import Key, bump
+from db.delivery.evidence import await_evidence
 from db.delivery.redraws import queue_redraw
 from db.errors import Invalid
 from db.models import (
@@ -197,6 +198,9 @@ def record_taps(
     }
     _insert(session, new, counted, before, channel, now)
     _mark_inbound(session, inbound, now)
+    # Issue 15: a new Share makes the person's next link its evidence (``db.delivery.evidence``).
+    shares = [(d, str(found[d].external_id)) for d, k in new if k == ConfirmationKind.SHARE]
+    await_evidence(session, channel, shares, now=now)
     if redraw:
         queue_redraw(session, {d for d, _ in new}, now=now)
     return [

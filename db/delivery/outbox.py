@@ -221,7 +221,55 @@ def claim_due(
     The recipient is checked again here, not only when the post was approved: a delivery
     whose ASN has since opted out, become unreachable or left the roster ends ``skipped``
     (with the reason) instead of being sent.
+
+    Clarification posts (``db.posts.clarification``) go first: their due rows are leased
+    before any other post's, and the rest of ``limit`` is filled in the usual order.
     """
+    post = table(Post)
+    ids: list[int] = []
+    first = _clarification_posts(session, post_id)
+    if first:
+        ids += _lease(session, worker, limit, now, lease, first, channels)
+    if len(ids) < limit:
+        only = [post_id] if post_id is not None else None
+        ids += _lease(session, worker, limit - len(ids), now, lease, only, channels)
+    if not ids:
+        return []
+    skipped = skip_ineligible(session, ids, now=now)
+    order = {d: i for i, d in enumerate(ids)}  # clarification rows stay at the front
+    result = sorted(
+        (c for c in load_claimed(session, ids) if c.id not in skipped), key=lambda c: order[c.id]
+    )
+    post_ids = {c.post_id for c in result}
+    session.connection().execute(
+        update(post)
+        .where(post.c.id.in_(post_ids), post.c.status == PostStatus.APPROVED)
+        .values(status=PostStatus.SENDING)
+    )
+    return result
+
+
+def _clarification_posts(session: Session, post_id: int | None) -> list[int]:
+    """The clarification posts still sending (a handful at most), narrowed to ``post_id``."""
+    post = table(Post)
+    stmt = select(post.c.id).where(
+        post.c.status.in_(ACTIVE_POST_STATUSES), post.c.clarification_at.is_not(None)
+    )
+    if post_id is not None:
+        stmt = stmt.where(post.c.id == post_id)
+    return [int(row[0]) for row in session.connection().execute(stmt)]
+
+
+def _lease(
+    session: Session,
+    worker: str,
+    limit: int,
+    now: datetime,
+    lease: timedelta,
+    post_ids: Sequence[int] | None,
+    channels: Sequence[str] | None,
+) -> list[int]:
+    """Lease up to ``limit`` due rows (of ``post_ids``, if given) to ``worker``; their ids."""
     delivery, post = table(Delivery), table(Post)
     due = (
         select(delivery.c.id)
@@ -234,8 +282,8 @@ def claim_due(
         .order_by(delivery.c.next_attempt_at, delivery.c.id)
         .limit(limit)
     )
-    if post_id is not None:
-        due = due.where(delivery.c.post_id == post_id)
+    if post_ids is not None:
+        due = due.where(delivery.c.post_id.in_(post_ids))
     if channels is not None:
         due = due.where(delivery.c.channel.in_(channels))
     if session.get_bind().dialect.name == "postgresql":
@@ -252,18 +300,7 @@ def claim_due(
         )
         .returning(delivery.c.id)
     )
-    ids = [row[0] for row in claimed]
-    if not ids:
-        return []
-    skipped = skip_ineligible(session, ids, now=now)
-    result = [c for c in load_claimed(session, ids) if c.id not in skipped]
-    post_ids = {c.post_id for c in result}
-    session.connection().execute(
-        update(post)
-        .where(post.c.id.in_(post_ids), post.c.status == PostStatus.APPROVED)
-        .values(status=PostStatus.SENDING)
-    )
-    return result
+    return [int(row[0]) for row in claimed]
 
 
 SKIP_OPTED_OUT = "dilewati: ASN berhenti menerima kiriman (/berhenti)"

@@ -95,6 +95,7 @@ class PostRow:
     failed: int = 0
     pending: int = 0
     counts: Counts = field(default_factory=Counts)
+    clarification: bool = False  # marked a clarification (issue 15): its sends went first
 
     @property
     def sent_share(self) -> float:
@@ -145,6 +146,10 @@ def recent_posts(
         )
     }
     ids = list(rows)
+    for (post_id,) in conn.execute(
+        select(post.c.id).where(post.c.id.in_(ids), post.c.clarification_at.is_not(None))
+    ):
+        rows[post_id].clarification = True
     for post_id, status, n in conn.execute(
         select(delivery.c.post_id, delivery.c.status, func.count())
         .where(delivery.c.post_id.in_(ids))

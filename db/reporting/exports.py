@@ -29,6 +29,7 @@ HEADERS = (
     ("participated", "Berpartisipasi", 15),
     ("participation_rate", "Tingkat partisipasi", 20),
     ("opened", "Dibuka (diukur)", 16),
+    ("shared_with_evidence", "Share dengan tautan bukti (dikonfirmasi sendiri)", 30),
 )
 RATE_COLUMNS = {"registration_rate", "participation_rate"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -22,6 +22,7 @@ from db.models import (
     AsnStatus,
     ChatIdentity,
     Confirmation,
+    ConfirmationKind,
     Delivery,
     DeliveryStatus,
     Opd,
@@ -39,6 +40,7 @@ COUNT_FIELDS = (
     "shared",
     "participated",
     "opened",
+    "shared_with_evidence",
 )
 
 
@@ -51,6 +53,8 @@ class Counts:
     shared: int = 0
     participated: int = 0
     opened: int = 0  # measured: deliveries whose tracked link was opened
+    # Issue 15: shares whose ASN also sent the link of their repost (still self-reported).
+    shared_with_evidence: int = 0
 
     @property
     def registration_rate(self) -> float:
@@ -75,6 +79,7 @@ class Counts:
             "participated": self.participated,
             "participation_rate": round(self.participation_rate, 3),
             "opened": self.opened,
+            "shared_with_evidence": self.shared_with_evidence,
         }
 
 
@@ -99,6 +104,7 @@ LABELS = {
     "liked": "dikonfirmasi sendiri",
     "shared": "dikonfirmasi sendiri",
     "participated": "dikonfirmasi sendiri",
+    "shared_with_evidence": "dikonfirmasi sendiri",
 }
 
 
@@ -168,6 +174,10 @@ def participation(
                 int(opened),
             )
 
+    for opd_id, n in conn.execute(evidence_sums(window, post_id, opd_ids, status)):
+        if opd_id in counts:
+            counts[opd_id].shared_with_evidence = int(n)
+
     report = Participation(window, [OpdRow(r.kode, r.nama, counts[r.id]) for r in names])
     for row in report.rows:
         report.total.add(row.counts)
@@ -209,6 +219,40 @@ def counter_sums(
         stmt = stmt.where(stat.c.post_id == post_id)
     if opd_ids is not None:
         stmt = stmt.where(stat.c.opd_id.in_(opd_ids))
+    return stmt
+
+
+def evidence_sums(
+    window: Window | None,
+    post_id: int | None = None,
+    opd_ids: Sequence[int] | None = None,
+    status: str | None = None,
+) -> Select[Any]:
+    """Delivered shares with a repost link (``db.delivery.evidence``), per OPD, for posts
+    approved in the window. Read from the few confirmations that carry evidence (found
+    through ``ix_confirmation_evidence_at``), not from the counters."""
+    confirmation, delivery, post = table(Confirmation), table(Delivery), table(Post)
+    stmt = (
+        select(delivery.c.opd_id, func.count())
+        .select_from(confirmation)
+        .join(delivery, delivery.c.id == confirmation.c.delivery_id)
+        .join(post, post.c.id == delivery.c.post_id)
+        .where(
+            confirmation.c.evidence_at.is_not(None),
+            confirmation.c.kind == ConfirmationKind.SHARE,
+            delivery.c.status == DeliveryStatus.SENT,
+        )
+        .group_by(delivery.c.opd_id)
+    )
+    if window is not None:
+        stmt = stmt.where(post.c.approved_at >= window.start, post.c.approved_at < window.end)
+    if post_id is not None:
+        stmt = stmt.where(delivery.c.post_id == post_id)
+    if opd_ids is not None:
+        stmt = stmt.where(delivery.c.opd_id.in_(opd_ids))
+    if status is not None:
+        asn = table(Asn)
+        stmt = stmt.join(asn, asn.c.id == delivery.c.asn_id).where(asn.c.status == status)
     return stmt
 
 

@@ -89,6 +89,7 @@ POLICIES: dict[tuple[str, str], Policy] = {
     ("POST", "/api/v1/posts/{post_id}/approve"): Policy("diskominfo", body={"neutral": True}),
     ("POST", "/api/v1/posts/{post_id}/reject"): Policy("diskominfo", body={"reason": "uji"}),
     ("POST", "/api/v1/posts/{post_id}/cancel"): Policy("diskominfo"),
+    ("POST", "/api/v1/posts/{post_id}/clarification"): Policy("diskominfo"),
     ("GET", "/api/v1/opd/{kode}/asn"): Policy("opd_scoped"),
     ("GET", "/dashboard/static"): Policy("public"),
     ("GET", "/dashboard/masuk"): Policy("public"),

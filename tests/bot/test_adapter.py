@@ -24,7 +24,8 @@ def message(**fields: Any) -> Update:
 def test_updates_become_actions_of_a_person() -> None:
     assert person_of(message(text="halo")) == Person("telegram", "7", "7", "Ani S (@ani)")
     assert action_of(message(text="halo")) == Text("halo")
-    assert action_of(message(text="/status@GaungBot lagi")) == Command("status")
+    assert action_of(message(text="/status@GaungBot lagi")) == Command("status", "lagi")
+    assert action_of(message(text="/klarifikasi  42 ")) == Command("klarifikasi", "42")
     assert action_of(message(text="/START")) == Command("start")
     assert action_of(message(text="/")) == Command("")
     contact = {"phone_number": "+62812", "first_name": "Ani", "user_id": 7}

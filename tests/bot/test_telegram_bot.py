@@ -322,7 +322,8 @@ def test_a_webhook_tap_is_recorded_before_its_answer_and_its_buttons_follow(
     tg.wait_for(lambda: "✅ Sudah Like" in [b["text"] for b in person.messages()[1].buttons()])
 
     answers = [tap(5_000_010 + n, share).json()["text"] for n in range(5)]
-    assert answers == ["Terima kasih! Share tercatat."] + ["Sudah tercatat sebelumnya."] * 4
+    assert answers[0].startswith("Terima kasih! Share tercatat. Bila mau, kirim tautan repost")
+    assert answers[1:] == ["Sudah tercatat sebelumnya."] * 4
     assert confirmed() == ["like", "share"]
     tg.wait_for(lambda: "✅ Sudah Share" in [b["text"] for b in person.messages()[1].buttons()])
     time.sleep(1.5)  # the redrawer looks again each second: repeats must not draw again

@@ -1,7 +1,7 @@
 """neutrality guards: approvals with the neutrality tick, the regency's official accounts
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0015
 Create Date: 2026-12-01 17:00:00
 
 ``post_approval``: one row per approver's neutrality confirmation of a post (two different
@@ -17,7 +17,7 @@ from alembic import op
 import db.types
 
 revision: str = '0016'
-down_revision: str | None = '0013'
+down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -116,6 +116,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "participated": 2,
         "participation_rate": 1.0,
         "opened": 0,
+        "shared_with_evidence": 0,
     }
     assert rows["B"] | {"nama": ""} == {
         "kode": "B",
@@ -129,6 +130,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "participated": 2,
         "participation_rate": 0.667,
         "opened": 0,
+        "shared_with_evidence": 0,
     }
     assert rows["C"] | {"nama": ""} == {
         "kode": "C",
@@ -142,6 +144,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "participated": 0,
         "participation_rate": 0.0,
         "opened": 0,
+        "shared_with_evidence": 0,
     }
     assert report["total"] == {
         "asn_roster": 7,
@@ -153,6 +156,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "participated": 4,
         "participation_rate": 0.8,
         "opened": 0,
+        "shared_with_evidence": 0,
     }
 
     only_b = as_json(participation(session, WINDOW, opd_ids=[p["b1"].opd_id]))
@@ -171,6 +175,7 @@ def test_participation_matches_numbers_computed_by_hand(session: Session) -> Non
         "participated": 1,
         "participation_rate": 0.5,
         "opened": 0,
+        "shared_with_evidence": 0,
     }
 
 
@@ -259,7 +264,11 @@ def test_participation_splits_by_pns_and_pppk(session: Session) -> None:
     def numbers(status: str | None) -> dict[str, tuple[int, ...]]:
         report = participation(session, WINDOW, status=status)
         return {
-            r.kode: tuple(getattr(r.counts, f) for f in COUNT_FIELDS if f != "opened")
+            r.kode: tuple(
+                getattr(r.counts, f)
+                for f in COUNT_FIELDS
+                if f not in ("opened", "shared_with_evidence")
+            )
             for r in [*report.rows, type(report.rows[0])("TOTAL", "", report.total)]
         }
 
