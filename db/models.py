@@ -233,6 +233,10 @@ class AdminIdentity(SQLModel, table=True):
     external_id: str = Field(max_length=64)  # Telegram user id, WhatsApp number (digits)
     chat_id: str = Field(max_length=64)  # where to send
     created_at: datetime = _created()
+    # When the admin last wrote on this channel: on WhatsApp, whether free-form text still
+    # reaches them or only the notice template does (admins who are not ASN have no
+    # chat_identity to carry it).
+    last_inbound_at: datetime | None = _time()
 
 
 class ApiKey(SQLModel, table=True):

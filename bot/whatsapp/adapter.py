@@ -19,7 +19,7 @@ from bot.conversation.flows import Settings, handle
 from bot.conversation.replies import Outcome, Person
 from bot.whatsapp.webhook import ButtonReply, Inbound, InboundText, OtherInbound, QuickReply
 from db.accounts.identities import identity_for
-from db.models import ChatIdentity
+from db.models import AdminIdentity, ChatIdentity
 
 CHANNEL = "whatsapp"
 KEYWORDS = {
@@ -69,14 +69,27 @@ def last_inbound(session: Session, person: Person) -> datetime | None:
     return identity.last_inbound_at if identity is not None else None
 
 
+def _admin_account(session: Session, person: Person) -> AdminIdentity | None:
+    return session.exec(
+        select(AdminIdentity).where(
+            AdminIdentity.channel == person.channel,
+            AdminIdentity.external_id == person.external_id,
+        )
+    ).first()
+
+
 def window_from(session: Session, person: Person, at: datetime, before: datetime | None) -> None:
     """The window counts from the message's own ``timestamp`` (the steps stamp "now"); a late
     redelivery of an older message never moves it back."""
+    admin = _admin_account(session, person)
+    if admin is not None:  # an admin's own window, for the notices Gaung sends them
+        last = admin.last_inbound_at
+        admin.last_inbound_at = max(at, last) if last is not None else at
+        session.add(admin)
     identity = identity_for(session, person.channel, person.external_id)
-    if identity is None:
-        return
-    identity.last_inbound_at = max(at, before) if before is not None else at
-    session.add(identity)
+    if identity is not None:
+        identity.last_inbound_at = max(at, before) if before is not None else at
+        session.add(identity)
     session.flush()
 
 

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 
 from db.delivery.outbox import mark_failed, reachable_identity_subquery
 from db.models import (
+    AdminIdentity,
     Asn,
     ChatIdentity,
     Delivery,
@@ -64,7 +65,14 @@ def last_inbound_of(session: Session, chat_id: str) -> datetime | None:
             (identity.c.chat_id == chat_id) | (identity.c.external_id == chat_id),
         )
     )
-    times = [moment for (moment,) in rows if moment is not None]
+    admin = table(AdminIdentity)
+    admins = session.connection().execute(
+        core_select(admin.c.last_inbound_at).where(
+            admin.c.channel == CHANNEL,
+            (admin.c.chat_id == chat_id) | (admin.c.external_id == chat_id),
+        )
+    )
+    times = [moment for (moment,) in [*rows, *admins] if moment is not None]
     return max(times) if times else None
 
 

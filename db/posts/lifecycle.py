@@ -170,6 +170,10 @@ def cancel_post(session: Session, post_id: int, *, actor: str = "cli") -> Post:
     post = _lock(session, post_id)
     if post.status in (PostStatus.REJECTED, PostStatus.CANCELLED, PostStatus.SENT):
         raise Conflict(f"postingan #{post_id} berstatus {post.status}, tidak bisa dibatalkan")
+    if post.status == PostStatus.SUBMITTED:
+        # Nothing is queued yet: declining a submission is a rejection, with its reason told
+        # to the OPD (and a cancelled post must carry an approval time).
+        raise Conflict(f"postingan #{post_id} belum disetujui; tolak dengan alasan, bukan batalkan")
     post.status, post.closed_at = PostStatus.CANCELLED, utcnow()
     session.add(post)
     session.flush()

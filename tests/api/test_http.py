@@ -194,6 +194,11 @@ def test_posts_lifecycle_over_http(client: TestClient, engine: Engine) -> None:
     assert client.get(f"/api/v1/posts/{rejected['id']}", headers=opd_key).status_code == 403
     cancelled = client.post(f"/api/v1/posts/{post['id']}/cancel", headers=admin).json()
     assert cancelled["status"] == "cancelled"
+    waiting = client.post(
+        "/api/v1/posts", json={"url": "https://x.com/a/status/2", "opd": "DISDIK"}, headers=admin
+    ).json()
+    refused = client.post(f"/api/v1/posts/{waiting['id']}/cancel", headers=admin)
+    assert refused.status_code == 409 and "tolak" in refused.json()["detail"]
 
 
 def test_openapi_docs_are_served(client: TestClient) -> None:

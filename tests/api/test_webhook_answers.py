@@ -20,6 +20,7 @@ from tests.api.conftest import app_settings
 
 SECRET = "t" * 40
 HOOK = "/webhook/telegram"
+METRICS_TOKEN = "m" * 40
 
 
 @pytest.fixture(params=["wrapper", "route"])
@@ -33,6 +34,7 @@ def webhook(request: pytest.FixtureRequest, database_url: str) -> Iterator[TestC
         telegram_api_url=tg.url,
         telegram_webhook_secret=SECRET,
         public_url="http://127.0.0.1:9",
+        metrics_token=METRICS_TOKEN,
     )
     app = create_app(settings)
     if request.param == "route":  # before the first request builds the middleware stack
@@ -68,7 +70,9 @@ def test_the_webhook_is_timed_under_its_route(webhook: TestClient) -> None:
         webhook.post(HOOK, content=b"{}", headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
     counts = {
         tuple(sorted(s.labels.items())): s.value
-        for family in text_string_to_metric_families(webhook.get("/metrics").text)
+        for family in text_string_to_metric_families(
+            webhook.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+        )
         for s in family.samples
         if s.name == "gaung_http_request_duration_seconds_count"
     }
