@@ -54,6 +54,8 @@ from sqlalchemy import Engine, func, select, text, update
 from bench import databases
 from bench.broadcast import Worker
 from bench.databases import approve_for_everyone, emulated_roster
+from bench.server import serve as start_serve
+from bench.server import stop as stop_serve
 from bot.emulators.telegram.runner import EmulatorProcess
 from bot.emulators.telegram.world import FIRST_USER_ID
 from db.delivery.counters import FIELDS, fact_counts, rebuild
@@ -69,7 +71,7 @@ from db.models import (
     table,
 )
 from db.types import utcnow
-from tests.pg import Cluster, free_port, server_options, start_cluster
+from tests.pg import Cluster, server_options, start_cluster
 
 QUICK = os.environ.get("GAUNG_BENCH_FAULTS_SIZE", "full") == "quick"
 ASN = 400 if QUICK else 8000
@@ -338,41 +340,20 @@ def database_row(url: str, cluster: Cluster, folder: Path) -> Row:
 
 
 def serve(url: str, emulator: EmulatorProcess, folder: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    env = os.environ | {
-        "GAUNG_DATABASE_URL": url,
-        "GAUNG_TELEGRAM_TOKEN": TOKEN,
-        "GAUNG_TELEGRAM_API_URL": emulator.url,
-        "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
-        "GAUNG_SECRET_KEY": "bench-dashboard-secret-key-0123456789abcdef",
-        "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{port}",
-    }
-    log = (folder / "serve.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=log,
-        cwd=folder,
+    """``gaung serve`` on the bot's webhook, through the benches' one server starter."""
+    return start_serve(
+        {
+            "GAUNG_DATABASE_URL": url,
+            "GAUNG_TELEGRAM_TOKEN": TOKEN,
+            "GAUNG_TELEGRAM_API_URL": emulator.url,
+            "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
+            "GAUNG_SECRET_KEY": "bench-dashboard-secret-key-0123456789abcdef",
+        },
+        folder,
     )
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return process, port
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("gaung serve did not start: " + (folder / "serve.log").read_text()[-2000:])
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+stop = stop_serve
 
 
 def sent_deliveries(engine: Engine, post_id: int) -> list[tuple[int, int, int]]:
