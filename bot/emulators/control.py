@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,7 +36,7 @@ class DroppedResponse(Response):
         raise DropConnection
 
 
-class ControlledEmulator:
+class ControlledEmulator(ABC):
     """An emulator's HTTP face: its ``world``, the control API and a webhook delivery loop."""
 
     def __init__(self, world: Any, ops: dict[str, Any]) -> None:
@@ -60,8 +61,9 @@ class ControlledEmulator:
         self._wake.set()  # what the op changed may be a webhook to send now
         return JSONResponse({"result": result})
 
+    @abstractmethod
     async def deliver_webhooks(self) -> None:
-        raise NotImplementedError
+        """Each network's loop sending its webhooks (Telegram updates, WhatsApp events)."""
 
 
 def emulator_app(emulator: ControlledEmulator, api: Route) -> Starlette:
