@@ -71,7 +71,7 @@ from db.models import (
     table,
 )
 from db.types import utcnow
-from tests.pg import Cluster, server_options, start_cluster
+from tests.pg import Cluster, start_cluster
 
 QUICK = os.environ.get("GAUNG_BENCH_FAULTS_SIZE", "full") == "quick"
 ASN = 400 if QUICK else 8000
@@ -87,28 +87,6 @@ SECRET = "bench-faults-webhook-secret-0123456789"
 HTTP_TIMEOUT = 15.0  # the worker's Bot API timeout (bot.channels.telegram)
 ROWS = os.environ.get("GAUNG_BENCH_FAULTS_ROWS", "abcdefg")  # a subset, to try one row
 _posts = iter(range(1, 1000))
-
-
-# --- PostgreSQL that can be stopped -----------------------------------------------------------
-
-
-def _pg_ctl(cluster: Cluster, *args: str) -> None:
-    subprocess.run(
-        [cluster.pg_ctl, "-D", str(cluster.folder / "data"), *args],
-        preexec_fn=cluster.demote,
-        capture_output=True,
-        check=True,
-    )
-
-
-def pg_crash(cluster: Cluster) -> None:
-    """Stop the server as a crash would (no checkpoint): committed data must survive."""
-    _pg_ctl(cluster, "-m", "immediate", "stop")
-
-
-def pg_start(cluster: Cluster) -> None:
-    options = f"-p {cluster.port} -k {cluster.folder} {server_options(durable=True)}"
-    _pg_ctl(cluster, "-o", options, "-l", str(cluster.folder / "log"), "-w", "start")
 
 
 # --- a row ------------------------------------------------------------------------------------
@@ -307,11 +285,11 @@ def database_row(url: str, cluster: Cluster, folder: Path) -> Row:
         workers = [Worker(url, emulator, folder, **WORKER_ENV) for _ in range(2)]  # type: ignore[arg-type]
         wait_sent(engine, post_id, ASN // 3, timeout=120)
         recorded_before = sent_count(engine, post_id)
-        pg_crash(cluster)
+        cluster.crash()
         stopped = time.perf_counter()
         time.sleep(DOWN)
         messages = int(emulator.op("stats")["messages"])
-        pg_start(cluster)
+        cluster.restart(durable=True)
         row.in_flight = messages - recorded_before
         row.injected = (
             f"`pg_ctl -m immediate stop` at {recorded_before:,} recorded sent, "
@@ -541,9 +519,9 @@ def storm_row(url: str, cluster: Cluster, folder: Path) -> Row:
 
         def outage() -> str:
             time.sleep(STORM_SECONDS / 3)
-            pg_crash(cluster)
+            cluster.crash()
             time.sleep(DOWN)
-            pg_start(cluster)
+            cluster.restart(durable=True)
             into = STORM_SECONDS / 3
             return f"`pg_ctl -m immediate stop` {into:.0f} s into the storm, down {DOWN:.0f} s"
 

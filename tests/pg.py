@@ -60,13 +60,23 @@ class Cluster:
     def url(self) -> str:
         return f"postgresql+psycopg://gaung@127.0.0.1:{self.port}"
 
-    def stop(self) -> None:
+    def crash(self, *, check: bool = True) -> None:
+        """Stop the server as a crash would (no checkpoint): committed data must survive."""
         subprocess.run(
             [self.pg_ctl, "-D", str(self.folder / "data"), "-m", "immediate", "stop"],
             preexec_fn=self.demote,
             capture_output=True,
-            check=False,
+            check=check,
         )
+
+    def restart(self, *, durable: bool) -> None:
+        """Start the server again on its own port, after ``crash``."""
+        start_server(
+            self.folder / "data", self.folder, self.demote, durable=durable, port=self.port
+        )
+
+    def stop(self) -> None:
+        self.crash(check=False)
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -101,11 +111,17 @@ def init_data(data: Path, demote: Callable[[], None] | None, *, durable: bool) -
 
 
 def start_server(
-    data: Path, folder: Path, demote: Callable[[], None] | None, *, durable: bool
+    data: Path,
+    folder: Path,
+    demote: Callable[[], None] | None,
+    *,
+    durable: bool,
+    port: int | None = None,
 ) -> int:
-    """Start the server of ``data`` on a free port, its socket and log in ``folder``: the port."""
+    """Start the server of ``data`` on ``port`` (default: a free one), its socket and log in
+    ``folder``: the port."""
     _, pg_ctl = binaries()
-    port = free_port()
+    port = port or free_port()
     options = f"-p {port} -k {folder} {server_options(durable=durable)}"
     subprocess.run(
         [pg_ctl, "-D", str(data), "-o", options, "-l", str(folder / "log"), "-w", "start"],

@@ -27,7 +27,7 @@ from db.models import Confirmation, DeliveryStatus, ProcessedUpdate, table
 from tests.bot.conftest import SECRET, BotProcess, registered_members
 from tests.bot.test_broadcast import _worker, approve, deliveries
 from tests.bot.test_webhook_crash import Update, taps_for
-from tests.pg import Cluster, server_options, start_cluster
+from tests.pg import Cluster, start_cluster
 
 
 @pytest.fixture
@@ -55,24 +55,6 @@ def pg_url(cluster: Cluster) -> str:
     return url
 
 
-def _pg_ctl(cluster: Cluster, *args: str) -> None:
-    subprocess.run(
-        [cluster.pg_ctl, "-D", str(cluster.folder / "data"), *args],
-        preexec_fn=cluster.demote,
-        capture_output=True,
-        check=True,
-    )
-
-
-def crash(cluster: Cluster) -> None:
-    _pg_ctl(cluster, "-m", "immediate", "stop")
-
-
-def start(cluster: Cluster) -> None:
-    options = f"-p {cluster.port} -k {cluster.folder} {server_options(durable=True)}"
-    _pg_ctl(cluster, "-o", options, "-l", str(cluster.folder / "log"), "-w", "start")
-
-
 def test_workers_carry_on_by_themselves_after_postgresql_crashes_mid_broadcast(
     pg_url: str, cluster: Cluster, tg: TelegramEmulator, tmp_path: Path
 ) -> None:
@@ -86,10 +68,10 @@ def test_workers_carry_on_by_themselves_after_postgresql_crashes_mid_broadcast(
         engine = make_engine(pg_url)
         recorded = sum(d.status == DeliveryStatus.SENT for d in deliveries(engine, post_id))
         engine.dispose()
-        crash(cluster)
+        cluster.crash()
         time.sleep(2.0)  # the workers meet a dead server: connections refused
         on_telegram = tg.world.delivered_counts().total()
-        start(cluster)
+        cluster.restart(durable=True)
         in_flight = on_telegram - recorded  # sent while the outcome could not be recorded
 
         engine = make_engine(pg_url)
@@ -147,9 +129,9 @@ def test_no_tap_acknowledged_is_lost_when_postgresql_crashes_mid_storm(
 
     def outage() -> None:
         time.sleep(1.0)
-        crash(cluster)
+        cluster.crash()
         time.sleep(2.0)
-        start(cluster)
+        cluster.restart(durable=True)
 
     thread = threading.Thread(target=outage)
     try:
