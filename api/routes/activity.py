@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
-from api.routes.participation import EndQ, StartQ
+from api.routes.participation import EndQ, StartQ, attachment
 from api.schemas import API_PROBLEMS, ActivityReport
 from db.accounts.apikeys import Principal
 from db.errors import Invalid, NotFound
@@ -90,8 +90,4 @@ def get_activity_csv(
     first = result.window.start.astimezone(settings.tz)
     last = result.window.end.astimezone(settings.tz)
     name = f"aktivitas-opd-{first:%Y%m%d}-{last:%Y%m%d}.csv"
-    return Response(
-        to_csv(result, settings.tz),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+    return attachment(to_csv(result, settings.tz), "text/csv; charset=utf-8", name)

@@ -26,7 +26,7 @@ from fastapi.templating import Jinja2Templates
 from sqlmodel import Session
 
 from api.deps import SessionDep, SettingsDep
-from api.routes.participation import EXPORTS, export
+from api.routes.participation import EXPORTS, attachment, export
 from api.whatsapp_cost import post_billing
 from db.accounts.apikeys import authenticate
 from db.accounts.signing import (
@@ -411,11 +411,6 @@ def _download_report(
     return report, f"partisipasi-{scope.first:%Y%m%d}-{scope.last:%Y%m%d}"
 
 
-def _file(body: str | bytes, media_type: str, name: str) -> Response:
-    headers = SECURITY_HEADERS | {"Content-Disposition": f'attachment; filename="{name}"'}
-    return Response(body, media_type=media_type, headers=headers)
-
-
 def _download_route(ext: str) -> Callable[..., Response]:
     def download(
         session: SessionDep,
@@ -461,4 +456,6 @@ def download_activity_csv(
         opd_ids=scope.opd_ids,
     )
     name = f"aktivitas-opd-{scope.first:%Y%m%d}-{scope.last:%Y%m%d}.csv"
-    return _file(activity_csv(published, settings.tz), "text/csv; charset=utf-8", name)
+    return attachment(
+        activity_csv(published, settings.tz), "text/csv; charset=utf-8", name, SECURITY_HEADERS
+    )

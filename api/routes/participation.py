@@ -94,13 +94,20 @@ EXPORTS: dict[str, tuple[str, Callable[[Participation, ZoneInfo], str | bytes]]]
 }
 
 
+def attachment(
+    body: str | bytes, media_type: str, filename: str, headers: dict[str, str] | None = None
+) -> Response:
+    """A file to download as ``filename``: every export of the API and the dashboard."""
+    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(body, media_type=media_type, headers=(headers or {}) | disposition)
+
+
 def export(
     report: Participation, tz: ZoneInfo, ext: str, name: str, headers: dict[str, str] | None = None
 ) -> Response:
     """``report`` as an attachment ``name.ext``; the API and the dashboard both answer so."""
     media_type, write = EXPORTS[ext]
-    disposition = {"Content-Disposition": f'attachment; filename="{name}.{ext}"'}
-    return Response(write(report, tz), media_type=media_type, headers=(headers or {}) | disposition)
+    return attachment(write(report, tz), media_type, f"{name}.{ext}", headers)
 
 
 def _export_route(ext: str) -> Callable[..., Response]:
