@@ -9,6 +9,8 @@ from bot.conversation.replies import Action, Button, Outcome, Person, Reply
 from db.accounts.admins import add_admin
 from db.models import Admin
 
+PLAIN = Settings()  # the defaults: no public address, no signing key
+
 
 def tg(user_id: int, name: str = "") -> Person:
     return Person("telegram", str(user_id), str(user_id), name)
@@ -18,16 +20,9 @@ def wa(number: str, name: str = "") -> Person:
     return Person("whatsapp", number, number, name)
 
 
-def do(
-    session: Session,
-    who: Person,
-    action: Action,
-    *,
-    public_url: str | None = None,
-    settings: Settings | None = None,
-) -> Outcome:
+def do(session: Session, who: Person, action: Action, *, settings: Settings = PLAIN) -> Outcome:
     """One step, committed like the adapter's unit of work."""
-    outcome = handle(session, who, action, settings or Settings(public_url=public_url))
+    outcome = handle(session, who, action, settings)
     session.commit()
     return outcome
 

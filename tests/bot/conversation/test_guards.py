@@ -16,14 +16,14 @@ from db.models import AuditLog, Delivery, Post, PostApproval, PostStatus
 from db.posts.guards import GuardRules
 from db.posts.official import add_account
 from db.types import utcnow
-from tests.bot.conversation.helpers import data, do, only, tg, wa
+from tests.bot.conversation.helpers import PLAIN, data, do, only, tg, wa
 from tests.bot.conversation.test_posts import regency
 
 SOON = (utcnow() + timedelta(days=2)).date()
 CAMPAIGN = Settings(guards=GuardRules(campaign_start=SOON - timedelta(days=4), campaign_end=SOON))
 
 
-def review_of(session: Session, url: str, caption: str, settings: Settings | None = None) -> Reply:
+def review_of(session: Session, url: str, caption: str, settings: Settings = PLAIN) -> Reply:
     """OPD admin 900 submits; the review notice Diskominfo gets."""
     asked = only(do(session, tg(900), Text(url)))
     preview = only(do(session, tg(900), Text(caption)))
