@@ -4,6 +4,7 @@ an hour but never in quiet hours, and the weekly cap holds back the rest."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -33,10 +34,8 @@ def remind(engine: Engine, tg: TelegramEmulator, at: datetime) -> int:
     worker = Broadcaster(engine, {"telegram": channel}, {"telegram": 100}, clock=lambda: at)
 
     async def once() -> int:
-        try:
+        async with aclosing(channel):
             return await worker.remind_once(POLICY)
-        finally:
-            await channel.aclose()
 
     return asyncio.run(once())
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from contextlib import aclosing
 from datetime import timedelta
 
 import pytest
@@ -53,13 +54,10 @@ def admin(engine: Engine, wa_id: str, *, wrote_hours_ago: float | None) -> Addre
 
 def tell(engine: Engine, wa: WhatsAppEmulator, *addresses: Address) -> int:
     async def run() -> int:
-        sender = WhatsAppChannel(wa.token, wa.phone_id, api_url=wa.url)
-        notifier = Notifier(engine)
-        notifier.add("whatsapp", WhatsAppOutbound(sender, Pacer(1000), engine=engine))
-        try:
+        async with aclosing(WhatsAppChannel(wa.token, wa.phone_id, api_url=wa.url)) as sender:
+            notifier = Notifier(engine)
+            notifier.add("whatsapp", WhatsAppOutbound(sender, Pacer(1000), engine=engine))
             return await notifier.tell(Notice(a, NOTICE) for a in addresses)
-        finally:
-            await sender.aclose()
 
     return asyncio.run(run())
 
