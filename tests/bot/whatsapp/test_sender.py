@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 from dataclasses import replace
 
 import httpx
 import pytest
 
-from bot.channels.base import (
-    Misconfigured,
-    OutgoingPost,
-    RateLimited,
-    Rejected,
-    SendError,
-    Transient,
-    Unreachable,
-)
+from bot.channels import base
 from bot.conversation.choices import parse_tap as parse_callback
 from bot.emulators.whatsapp import WhatsAppEmulator
 from bot.whatsapp.sender import (
@@ -34,7 +27,7 @@ URL = "https://www.instagram.com/p/DKabc123/"
 
 def post(
     chat_id: str, *, delivery_id: int = 41, window_open: bool = False, **kw: object
-) -> OutgoingPost:
+) -> base.OutgoingPost:
     fields: dict[str, object] = {
         "delivery_id": delivery_id,
         "chat_id": chat_id,
@@ -45,12 +38,12 @@ def post(
         "window_open": window_open,
         **kw,
     }
-    return OutgoingPost(**fields)  # type: ignore[arg-type]
+    return base.OutgoingPost(**fields)  # type: ignore[arg-type]
 
 
 def send(
     wa: WhatsAppEmulator,
-    message: OutgoingPost,
+    message: base.OutgoingPost,
     *,
     token: str | None = None,
     phone_id: str | None = None,
@@ -65,16 +58,14 @@ def send(
             phone_id or wa.phone_id,
             **settings,  # type: ignore[arg-type]
         )
-        try:
+        async with aclosing(channel):
             return await channel.send_post(message)
-        finally:
-            await channel.aclose()
 
     return asyncio.run(go())
 
 
-def failure(wa: WhatsAppEmulator, message: OutgoingPost, **options: object) -> SendError:
-    with pytest.raises(SendError) as caught:
+def failure(wa: WhatsAppEmulator, message: base.OutgoingPost, **options: object) -> base.SendError:
+    with pytest.raises(base.SendError) as caught:
         send(wa, message, **options)
     return caught.value
 
@@ -126,7 +117,7 @@ def test_outside_the_window_the_post_is_the_template_with_quick_replies(
 def test_a_configured_template_and_language_are_used(wa: WhatsAppEmulator) -> None:
     user = wa.world.add_user()
     error = failure(wa, post(user.wa_id), template="lain", template_language="en_US")
-    assert isinstance(error, Misconfigured)
+    assert isinstance(error, base.Misconfigured)
     assert error.reason.startswith("132001")
 
 
@@ -165,12 +156,12 @@ def test_errors_are_classified_for_the_broadcaster(wa: WhatsAppEmulator) -> None
     user = wa.world.add_user(in_window=True)
     message = post(user.wa_id, window_open=True)
 
-    assert isinstance(failure(wa, message, token="EAAG-WRONG"), Misconfigured)
+    assert isinstance(failure(wa, message, token="EAAG-WRONG"), base.Misconfigured)
 
     wa.world.set_limits(rate=1)
     send(wa, message)
     throttled = failure(wa, message, throughput_wait=1.5)
-    assert isinstance(throttled, RateLimited) and throttled.retry_after == 1.5
+    assert isinstance(throttled, base.RateLimited) and throttled.retry_after == 1.5
     assert throttled.reason.startswith("130429")
 
     wa.world.set_limits(rate=1000, pair_burst=1)
@@ -180,20 +171,20 @@ def test_errors_are_classified_for_the_broadcaster(wa: WhatsAppEmulator) -> None
 
     wa.world.set_limits(pair_burst=100)
     wa.world.set_template_status("gaung_postingan_baru", "id", "PAUSED")
-    assert isinstance(failure(wa, replace(message, window_open=False)), Misconfigured)
+    assert isinstance(failure(wa, replace(message, window_open=False)), base.Misconfigured)
 
     wa.world.inject_fault("error", status=500)
-    assert isinstance(failure(wa, message), Transient)
+    assert isinstance(failure(wa, message), base.Transient)
     wa.world.inject_fault("drop")
-    assert isinstance(failure(wa, message), Transient)
+    assert isinstance(failure(wa, message), base.Transient)
 
 
 def test_a_wrong_api_url_or_phone_id_is_misconfigured(wa: WhatsAppEmulator) -> None:
     user = wa.world.add_user(in_window=True)
     message = post(user.wa_id, window_open=True)
-    assert isinstance(failure(wa, message, api_url=f"{wa.url}/salah"), Misconfigured)
+    assert isinstance(failure(wa, message, api_url=f"{wa.url}/salah"), base.Misconfigured)
     error = failure(wa, message, phone_id="123")
-    assert isinstance(error, Rejected) and error.reason.startswith("100")
+    assert isinstance(error, base.Rejected) and error.reason.startswith("100")
 
 
 def test_a_closed_port_is_transient(wa: WhatsAppEmulator) -> None:
@@ -201,35 +192,35 @@ def test_a_closed_port_is_transient(wa: WhatsAppEmulator) -> None:
 
     closed = f"http://127.0.0.1:{free_port()}"
     message = post("6281", window_open=True)
-    assert isinstance(failure(wa, message, token="t", phone_id="1", api_url=closed), Transient)
+    assert isinstance(failure(wa, message, token="t", phone_id="1", api_url=closed), base.Transient)
 
 
 @pytest.mark.parametrize(
     ("code", "kind"),
     [
-        (130429, RateLimited),
+        (130429, base.RateLimited),
         (131056, PairRateLimited),
-        (4, RateLimited),
-        (80007, RateLimited),
-        (131026, Unreachable),
-        (131047, Unreachable),
-        (131050, Unreachable),
-        (190, Misconfigured),
-        (368, Misconfigured),
-        (131031, Misconfigured),
-        (133010, Misconfigured),
-        (131051, Rejected),
-        (132001, Misconfigured),
-        (132016, Misconfigured),
-        (1, Transient),
-        (2, Transient),
-        (131000, Transient),
-        (502, Transient),
-        (100, Rejected),
-        (131009, Rejected),
+        (4, base.RateLimited),
+        (80007, base.RateLimited),
+        (131026, base.Unreachable),
+        (131047, base.Unreachable),
+        (131050, base.Unreachable),
+        (190, base.Misconfigured),
+        (368, base.Misconfigured),
+        (131031, base.Misconfigured),
+        (133010, base.Misconfigured),
+        (131051, base.Rejected),
+        (132001, base.Misconfigured),
+        (132016, base.Misconfigured),
+        (1, base.Transient),
+        (2, base.Transient),
+        (131000, base.Transient),
+        (502, base.Transient),
+        (100, base.Rejected),
+        (131009, base.Rejected),
     ],
 )
-def test_classify_by_code(code: int, kind: type[SendError]) -> None:
+def test_classify_by_code(code: int, kind: type[base.SendError]) -> None:
     assert type(classify(code, f"{code}: x")) is kind
 
 
@@ -260,17 +251,16 @@ def test_a_lost_answer_is_transient_though_the_message_was_sent(wa: WhatsAppEmul
     """Why the broadcaster must not resend blindly: the emulator shows the message arrived."""
     user = wa.world.add_user(in_window=True)
     wa.world.inject_fault("lost")
-    assert isinstance(failure(wa, post(user.wa_id, window_open=True)), Transient)
+    assert isinstance(failure(wa, post(user.wa_id, window_open=True)), base.Transient)
     assert wa.world.delivered_counts()[user.wa_id] == 1
 
 
 def test_a_conversation_reply_with_reply_buttons(wa: WhatsAppEmulator) -> None:
     user = wa.world.add_user(in_window=True)
 
-    async def go() -> list[str | SendError]:
-        channel = WhatsAppChannel(wa.token, wa.phone_id, api_url=wa.url)
-        results: list[str | SendError] = []
-        try:
+    async def go() -> list[str | base.SendError]:
+        results: list[str | base.SendError] = []
+        async with aclosing(WhatsAppChannel(wa.token, wa.phone_id, api_url=wa.url)) as channel:
             results.append(await channel.send_text(user.wa_id, "Terima kasih."))
             results.append(
                 await channel.send_text(user.wa_id, "Setuju?", [("r:setuju", "✅ Setuju")])
@@ -280,16 +270,14 @@ def test_a_conversation_reply_with_reply_buttons(wa: WhatsAppEmulator) -> None:
                 [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")],
                 [("", "kosong")],
             ):
-                with pytest.raises(Rejected) as caught:
+                with pytest.raises(base.Rejected) as caught:
                     await channel.send_text(user.wa_id, "x", bad)
                 results.append(caught.value)
-        finally:
-            await channel.aclose()
         return results
 
     results = asyncio.run(go())
     assert all(isinstance(r, str) for r in results[:2])
-    assert all(isinstance(r, Rejected) for r in results[2:])
+    assert all(isinstance(r, base.Rejected) for r in results[2:])
     plain, consent = wa.world.messages(user.wa_id)
     assert plain.type == "text" and plain.text() == "Terima kasih."
     assert consent.buttons() == [{"id": "r:setuju", "title": "✅ Setuju"}]
