@@ -10,18 +10,17 @@ self-reported.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from bot.conversation.notifier import Notifier
 from bot.conversation.people import tell_admins
 from bot.conversation.replies import Notice, Reply
+from bot.periodic import repeat
 from bot.texts import th
 from db.accounts.admins import reachable_admins
 from db.engine import session_scope
@@ -106,14 +105,9 @@ async def reach_recap_loop(
     """Until ``stop``: look for due recaps every ``interval`` seconds; returns messages sent.
     A database outage or a failed round is logged and skipped rather than ending the worker
     (the claimed recap of a failed round is lost: at most once)."""
-    sent = 0
-    while not stop.is_set():
-        try:
-            sent += await recap_once(engine, notifier, now=clock())
-        except SQLAlchemyError as exc:
-            log.warning("reach recap round skipped: %s", type(exc).__name__)
-        except Exception:  # a bug in one round must not end the worker's other duties
-            log.exception("reach recap round failed")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-    return sent
+    return await repeat(
+        lambda: recap_once(engine, notifier, now=clock()),
+        stop,
+        every=interval,
+        name="reach recap round",
+    )

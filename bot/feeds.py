@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import calendar
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from bot.graph import GraphConfig, fetch_graph
+from bot.periodic import repeat
 from bot.texts import t
 from db.engine import session_scope
 from db.models import Admin, Opd, Post, Role
@@ -213,14 +213,11 @@ class FeedPoller:
         return list(await asyncio.gather(*(one(s) for s in due)))
 
     async def run(self, stop: asyncio.Event) -> None:
+        async def one_round() -> int:
+            return len(await self.poll_once())
+
         try:
-            while not stop.is_set():
-                try:
-                    await self.poll_once()
-                except Exception:  # a database hiccup must not end the worker's feed polling
-                    log.exception("feed polling failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
+            await repeat(one_round, stop, every=IDLE_SECONDS, name="feed polling")
         finally:
             await self.aclose()
 

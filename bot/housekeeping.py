@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
+from bot.periodic import repeat
 from db.accounts.retention import Purged, purge_expired
 from db.engine import session_scope
 from db.types import utcnow
@@ -36,18 +35,14 @@ async def retention_loop(
     """Purge at start, then every ``interval`` seconds, until ``stop``; returns the passes run.
 
     Several workers may run it at once: each pass is one transaction over rows that only
-    ever leave, so a second pass finds nothing to do. A database outage skips a pass (logged)
-    rather than ending the worker.
+    ever leave, so a second pass finds nothing to do. A failed pass (a database outage) is
+    logged and skipped rather than ending the worker (``bot.periodic``).
     """
-    passes = 0
-    while not stop.is_set():
-        try:
-            purged = await asyncio.to_thread(purge_once, engine, months, clock())
-            passes += 1
-            if purged.anything:
-                log.info("retention purge: %s", purged.as_dict())
-        except SQLAlchemyError as exc:
-            log.warning("retention purge skipped: %s", type(exc).__name__)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
-    return passes
+
+    async def one_pass() -> int:
+        purged = await asyncio.to_thread(purge_once, engine, months, clock())
+        if purged.anything:
+            log.info("retention purge: %s", purged.as_dict())
+        return 1
+
+    return await repeat(one_pass, stop, every=interval, name="retention purge")

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from bot.conversation.notifier import Notifier
 from bot.conversation.people import tell_admins
 from bot.conversation.replies import Notice, Reply
+from bot.periodic import repeat
 from bot.texts import Markup, as_whatsapp, th
 from db.accounts.admins import reachable_admins
 from db.engine import session_scope
@@ -277,13 +278,10 @@ class Recapper:
         return sent
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:  # a database hiccup must not end the worker's other loops
-                log.exception("daily recap failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), IDLE_SECONDS)
+        async def one_round() -> int:
+            return await self.run_once() or 0
+
+        await repeat(one_round, stop, every=IDLE_SECONDS, name="daily recap")
 
     def _claim(self, day: date, now: datetime) -> bool:
         try:
