@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import date, datetime, time
 
 from sqlalchemy import Engine
@@ -232,23 +233,16 @@ def recap_notices(
     return notices
 
 
+@dataclass(eq=False)
 class Recapper:
     """Sends the daily recap from a worker process; ``run`` loops until ``stop`` is set."""
 
-    def __init__(
-        self,
-        engine: Engine,
-        settings: Settings,
-        notifier: Notifier,
-        *,
-        worker: str,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.engine = engine
-        self.settings = settings
-        self.notifier = notifier
-        self.worker = worker
-        self.clock = clock
+    engine: Engine
+    settings: Settings
+    notifier: Notifier
+    _: KW_ONLY
+    worker: str
+    clock: Callable[[], datetime] = utcnow
 
     @property
     def at(self) -> time:

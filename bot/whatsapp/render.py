@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -77,6 +78,7 @@ def notice_text(reply: Reply) -> str:
     return body
 
 
+@dataclass(eq=False)
 class WhatsAppOutbound:
     """The notifier's (and the adapter's) way to WhatsApp: paced by the number's one budget.
 
@@ -86,18 +88,11 @@ class WhatsAppOutbound:
     who just wrote, inside the window.
     """
 
-    def __init__(
-        self,
-        sender: WhatsAppChannel,
-        pacer: Pacer,
-        *,
-        engine: Engine | None = None,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.sender = sender
-        self.pacer = pacer
-        self.engine = engine
-        self.clock = clock
+    sender: WhatsAppChannel
+    pacer: Pacer
+    _: KW_ONLY
+    engine: Engine | None = None
+    clock: Callable[[], datetime] = utcnow
 
     async def deliver(self, chat_id: str, reply: Reply) -> None:
         if self.engine is not None and not await asyncio.to_thread(self._window_open, chat_id):
