@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from bot.emulators.world import EmulatedWorld
+
 FIRST_USER_ID = 700_000_000
 BOT_ID_BASE = 8_000_000_000
 
@@ -234,15 +236,6 @@ class Message:
 
 
 @dataclass
-class Fault:
-    kind: str  # "error" (status), "slow" (delay), "drop" (no answer), "lost" (done, no answer)
-    remaining: int
-    status: int = 500
-    delay: float = 0.0
-    methods: frozenset[str] | None = None
-
-
-@dataclass
 class Call:
     at: float
     method: str
@@ -304,7 +297,7 @@ class Bot:
         }
 
 
-class World:
+class World(EmulatedWorld[int, Message]):
     # Like the Bot API server's ``--local`` mode: webhooks may be http:// on any port, but only
     # on this machine. Off, setWebhook wants https:// on 443, 80, 88 or 8443, as Telegram does.
     local_webhooks: bool = False
@@ -312,15 +305,11 @@ class World:
     def __init__(
         self, limits: Limits | None = None, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.lock = threading.RLock()
+        super().__init__(clock)
         self.limits = limits or Limits()
-        self.clock = clock
         self.bots: dict[str, Bot] = {}
         self.users: dict[int, User] = {}
         self.chats: dict[int, list[Message]] = {}
-        self.faults: list[Fault] = []
-        # Calls each kind of fault has hit ("error 500", "slow", …): what a benchmark injected.
-        self.faults_taken: Counter[str] = Counter()
         self._user_ids = itertools.count(FIRST_USER_ID)
         self.changed = threading.Event()  # set whenever an update is queued
 
@@ -392,38 +381,6 @@ class World:
                 return next(iter(self.bots.values()))
             return self.bots[token]
 
-    # ----- faults -------------------------------------------------------------------------
-    def inject_fault(
-        self,
-        kind: str,
-        *,
-        count: int = 1,
-        status: int = 500,
-        delay: float = 0.0,
-        methods: list[str] | None = None,
-    ) -> None:
-        if kind not in ("error", "slow", "drop", "lost"):
-            raise ValueError(f"unknown fault {kind}")
-        with self.lock:
-            chosen = frozenset(m.lower() for m in methods) if methods else None
-            self.faults.append(Fault(kind, count, status, delay, chosen))
-
-    def clear_faults(self) -> None:
-        with self.lock:
-            self.faults.clear()
-
-    def take_fault(self, method: str) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                if fault.remaining > 0 and (fault.methods is None or method in fault.methods):
-                    fault.remaining -= 1
-                    if fault.remaining == 0:
-                        self.faults.remove(fault)
-                    name = {"error": f"error {fault.status}", "slow": f"slow {fault.delay:g} s"}
-                    self.faults_taken[name.get(fault.kind, fault.kind)] += 1
-                    return fault
-            return None
-
     # ----- rate limits --------------------------------------------------------------------
     def charge(self, bot: Bot, chat_id: int | None, *, paid: bool) -> None:
         """Count one message against the bot's and the chat's limits, or answer 429."""
@@ -485,10 +442,6 @@ class World:
             return [
                 m for m in self.chats.get(chat_id, []) if from_bot is None or m.from_bot == from_bot
             ]
-
-    def last_message(self, chat_id: int) -> Message | None:
-        found = self.messages(chat_id)
-        return found[-1] if found else None
 
     def delivered_counts(self) -> Counter[int]:
         """Messages the bot sent per chat: duplicates show up as counts above one."""

@@ -1,4 +1,4 @@
-"""What the emulated world holds: users, the messages sent to them, calls, faults, the webhook."""
+"""What the emulated world holds: users, the messages sent to them, calls, the webhook."""
 
 from __future__ import annotations
 
@@ -58,14 +58,6 @@ class Sent:
         if self.type == "interactive":
             return str((self.payload.get("body") or {}).get("text", ""))
         return str(self.payload.get("_rendered", ""))
-
-
-@dataclass
-class Fault:
-    kind: str  # error | slow | drop (no answer, not sent) | lost (sent, answer dropped)
-    remaining: int
-    status: int = 500
-    delay: float = 0.0
 
 
 @dataclass

@@ -23,18 +23,14 @@ class WhatsAppEmulator(ThreadedServer):
     """
 
     label = "WhatsApp emulator"
+    # The emulated number's access token and id: what a test puts in Gaung's settings.
+    token = "EAAG-TEST-TOKEN"
+    phone_id = "106540352242922"
 
     def __init__(
-        self,
-        limits: Limits | None = None,
-        *,
-        clock: Callable[[], float] | None = None,
-        token: str = "EAAG-TEST-TOKEN",
-        phone_id: str = "106540352242922",
+        self, limits: Limits | None = None, *, clock: Callable[[], float] | None = None
     ) -> None:
-        self.world = World(limits, clock=clock, token=token, phone_id=phone_id)
-        self.token = token
-        self.phone_id = phone_id
+        self.world = World(limits, clock=clock, token=self.token, phone_id=self.phone_id)
         self.app = create_app(self.world)
         self._serve(self.app, "wa-emulator")
 

@@ -35,7 +35,8 @@ from bot.emulators.whatsapp.payloads import (
     pricing,
     status_error,
 )
-from bot.emulators.whatsapp.records import Call, Fault, Sent, User, Webhook
+from bot.emulators.whatsapp.records import Call, Sent, User, Webhook
+from bot.emulators.world import EmulatedWorld
 
 WINDOW = 24 * 3600.0
 TIERS: tuple[int | None, ...] = (250, 2_000, 10_000, 100_000, None)  # None: unlimited
@@ -47,7 +48,7 @@ def _wamid() -> str:
     return "wamid." + base64.b64encode(b"\x15\x02" + secrets.token_bytes(30)).decode()
 
 
-class World:
+class World(EmulatedWorld[str, Sent]):
     def __init__(
         self,
         limits: Limits | None = None,
@@ -59,9 +60,8 @@ class World:
         waba_id: str = "102290129340398",
         seed: int = 0,
     ) -> None:
-        self.lock = threading.RLock()
+        super().__init__(clock or OffsetClock())
         self.limits = limits or Limits()
-        self.clock: Callable[[], float] = clock or OffsetClock()
         self.tokens = {token}
         self.phone_id = phone_id
         self.display_phone_number = display_phone_number
@@ -73,7 +73,6 @@ class World:
         self.inbound: list[dict[str, Any]] = []  # messages users sent, as webhooked
         self.events: deque[dict[str, Any]] = deque()  # webhook payloads not yet delivered
         self.webhook = Webhook()
-        self.faults: list[Fault] = []
         self.calls: list[Call] = []
         self.reached: dict[str, float] = {}  # user -> when first reached outside a window
         self._reached_order: deque[tuple[float, str]] = deque()
@@ -171,24 +170,6 @@ class World:
         if advance is None:
             raise ValueError("this world's clock cannot be moved")
         advance(seconds)
-
-    # ----- faults -------------------------------------------------------------------------
-    def inject_fault(
-        self, kind: str, *, count: int = 1, status: int = 500, delay: float = 0.0
-    ) -> None:
-        if kind not in ("error", "slow", "drop", "lost"):
-            raise ValueError(f"unknown fault {kind}")
-        with self.lock:
-            self.faults.append(Fault(kind, count, status, delay))
-
-    def take_fault(self) -> Fault | None:
-        with self.lock:
-            for fault in self.faults:
-                fault.remaining -= 1
-                if fault.remaining <= 0:
-                    self.faults.remove(fault)
-                return fault
-            return None
 
     # ----- window and limits --------------------------------------------------------------
     def window_open(self, user: User, now: float | None = None) -> bool:
@@ -398,6 +379,19 @@ class World:
             raise ValueError(f"message {message_id} never arrived")
         return message
 
+    def _button(self, user: User, message_id: str, label: str, *, under: str) -> dict[str, str]:
+        """The button whose label contains ``label`` under the user's message ``message_id``,
+        which must be of type ``under``: a reply button of an interactive message (labelled by
+        its ``title``) or a quick reply of a template (by its ``text``)."""
+        message = self._own_message(user, message_id)
+        if message.type != under:
+            raise ValueError(f"message {message_id} is not {under}")
+        key = "title" if under == "interactive" else "text"
+        for button in message.buttons():
+            if label in button[key]:
+                return button
+        raise ValueError(f"no button labelled {label!r} under {message_id}")
+
     def press(
         self, who: str, message_id: str, label: str, *, forged_id: str | None = None
     ) -> dict[str, Any]:
@@ -407,15 +401,8 @@ class World:
         """
         with self.lock:
             user = self.user(who)
-            message = self._own_message(user, message_id)
-            if message.type != "interactive":
-                raise ValueError(f"message {message_id} has no reply buttons")
-            for button in message.buttons():
-                if label in button["title"]:
-                    reply = {"id": forged_id or button["id"], "title": button["title"]}
-                    break
-            else:
-                raise ValueError(f"no button labelled {label!r} under {message_id}")
+            button = self._button(user, message_id, label, under="interactive")
+            reply = {"id": forged_id or button["id"], "title": button["title"]}
             context = {"from": self.display_phone_number, "id": message_id}
             fields = {
                 "type": "interactive",
@@ -430,15 +417,8 @@ class World:
         """Tap a template quick reply whose text contains ``label`` (``type: button``)."""
         with self.lock:
             user = self.user(who)
-            message = self._own_message(user, message_id)
-            if message.type != "template":
-                raise ValueError(f"message {message_id} is not a template")
-            for button in message.buttons():
-                if label in button["text"]:
-                    break
-            else:
-                raise ValueError(f"no quick reply labelled {label!r} under {message_id}")
-            fields: dict[str, Any] = {"type": "button", "button": dict(button)}
+            button = self._button(user, message_id, label, under="template")
+            fields: dict[str, Any] = {"type": "button", "button": button}
             if with_context:
                 fields["context"] = {"from": self.display_phone_number, "id": message_id}
             return self._from_user(user, fields)
@@ -458,10 +438,6 @@ class World:
         with self.lock:
             user = self.user(who)
             return [m for m in self.sent.values() if m.user is user]
-
-    def last_message(self, who: str) -> Sent | None:
-        found = self.messages(who)
-        return found[-1] if found else None
 
     def delivered_counts(self) -> Counter[str]:
         """Messages that reached each user: duplicates show up as counts above one."""
