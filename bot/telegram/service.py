@@ -20,6 +20,7 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application
 
+from bot.channels import backlog
 from bot.channels.links import open_links_for
 from bot.conversation.choices import parse_tap
 from bot.conversation.notifier import Notifier
@@ -30,8 +31,6 @@ from bot.telegram.application import build_application, set_commands
 from bot.telegram.buttons import ButtonRedrawer
 from bot.telegram.common import CHANNEL
 from db.delivery.confirmations import Tap
-from db.delivery.inbox import mark_handled, unhandled
-from db.engine import session_scope
 from db.settings import Settings
 
 log = logging.getLogger("gaung.telegram")
@@ -130,8 +129,7 @@ class TelegramService:
         self.redrawer.start()
         if not self.polling:
             self.inbox.start()
-            leftovers = await asyncio.to_thread(self._unhandled)
-            for update_id, payload in leftovers:
+            for update_id, payload in await backlog.leftovers(self.engine, CHANNEL):
                 self._spawn(update_id, payload)
         self.health, self.problem = "ok", None
 
@@ -181,15 +179,7 @@ class TelegramService:
             await self.application.process_update(update)
         except Exception:
             log.exception("update %s failed", update_id)
-        await asyncio.to_thread(self._mark, update_id)
-
-    def _mark(self, update_id: str) -> None:
-        with session_scope(self.engine) as session:
-            mark_handled(session, CHANNEL, update_id)
-
-    def _unhandled(self) -> list[tuple[str, dict[str, Any]]]:
-        with session_scope(self.engine) as session:
-            return unhandled(session, CHANNEL)
+        await backlog.handled(self.engine, CHANNEL, update_id)
 
 
 def tap_of(payload: dict[str, Any]) -> Tap | None:

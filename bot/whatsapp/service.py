@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from bot.channels import backlog
 from bot.conversation.choices import parse_tap
 from bot.conversation.flows import Settings as FlowSettings
 from bot.conversation.notifier import Notifier
@@ -44,7 +45,6 @@ from bot.whatsapp.webhook import (
     Status,
 )
 from db.delivery.confirmations import Tap
-from db.delivery.inbox import mark_handled, unhandled
 from db.delivery.whatsapp import StatusUpdate
 from db.engine import session_scope
 from db.settings import Settings
@@ -125,12 +125,12 @@ class WhatsAppService:
 
     async def start(self) -> None:
         self.inbox.start()
-        for update_id, payload in await asyncio.to_thread(self._unhandled):
+        for update_id, payload in await backlog.leftovers(self.engine, CHANNEL):
             try:
                 event = decode(payload)
             except (KeyError, TypeError, ValueError):
                 log.warning("inbox entry %s unreadable; skipped", update_id)
-                await asyncio.to_thread(self._mark, update_id)
+                await backlog.handled(self.engine, CHANNEL, update_id)
                 continue
             self._spawn(update_id, event)
 
@@ -159,7 +159,7 @@ class WhatsAppService:
                 item = Incoming(CHANNEL, f"s:{event.dedupe_key}", {}, status=None)
                 receipt = await self.inbox.submit(item)
                 if receipt.new:
-                    await asyncio.to_thread(self._mark, item.update_id)
+                    await backlog.handled(self.engine, CHANNEL, item.update_id)
                 return receipt.new, None
             receipt = await self.inbox.submit(item)
             return receipt.new, None
@@ -199,7 +199,7 @@ class WhatsAppService:
             await self.show(person, outcome)
         except Exception:
             log.exception("whatsapp message %s failed", update_id)
-        await asyncio.to_thread(self._mark, update_id)
+        await backlog.handled(self.engine, CHANNEL, update_id)
 
     async def show(self, person: Person, outcome: Outcome) -> None:
         if outcome.answer and not outcome.replies:
@@ -225,14 +225,6 @@ class WhatsAppService:
     def _resolve(self, event: Inbound) -> Person:
         with session_scope(self.engine, readonly=True) as session:
             return resolve(session, event)
-
-    def _mark(self, update_id: str) -> None:
-        with session_scope(self.engine) as session:
-            mark_handled(session, CHANNEL, update_id)
-
-    def _unhandled(self) -> list[tuple[str, dict[str, Any]]]:
-        with session_scope(self.engine) as session:
-            return unhandled(session, CHANNEL)
 
 
 def start_whatsapp(
