@@ -5,6 +5,7 @@ gentle nudge to a silent OPD at most once per period; and the chat networks it r
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -34,6 +35,9 @@ from tests.factories import add_asn, delivery_of, register
 WIB = ZoneInfo("Asia/Jakarta")
 # Tuesday 1 December 2026, 16:00 WIB: the recap's default time.
 NOW = datetime(2026, 12, 1, 16, 0, tzinfo=WIB).astimezone(UTC)
+DAY, HOUR = timedelta(days=1), timedelta(hours=1)
+_links = itertools.count(1)
+REGISTERED = ("a1", "a2", "a3", "b1", "b2", "c1")  # a4 is on the roster, never registered
 
 
 class Recorder:
@@ -60,12 +64,12 @@ class World:
 def _post(
     session: Session,
     opd: str,
-    url: str,
-    *,
     submitted: datetime,
-    approved: datetime | None,
+    approved: datetime | None = None,
+    *,
     targets: list[str] | None = None,
 ) -> int:
+    url = f"https://www.instagram.com/p/rekap{next(_links)}/"  # what it links to is no matter
     post = submit_post(session, opd_kode=opd, url=url)
     post.submitted_at = submitted
     session.add(post)
@@ -74,6 +78,20 @@ def _post(
     if approved is not None:
         approve_post(session, post.id, targets=targets, now=approved)
     return post.id
+
+
+def _deliver(
+    session: Session,
+    post_id: int,
+    people: dict[str, Asn],
+    sent_to: tuple[str, ...],
+    marks: dict[str, str] | None = None,
+) -> None:
+    """The post reaches ``sent_to``; those in ``marks`` tap Like or Share."""
+    for name in sent_to:
+        mark_sent(session, delivery_of(session, post_id, people[name]), "m")
+    for name, kind in (marks or {}).items():
+        confirm(session, delivery_of(session, post_id, people[name]), kind)
 
 
 def seed(engine: Engine, session: Session) -> World:
@@ -90,7 +108,7 @@ def seed(engine: Engine, session: Session) -> World:
         n: add_asn(session, opd=n[0].upper(), nama=f"Nama Rahasia {n}")
         for n in ("a1", "a2", "a3", "a4", "b1", "b2", "c1")
     }
-    for n in ("a1", "a2", "a3", "b1", "b2", "c1"):
+    for n in REGISTERED:
         register(session, p[n])
     add_admin(session, role="diskominfo", telegram_id=100, actor="uji")
     add_admin(session, role="opd", opd_kode="A", phone="+6281200000001", actor="uji")
@@ -98,52 +116,28 @@ def seed(engine: Engine, session: Session) -> World:
     add_admin(session, role="opd", opd_kode="D", telegram_id=400, actor="uji")
     session.commit()
 
-    old = _post(
-        session,
-        "D",
-        "https://example.go.id/d-lama",
-        submitted=NOW - timedelta(days=20),
-        approved=None,
-    )
-    assert old
-    last_week = _post(
-        session,
-        "B",
-        "https://instagram.com/p/lalu",
-        submitted=NOW - timedelta(days=10),
-        approved=NOW - timedelta(days=10),
-    )
-    for n in ("a1", "a2", "a3", "b1", "b2", "c1"):
-        mark_sent(session, delivery_of(session, last_week, p[n]), "m")
-    for n in ("a1", "b1", "b2"):
-        confirm(session, delivery_of(session, last_week, p[n]), "like")
-    a_only = _post(
-        session,
-        "A",
-        "https://instagram.com/p/a",
-        submitted=NOW - timedelta(days=3),
-        approved=NOW - timedelta(days=3),
-        targets=["A"],
-    )
-    for n in ("a1", "a2", "a3"):
-        mark_sent(session, delivery_of(session, a_only, p[n]), "m")
-    today = _post(
-        session,
-        "A",
-        "https://instagram.com/p/hari-ini",
-        submitted=NOW - timedelta(hours=8),
-        approved=NOW - timedelta(hours=7),
-    )
-    for n in ("a1", "a2", "a3", "b1", "b2", "c1"):
-        mark_sent(session, delivery_of(session, today, p[n]), "m")
-    confirm(session, delivery_of(session, today, p["a1"]), "like")
-    confirm(session, delivery_of(session, today, p["a2"]), "share")
-    confirm(session, delivery_of(session, today, p["b1"]), "like")
+    _post(session, "D", NOW - 20 * DAY)  # never approved
+    last_week = _post(session, "B", NOW - 10 * DAY, NOW - 10 * DAY)
+    _deliver(session, last_week, p, REGISTERED, {"a1": "like", "b1": "like", "b2": "like"})
+    a_only = _post(session, "A", NOW - 3 * DAY, NOW - 3 * DAY, targets=["A"])
+    _deliver(session, a_only, p, ("a1", "a2", "a3"))
+    today = _post(session, "A", NOW - 8 * HOUR, NOW - 7 * HOUR)
+    _deliver(session, today, p, REGISTERED, {"a1": "like", "a2": "share", "b1": "like"})
     session.commit()
     telegram, whatsapp = Recorder(), Recorder()
     return World(
         p, telegram, whatsapp, Notifier(engine, {"telegram": telegram, "whatsapp": whatsapp})
     )
+
+
+@pytest.fixture
+def world(engine: Engine, session: Session) -> World:
+    return seed(engine, session)
+
+
+def headline(world: World) -> str:
+    """The first line of Diskominfo's first recap: the day and time it was made."""
+    return world.telegram.to("100")[0].splitlines()[0]
 
 
 def recapper(
@@ -155,9 +149,8 @@ def recapper(
 
 
 def test_the_recap_says_the_right_numbers_to_each_reader(
-    engine: Engine, session: Session, database_url: str
+    engine: Engine, database_url: str, world: World
 ) -> None:
-    world = seed(engine, session)
     sent = asyncio.run(recapper(engine, database_url, world).run_once(NOW))
 
     [diskominfo] = world.telegram.to("100")
@@ -218,10 +211,7 @@ def _opd_id(session: Session, kode: str) -> int:
     return found
 
 
-def test_two_workers_racing_send_it_once(
-    engine: Engine, session: Session, database_url: str
-) -> None:
-    world = seed(engine, session)
+def test_two_workers_racing_send_it_once(engine: Engine, database_url: str, world: World) -> None:
     other_engine = make_engine(database_url)
     try:
         first = recapper(engine, database_url, world, worker="w1")
@@ -247,9 +237,8 @@ def test_two_workers_racing_send_it_once(
 
 
 def test_not_before_the_time_not_in_quiet_hours_and_caught_up_the_same_day_only(
-    engine: Engine, session: Session, database_url: str
+    engine: Engine, database_url: str, world: World
 ) -> None:
-    world = seed(engine, session)
     r = recapper(engine, database_url, world)
 
     def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -270,29 +259,25 @@ def test_not_before_the_time_not_in_quiet_hours_and_caught_up_the_same_day_only(
     assert results[4] and results[5] is None
     with Session(engine) as check:
         assert [str(r.day) for r in check.exec(select(RecapRun))] == ["2026-12-02"]
-    assert world.telegram.to("100")[0].startswith(
-        "📊 <b>Rekap harian Gaung</b>, Rabu, 2 Desember 2026, pukul 18:45 WIB"
-    )
+    assert headline(world) == "📊 <b>Rekap harian Gaung</b>, Rabu, 2 Desember 2026, pukul 18:45 WIB"
 
 
 def test_the_recap_can_be_turned_off_and_moved(
-    engine: Engine, session: Session, database_url: str
+    engine: Engine, database_url: str, world: World
 ) -> None:
-    world = seed(engine, session)
     off = recapper(engine, database_url, world, recap_enabled=False)
     assert asyncio.run(off.run_once(NOW)) is None
     early = recapper(engine, database_url, world, recap_time="07:30")
     assert asyncio.run(early.run_once(NOW - timedelta(hours=8, minutes=31))) is None  # 07:29
     assert asyncio.run(early.run_once(NOW - timedelta(hours=8, minutes=30)))
-    assert world.telegram.to("100")[0].startswith(
-        "📊 <b>Rekap harian Gaung</b>, Selasa, 1 Desember 2026, pukul 07:30 WIB"
+    assert (
+        headline(world) == "📊 <b>Rekap harian Gaung</b>, Selasa, 1 Desember 2026, pukul 07:30 WIB"
     )
 
 
 def test_a_silent_opd_is_nudged_once_per_period(
-    engine: Engine, session: Session, database_url: str
+    engine: Engine, session: Session, database_url: str, world: World
 ) -> None:
-    world = seed(engine, session)
     r = recapper(engine, database_url, world)
 
     def nudges() -> list[str]:
@@ -307,13 +292,7 @@ def test_a_silent_opd_is_nudged_once_per_period(
     assert nudges()[-1].startswith("👋 Sudah 27 hari Dinas Diam")
     assert len(nudges()) == 2
     # D posts; its next silence begins 14 days later and earns a nudge at once.
-    _post(
-        session,
-        "D",
-        "https://example.go.id/d-baru",
-        submitted=NOW + timedelta(days=8),
-        approved=None,
-    )
+    _post(session, "D", NOW + 8 * DAY)
     session.commit()
     for day in range(8, 22):
         asyncio.run(r.run_once(NOW + timedelta(days=day)))
@@ -392,9 +371,8 @@ class DiesOnSecond(Recorder):
 
 
 def test_a_worker_dying_mid_send_loses_that_days_recap_and_never_repeats_it(
-    engine: Engine, session: Session, database_url: str
+    engine: Engine, database_url: str, world: World
 ) -> None:
-    world = seed(engine, session)
     dying = DiesOnSecond()
     world.notifier.add("telegram", dying)
     first = recapper(engine, database_url, world, worker="w1")
