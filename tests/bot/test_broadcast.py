@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -90,6 +91,32 @@ async def broadcast(
         await runner
         await channel.aclose()
     return worker
+
+
+def two_workers(
+    database_url: str,
+    engine: Engine,
+    tg: TelegramEmulator,
+    post_id: int,
+    *,
+    pacers: Callable[[Engine], Mapping[str, Pacer]] | None = None,
+    **options: Any,
+) -> list[Broadcaster]:
+    """Two workers broadcast one post at once, each on its own engine as two processes are;
+    ``pacers`` gives each its pacers from its engine, ``options`` go to ``broadcast``."""
+
+    async def both() -> list[Broadcaster]:
+        other = make_engine(database_url)
+        try:
+            runs = (
+                broadcast(e, tg, post_id, pacers=pacers(e) if pacers else None, **options)
+                for e in (engine, other)
+            )
+            return list(await asyncio.gather(*runs))
+        finally:
+            other.dispose()
+
+    return asyncio.run(both())
 
 
 def broadcast_to_members(
@@ -216,19 +243,7 @@ def test_two_workers_share_one_broadcast_without_duplicates(
     members = registered_members(engine, tg, 120)
     post_id = approve(engine)
 
-    async def both() -> list[Broadcaster]:
-        other = make_engine(database_url)
-        try:
-            return list(
-                await asyncio.gather(
-                    broadcast(engine, tg, post_id, rate=150),
-                    broadcast(other, tg, post_id, rate=150),
-                )
-            )
-        finally:
-            other.dispose()
-
-    first, second = asyncio.run(both())
+    first, second = two_workers(database_url, engine, tg, post_id, rate=150)
     assert first.stats.sent > 0 and second.stats.sent > 0
     assert first.stats.sent + second.stats.sent == 120
     counts = tg.world.delivered_counts()
