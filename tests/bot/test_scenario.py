@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 from collections import defaultdict
 
 import pytest
@@ -19,6 +16,7 @@ from db.engine import session_scope
 from db.models import Asn, Delivery
 from tests.bot.conftest import BotProcess, Chat
 from tests.bot.test_telegram_bot import make_admin
+from tests.command import run_gaung
 from tests.factories import add_asn
 
 OPDS = [f"OPD{n:02d}" for n in range(1, 11)]
@@ -140,13 +138,8 @@ def test_two_hundred_asn_end_to_end(
     # there: medians 0.9-1.9 s, maxima 1.6-3.1 s), which keeps half the deadline in reserve.
     assert slowest < ANSWER_WITHIN + 3.0, waits
 
-    env = {**os.environ, "GAUNG_DATABASE_URL": database_url}
-    result = subprocess.run(
-        [sys.executable, "-m", "api.cli", "report", "--format", "json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
+    result = run_gaung(
+        "report", "--format", "json", settings={"GAUNG_DATABASE_URL": database_url}, check=True
     )
     report = json.loads(result.stdout)
     truth: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))

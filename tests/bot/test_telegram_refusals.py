@@ -5,9 +5,6 @@ does (``bot.emulators.telegram.methods``); these tests run the product's branche
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -25,6 +22,7 @@ from db.models import Confirmation
 from tests.bot.conftest import SECRET, BotProcess, Chat, registered_members
 from tests.bot.test_broadcast import approve, broadcast_to_members, deliveries
 from tests.bot.test_telegram_bot import make_admin, roster
+from tests.command import run_gaung
 
 LIKE = "✅ Sudah Like"
 
@@ -112,22 +110,14 @@ def test_serve_refuses_a_webhook_address_telegram_would_refuse_in_one_line(
     database_url: str, tmp_path: Path
 ) -> None:
     with TelegramEmulator() as tg:  # as Telegram: https:// on 443, 80, 88 or 8443 only
-        env = {
-            **os.environ,
+        settings = {
             "GAUNG_DATABASE_URL": database_url,
             "GAUNG_TELEGRAM_TOKEN": tg.token,
             "GAUNG_TELEGRAM_API_URL": tg.url,
             "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
             "GAUNG_PUBLIC_URL": "https://gaung.mojokertokab.go.id:8000",
         }
-        done = subprocess.run(
-            [sys.executable, "-m", "api.cli", "serve", "--port", "0"],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_gaung("serve", "--port", "0", settings=settings, cwd=tmp_path, timeout=60)
         assert tg.bot.webhook.url == "" and not tg.world.calls()  # refused before starting
     assert done.returncode != 0
     [line] = done.stderr.strip().splitlines()
