@@ -11,20 +11,15 @@ anything was sent before the wait was over.
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 from sqlalchemy import Engine
 
+from api.demo.serve import spawn_gaung, stop_gaung, wait_answering
 from bot.emulators.telegram import Limits, TelegramEmulator
 from bot.emulators.telegram.runner import free_port
-from tests.bot.conftest import DASHBOARD_KEY, SECRET, registered_members
+from tests.bot.conftest import gaung_env, registered_members
 from tests.bot.test_broadcast import approve
 
 MEMBERS = 90  # three seconds of the bot's 30/s
@@ -41,50 +36,21 @@ class Command:
 
     def __init__(self, args: list[str], database_url: str, tg: TelegramEmulator, tmp: Path):
         self.port = free_port()
-        env = {
-            **os.environ,
-            "GAUNG_DATABASE_URL": database_url,
-            "GAUNG_TELEGRAM_TOKEN": tg.token,
-            "GAUNG_TELEGRAM_API_URL": tg.url,
-            "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "GAUNG_SECRET_KEY": DASHBOARD_KEY,
-            "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
-            "GAUNG_TELEGRAM_RATE": "30",
-        }
+        env = gaung_env(database_url, tg, self.port, telegram_rate="30")
         if args == ["serve"]:
             args = ["serve", "--port", str(self.port)]
         self.log_path = tmp / f"{args[0]}-{self.port}.log"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", *args],
-                env=env,
-                stdout=log,
-                stderr=log,
-                cwd=tmp,
-            )
+        self.process = spawn_gaung(args, env, tmp, self.log_path)
 
     def wait_http(self) -> None:
-        deadline = time.monotonic() + 180  # a loaded machine starts slowly
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2)
-                return
-            except httpx.TransportError:
-                assert self.process.poll() is None, self.log()
-                assert time.monotonic() < deadline, "gaung serve did not listen"
-                time.sleep(0.05)
+        answering = wait_answering(f"http://127.0.0.1:{self.port}/healthz", self.process, 180)
+        assert answering, self.log()  # a loaded machine starts slowly
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gaung(self.process)
 
 
 def sent_by_worker(command: Command) -> int:
