@@ -21,6 +21,7 @@ from db.delivery.pace import CAP, PaceState, reserve_slots
 from db.engine import make_engine, session_scope
 from tests.bot.conftest import registered_members
 from tests.bot.test_broadcast import FAST, approve, broadcast
+from tests.bot.test_pace import Run
 
 RATE = 30.0
 MEMBERS = 120  # four seconds of the bot's whole rate
@@ -40,30 +41,21 @@ def test_two_workers_at_30_per_second_stay_within_a_strict_30_per_second_togethe
         async def both() -> list[Broadcaster]:
             other = make_engine(database_url)
             try:
-                return list(
-                    await asyncio.gather(
-                        # Each worker process draws on the bot's one budget in the database,
-                        # as every process does through the channel registry.
-                        broadcast(
-                            engine,
-                            tg,
-                            post_id,
-                            rate=RATE,
-                            config=FAST,
-                            within=60,
-                            pacers={"telegram": shared_pacer(engine, "telegram", RATE)},
-                        ),
-                        broadcast(
-                            other,
-                            tg,
-                            post_id,
-                            rate=RATE,
-                            config=FAST,
-                            within=60,
-                            pacers={"telegram": shared_pacer(other, "telegram", RATE)},
-                        ),
+                # Each worker process draws on the bot's one budget in the database, as every
+                # process does through the channel registry.
+                runs = (
+                    broadcast(
+                        each,
+                        tg,
+                        post_id,
+                        rate=RATE,
+                        config=FAST,
+                        within=60,
+                        pacers={"telegram": shared_pacer(each, "telegram", RATE)},
                     )
+                    for each in (engine, other)
                 )
+                return list(await asyncio.gather(*runs))
             finally:
                 other.dispose()
 
@@ -136,12 +128,7 @@ def replies_beside_a_broadcast(*, urgent: bool, seconds: float = 40.0) -> dict[s
                     waits.append(now - written.popleft())
         now += STEP
     late = [at for at, _ in sent if at >= 10.0]
-    stamps = [at for at, _ in sent]
-    most, j = 0, 0
-    for i, at in enumerate(stamps):
-        while stamps[j] <= at - 1.0:
-            j += 1
-        most = max(most, i - j + 1)
+    most = Run([at for at, _ in sent], []).most_in_any_second(0.0)
     waits.sort()
     return {
         "p95": waits[int(0.95 * (len(waits) - 1))],
