@@ -122,7 +122,8 @@ class PaceState:
         """
         rate = self.climb(ceiling, now)
         share = max(BULK_LEAST * rate, rate - self.urgent(now))
-        if self.bulk_next > max(now + max(0.0, after), self.next_slot, self.paused_until):
+        # (A millisecond of slack: the two moments are stored to the microsecond apart.)
+        if self.bulk_next > max(now + max(0.0, after), self.next_slot, self.paused_until) + 1e-3:
             wait = self.bulk_next - now  # the replies' turn: come back then
             return Grant(wait, 1.0 / rate, 0, max(0.0, self.paused_until - now), rate, now + wait)
         grant = self.reserve(min(want, max(1, round(share * BULK_BATCH))), ceiling, now, after)
