@@ -27,7 +27,7 @@ Subsets by environment (``python -m bench pace``), so a quiet machine can run wh
 paid), ``BENCH_PACE_PAID=0``, ``BENCH_PACE_SERVE=0`` (no run beside ``gaung serve``),
 ``BENCH_PACE_SERVE_SHAPES`` (``sliding``), ``BENCH_PACE_SERVE_SECONDS`` (120: how long people
 write after the broadcast's first message), ``BENCH_PACE_PTB=0`` (no peers),
-``BENCH_PACE_PTB_ASN`` (2,000), ``BENCH_PACE_PTB_SHAPES`` (as ``BENCH_PACE_SHAPES``),
+``BENCH_PACE_PTB_ASN`` (2,000), ``BENCH_PACE_PTB_SHAPES`` (all three),
 ``BENCH_PACE_PTB_PENALTIES`` (``growing,none``), ``BENCH_PACE_PTB_RETRIES`` (``3,0``),
 ``BENCH_PACE_PTB_CAP`` (seconds; 1.5 × the rate-implied time + 30).
 """
@@ -63,12 +63,19 @@ from db.delivery.pace import CAP
 from db.engine import make_engine
 
 ASN = int(os.environ.get("BENCH_PACE_ASN", "8000"))
-SHAPES = os.environ.get("BENCH_PACE_SHAPES", "sliding,bucket,fixed").split(",")
+
+
+def _names(variable: str, default: str) -> list[str]:
+    """A comma-separated list from the environment; empty: none (e.g. the paid run alone)."""
+    return [name for name in os.environ.get(variable, default).split(",") if name]
+
+
+SHAPES = _names("BENCH_PACE_SHAPES", "sliding,bucket,fixed")
 WITH_PTB = os.environ.get("BENCH_PACE_PTB", "1") != "0"
 WITH_GAUNG = os.environ.get("BENCH_PACE_GAUNG", "1") != "0"
 WITH_SERVE = os.environ.get("BENCH_PACE_SERVE", "1") != "0"
 WITH_PAID = os.environ.get("BENCH_PACE_PAID", "1") != "0"
-SERVE_SHAPES = os.environ.get("BENCH_PACE_SERVE_SHAPES", "sliding").split(",")
+SERVE_SHAPES = _names("BENCH_PACE_SERVE_SHAPES", "sliding")
 # People write for this long from the broadcast's first message; the broadcast then ends alone.
 SERVE_SECONDS = float(os.environ.get("BENCH_PACE_SERVE_SECONDS", "120"))
 WRITES = 20.0  # ASN messages per second to `gaung serve` beside the broadcast
@@ -77,9 +84,9 @@ PENALTY = os.environ.get("BENCH_PACE_PENALTY", "growing")
 # The python-telegram-bot peers: a smaller roster of their own (they may never finish under the
 # growing penalty), every penalty rule, and a hard cap on each run (a process killed then).
 PTB_ASN = int(os.environ.get("BENCH_PACE_PTB_ASN", "2000"))
-PTB_SHAPES = os.environ.get("BENCH_PACE_PTB_SHAPES", ",".join(SHAPES)).split(",")
-PTB_PENALTIES = os.environ.get("BENCH_PACE_PTB_PENALTIES", "growing,none").split(",")
-PTB_RETRIES = [int(n) for n in os.environ.get("BENCH_PACE_PTB_RETRIES", "3,0").split(",")]
+PTB_SHAPES = _names("BENCH_PACE_PTB_SHAPES", "sliding,bucket,fixed")
+PTB_PENALTIES = _names("BENCH_PACE_PTB_PENALTIES", "growing,none")
+PTB_RETRIES = [int(n) for n in _names("BENCH_PACE_PTB_RETRIES", "3,0")]
 LIMIT = 30.0
 PAID = 1000.0
 STEADY_AFTER = 10.0  # s: the figures count from here
