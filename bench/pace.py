@@ -4,31 +4,42 @@ assume, beside python-telegram-bot with ``AIORateLimiter``, on PostgreSQL with d
 Telegram does not publish how it counts its "about 30 messages per second", so each run names
 the emulator's *assumption*: ``sliding`` (at most 30 in any second: the strictest), ``bucket``
 (a token bucket of 30) or ``fixed`` (30 per clock second); the penalty rule is ``growing``
-(1 s more flood wait for every send during one) in all of them. Every figure comes from the
+(1 s more flood wait for every send during one) or ``none``. Every figure comes from the
 emulator's own call log (a fresh emulator process per run): the accepted rate after the first
 10 s, 429s as a share of send requests, and per chat, lost and duplicated messages.
 
 Senders:
 - ``gaung worker`` (``GAUNG_TELEGRAM_RATE=30``) in its own process;
-- python-telegram-bot 22, ``AIORateLimiter(max_retries=3)``, as its documentation recommends
-  for broadcasts (a 429 pauses every request and is retried), ``asyncio.gather`` over all chats;
-- the same with ``AIORateLimiter()``'s defaults (``max_retries=0``): a ``RetryAfter`` reaches
-  the loop, which sleeps ``retry_after`` and tries again.
-And once, paid broadcast: ``gaung worker`` at 1,000/s with ``allow_paid_broadcast``.
+- the same beside a live ``gaung serve`` (no ``--worker``) answering ASN who write ``/status``
+  at 20/s and redrawing the buttons of 2 taps/s: everything the bot sends is counted per
+  one-second window, with the replies' wait (p50/p95) and the broadcast's share of what the
+  replies leave;
+- python-telegram-bot 22 with ``AIORateLimiter(max_retries=3)`` (retries inside the limiter,
+  which halts every request for ``retry_after`` + 0.1 s) and with ``AIORateLimiter()``'s
+  defaults (30/s, ``max_retries=0``: a ``RetryAfter`` reaches the loop, which sleeps
+  ``retry_after`` and tries again), ``asyncio.gather`` over all chats, each in a process of its
+  own killed at a cap, under every shape and penalty rule;
+- once, paid broadcast: ``gaung worker`` at 1,000/s with ``allow_paid_broadcast``.
 
-``BENCH_PACE_ASN`` (default 8,000), ``BENCH_PACE_SHAPES`` (default all three, strictest
-first), ``BENCH_PACE_PTB`` / ``BENCH_PACE_GAUNG`` (``0`` to skip the peers / our worker) shorten
-a run on a busy machine; ``BENCH_PACE_PENALTY=none`` measures a forgiving flood wait instead.
+Subsets by environment (``python -m bench pace``), so a quiet machine can run what is missing:
+``BENCH_PACE_ASN`` (8,000), ``BENCH_PACE_SHAPES`` (``sliding,bucket,fixed``: our worker),
+``BENCH_PACE_PENALTY`` (``growing``: our runs), ``BENCH_PACE_GAUNG=0`` (no worker runs, nor
+paid), ``BENCH_PACE_PAID=0``, ``BENCH_PACE_SERVE=0`` (no run beside ``gaung serve``),
+``BENCH_PACE_SERVE_SHAPES`` (``sliding``), ``BENCH_PACE_SERVE_SECONDS`` (120: how long people
+write after the broadcast's first message), ``BENCH_PACE_PTB=0`` (no peers),
+``BENCH_PACE_PTB_ASN`` (2,000), ``BENCH_PACE_PTB_SHAPES`` (all three),
+``BENCH_PACE_PTB_PENALTIES`` (``growing,none``), ``BENCH_PACE_PTB_RETRIES`` (``3,0``),
+``BENCH_PACE_PTB_CAP`` (seconds; 1.5 × the rate-implied time + 30).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import random
-import signal
 import statistics
 import subprocess
 import sys
@@ -39,8 +50,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from api.demo.serve import spawn_gaung, stop_gaung
 from bench.broadcast import CAPTION, TOKEN, Worker, wait_until
 from bench.databases import approve_for_everyone, emulated_roster, kept_databases
+from bench.whatsapp_broadcast import cpu_seconds
 from bot.channels.base import OutgoingPost
 from bot.channels.telegram import post_keyboard, post_text
 from bot.emulators.telegram.runner import EmulatorProcess, free_port
@@ -50,28 +63,45 @@ from db.delivery.pace import CAP
 from db.engine import make_engine
 
 ASN = int(os.environ.get("BENCH_PACE_ASN", "8000"))
-SHAPES = os.environ.get("BENCH_PACE_SHAPES", "sliding,bucket,fixed").split(",")
+
+
+def _names(variable: str, default: str) -> list[str]:
+    """A comma-separated list from the environment; empty: none (e.g. the paid run alone)."""
+    return [name for name in os.environ.get(variable, default).split(",") if name]
+
+
+SHAPES = _names("BENCH_PACE_SHAPES", "sliding,bucket,fixed")
 WITH_PTB = os.environ.get("BENCH_PACE_PTB", "1") != "0"
 WITH_GAUNG = os.environ.get("BENCH_PACE_GAUNG", "1") != "0"
 WITH_SERVE = os.environ.get("BENCH_PACE_SERVE", "1") != "0"
 WITH_PAID = os.environ.get("BENCH_PACE_PAID", "1") != "0"
-SERVE_SHAPES = os.environ.get("BENCH_PACE_SERVE_SHAPES", "sliding").split(",")
+SERVE_SHAPES = _names("BENCH_PACE_SERVE_SHAPES", "sliding")
+# People write for this long from the broadcast's first message; the broadcast then ends alone.
+SERVE_SECONDS = float(os.environ.get("BENCH_PACE_SERVE_SECONDS", "120"))
 WRITES = 20.0  # ASN messages per second to `gaung serve` beside the broadcast
 TAPS = 2.0  # button taps per second (each redraws a keyboard)
 PENALTY = os.environ.get("BENCH_PACE_PENALTY", "growing")
+# The python-telegram-bot peers: a smaller roster of their own (they may never finish under the
+# growing penalty), every penalty rule, and a hard cap on each run (a process killed then).
+PTB_ASN = int(os.environ.get("BENCH_PACE_PTB_ASN", "2000"))
+PTB_SHAPES = _names("BENCH_PACE_PTB_SHAPES", "sliding,bucket,fixed")
+PTB_PENALTIES = _names("BENCH_PACE_PTB_PENALTIES", "growing,none")
+PTB_RETRIES = [int(n) for n in _names("BENCH_PACE_PTB_RETRIES", "3,0")]
 LIMIT = 30.0
 PAID = 1000.0
 STEADY_AFTER = 10.0  # s: the figures count from here
 RATE_TARGET = 0.95  # × the limit, after the first 10 s
 LIMITED_TARGET = 0.2  # % of send requests answered 429
 PAID_TARGET = 10.0  # s
-PTB_CAP = 1.2 * ASN / LIMIT  # s: a peer still going then is stopped and counted as it stands
+REPLY_TARGET = 2.0  # s: the p95 wait of a person who wrote, beside a broadcast
+PTB_CAP = float(os.environ.get("BENCH_PACE_PTB_CAP", str(1.5 * PTB_ASN / LIMIT + 30)))
 
 
 @dataclass
 class Figures:
     sender: str
     shape: str
+    penalty: str
     wall: float
     steady_rate: float  # accepted sends/s after the first 10 s
     requests: int
@@ -103,41 +133,53 @@ class Figures:
         return "met" if not misses else f"**NOT met** ({', '.join(misses)})"
 
 
-def emulator(shape: str) -> EmulatorProcess:
+def emulator(
+    shape: str, *, penalty: str = PENALTY, users: int = ASN, local: bool = False
+) -> EmulatorProcess:
+    """A fresh emulated Telegram with ``users`` people, limited as ``shape`` and ``penalty``
+    assume (``local``: it may deliver webhooks to this machine's ``gaung serve``)."""
     process = EmulatorProcess(
         token=TOKEN,
+        local=local,
         rate=LIMIT,
         shape=shape,  # type: ignore[arg-type]
-        penalty=PENALTY,  # type: ignore[arg-type]
+        penalty=penalty,  # type: ignore[arg-type]
         paid_rate=PAID,
     )
-    users = process.op("add_users", count=ASN)
-    assert users == list(range(FIRST_USER_ID, FIRST_USER_ID + ASN)), "emulator ids moved"
+    made = process.op("add_users", count=users)
+    assert made == list(range(FIRST_USER_ID, FIRST_USER_ID + users)), "emulator ids moved"
     return process
 
 
-def figures(process: EmulatorProcess, sender: str, shape: str, wall: float) -> Figures:
+def lost_and_duplicated(per_chat: list[int]) -> tuple[int, int]:
+    """Chats without the post, and posts beyond one per chat."""
+    return sum(1 for n in per_chat if n == 0), sum(max(0, n - 1) for n in per_chat)
+
+
+def rate_after(stamps: list[float], start: float) -> float:
+    """Sends per second from ``start`` to the last of ``stamps`` (sorted)."""
+    late = [at for at in stamps if at >= start]
+    return (len(late) - 1) / max(1e-9, late[-1] - late[0]) if len(late) > 1 else 0.0
+
+
+def figures(
+    process: EmulatorProcess,
+    sender: str,
+    shape: str,
+    wall: float,
+    *,
+    penalty: str = PENALTY,
+    users: int = ASN,
+) -> Figures:
     log: list[list[float]] = process.op("send_log")
     accepted = sorted(at for at, status in log if status == 200)
     limited = sum(1 for _, status in log if status == 429)
     counts: dict[str, int] = process.op("delivered_counts")
-    per_chat = [counts.get(str(FIRST_USER_ID + n), 0) for n in range(ASN)]
-    steady = 0.0
-    if accepted:
-        start = accepted[0] + STEADY_AFTER
-        late = [at for at in accepted if at >= start]
-        if len(late) > 1:
-            steady = (len(late) - 1) / max(1e-9, late[-1] - late[0])
-    return Figures(
-        sender,
-        shape,
-        wall,
-        steady,
-        len(log),
-        limited,
-        sum(1 for n in per_chat if n == 0),
-        sum(n - 1 for n in per_chat if n > 1),
+    lost, duplicated = lost_and_duplicated(
+        [counts.get(str(FIRST_USER_ID + n), 0) for n in range(users)]
     )
+    steady = rate_after(accepted, accepted[0] + STEADY_AFTER) if accepted else 0.0
+    return Figures(sender, shape, penalty, wall, steady, len(log), limited, lost, duplicated)
 
 
 def gaung_run(url: str, shape: str, folder: Path, *, paid: bool = False) -> Figures:
@@ -170,10 +212,14 @@ def gaung_run(url: str, shape: str, folder: Path, *, paid: bool = False) -> Figu
 
 @dataclass
 class ServeFigures:
-    """The broadcast beside a live ``gaung serve`` answering ASN and redrawing buttons."""
+    """The broadcast beside a live ``gaung serve`` answering ASN and redrawing buttons.
+
+    Rates count over the stretch from 10 s after the broadcast's first message until the
+    people stopped writing (``beside`` seconds); everything else over the whole run."""
 
     shape: str
     wall: float
+    beside: float
     most_in_a_second: int  # everything the bot sent, most in any one-second window
     seconds_over: int  # one-second windows (sliding, at each send) above the limit
     replies: int
@@ -182,25 +228,45 @@ class ServeFigures:
     reply_p95: float
     redraws: int
     taps: int
-    broadcast_rate: float  # posts/s after the first 10 s
+    broadcast_rate: float  # posts/s over the stretch
     others_rate: float  # replies + redraws per second over the same stretch
     limited: int
     requests: int
     lost: int
     duplicates: int
+    serve_cpu: float  # s of CPU `gaung serve` spent during the run
 
     @property
     def share(self) -> float:
         """The broadcast's rate over what the replies and redraws left of the limit."""
         return self.broadcast_rate / max(1e-9, LIMIT - self.others_rate)
 
+    @property
+    def share_of_pace(self) -> float:
+        """The same over what they left of the pace the ledger aims at (``CAP`` × the limit):
+        with 22 replies and redraws a second, 30 − 22 = 8 can never be reached at 28.8 − 22."""
+        return self.broadcast_rate / max(1e-9, CAP * LIMIT - self.others_rate)
+
+    def verdict(self) -> str:
+        misses = []
+        if self.most_in_a_second > LIMIT:
+            misses.append("sum over the limit")
+        if 100 * self.limited / max(1, self.requests) > LIMITED_TARGET:
+            misses.append("429s")
+        if self.share < RATE_TARGET:
+            misses.append("broadcast share")
+        if not self.reply_p95 <= REPLY_TARGET or self.replies < self.written:
+            misses.append("replies")
+        if self.lost or self.duplicates:
+            misses.append("lost/duplicated")
+        return "met" if not misses else f"**NOT met** ({', '.join(misses)})"
+
 
 class Server:
     """``gaung serve`` (webhook, no ``--worker``) as an operator starts it."""
 
     def __init__(self, url: str, process: EmulatorProcess, folder: Path) -> None:
-        self.port = free_port()
-        self.log = folder / "serve.log"
+        port = free_port()
         env = {
             **os.environ,
             "GAUNG_DATABASE_URL": url,
@@ -209,16 +275,10 @@ class Server:
             "GAUNG_TELEGRAM_RATE": str(int(LIMIT)),
             "GAUNG_TELEGRAM_WEBHOOK_SECRET": "bench-rahasia-webhook-yang-cukup-panjang-32",
             "GAUNG_SECRET_KEY": "bench-kunci-rahasia-dasbor-0123456789abcdef",
-            "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
+            "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{port}",
         }
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
-                env=env,
-                stdout=log,
-                stderr=log,
-                cwd=folder,
-            )
+        self.log = folder / "serve.log"
+        self.process = spawn_gaung(["serve", "--port", str(port)], env, folder, self.log)
         deadline = time.monotonic() + 300
         while "setWebhook 200" not in process.op("stats")["calls"]:
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -226,13 +286,7 @@ class Server:
             time.sleep(0.2)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gaung(self.process)
 
 
 async def _tolerant(action: Coroutine[Any, Any, None]) -> None:
@@ -293,17 +347,10 @@ async def _people(api: str, stop: asyncio.Event) -> tuple[dict[int, list[float]]
 
 
 def serve_run(url: str, shape: str, folder: Path) -> ServeFigures:
-    """8,000 at 30/s by ``gaung worker`` while ``gaung serve`` answers ASN and redraws."""
-    process = EmulatorProcess(
-        token=TOKEN,
-        local=True,
-        rate=LIMIT,
-        shape=shape,  # type: ignore[arg-type]
-        penalty=PENALTY,  # type: ignore[arg-type]
-        paid_rate=PAID,
-    )
-    users = process.op("add_users", count=ASN)
-    assert users == list(range(FIRST_USER_ID, FIRST_USER_ID + ASN)), "emulator ids moved"
+    """8,000 at 30/s by ``gaung worker`` while ``gaung serve`` answers ASN and redraws: people
+    write from the start, for ``SERVE_SECONDS`` after the broadcast's first message; then the
+    broadcast ends alone (so lost and duplicated count every chat)."""
+    process = emulator(shape, local=True)
     engine = make_engine(url)
     server = Server(url, process, folder)
     try:
@@ -312,43 +359,73 @@ def serve_run(url: str, shape: str, folder: Path) -> ServeFigures:
         )
         assert queued == ASN, queued
         began = time.perf_counter()
+        cpu = cpu_seconds(server.process.pid)
         worker = Worker(url, process, folder, GAUNG_TELEGRAM_RATE=str(int(LIMIT)))
-        stop = asyncio.Event()
 
-        async def load() -> tuple[dict[int, list[float]], int]:
+        async def load() -> tuple[dict[int, list[float]], int, float]:
+            stop = asyncio.Event()
             people = asyncio.create_task(_people(process.url, stop))
-            left = LIMIT * CAP - WRITES - TAPS  # what the replies and redraws leave
-            await asyncio.to_thread(wait_until, engine, post_id, ASN, timeout=ASN / left * 2 + 120)
+            await asyncio.to_thread(wait_until, engine, post_id, 1, timeout=300)
+            finish = asyncio.create_task(
+                asyncio.to_thread(wait_until, engine, post_id, ASN, timeout=ASN / 2 + 300)
+            )
+            await asyncio.wait([finish], timeout=SERVE_SECONDS)
             stop.set()
-            return await people
+            stopped = time.monotonic()
+            written, taps = await people
+            await finish
+            return written, taps, stopped
 
         try:
-            written, taps = asyncio.run(load())
+            written, taps, stopped = asyncio.run(load())
             wall = time.perf_counter() - began
             time.sleep(5)  # the last replies and redraws
+            cpu = cpu_seconds(server.process.pid) - cpu
+        except BaseException:
+            print(worker.tail(), flush=True)
+            raise
         finally:
             worker.stop()
         log = process.op("call_log")
-        counts: dict[str, int] = process.op("delivered_counts")
+        kept = folder / f"serve-{shape}-calls.json"  # for a closer look: bench/pace.py timeline
+        kept.write_text(json.dumps({"calls": log, "written": written, "stopped": stopped}))
     finally:
         server.stop()
         engine.dispose()
         process.close()
+    return serve_figures(shape, wall, log, written, taps, stopped, cpu)
+
+
+def most_in_a_second(stamps: list[float]) -> tuple[int, int]:
+    """The most of ``stamps`` (sorted) in any one-second window, and how many windows ending
+    at a stamp hold more than the limit."""
+    most, over, j = 0, 0, 0
+    for i, at in enumerate(stamps):
+        while stamps[j] <= at - 1.0:
+            j += 1
+        most = max(most, i - j + 1)
+        over += i - j + 1 > LIMIT
+    return most, over
+
+
+def serve_figures(
+    shape: str,
+    wall: float,
+    log: list[list[Any]],
+    written: dict[int, list[float]],
+    taps: int,
+    stopped: float,
+    cpu: float,
+) -> ServeFigures:
     sends = sorted(
         (at, method, status, chat, text)
         for at, method, status, chat, text in log
         if method in ("sendMessage", "editMessageReplyMarkup", "editMessageText")
     )
-    accepted = [at for at, _, status, _, _ in sends if status == 200]
-    most, over, j = 0, 0, 0
-    for i, at in enumerate(accepted):
-        while accepted[j] <= at - 1.0:
-            j += 1
-        most = max(most, i - j + 1)
-        over += i - j + 1 > LIMIT
+    most, over = most_in_a_second([at for at, _, status, _, _ in sends if status == 200])
     posts = [
-        at
-        for at, m, st, _, text in sends
+        (at, chat)
+        for at, m, st, chat, text in sends
         if st == 200 and m == "sendMessage" and CAPTION[:30] in text
     ]
     others = [
@@ -356,26 +433,27 @@ def serve_run(url: str, shape: str, folder: Path) -> ServeFigures:
         for at, m, st, chat, text in sends
         if st == 200 and not (m == "sendMessage" and CAPTION[:30] in text)
     ]
-    latencies = []
     replies = [(at, chat) for at, m, chat in others if m == "sendMessage"]
     answered: dict[str, list[float]] = {}
     for at, chat in replies:
         answered.setdefault(chat, []).append(at)
-    for user, moments in written.items():
-        times = sorted(answered.get(str(user), []))
-        for moment, at in zip(sorted(moments), times, strict=False):
-            latencies.append(at - moment)
-    steady_from = (posts[0] + STEADY_AFTER) if posts else 0.0
-    late_posts = [at for at in posts if at >= steady_from]
-    stretch = (late_posts[-1] - late_posts[0]) if len(late_posts) > 1 else 1e-9
-    late_others = [
-        at for at, _, _ in others if steady_from <= at <= (late_posts[-1] if late_posts else 0)
-    ]
-    per_chat = [counts.get(str(FIRST_USER_ID + n), 0) for n in range(ASN)]
-    latencies.sort()
+    latencies = sorted(
+        at - moment
+        for user, moments in written.items()
+        for moment, at in zip(sorted(moments), sorted(answered.get(str(user), [])), strict=False)
+    )
+    start = (posts[0][0] + STEADY_AFTER) if posts else stopped
+    beside = max(1e-9, stopped - start)
+    per_chat: dict[str, int] = {}
+    for _, chat in posts:
+        per_chat[chat] = per_chat.get(chat, 0) + 1
+    lost, duplicated = lost_and_duplicated(
+        [per_chat.get(str(FIRST_USER_ID + n), 0) for n in range(ASN)]
+    )
     return ServeFigures(
         shape,
         wall,
+        beside,
         most,
         over,
         len(replies),
@@ -384,39 +462,47 @@ def serve_run(url: str, shape: str, folder: Path) -> ServeFigures:
         latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
         sum(1 for _, m, _ in others if m != "sendMessage"),
         taps,
-        (len(late_posts) - 1) / stretch if len(late_posts) > 1 else 0.0,
-        len(late_others) / stretch,
+        sum(1 for at, _ in posts if start <= at <= stopped) / beside,
+        sum(1 for at, _, _ in others if start <= at <= stopped) / beside,
         sum(1 for s in sends if s[2] == 429),
         len(sends),
-        sum(1 for n in per_chat if n == 0),
-        sum(max(0, n - 1) for n in per_chat) - len(replies),
+        lost,
+        duplicated,
+        cpu,
     )
 
 
 def serve_report(results: list[ServeFigures]) -> list[str]:
     lines = [
-        "| shape | wall | most sent in any 1 s (limit 30) | 1-s windows over | replies / written "
-        "| reply p50 / p95 | redraws / taps | broadcast after 10 s | replies + redraws | "
-        "broadcast ÷ what was left | 429 | lost | duplicates |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| shape | wall | beside (s) | most sent in any 1 s (limit 30) | 1-s windows over "
+        "| replies / written | reply p50 / p95 | redraws / taps | broadcast | replies + redraws "
+        "| broadcast ÷ (30 − replies − redraws) | ÷ (pace − replies − redraws) | 429 | lost "
+        "| duplicates "
+        "| `gaung serve` CPU per message | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
+        "| --- | --- | --- |",
     ]
     for r in results:
         lines.append(
-            f"| {r.shape} | {r.wall:.1f} s | {r.most_in_a_second} | {r.seconds_over} "
-            f"| {r.replies} / {r.written} | {r.reply_p50 * 1000:.0f} / {r.reply_p95 * 1000:.0f} ms "
+            f"| {r.shape} | {r.wall:.1f} s | {r.beside:.0f} | {r.most_in_a_second} "
+            f"| {r.seconds_over} | {r.replies} / {r.written} "
+            f"| {r.reply_p50 * 1000:.0f} / {r.reply_p95 * 1000:.0f} ms "
             f"| {r.redraws} / {r.taps} | {r.broadcast_rate:.2f}/s | {r.others_rate:.2f}/s "
-            f"| {r.share:.3f} × | {r.limited} ({100 * r.limited / max(1, r.requests):.2f} %) "
-            f"| {r.lost} | {r.duplicates} |"
+            f"| {r.share:.3f} × | {r.share_of_pace:.3f} × "
+            f"| {r.limited} ({100 * r.limited / max(1, r.requests):.2f} %) "
+            f"| {r.lost} | {r.duplicates} "
+            f"| {1000 * r.serve_cpu / max(1, r.written + r.taps):.1f} ms | {r.verdict()} |"
         )
     return lines
 
 
-async def _ptb(api_url: str, max_retries: int) -> tuple[float, bool]:
+async def _ptb(api_url: str, max_retries: int, users: int, cap: float) -> tuple[float, bool]:
     from telegram import InlineKeyboardMarkup, LinkPreviewOptions
     from telegram.error import RetryAfter, TelegramError
     from telegram.ext import AIORateLimiter, ApplicationBuilder
     from telegram.request import HTTPXRequest
 
+    logging.getLogger("telegram").setLevel(logging.CRITICAL)  # every 429 with a traceback
     application = (
         ApplicationBuilder()
         .token(TOKEN)
@@ -447,30 +533,40 @@ async def _ptb(api_url: str, max_retries: int) -> tuple[float, bool]:
 
     async with application:
         try:
-            await asyncio.wait_for(asyncio.gather(*(send(n) for n in range(ASN))), PTB_CAP)
+            await asyncio.wait_for(asyncio.gather(*(send(n) for n in range(users))), cap)
             finished = True
         except TimeoutError:
             finished = False
     return time.perf_counter() - began, finished
 
 
-def ptb_run(shape: str, max_retries: int) -> Figures:
-    process = emulator(shape)
-    quiet = logging.getLogger("telegram")
-    level = quiet.level
-    quiet.setLevel(logging.CRITICAL)  # AIORateLimiter logs every 429 with a traceback
+def ptb_run(shape: str, penalty: str, max_retries: int) -> Figures:
+    """One peer in a process of its own, killed if it outlives its cap (cancelling thousands
+    of sends stuck in flood waits once took longer than the run)."""
+    process = emulator(shape, penalty=penalty, users=PTB_ASN)
+    began = time.perf_counter()
     try:
-        wall, finished = asyncio.run(_ptb(process.url, max_retries))
+        try:
+            peer = subprocess.run(
+                [sys.executable, "-m", "bench.pace", process.url, str(max_retries)],
+                capture_output=True,
+                text=True,
+                timeout=PTB_CAP + 30,
+                check=False,
+            )
+            outcome = json.loads(peer.stdout.strip().splitlines()[-1])
+            wall, finished = float(outcome["wall"]), bool(outcome["finished"])
+        except (subprocess.TimeoutExpired, ValueError, IndexError, KeyError):
+            wall, finished = time.perf_counter() - began, False
         label = (
             f"python-telegram-bot 22, `AIORateLimiter(max_retries={max_retries})`"
             if max_retries
             else "python-telegram-bot 22, `AIORateLimiter()` (defaults)"
         )
-        result = figures(process, label, shape, wall)
+        result = figures(process, label, shape, wall, penalty=penalty, users=PTB_ASN)
         result.finished = finished
         return result
     finally:
-        quiet.setLevel(level)
         process.close()
 
 
@@ -478,7 +574,12 @@ def run() -> list[str]:
     folder = Path(tempfile.mkdtemp(prefix="gaung-pace-"))
     folder.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data folder
     results: list[Figures] = []
+    beside: list[ServeFigures] = []
     paid: Figures | None = None
+
+    def so_far() -> None:  # printed as it goes, so a run stopped later keeps the most
+        print("\n".join(report(results, paid, beside)), flush=True)
+
     with kept_databases(folder / "db", ("postgresql",)) as databases:
         url = databases["postgresql"].url
         engine = make_engine(url)
@@ -488,23 +589,23 @@ def run() -> list[str]:
         print(f"roster of {ASN} in {time.perf_counter() - began:.0f} s", flush=True)
         if WITH_GAUNG and WITH_PAID:
             paid = gaung_run(url, "sliding", folder, paid=True)
-            print(paid, flush=True)
-        if WITH_SERVE:
-            beside = [serve_run(url, shape, folder) for shape in SERVE_SHAPES]
-            print("\n".join(serve_report(beside)), flush=True)
-        # Our sender under every shape first, then the peers: a run cut short keeps the most.
+            so_far()
+        for shape in SERVE_SHAPES if WITH_SERVE else []:
+            beside.append(serve_run(url, shape, folder))
+            so_far()
         for shape in SHAPES if WITH_GAUNG else []:
             results.append(gaung_run(url, shape, folder))
-            print("\n".join(report(results, paid)), flush=True)  # so far, if stopped later
-        for shape in SHAPES if WITH_PTB else []:
-            for retries in (3, 0):
-                results.append(ptb_run(shape, retries))
-                print("\n".join(report(results, paid)), flush=True)
-    results.sort(key=lambda r: SHAPES.index(r.shape))
-    return report(results, paid)
+            so_far()
+    for shape in PTB_SHAPES if WITH_PTB else []:
+        for penalty in PTB_PENALTIES:
+            for retries in PTB_RETRIES:
+                results.append(ptb_run(shape, penalty, retries))
+                so_far()
+    results.sort(key=lambda r: SHAPES.index(r.shape) if r.shape in SHAPES else len(SHAPES))
+    return report(results, paid, beside)
 
 
-def report(results: list[Figures], paid: Figures | None) -> list[str]:
+def report(results: list[Figures], paid: Figures | None, beside: list[ServeFigures]) -> list[str]:
     lines = [
         "## One bot, one pace: every limiter shape (issue 10)",
         "",
@@ -512,31 +613,53 @@ def report(results: list[Figures], paid: Figures | None) -> list[str]:
         "run) whose limit is 30 sends/s counted in the named *shape* — an assumption, since "
         "Telegram does not publish its limiter (`../shared/channels.md`): `sliding` = at most "
         "30 in any one second (the strictest), `bucket` = a token bucket of 30, `fixed` = 30 per "
-        f"clock second; every shape with the `{PENALTY}` penalty (`growing`: each send during a "
-        "flood wait adds 1 s) and 1 message/s per chat (bucket of 3). PostgreSQL with durable "
-        "defaults "
-        "(fsync and synchronous commit on). `rate after 10 s`: accepted sends per second from "
-        "10 s after the first to the last, from the emulator's log; `429`: share of send "
-        f"requests. Targets: rate ≥ {RATE_TARGET} × 30 = {RATE_TARGET * LIMIT:.1f}/s, 429s ≤ "
-        f"{LIMITED_TARGET} %, none lost, none duplicated; paid 1,000/s within {PAID_TARGET:.0f} s.",
+        "clock second; the *penalty* says what sending during a flood wait does (`growing`: "
+        "each such send adds 1 s; `none`: nothing); 1 message/s per chat (bucket of 3) "
+        "everywhere. PostgreSQL with durable defaults (fsync and synchronous commit on). "
+        "`rate after 10 s`: accepted sends per second from 10 s after the first to the last, "
+        "from the emulator's log; `429`: share of send requests. Targets: rate ≥ "
+        f"{RATE_TARGET} × 30 = {RATE_TARGET * LIMIT:.1f}/s, 429s ≤ {LIMITED_TARGET} %, none "
+        f"lost, none duplicated; paid 1,000/s within {PAID_TARGET:.0f} s.",
         "",
-        "| shape | sender | wall | rate after 10 s | 429 | requests | lost | duplicates "
-        "| verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| shape | penalty | sender | ASN | wall | rate after 10 s | 429 | requests | lost "
+        "| duplicates | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results + ([paid] if paid else []):
         is_paid = r is paid
+        users = PTB_ASN if r.sender.startswith("python") else ASN
         wall = f"{r.wall:.1f} s" if r.finished else f"stopped at {r.wall:.0f} s"
         rate = f"{r.steady_rate:.2f}/s ({r.steady_rate / (PAID if is_paid else LIMIT):.3f} ×)"
         lines.append(
-            f"| {r.shape} | {r.sender} | {wall} | {rate} | {r.limited} ({r.limited_pct:.2f} %) "
-            f"| {r.requests} | {r.lost} | {r.duplicates} | {r.verdict(paid=is_paid)} |"
+            f"| {r.shape} | {r.penalty} | {r.sender} | {users:,} | {wall} | {rate} "
+            f"| {r.limited} ({r.limited_pct:.2f} %) | {r.requests} | {r.lost} | {r.duplicates} "
+            f"| {r.verdict(paid=is_paid)} |"
         )
     lines += [
         "",
-        "The python-telegram-bot peers get the same text and keyboard, a 64-connection pool, and "
+        "The python-telegram-bot peers (each in a process of its own, against a fresh emulator "
+        f"with {PTB_ASN:,} people) get the same text and keyboard, a 64-connection pool, and "
         "`asyncio.gather` over every chat; on a `RetryAfter` that reaches them they sleep "
-        "`retry_after` and try again. They are stopped at "
-        f"{PTB_CAP:.0f} s if still going (`lost` then counts the chats still waiting).",
+        f"`retry_after` and try again. A peer still going after {PTB_CAP:.0f} s is stopped "
+        "(`lost` then counts the chats still waiting).",
     ]
+    if beside:
+        lines += [
+            "",
+            f"Beside a live `gaung serve`: ASN write `/status` at {WRITES:.0f}/s and tap Like "
+            f"at {TAPS:.0f}/s from the start until {SERVE_SECONDS:.0f} s after the broadcast's "
+            "first message; the broadcast then ends alone. `gaung serve` (no `--worker`) and "
+            "one `gaung worker` share the budget; every `sendMessage`/`editMessage*` counted "
+            "from the emulator's log. Rates over the stretch from 10 s after the first message "
+            "until the writing stopped (`beside`). Targets: at most 30 in any second, 429s ≤ "
+            f"{LIMITED_TARGET} %, broadcast ≥ {RATE_TARGET} × what replies and redraws leave "
+            f"of 30, every message answered, p95 ≤ {REPLY_TARGET:.0f} s.",
+            "",
+            *serve_report(beside),
+        ]
     return lines
+
+
+if __name__ == "__main__":  # one python-telegram-bot peer: python -m bench.pace API RETRIES
+    spent, done = asyncio.run(_ptb(sys.argv[1], int(sys.argv[2]), PTB_ASN, PTB_CAP))
+    print(json.dumps({"wall": spent, "finished": done}), flush=True)

@@ -69,7 +69,12 @@ class Priority(IntEnum):
 class Ledger(Protocol):
     """Where a pacer's slots come from, and whom it tells about 429s and outages."""
 
-    async def reserve(self, want: int, ceiling: float, after: float = 0.0) -> Grant: ...
+    async def reserve(
+        self, want: int, ceiling: float, after: float = 0.0, *, urgent: bool = False
+    ) -> Grant:
+        """``urgent``: the slots are for replies, which go before broadcasts and redraws of
+        every process (``db.delivery.pace.PaceState.reserve_bulk``)."""
+        ...
 
     def now(self) -> float:
         """The ledger's clock (``Grant.start`` is on it)."""
@@ -95,8 +100,11 @@ class LocalLedger:
         self.state = PaceState()
         self.clock = clock
 
-    async def reserve(self, want: int, ceiling: float, after: float = 0.0) -> Grant:
-        return self.state.reserve(want, ceiling, self.clock(), after)
+    async def reserve(
+        self, want: int, ceiling: float, after: float = 0.0, *, urgent: bool = False
+    ) -> Grant:
+        take = self.state.reserve_urgent if urgent else self.state.reserve_bulk
+        return take(want, ceiling, self.clock(), after)
 
     def now(self) -> float:
         return self.clock()
@@ -123,8 +131,10 @@ class SharedLedger:
         self.clock = clock
         self._writes: set[asyncio.Task[None]] = set()
 
-    async def reserve(self, want: int, ceiling: float, after: float = 0.0) -> Grant:
-        return await asyncio.to_thread(self._reserve, want, ceiling, after)
+    async def reserve(
+        self, want: int, ceiling: float, after: float = 0.0, *, urgent: bool = False
+    ) -> Grant:
+        return await asyncio.to_thread(self._reserve, want, ceiling, after, urgent)
 
     def now(self) -> float:
         return self.clock().timestamp()
@@ -138,10 +148,16 @@ class SharedLedger:
                 session, self.channel, chat, interval=interval, now=self.clock()
             )
 
-    def _reserve(self, want: int, ceiling: float, after: float) -> Grant:
+    def _reserve(self, want: int, ceiling: float, after: float, urgent: bool) -> Grant:
         with session_scope(self.engine) as session:
             return reserve_slots(
-                session, self.channel, want=want, ceiling=ceiling, now=self.clock(), after=after
+                session,
+                self.channel,
+                want=want,
+                ceiling=ceiling,
+                now=self.clock(),
+                after=after,
+                urgent=urgent,
             )
 
     def rate_limited(self, retry_after: float, ceiling: float) -> None:
@@ -355,7 +371,9 @@ class Pacer:
             # next ones start after them, for this process and (through the ledger) the others.
             ahead = self._tail + self._interval - self._clock()
             try:
-                grant = await self.ledger.reserve(want, self.ceiling, max(0.0, ahead))
+                grant = await self.ledger.reserve(
+                    want, self.ceiling, max(0.0, ahead), urgent=self._replies_waiting()
+                )
             except Exception:
                 log.exception("could not reserve send slots; retrying")
                 await asyncio.sleep(0.5)
@@ -376,6 +394,9 @@ class Pacer:
             self._reservation = None
             if self._wakeup is not None:
                 self._wakeup.set()
+
+    def _replies_waiting(self) -> bool:
+        return any(not w.future.done() for w in self._queues[Priority.REPLY])
 
     def _ready(self, waiter: _Waiter, moment: float) -> bool:
         return waiter.chat is None or self._chat_next.get(waiter.chat, 0.0) <= moment

@@ -451,6 +451,11 @@ class ChannelState(SQLModel, table=True):
     failed_rate: float | None = None  # the rate at which the last 429 came
     next_slot_at: datetime | None = _time()
     rate_changed_at: datetime | None = _time()
+    # Replies before broadcasts across processes (``db.delivery.pace``): the recent rate of
+    # reply slots (decaying) and the earliest moment the next broadcast slots may start.
+    urgent_rate: float | None = None
+    urgent_at: datetime | None = _time()
+    bulk_next_at: datetime | None = _time()
 
 
 class ChatPace(SQLModel, table=True):

@@ -78,6 +78,23 @@ SECRET = "uji-rahasia_123-cukup-panjang-untuk-32"
 DASHBOARD_KEY = "uji-kunci-rahasia-dasbor-0123456789abcdef"
 
 
+def gaung_env(
+    database_url: str, tg: TelegramEmulator, port: int, **settings: str
+) -> dict[str, str]:
+    """The environment of a ``gaung`` command against the emulator, listening on ``port``;
+    ``settings``: more ``GAUNG_*`` settings by their lower-case names."""
+    return {
+        **os.environ,
+        "GAUNG_DATABASE_URL": database_url,
+        "GAUNG_TELEGRAM_TOKEN": tg.token,
+        "GAUNG_TELEGRAM_API_URL": tg.url,
+        "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "GAUNG_SECRET_KEY": DASHBOARD_KEY,
+        "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        **{f"GAUNG_{name.upper()}": value for name, value in settings.items()},
+    }
+
+
 class BotProcess:
     """``gaung bot`` (long polling) or ``gaung serve --worker`` (webhook) against the emulator.
 
@@ -96,16 +113,7 @@ class BotProcess:
         self.transport = transport
         self.tg = tg
         self.port = free_port()
-        env = {
-            **os.environ,
-            "GAUNG_DATABASE_URL": database_url,
-            "GAUNG_TELEGRAM_TOKEN": tg.token,
-            "GAUNG_TELEGRAM_API_URL": tg.url,
-            "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "GAUNG_SECRET_KEY": DASHBOARD_KEY,
-            "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
-            **{f"GAUNG_{name.upper()}": value for name, value in settings.items()},
-        }
+        env = gaung_env(database_url, tg, self.port, **settings)
         if transport == "polling":
             args = ["bot"]
         else:

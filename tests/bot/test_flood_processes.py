@@ -11,20 +11,22 @@ anything was sent before the wait was over.
 
 from __future__ import annotations
 
-import os
+import asyncio
 import re
-import signal
-import subprocess
-import sys
 import time
+import warnings
 from pathlib import Path
 
-import httpx
 from sqlalchemy import Engine
+from telegram.error import RetryAfter
+from telegram.warnings import PTBDeprecationWarning
 
+from api.demo.serve import spawn_gaung, stop_gaung, wait_answering
 from bot.emulators.telegram import Limits, TelegramEmulator
 from bot.emulators.telegram.runner import free_port
-from tests.bot.conftest import DASHBOARD_KEY, SECRET, registered_members
+from bot.ratelimit import Pacer
+from bot.telegram.ratelimit import PacerRateLimiter
+from tests.bot.conftest import gaung_env, registered_members
 from tests.bot.test_broadcast import approve
 
 MEMBERS = 90  # three seconds of the bot's 30/s
@@ -34,6 +36,7 @@ FLOOD = 4.0  # seconds of flood wait Telegram imposes
 # write), then each other process's next reservation of slots (a few sends at 30/s), and the
 # requests already on the wire; on a loaded two-core machine.
 GRACE = 1.0
+WIRE = 5  # messages on the wire at most, in the test of what a flood wait meets
 
 
 class Command:
@@ -41,50 +44,21 @@ class Command:
 
     def __init__(self, args: list[str], database_url: str, tg: TelegramEmulator, tmp: Path):
         self.port = free_port()
-        env = {
-            **os.environ,
-            "GAUNG_DATABASE_URL": database_url,
-            "GAUNG_TELEGRAM_TOKEN": tg.token,
-            "GAUNG_TELEGRAM_API_URL": tg.url,
-            "GAUNG_TELEGRAM_WEBHOOK_SECRET": SECRET,
-            "GAUNG_SECRET_KEY": DASHBOARD_KEY,
-            "GAUNG_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
-            "GAUNG_TELEGRAM_RATE": "30",
-        }
+        env = gaung_env(database_url, tg, self.port, telegram_rate="30")
         if args == ["serve"]:
             args = ["serve", "--port", str(self.port)]
         self.log_path = tmp / f"{args[0]}-{self.port}.log"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "api.cli", *args],
-                env=env,
-                stdout=log,
-                stderr=log,
-                cwd=tmp,
-            )
+        self.process = spawn_gaung(args, env, tmp, self.log_path)
 
     def wait_http(self) -> None:
-        deadline = time.monotonic() + 180  # a loaded machine starts slowly
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.port}/healthz", timeout=2)
-                return
-            except httpx.TransportError:
-                assert self.process.poll() is None, self.log()
-                assert time.monotonic() < deadline, "gaung serve did not listen"
-                time.sleep(0.05)
+        answering = wait_answering(f"http://127.0.0.1:{self.port}/healthz", self.process, 180)
+        assert answering, self.log()  # a loaded machine starts slowly
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_gaung(self.process)
 
 
 def sent_by_worker(command: Command) -> int:
@@ -167,3 +141,49 @@ def test_a_flood_wait_stops_every_worker_and_the_server_until_it_is_over(
     assert min(answered_at) >= flood_end - 0.05  # the replies waited for the end of the wait
     sent = [sent_by_worker(c) for c in commands[1:]]
     assert sum(sent) == MEMBERS and all(n > 0 for n in sent), sent
+
+
+def test_a_flood_wait_meets_at_most_the_messages_already_on_the_wire() -> None:
+    """Every request already sent when a 429 comes back is refused too, and (if each send
+    during a wait lengthens it) adds a second: ``gaung serve`` keeps at most
+    ``MAX_IN_FLIGHT`` messages on the wire (here ``WIRE``), and one that waited for the wire
+    while the wait began takes a new slot after it. The network is the edge faked here:
+    answers take 0.4 s."""
+    started: list[float] = []
+    on_the_wire = 0
+    most = 0
+    refused_at: list[float] = []
+
+    async def answer(n: int) -> bool:
+        nonlocal on_the_wire, most
+        started.append(time.monotonic())
+        on_the_wire += 1
+        most = max(most, on_the_wire)
+        try:
+            await asyncio.sleep(0.4)
+            if n == 0 and not refused_at:  # the first answer is a flood wait of 1 s
+                refused_at.append(time.monotonic())
+                raise RetryAfter(1)
+            return True
+        finally:
+            on_the_wire -= 1
+
+    async def replies() -> None:
+        limiter = PacerRateLimiter(Pacer(100), in_flight=WIRE)
+        await asyncio.gather(
+            *(
+                limiter.process_request(answer, (n,), {}, "sendMessage", {"chat_id": n}, None)
+                for n in range(40)
+            )
+        )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)  # RetryAfter(int)
+        asyncio.run(replies())
+    assert len(started) == 41  # every reply sent, the refused one twice
+    assert most <= WIRE
+    first = refused_at[0]
+    during = [round(t - first, 3) for t in started if first < t < first + 1.0]
+    assert during == []  # nothing more went out during the wait
+    # Without the limit all 40 would have been on the wire when the 429 came back.
+    assert sum(1 for t in started if t <= first) <= WIRE

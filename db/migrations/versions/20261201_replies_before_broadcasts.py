@@ -1,0 +1,36 @@
+"""replies before broadcasts across processes: the bot's recent reply rate and the broadcasts' turn
+
+Revision ID: 0023
+Revises: 0018
+Create Date: 2026-12-01 20:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import db.types
+
+revision: str = '0023'
+down_revision: str | None = '0018'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('channel_state', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('urgent_rate', sa.Float(), nullable=True))
+        batch_op.add_column(
+            sa.Column('urgent_at', db.types.UTCDateTime(timezone=True), nullable=True)
+        )
+        batch_op.add_column(
+            sa.Column('bulk_next_at', db.types.UTCDateTime(timezone=True), nullable=True)
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('channel_state', schema=None) as batch_op:
+        batch_op.drop_column('bulk_next_at')
+        batch_op.drop_column('urgent_at')
+        batch_op.drop_column('urgent_rate')
