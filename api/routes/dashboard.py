@@ -50,7 +50,7 @@ from db.reporting.dashboard import (
     viewer_for,
 )
 from db.reporting.followup import funnel
-from db.reporting.participation import Participation, participation
+from db.reporting.participation import participation
 from db.reporting.trend import Interval, trend
 from db.reporting.window import Window
 from db.roster.opd import all_opd, opd_by_kode
@@ -398,31 +398,30 @@ def _activity_chart(published: Activity) -> dict[str, list[Any]]:
     return {"labels": labels, **sums}
 
 
-def _download_report(
-    session: Session,
-    settings: Settings,
-    viewer: Viewer,
-    dari: str | None,
-    sampai: str | None,
-    opd: str | None,
-) -> tuple[Participation, str]:
-    scope = resolve_scope(session, settings, viewer, dari, sampai, opd, now=utcnow())
-    report = participation(session, scope.window, opd_ids=scope.opd_ids)
-    return report, f"partisipasi-{scope.first:%Y%m%d}-{scope.last:%Y%m%d}"
+def download_scope(
+    session: SessionDep,
+    settings: SettingsDep,
+    viewer: ViewerDep,
+    dari: DariQ = None,
+    sampai: SampaiQ = None,
+    opd: OpdQ = None,
+) -> Scope | None:
+    """A download's checked period and OPD, or None when nobody is signed in (the route then
+    sends the browser to sign in). A bad period is a 4xx from the app's one error handler."""
+    if viewer is None:
+        return None
+    return resolve_scope(session, settings, viewer, dari, sampai, opd, now=utcnow())
+
+
+DownloadScopeDep = Annotated[Scope | None, Depends(download_scope)]
 
 
 def _download_route(ext: str) -> Callable[..., Response]:
-    def download(
-        session: SessionDep,
-        settings: SettingsDep,
-        viewer: ViewerDep,
-        dari: DariQ = None,
-        sampai: SampaiQ = None,
-        opd: OpdQ = None,
-    ) -> Response:
-        if viewer is None:
+    def download(session: SessionDep, settings: SettingsDep, scope: DownloadScopeDep) -> Response:
+        if scope is None:
             return _to_sign_in()
-        report, name = _download_report(session, settings, viewer, dari, sampai, opd)
+        report = participation(session, scope.window, opd_ids=scope.opd_ids)
+        name = f"partisipasi-{scope.first:%Y%m%d}-{scope.last:%Y%m%d}"
         return export(report, settings.tz, ext, name, SECURITY_HEADERS)
 
     return download
@@ -436,17 +435,11 @@ for _ext in EXPORTS:
 
 @router.get("/dashboard/aktivitas.csv")
 def download_activity_csv(
-    session: SessionDep,
-    settings: SettingsDep,
-    viewer: ViewerDep,
-    dari: DariQ = None,
-    sampai: SampaiQ = None,
-    opd: OpdQ = None,
+    session: SessionDep, settings: SettingsDep, scope: DownloadScopeDep
 ) -> Response:
     """OPD publishing activity per ISO week, the same rows as ``/api/v1/activity.csv``."""
-    if viewer is None:
+    if scope is None:
         return _to_sign_in()
-    scope = resolve_scope(session, settings, viewer, dari, sampai, opd, now=utcnow())
     published = activity(
         session,
         scope.window,
