@@ -13,10 +13,10 @@ Times are ISO 8601 strings in the configured zone (WIB), to the second, as the c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from db.delivery.outbox import Progress
 from db.models import Post
@@ -35,6 +35,10 @@ def _when(moment: datetime | None, tz: ZoneInfo) -> str | None:
 
 def _rate(value: float) -> float:
     return round(value, 3)
+
+
+# A ratio as the contract shows it: three decimals, however the model was built.
+Rate = Annotated[float, AfterValidator(_rate)]
 
 
 class Model(BaseModel):
@@ -74,19 +78,13 @@ class DeliveryCounts(Model):
     liked: int = Field(ge=0, description="Dilaporkan like oleh ASN (mandiri)", examples=[12001])
     shared: int = Field(ge=0, description="Dilaporkan share oleh ASN (mandiri)", examples=[9000])
     participated: int = Field(ge=0, description="Like atau share", examples=[12500])
-    participation_rate: float = Field(
+    participation_rate: Rate = Field(
         ge=0, le=1, description="participated / delivered (0 bila belum ada)", examples=[0.833]
     )
 
     @classmethod
     def of(cls, counts: Counts) -> DeliveryCounts:
-        return cls(
-            delivered=counts.delivered,
-            liked=counts.liked,
-            shared=counts.shared,
-            participated=counts.participated,
-            participation_rate=_rate(counts.participation_rate),
-        )
+        return cls.model_validate(counts, from_attributes=True)
 
 
 class ParticipationCounts(Model):
@@ -96,12 +94,12 @@ class ParticipationCounts(Model):
     asn_registered: int = Field(
         ge=0, description="Terdaftar, terjangkau dan tidak berhenti", examples=[790]
     )
-    registration_rate: float = Field(ge=0, le=1, examples=[0.973])
+    registration_rate: Rate = Field(ge=0, le=1, examples=[0.973])
     delivered: int = Field(ge=0, description="Diterima saluran (diukur)", examples=[15010])
     liked: int = Field(ge=0, description="Dilaporkan like oleh ASN (mandiri)", examples=[12001])
     shared: int = Field(ge=0, description="Dilaporkan share oleh ASN (mandiri)", examples=[9000])
     participated: int = Field(ge=0, description="Like atau share", examples=[12500])
-    participation_rate: float = Field(ge=0, le=1, examples=[0.833])
+    participation_rate: Rate = Field(ge=0, le=1, examples=[0.833])
     opened: int = Field(
         ge=0,
         description="Membuka tautan postingan lewat tombol Gaung (diukur; batas bawah)",
@@ -115,24 +113,9 @@ class ParticipationCounts(Model):
         examples=[1200],
     )
 
-    @staticmethod
-    def fields_of(counts: Counts) -> dict[str, Any]:
-        return {
-            "asn_roster": counts.asn_roster,
-            "asn_registered": counts.asn_registered,
-            "registration_rate": _rate(counts.registration_rate),
-            "delivered": counts.delivered,
-            "liked": counts.liked,
-            "shared": counts.shared,
-            "participated": counts.participated,
-            "participation_rate": _rate(counts.participation_rate),
-            "opened": counts.opened,
-            "shared_with_evidence": counts.shared_with_evidence,
-        }
-
     @classmethod
     def of(cls, counts: Counts) -> ParticipationCounts:
-        return cls(**cls.fields_of(counts))
+        return cls.model_validate(counts, from_attributes=True)
 
 
 class OpdName(Model):
@@ -147,7 +130,7 @@ class OpdParticipation(ParticipationCounts, OpdName):
 
     @classmethod
     def of_row(cls, row: OpdRow) -> OpdParticipation:
-        return cls(kode=row.kode, nama=row.nama, **ParticipationCounts.fields_of(row.counts))
+        return cls(kode=row.kode, nama=row.nama, **ParticipationCounts.of(row.counts).model_dump())
 
 
 class ParticipationReport(Model):
@@ -396,14 +379,7 @@ class SendingProgress(Model):
 
     @classmethod
     def of(cls, state: Progress) -> SendingProgress:
-        return cls(
-            total=state.total,
-            sent=state.sent,
-            failed=state.failed,
-            pending=state.pending,
-            deferred=state.deferred,
-            failures=state.failures,
-        )
+        return cls.model_validate(state, from_attributes=True)
 
 
 class PostParticipation(Model):
