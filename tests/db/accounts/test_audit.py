@@ -18,28 +18,22 @@ def test_remove_recorded_deletes_and_keeps_the_named_fields(session: Session) ->
     account_id = account.id
     assert account_id is not None
 
-    removed = remove_recorded(
-        session,
-        OfficialAccount,
-        account_id,
-        subject="official_account",
-        missing="tidak ada",
-        actor="uji",
-        keep=("handle",),
-    )
-
-    assert removed.handle == "dinkesmjk"
-    assert session.get(OfficialAccount, account_id) is None
-    line = session.exec(select(AuditLog).where(AuditLog.action == "official_account.remove")).one()
-    assert (line.actor, line.target) == ("uji", f"official_account:{account_id}")
-    assert json.loads(line.details or "") == {"handle": "dinkesmjk"}
-    with pytest.raises(NotFound, match=r"^tidak ada$"):
-        remove_recorded(
+    def remove() -> OfficialAccount:
+        return remove_recorded(
             session,
             OfficialAccount,
             account_id,
             subject="official_account",
             missing="tidak ada",
             actor="uji",
-            keep=(),
+            keep=("handle",),
         )
+
+    removed = remove()
+    assert removed.handle == "dinkesmjk"
+    assert session.get(OfficialAccount, account_id) is None
+    line = session.exec(select(AuditLog).where(AuditLog.action == "official_account.remove")).one()
+    assert (line.actor, line.target) == ("uji", f"official_account:{account_id}")
+    assert json.loads(line.details or "") == {"handle": "dinkesmjk"}
+    with pytest.raises(NotFound, match=r"^tidak ada$"):
+        remove()
