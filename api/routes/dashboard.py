@@ -123,6 +123,7 @@ SECURITY_HEADERS = {
 NO_KEY = (
     "Dasbor belum bisa dipakai: GAUNG_SECRET_KEY belum diatur di server. Hubungi pengelola Gaung."
 )
+BAD_KEY = "Kunci API tidak dikenal atau sudah dicabut."
 BAD_LINK = (
     "Tautan masuk tidak sah, sudah dipakai, atau sudah kedaluwarsa (berlaku sekali, 15 menit). "
     "Minta tautan baru dengan perintah /dashboard di bot, atau masuk dengan kunci API."
@@ -165,6 +166,24 @@ def _signed_in(
     return response
 
 
+def _sign_in(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    subject: Callable[[bytes], str | None],
+    refused: str,
+) -> Response:
+    """Both ways in: nobody can sign in without ``GAUNG_SECRET_KEY`` (503); ``subject`` names
+    whom the link or key stands for, None refuses it (401 with ``refused``)."""
+    key = settings.signing_key
+    if key is None:
+        return _render(request, "masuk.html", {"error": NO_KEY, "token": None}, 503)
+    who = subject(key)
+    if who is None:
+        return _render(request, "masuk.html", {"error": refused, "token": None}, 401)
+    return _signed_in(request, session, settings, key, who)
+
+
 def _to_sign_in() -> RedirectResponse:
     return RedirectResponse(SIGN_IN, status_code=303, headers=SECURITY_HEADERS)
 
@@ -195,13 +214,13 @@ def sign_in_with_link(
     settings: SettingsDep,
     token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    key = settings.signing_key
-    if key is None:
-        return _render(request, "masuk.html", {"error": NO_KEY, "token": None}, 503)
-    subject = exchange_link(session, key, token.strip(), now=utcnow()) if token.strip() else None
-    if subject is None or viewer_for(session, subject) is None:
-        return _render(request, "masuk.html", {"error": BAD_LINK, "token": None}, 401)
-    return _signed_in(request, session, settings, key, subject)
+    def subject(key: bytes) -> str | None:
+        if not token.strip():
+            return None
+        found = exchange_link(session, key, token.strip(), now=utcnow())
+        return found if found is not None and viewer_for(session, found) is not None else None
+
+    return _sign_in(request, session, settings, subject, BAD_LINK)
 
 
 @router.post(SIGN_IN)
@@ -211,14 +230,11 @@ def sign_in_with_key(
     settings: SettingsDep,
     kunci: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    key = settings.signing_key
-    if key is None:
-        return _render(request, "masuk.html", {"error": NO_KEY, "token": None}, 503)
-    principal = authenticate(session, kunci.strip()) if kunci.strip() else None
-    if principal is None:
-        error = "Kunci API tidak dikenal atau sudah dicabut."
-        return _render(request, "masuk.html", {"error": error, "token": None}, 401)
-    return _signed_in(request, session, settings, key, subject_of(API_KEY, principal.key_id))
+    def subject(_: bytes) -> str | None:
+        principal = authenticate(session, kunci.strip()) if kunci.strip() else None
+        return subject_of(API_KEY, principal.key_id) if principal is not None else None
+
+    return _sign_in(request, session, settings, subject, BAD_KEY)
 
 
 @router.post("/dashboard/keluar")
