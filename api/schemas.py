@@ -13,7 +13,7 @@ Times are ISO 8601 strings in the configured zone (WIB), to the second, as the c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -164,10 +164,25 @@ class ParticipationReport(Model):
         )
 
 
+class Span(Protocol):
+    label: str
+    start: datetime
+    end: datetime
+
+
 class BucketSpan(Model):
     label: str = Field(description="Tanggal WIB atau minggu ISO", examples=["2026-W45"])
     start: str = Field(description=WIB, examples=["2026-11-02T00:00:00+07:00"])
     end: str = Field(description=WIB, examples=["2026-11-09T00:00:00+07:00"])
+
+    @staticmethod
+    def fields_of(span: Span, tz: ZoneInfo) -> dict[str, str]:
+        """A day's or week's label and its bounds in the zone, for the models built on it."""
+        return {
+            "label": span.label,
+            "start": local_iso(span.start, tz),
+            "end": local_iso(span.end, tz),
+        }
 
 
 class TrendBucket(DeliveryCounts, BucketSpan):
@@ -175,12 +190,8 @@ class TrendBucket(DeliveryCounts, BucketSpan):
 
     @classmethod
     def of_bucket(cls, bucket: Bucket, tz: ZoneInfo) -> TrendBucket:
-        return cls(
-            label=bucket.label,
-            start=local_iso(bucket.start, tz),
-            end=local_iso(bucket.end, tz),
-            **DeliveryCounts.of(bucket.counts).model_dump(),
-        )
+        counts = DeliveryCounts.of(bucket.counts).model_dump()
+        return cls(**BucketSpan.fields_of(bucket, tz), **counts)
 
 
 class TrendReport(Model):
@@ -460,9 +471,7 @@ class ActivityWeek(BucketSpan):
     @classmethod
     def of(cls, week: WeekActivity, tz: ZoneInfo) -> ActivityWeek:
         return cls(
-            label=week.label,
-            start=local_iso(week.start, tz),
-            end=local_iso(week.end, tz),
+            **BucketSpan.fields_of(week, tz),
             submitted_by_admin=week.by_admin,
             submitted_by_feed=week.by_feed,
             approved=week.approved,
