@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-
-
-@pytest.fixture
-def gaung(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GAUNG_DATABASE_URL", database_url)
-    monkeypatch.delenv("GAUNG_META_GRAPH_TOKEN", raising=False)
-    runner = CliRunner()
-    return runner
+from tests.api.conftest import invoke
 
 
 def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
+    result = invoke(runner, *args)
     return result.exit_code, result.stdout, result.stderr
 
 
