@@ -15,6 +15,7 @@ from api.cli import app, cli_approver
 from db.models import AuditLog, Post, PostApproval, PostStatus
 from db.types import utcnow
 from tests.api.conftest import ok
+from tests.api.test_cli_sources import add_source
 
 
 def refused(runner: CliRunner, *args: str) -> str:
@@ -112,15 +113,7 @@ def test_in_a_campaign_period_the_cli_needs_netral_and_is_one_approver(
 
 def test_seed_takes_accounts_from_registered_sources(gaung: CliRunner) -> None:
     ok(gaung, "opd", "import")
-    ok(
-        gaung,
-        "source",
-        "add",
-        "--opd",
-        "DINKES",
-        "--url",
-        "https://dinkes.mojokertokab.go.id/feed/",
-    )
+    assert add_source(gaung, "DINKES", "https://dinkes.mojokertokab.go.id/feed/")[0] == 0
     assert json.loads(ok(gaung, "account", "seed", "--json"))[0]["handle"] == (
         "dinkes.mojokertokab.go.id"
     )

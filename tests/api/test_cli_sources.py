@@ -14,6 +14,11 @@ def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def add_source(runner: CliRunner, opd: str, url: str, *more: str) -> tuple[int, str, str]:
+    """``gaung source add --opd OPD --url URL`` and any further options."""
+    return run(runner, "source", "add", "--opd", opd, "--url", url, *more)
+
+
 def test_add_list_remove(gaung: CliRunner) -> None:
     from db.engine import make_engine, session_scope
     from db.roster.opd import ensure_opd
@@ -24,30 +29,12 @@ def test_add_list_remove(gaung: CliRunner) -> None:
         ensure_opd(session, "DINKES", "Dinas Kesehatan")
     engine.dispose()
 
-    code, out, _ = run(
-        gaung,
-        "source",
-        "add",
-        "--opd",
-        "dinkes",
-        "--url",
-        "https://dinkes.example.id/feed",
-        "--json",
-    )
+    code, out, _ = add_source(gaung, "dinkes", "https://dinkes.example.id/feed", "--json")
     assert code == 0
     added = json.loads(out)
     assert added["kind"] == "rss"
-    code, out, _ = run(
-        gaung,
-        "source",
-        "add",
-        "--opd",
-        "DINKES",
-        "--url",
-        "https://www.youtube.com/channel/UCabc",
-        "--kind",
-        "youtube",
-    )
+    youtube = "https://www.youtube.com/channel/UCabc"
+    code, out, _ = add_source(gaung, "DINKES", youtube, "--kind", "youtube")
     assert code == 0 and "youtube" in out
 
     code, out, _ = run(gaung, "source", "list", "--json")
@@ -60,9 +47,7 @@ def test_add_list_remove(gaung: CliRunner) -> None:
     code, out, _ = run(gaung, "source", "list")
     assert code == 0 and "DINKES" in out and "youtube" in out
 
-    code, _, err = run(
-        gaung, "source", "add", "--opd", "DINKES", "--url", "https://www.instagram.com/dinkes/"
-    )
+    code, _, err = add_source(gaung, "DINKES", "https://www.instagram.com/dinkes/")
     assert code == 1 and "GAUNG_META_GRAPH_TOKEN" in err and "Traceback" not in err
 
     code, out, _ = run(gaung, "source", "remove", str(added["id"]), "--json")
