@@ -276,17 +276,32 @@ def _day(text: str, name: str) -> date:
     return day
 
 
+@dataclass(frozen=True)
+class Asked:
+    """The period and OPD as the form sent them (``dari``, ``sampai``, ``opd``), unchecked."""
+
+    dari: str | None
+    sampai: str | None
+    opd: str | None
+
+
+def asked(
+    dari: Annotated[str | None, Query(max_length=40)] = None,
+    sampai: Annotated[str | None, Query(max_length=40)] = None,
+    opd: Annotated[str | None, Query(max_length=32)] = None,
+) -> Asked:
+    """The query of the page and of every download."""
+    return Asked(dari, sampai, opd)
+
+
+AskedDep = Annotated[Asked, Depends(asked)]
+
+
 def resolve_scope(
-    session: Session,
-    settings: Settings,
-    viewer: Viewer,
-    dari: str | None,
-    sampai: str | None,
-    opd: str | None,
-    *,
-    now: datetime,
+    session: Session, settings: Settings, viewer: Viewer, asked: Asked, *, now: datetime
 ) -> Scope:
     tz = settings.tz
+    dari, sampai, opd = asked.dari, asked.sampai, asked.opd
     last = _day(sampai, "sampai") if sampai else now.astimezone(tz).date()
     first = _day(dari, "dari") if dari else last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
@@ -309,20 +324,13 @@ def resolve_scope(
     return Scope(Window(start.astimezone(UTC), end.astimezone(UTC)), first, last, chosen)
 
 
-DariQ = Annotated[str | None, Query(max_length=40)]
-SampaiQ = Annotated[str | None, Query(max_length=40)]
-OpdQ = Annotated[str | None, Query(max_length=32)]
-
-
 @router.get(HOME)
 def dashboard_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     viewer: ViewerDep,
-    dari: DariQ = None,
-    sampai: SampaiQ = None,
-    opd: OpdQ = None,
+    query: AskedDep,
 ) -> Response:
     if viewer is None:
         return _to_sign_in()
@@ -330,10 +338,14 @@ def dashboard_page(
     base: dict[str, Any] = {
         "viewer": viewer,
         "opd_options": all_opd(session) if viewer.role == Role.DISKOMINFO else [],
-        "form": {"dari": dari or "", "sampai": sampai or "", "opd": (opd or "").upper()},
+        "form": {
+            "dari": query.dari or "",
+            "sampai": query.sampai or "",
+            "opd": (query.opd or "").upper(),
+        },
     }
     try:
-        scope = resolve_scope(session, settings, viewer, dari, sampai, opd, now=now)
+        scope = resolve_scope(session, settings, viewer, query, now=now)
         data = _page_data(session, settings, scope, now=now)
     except GaungError as exc:
         return _render(request, "dashboard.html", base | {"error": exc.message}, exc.status_code)
@@ -415,18 +427,13 @@ def _activity_chart(published: Activity) -> dict[str, list[Any]]:
 
 
 def download_scope(
-    session: SessionDep,
-    settings: SettingsDep,
-    viewer: ViewerDep,
-    dari: DariQ = None,
-    sampai: SampaiQ = None,
-    opd: OpdQ = None,
+    session: SessionDep, settings: SettingsDep, viewer: ViewerDep, query: AskedDep
 ) -> Scope | None:
     """A download's checked period and OPD, or None when nobody is signed in (the route then
     sends the browser to sign in). A bad period is a 4xx from the app's one error handler."""
     if viewer is None:
         return None
-    return resolve_scope(session, settings, viewer, dari, sampai, opd, now=utcnow())
+    return resolve_scope(session, settings, viewer, query, now=utcnow())
 
 
 DownloadScopeDep = Annotated[Scope | None, Depends(download_scope)]
