@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, Protocol, TypeVar
 
 import typer
 from rich.console import Console
@@ -136,6 +136,37 @@ def write_output(target: Path, data: str | bytes) -> None:
 
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
+
+
+class Listed(Protocol):
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+L = TypeVar("L", bound=Listed)
+
+
+def print_rows(
+    rows: Sequence[L], as_json: bool, table: Table, cells: Callable[[L], Sequence[str]]
+) -> None:
+    """A listing command's output: every row's ``as_dict()`` for scripts, else the table."""
+    if as_json:
+        print_json([row.as_dict() for row in rows])
+        return
+    for row in rows:
+        table.add_row(*cells(row))
+    out.print(table)
+
+
+def remove_and_report(
+    remove: Callable[[Session, int], T], item_id: int, as_json: bool, said: Callable[[T], str]
+) -> None:
+    """A ``remove ID`` command: delete in one unit of work, then confirm (the same JSON for all)."""
+    with unit_of_work(settings()) as session:
+        removed = remove(session, item_id)
+    if as_json:
+        print_json({"id": item_id, "removed": True})
+    else:
+        out.print(said(removed), markup=False)
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
@@ -687,18 +718,24 @@ def source_list(
     """Sumber terdaftar, berapa item dilihat dan berapa yang menjadi postingan."""
     from db.posts.sources import list_sources
 
-    cfg = settings()
-    with unit_of_work(cfg, readonly=True) as session:
+    with unit_of_work(settings(), readonly=True) as session:
         sources = list_sources(session, opd_kode=opd)
-    if as_json:
-        print_json([s.as_dict() for s in sources])
-        return
     table = Table("ID", "OPD", "Jenis", "Item", "Postingan", "Galat terakhir")
     table.add_column("Alamat", overflow="fold")
-    for s in sources:
-        error = f"{s.last_error} ({s.failures}x)" if s.last_error else "-"
-        table.add_row(str(s.id), s.opd_kode, s.kind, s.url, str(s.items), str(s.posts), error)
-    out.print(table)
+    print_rows(
+        sources,
+        as_json,
+        table,
+        lambda s: (
+            str(s.id),
+            s.opd_kode,
+            s.kind,
+            s.url,
+            str(s.items),
+            str(s.posts),
+            f"{s.last_error} ({s.failures}x)" if s.last_error else "-",
+        ),
+    )
 
 
 @source_app.command("remove")
@@ -709,13 +746,9 @@ def source_remove(
     """Hapus sumber; postingan yang sudah dihasilkannya tetap ada."""
     from db.posts.sources import remove_source
 
-    cfg = settings()
-    with unit_of_work(cfg) as session:
-        source = remove_source(session, source_id)
-    if as_json:
-        print_json({"id": source_id, "removed": True})
-    else:
-        out.print(f"Sumber #{source_id} dihapus: {source.url}", markup=False)
+    remove_and_report(
+        remove_source, source_id, as_json, lambda s: f"Sumber #{source_id} dihapus: {s.url}"
+    )
 
 
 # --- gaung account: the regency's official accounts, checked at review (issue 15) ------------
@@ -764,16 +797,14 @@ def account_list(
     """Daftar akun resmi."""
     from db.posts.official import list_accounts
 
-    cfg = settings()
-    with unit_of_work(cfg, readonly=True) as session:
+    with unit_of_work(settings(), readonly=True) as session:
         rows = list_accounts(session, opd_kode=opd)
-    if as_json:
-        print_json([r.as_dict() for r in rows])
-        return
-    table = Table("ID", "OPD", "Platform", "Akun/domain")
-    for r in rows:
-        table.add_row(str(r.id), r.opd_kode or "(Pemkab)", r.platform, r.handle)
-    out.print(table)
+    print_rows(
+        rows,
+        as_json,
+        Table("ID", "OPD", "Platform", "Akun/domain"),
+        lambda r: (str(r.id), r.opd_kode or "(Pemkab)", r.platform, r.handle),
+    )
 
 
 @account_app.command("remove")
@@ -784,13 +815,12 @@ def account_remove(
     """Hapus akun dari daftar."""
     from db.posts.official import remove_account
 
-    cfg = settings()
-    with unit_of_work(cfg) as session:
-        account = remove_account(session, account_id)
-    if as_json:
-        print_json({"id": account_id, "removed": True})
-    else:
-        out.print(f"Akun resmi #{account_id} dihapus: {account.handle}", markup=False)
+    remove_and_report(
+        remove_account,
+        account_id,
+        as_json,
+        lambda a: f"Akun resmi #{account_id} dihapus: {a.handle}",
+    )
 
 
 @account_app.command("seed")

@@ -9,7 +9,7 @@ microseconds a request. Each app has its own registry, so tests can build many a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
@@ -22,6 +22,21 @@ from db.reporting.operations import operations
 from db.types import utcnow
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+def per_label(
+    family: type[GaugeMetricFamily | CounterMetricFamily],
+    name: str,
+    documentation: str,
+    values: Mapping[str, float],
+    *,
+    label: str = "channel",
+) -> Metric:
+    """A family with one label (the channel, by default), one sample per key, in key order."""
+    metric = family(name, documentation, labels=[label])
+    for key, value in sorted(values.items()):
+        metric.add_metric([key], value)
+    return metric
 
 
 class DatabaseCollector(Collector):
@@ -56,37 +71,30 @@ class DatabaseCollector(Collector):
                 sent.add_metric([channel], count)
         yield deliveries
         yield sent
-        queue = GaugeMetricFamily(
-            "gaung_queue_depth", "Pending deliveries due now", labels=["channel"]
+        yield per_label(
+            GaugeMetricFamily, "gaung_queue_depth", "Pending deliveries due now", ops.due
         )
-        for channel, count in sorted(ops.due.items()):
-            queue.add_metric([channel], count)
-        yield queue
-        taps = CounterMetricFamily("gaung_taps", "Like/Share taps recorded", labels=["kind"])
-        for kind, count in sorted(ops.taps.items()):
-            taps.add_metric([kind], count)
-        yield taps
-        flood = GaugeMetricFamily(
+        yield per_label(
+            CounterMetricFamily, "gaung_taps", "Like/Share taps recorded", ops.taps, label="kind"
+        )
+        yield per_label(
+            GaugeMetricFamily,
             "gaung_flood_wait_seconds",
             "Seconds left of a channel's flood wait (429)",
-            labels=["channel"],
+            ops.flood_wait,
         )
-        for channel, seconds in sorted(ops.flood_wait.items()):
-            flood.add_metric([channel], seconds)
-        yield flood
-        lag = GaugeMetricFamily(
+        yield per_label(
+            GaugeMetricFamily,
             "gaung_inbox_lag_seconds",
             "Age of the oldest stored, unhandled update",
-            labels=["channel"],
+            ops.inbox_lag,
         )
-        backlog = GaugeMetricFamily(
-            "gaung_inbox_unhandled", "Stored updates not handled yet", labels=["channel"]
+        yield per_label(
+            GaugeMetricFamily,
+            "gaung_inbox_unhandled",
+            "Stored updates not handled yet",
+            ops.inbox_unhandled,
         )
-        for channel in sorted(ops.inbox_unhandled):
-            lag.add_metric([channel], ops.inbox_lag[channel])
-            backlog.add_metric([channel], ops.inbox_unhandled[channel])
-        yield lag
-        yield backlog
         workers = GaugeMetricFamily("gaung_workers_live", "Delivery workers alive")
         workers.add_metric([], ops.workers)
         yield workers

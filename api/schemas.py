@@ -13,10 +13,10 @@ Times are ISO 8601 strings in the configured zone (WIB), to the second, as the c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from db.delivery.outbox import Progress
 from db.models import Post
@@ -35,6 +35,10 @@ def _when(moment: datetime | None, tz: ZoneInfo) -> str | None:
 
 def _rate(value: float) -> float:
     return round(value, 3)
+
+
+# A ratio as the contract shows it: three decimals, however the model was built.
+Rate = Annotated[float, AfterValidator(_rate)]
 
 
 class Model(BaseModel):
@@ -74,19 +78,13 @@ class DeliveryCounts(Model):
     liked: int = Field(ge=0, description="Dilaporkan like oleh ASN (mandiri)", examples=[12001])
     shared: int = Field(ge=0, description="Dilaporkan share oleh ASN (mandiri)", examples=[9000])
     participated: int = Field(ge=0, description="Like atau share", examples=[12500])
-    participation_rate: float = Field(
+    participation_rate: Rate = Field(
         ge=0, le=1, description="participated / delivered (0 bila belum ada)", examples=[0.833]
     )
 
     @classmethod
     def of(cls, counts: Counts) -> DeliveryCounts:
-        return cls(
-            delivered=counts.delivered,
-            liked=counts.liked,
-            shared=counts.shared,
-            participated=counts.participated,
-            participation_rate=_rate(counts.participation_rate),
-        )
+        return cls.model_validate(counts, from_attributes=True)
 
 
 class ParticipationCounts(Model):
@@ -96,12 +94,12 @@ class ParticipationCounts(Model):
     asn_registered: int = Field(
         ge=0, description="Terdaftar, terjangkau dan tidak berhenti", examples=[790]
     )
-    registration_rate: float = Field(ge=0, le=1, examples=[0.973])
+    registration_rate: Rate = Field(ge=0, le=1, examples=[0.973])
     delivered: int = Field(ge=0, description="Diterima saluran (diukur)", examples=[15010])
     liked: int = Field(ge=0, description="Dilaporkan like oleh ASN (mandiri)", examples=[12001])
     shared: int = Field(ge=0, description="Dilaporkan share oleh ASN (mandiri)", examples=[9000])
     participated: int = Field(ge=0, description="Like atau share", examples=[12500])
-    participation_rate: float = Field(ge=0, le=1, examples=[0.833])
+    participation_rate: Rate = Field(ge=0, le=1, examples=[0.833])
     opened: int = Field(
         ge=0,
         description="Membuka tautan postingan lewat tombol Gaung (diukur; batas bawah)",
@@ -115,24 +113,9 @@ class ParticipationCounts(Model):
         examples=[1200],
     )
 
-    @staticmethod
-    def fields_of(counts: Counts) -> dict[str, Any]:
-        return {
-            "asn_roster": counts.asn_roster,
-            "asn_registered": counts.asn_registered,
-            "registration_rate": _rate(counts.registration_rate),
-            "delivered": counts.delivered,
-            "liked": counts.liked,
-            "shared": counts.shared,
-            "participated": counts.participated,
-            "participation_rate": _rate(counts.participation_rate),
-            "opened": counts.opened,
-            "shared_with_evidence": counts.shared_with_evidence,
-        }
-
     @classmethod
     def of(cls, counts: Counts) -> ParticipationCounts:
-        return cls(**cls.fields_of(counts))
+        return cls.model_validate(counts, from_attributes=True)
 
 
 class OpdName(Model):
@@ -147,7 +130,7 @@ class OpdParticipation(ParticipationCounts, OpdName):
 
     @classmethod
     def of_row(cls, row: OpdRow) -> OpdParticipation:
-        return cls(kode=row.kode, nama=row.nama, **ParticipationCounts.fields_of(row.counts))
+        return cls(kode=row.kode, nama=row.nama, **ParticipationCounts.of(row.counts).model_dump())
 
 
 class ParticipationReport(Model):
@@ -181,10 +164,25 @@ class ParticipationReport(Model):
         )
 
 
+class Span(Protocol):
+    label: str
+    start: datetime
+    end: datetime
+
+
 class BucketSpan(Model):
     label: str = Field(description="Tanggal WIB atau minggu ISO", examples=["2026-W45"])
     start: str = Field(description=WIB, examples=["2026-11-02T00:00:00+07:00"])
     end: str = Field(description=WIB, examples=["2026-11-09T00:00:00+07:00"])
+
+    @staticmethod
+    def fields_of(span: Span, tz: ZoneInfo) -> dict[str, str]:
+        """A day's or week's label and its bounds in the zone, for the models built on it."""
+        return {
+            "label": span.label,
+            "start": local_iso(span.start, tz),
+            "end": local_iso(span.end, tz),
+        }
 
 
 class TrendBucket(DeliveryCounts, BucketSpan):
@@ -192,12 +190,8 @@ class TrendBucket(DeliveryCounts, BucketSpan):
 
     @classmethod
     def of_bucket(cls, bucket: Bucket, tz: ZoneInfo) -> TrendBucket:
-        return cls(
-            label=bucket.label,
-            start=local_iso(bucket.start, tz),
-            end=local_iso(bucket.end, tz),
-            **DeliveryCounts.of(bucket.counts).model_dump(),
-        )
+        counts = DeliveryCounts.of(bucket.counts).model_dump()
+        return cls(**BucketSpan.fields_of(bucket, tz), **counts)
 
 
 class TrendReport(Model):
@@ -396,14 +390,7 @@ class SendingProgress(Model):
 
     @classmethod
     def of(cls, state: Progress) -> SendingProgress:
-        return cls(
-            total=state.total,
-            sent=state.sent,
-            failed=state.failed,
-            pending=state.pending,
-            deferred=state.deferred,
-            failures=state.failures,
-        )
+        return cls.model_validate(state, from_attributes=True)
 
 
 class PostParticipation(Model):
@@ -484,9 +471,7 @@ class ActivityWeek(BucketSpan):
     @classmethod
     def of(cls, week: WeekActivity, tz: ZoneInfo) -> ActivityWeek:
         return cls(
-            label=week.label,
-            start=local_iso(week.start, tz),
-            end=local_iso(week.end, tz),
+            **BucketSpan.fields_of(week, tz),
             submitted_by_admin=week.by_admin,
             submitted_by_feed=week.by_feed,
             approved=week.approved,

@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, select, update
 
 from bench import databases
 from bench.broadcast import Worker
@@ -60,7 +60,6 @@ from bot.emulators.telegram.runner import EmulatorProcess
 from bot.emulators.telegram.world import FIRST_USER_ID
 from db.delivery.counters import FIELDS, fact_counts, rebuild
 from db.engine import make_engine, session_scope
-from db.migrate import upgrade
 from db.models import (
     ChatIdentity,
     Confirmation,
@@ -665,13 +664,8 @@ def run() -> list[str]:
     rows: list[Row] = []
     try:
         databases.servers_seen.add(databases.durability(f"{cluster.url}/postgres"))
-        admin = make_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("CREATE DATABASE bench"))
-        admin.dispose()
-        url = f"{cluster.url}/bench"
+        url = cluster.database("bench")
         engine = make_engine(url)
-        upgrade(engine)
         began = time.perf_counter()
         emulated_roster(engine, ASN, seed=12)
         engine.dispose()

@@ -177,16 +177,9 @@ class Settings(BaseSettings):
             raise ValueError("may only contain A-Z, a-z, 0-9, _ and -")
         return value
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "metrics_token")
     @classmethod
-    def _long_secret_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters (make one: openssl rand -hex 32)")
-        return value
-
-    @field_validator("metrics_token")
-    @classmethod
-    def _long_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("must be at least 32 characters (make one: openssl rand -hex 32)")
         return value

@@ -50,7 +50,7 @@ from db.reporting.dashboard import (
     viewer_for,
 )
 from db.reporting.followup import funnel
-from db.reporting.participation import Participation, participation
+from db.reporting.participation import participation
 from db.reporting.trend import Interval, trend
 from db.reporting.window import Window
 from db.roster.opd import all_opd, opd_by_kode
@@ -123,6 +123,7 @@ SECURITY_HEADERS = {
 NO_KEY = (
     "Dasbor belum bisa dipakai: GAUNG_SECRET_KEY belum diatur di server. Hubungi pengelola Gaung."
 )
+BAD_KEY = "Kunci API tidak dikenal atau sudah dicabut."
 BAD_LINK = (
     "Tautan masuk tidak sah, sudah dipakai, atau sudah kedaluwarsa (berlaku sekali, 15 menit). "
     "Minta tautan baru dengan perintah /dashboard di bot, atau masuk dengan kunci API."
@@ -165,6 +166,24 @@ def _signed_in(
     return response
 
 
+def _sign_in(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    subject: Callable[[bytes], str | None],
+    refused: str,
+) -> Response:
+    """Both ways in: nobody can sign in without ``GAUNG_SECRET_KEY`` (503); ``subject`` names
+    whom the link or key stands for, None refuses it (401 with ``refused``)."""
+    key = settings.signing_key
+    if key is None:
+        return _render(request, "masuk.html", {"error": NO_KEY, "token": None}, 503)
+    who = subject(key)
+    if who is None:
+        return _render(request, "masuk.html", {"error": refused, "token": None}, 401)
+    return _signed_in(request, session, settings, key, who)
+
+
 def _to_sign_in() -> RedirectResponse:
     return RedirectResponse(SIGN_IN, status_code=303, headers=SECURITY_HEADERS)
 
@@ -195,13 +214,13 @@ def sign_in_with_link(
     settings: SettingsDep,
     token: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    key = settings.signing_key
-    if key is None:
-        return _render(request, "masuk.html", {"error": NO_KEY, "token": None}, 503)
-    subject = exchange_link(session, key, token.strip(), now=utcnow()) if token.strip() else None
-    if subject is None or viewer_for(session, subject) is None:
-        return _render(request, "masuk.html", {"error": BAD_LINK, "token": None}, 401)
-    return _signed_in(request, session, settings, key, subject)
+    def subject(key: bytes) -> str | None:
+        if not token.strip():
+            return None
+        found = exchange_link(session, key, token.strip(), now=utcnow())
+        return found if found is not None and viewer_for(session, found) is not None else None
+
+    return _sign_in(request, session, settings, subject, BAD_LINK)
 
 
 @router.post(SIGN_IN)
@@ -211,14 +230,11 @@ def sign_in_with_key(
     settings: SettingsDep,
     kunci: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    key = settings.signing_key
-    if key is None:
-        return _render(request, "masuk.html", {"error": NO_KEY, "token": None}, 503)
-    principal = authenticate(session, kunci.strip()) if kunci.strip() else None
-    if principal is None:
-        error = "Kunci API tidak dikenal atau sudah dicabut."
-        return _render(request, "masuk.html", {"error": error, "token": None}, 401)
-    return _signed_in(request, session, settings, key, subject_of(API_KEY, principal.key_id))
+    def subject(_: bytes) -> str | None:
+        principal = authenticate(session, kunci.strip()) if kunci.strip() else None
+        return subject_of(API_KEY, principal.key_id) if principal is not None else None
+
+    return _sign_in(request, session, settings, subject, BAD_KEY)
 
 
 @router.post("/dashboard/keluar")
@@ -260,17 +276,32 @@ def _day(text: str, name: str) -> date:
     return day
 
 
+@dataclass(frozen=True)
+class Asked:
+    """The period and OPD as the form sent them (``dari``, ``sampai``, ``opd``), unchecked."""
+
+    dari: str | None
+    sampai: str | None
+    opd: str | None
+
+
+def asked(
+    dari: Annotated[str | None, Query(max_length=40)] = None,
+    sampai: Annotated[str | None, Query(max_length=40)] = None,
+    opd: Annotated[str | None, Query(max_length=32)] = None,
+) -> Asked:
+    """The query of the page and of every download."""
+    return Asked(dari, sampai, opd)
+
+
+AskedDep = Annotated[Asked, Depends(asked)]
+
+
 def resolve_scope(
-    session: Session,
-    settings: Settings,
-    viewer: Viewer,
-    dari: str | None,
-    sampai: str | None,
-    opd: str | None,
-    *,
-    now: datetime,
+    session: Session, settings: Settings, viewer: Viewer, asked: Asked, *, now: datetime
 ) -> Scope:
     tz = settings.tz
+    dari, sampai, opd = asked.dari, asked.sampai, asked.opd
     last = _day(sampai, "sampai") if sampai else now.astimezone(tz).date()
     first = _day(dari, "dari") if dari else last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
@@ -293,20 +324,13 @@ def resolve_scope(
     return Scope(Window(start.astimezone(UTC), end.astimezone(UTC)), first, last, chosen)
 
 
-DariQ = Annotated[str | None, Query(max_length=40)]
-SampaiQ = Annotated[str | None, Query(max_length=40)]
-OpdQ = Annotated[str | None, Query(max_length=32)]
-
-
 @router.get(HOME)
 def dashboard_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     viewer: ViewerDep,
-    dari: DariQ = None,
-    sampai: SampaiQ = None,
-    opd: OpdQ = None,
+    query: AskedDep,
 ) -> Response:
     if viewer is None:
         return _to_sign_in()
@@ -314,10 +338,14 @@ def dashboard_page(
     base: dict[str, Any] = {
         "viewer": viewer,
         "opd_options": all_opd(session) if viewer.role == Role.DISKOMINFO else [],
-        "form": {"dari": dari or "", "sampai": sampai or "", "opd": (opd or "").upper()},
+        "form": {
+            "dari": query.dari or "",
+            "sampai": query.sampai or "",
+            "opd": (query.opd or "").upper(),
+        },
     }
     try:
-        scope = resolve_scope(session, settings, viewer, dari, sampai, opd, now=now)
+        scope = resolve_scope(session, settings, viewer, query, now=now)
         data = _page_data(session, settings, scope, now=now)
     except GaungError as exc:
         return _render(request, "dashboard.html", base | {"error": exc.message}, exc.status_code)
@@ -398,31 +426,25 @@ def _activity_chart(published: Activity) -> dict[str, list[Any]]:
     return {"labels": labels, **sums}
 
 
-def _download_report(
-    session: Session,
-    settings: Settings,
-    viewer: Viewer,
-    dari: str | None,
-    sampai: str | None,
-    opd: str | None,
-) -> tuple[Participation, str]:
-    scope = resolve_scope(session, settings, viewer, dari, sampai, opd, now=utcnow())
-    report = participation(session, scope.window, opd_ids=scope.opd_ids)
-    return report, f"partisipasi-{scope.first:%Y%m%d}-{scope.last:%Y%m%d}"
+def download_scope(
+    session: SessionDep, settings: SettingsDep, viewer: ViewerDep, query: AskedDep
+) -> Scope | None:
+    """A download's checked period and OPD, or None when nobody is signed in (the route then
+    sends the browser to sign in). A bad period is a 4xx from the app's one error handler."""
+    if viewer is None:
+        return None
+    return resolve_scope(session, settings, viewer, query, now=utcnow())
+
+
+DownloadScopeDep = Annotated[Scope | None, Depends(download_scope)]
 
 
 def _download_route(ext: str) -> Callable[..., Response]:
-    def download(
-        session: SessionDep,
-        settings: SettingsDep,
-        viewer: ViewerDep,
-        dari: DariQ = None,
-        sampai: SampaiQ = None,
-        opd: OpdQ = None,
-    ) -> Response:
-        if viewer is None:
+    def download(session: SessionDep, settings: SettingsDep, scope: DownloadScopeDep) -> Response:
+        if scope is None:
             return _to_sign_in()
-        report, name = _download_report(session, settings, viewer, dari, sampai, opd)
+        report = participation(session, scope.window, opd_ids=scope.opd_ids)
+        name = f"partisipasi-{scope.first:%Y%m%d}-{scope.last:%Y%m%d}"
         return export(report, settings.tz, ext, name, SECURITY_HEADERS)
 
     return download
@@ -436,17 +458,11 @@ for _ext in EXPORTS:
 
 @router.get("/dashboard/aktivitas.csv")
 def download_activity_csv(
-    session: SessionDep,
-    settings: SettingsDep,
-    viewer: ViewerDep,
-    dari: DariQ = None,
-    sampai: SampaiQ = None,
-    opd: OpdQ = None,
+    session: SessionDep, settings: SettingsDep, scope: DownloadScopeDep
 ) -> Response:
     """OPD publishing activity per ISO week, the same rows as ``/api/v1/activity.csv``."""
-    if viewer is None:
+    if scope is None:
         return _to_sign_in()
-    scope = resolve_scope(session, settings, viewer, dari, sampai, opd, now=utcnow())
     published = activity(
         session,
         scope.window,

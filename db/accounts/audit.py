@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
+from db.errors import NotFound
 from db.models import AuditLog
+
+M = TypeVar("M", bound=SQLModel)
 
 
 def record(
@@ -21,3 +25,30 @@ def record(
             details=json.dumps(details, default=str, ensure_ascii=False) if details else None,
         )
     )
+
+
+def remove_recorded(
+    session: Session,
+    model: type[M],
+    row_id: int,
+    *,
+    subject: str,
+    missing: str,
+    actor: str,
+    keep: Sequence[str],
+) -> M:
+    """Delete one row by id (``missing`` as NotFound when there is none) and log
+    ``<subject>.remove``; the audit line keeps the ``keep`` fields, since the row itself is gone."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(missing)
+    session.delete(row)
+    session.flush()
+    record(
+        session,
+        actor,
+        f"{subject}.remove",
+        f"{subject}:{row_id}",
+        **{name: getattr(row, name) for name in keep},
+    )
+    return row

@@ -16,8 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlmodel import Session, col, select
 
-from db.accounts.audit import record
-from db.errors import Conflict, Invalid, NotFound
+from db.accounts.audit import record, remove_recorded
+from db.errors import Conflict, Invalid
 from db.models import FeedItem, FeedSource, OfficialAccount, Opd, Platform, SourceKind
 from db.posts.lifecycle import detect_platform
 from db.roster.opd import opd_by_kode
@@ -156,20 +156,15 @@ def add_account(
 
 
 def remove_account(session: Session, account_id: int, *, actor: str = "cli") -> OfficialAccount:
-    account = session.get(OfficialAccount, account_id)
-    if account is None:
-        raise NotFound(f"akun resmi #{account_id} tidak ada")
-    session.delete(account)
-    session.flush()
-    record(
+    return remove_recorded(
         session,
-        actor,
-        "official_account.remove",
-        f"official_account:{account_id}",
-        platform=account.platform,
-        handle=account.handle,
+        OfficialAccount,
+        account_id,
+        subject="official_account",
+        missing=f"akun resmi #{account_id} tidak ada",
+        actor=actor,
+        keep=("platform", "handle"),
     )
-    return account
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from db.accounts.audit import record
-from db.errors import Conflict, GaungError, Invalid, NotFound
+from db.accounts.audit import record, remove_recorded
+from db.errors import Conflict, GaungError, Invalid
 from db.models import FeedItem, FeedSource, Opd, Post, SourceKind, table
 from db.posts.lifecycle import MAX_CAPTION, check_url, submit_post
 from db.roster.opd import opd_by_kode
@@ -190,13 +190,15 @@ def add_source(
 
 def remove_source(session: Session, source_id: int, *, actor: str = "cli") -> FeedSource:
     """Forget a source and its seen items; the posts it produced stay."""
-    source = session.get(FeedSource, source_id)
-    if source is None:
-        raise NotFound(f"sumber #{source_id} tidak ada")
-    session.delete(source)
-    session.flush()
-    record(session, actor, "source.remove", f"source:{source_id}", url=source.url)
-    return source
+    return remove_recorded(
+        session,
+        FeedSource,
+        source_id,
+        subject="source",
+        missing=f"sumber #{source_id} tidak ada",
+        actor=actor,
+        keep=("url",),
+    )
 
 
 def list_sources(session: Session, *, opd_kode: str | None = None) -> list[SourceView]:

@@ -4,9 +4,7 @@ the mark shows in the post's JSON."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -51,13 +49,6 @@ def test_api_marks_an_approved_post_and_shows_it(client: TestClient, engine: Eng
     assert detail["clarification_at"] == when
     listed = client.get("/api/v1/posts", headers=diskominfo).json()["items"]
     assert {p["id"]: p["clarification_at"] for p in listed} == {post_id: when, draft: None}
-
-
-@pytest.fixture
-def gaung(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.setenv("GAUNG_DATABASE_URL", database_url)
-    monkeypatch.chdir(tmp_path)
-    return CliRunner()
 
 
 def test_cli_marks_a_clarification(gaung: CliRunner, engine: Engine) -> None:

@@ -14,23 +14,11 @@ from typer.testing import CliRunner
 from api.cli import app
 from db.accounts.apikeys import authenticate, hash_key
 from db.models import Admin, AdminIdentity, ApiKey, AuditLog, Delivery, Post
+from tests.api.conftest import ok
 from tests.factories import register
 
 A = "198503122010011004"
 B = "199001012015032001"
-
-
-@pytest.fixture
-def gaung(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.chdir(tmp_path)  # no stray .env or gaung.db from the checkout
-    monkeypatch.setenv("GAUNG_DATABASE_URL", database_url)
-    return CliRunner()
-
-
-def ok(runner: CliRunner, *args: str) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, (result.output, result.stderr)
-    return result.stdout
 
 
 def roster(tmp_path: Path) -> Path:

@@ -7,36 +7,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from click.testing import Result
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-from api.cli import app
 from bot.emulators.telegram.runner import TelegramEmulator
 from db.migrate import current_revision, downgrade
 from db.models import ApiKey, Asn, ChatIdentity, Opd
+from tests.api.conftest import invoke, ok
 from tests.factories import register
 
 A = "198503122010011004"
 PPPK = "199009132023211014"
-
-
-@pytest.fixture
-def gaung(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GAUNG_DATABASE_URL", database_url)
-    return CliRunner()
-
-
-def run(runner: CliRunner, *args: str) -> Result:
-    return runner.invoke(app, list(args))
-
-
-def ok(runner: CliRunner, *args: str) -> str:
-    result = run(runner, *args)
-    assert result.exit_code == 0, (result.output, result.stderr)
-    return result.stdout
 
 
 def one_line_failure(result: Result, code: int = 1) -> str:
@@ -67,7 +49,7 @@ def test_a_malformed_database_url_is_one_line(
 ) -> None:
     monkeypatch.setenv("GAUNG_DATABASE_URL", url)
     for args in (("report",), ("db", "upgrade"), ("worker",), ("asn", "export", A)):
-        line = one_line_failure(run(gaung, *args), code=2)
+        line = one_line_failure(invoke(gaung, *args), code=2)
         assert line.startswith("gaung: setting GAUNG_DATABASE_URL tidak sah")
         assert "rahasia" not in line
 
@@ -77,17 +59,17 @@ def test_an_unreachable_database_server_is_one_line(
 ) -> None:
     monkeypatch.setenv("GAUNG_DATABASE_URL", "postgresql://gaung:rahasia@127.0.0.1:9/gaung")
     for args in (("report",), ("db", "upgrade"), ("broadcast", "1")):
-        line = one_line_failure(run(gaung, *args))
+        line = one_line_failure(invoke(gaung, *args))
         assert line.startswith("gaung: basis data tidak bisa dipakai:") and "rahasia" not in line
 
 
 def test_a_database_not_yet_migrated_is_one_line(gaung: CliRunner, engine: Engine) -> None:
     downgrade(engine, "-1")
-    line = one_line_failure(run(gaung, "report"))
+    line = one_line_failure(invoke(gaung, "report"))
     assert f"revisi {current_revision(engine)}," in line and "gaung db upgrade" in line
     downgrade(engine, "base")
     for args in (("report",), ("roster", "import", "x.csv"), ("broadcast", "1"), ("worker",)):
-        assert "belum dibuat: jalankan `gaung db upgrade`" in one_line_failure(run(gaung, *args))
+        assert "belum dibuat: jalankan `gaung db upgrade`" in one_line_failure(invoke(gaung, *args))
     ok(gaung, "db", "upgrade")
     ok(gaung, "report", "--json")
 
@@ -95,7 +77,7 @@ def test_a_database_not_yet_migrated_is_one_line(gaung: CliRunner, engine: Engin
 def test_an_unwritable_output_is_one_line(gaung: CliRunner, tmp_path: Path) -> None:
     target = str(tmp_path / "tidak-ada" / "laporan")
     for fmt in ("csv", "xlsx", "json", "table"):
-        line = one_line_failure(run(gaung, "report", "--format", fmt, "--output", target))
+        line = one_line_failure(invoke(gaung, "report", "--format", fmt, "--output", target))
         assert line.startswith(f"gaung: tidak bisa menulis {target}")
 
 
@@ -110,12 +92,12 @@ def test_database_errors_during_broadcast_are_one_line(
         conn.execute(text("DROP TABLE button_refresh"))
         conn.execute(text("DROP TABLE confirmation"))
         conn.execute(text("DROP TABLE delivery"))
-    line = one_line_failure(run(gaung, "broadcast", post_id.strip()))
+    line = one_line_failure(invoke(gaung, "broadcast", post_id.strip()))
     assert line.startswith("gaung: basis data tidak bisa dipakai:")
     with TelegramEmulator() as tg:  # the channel answers, so the database is what fails
         monkeypatch.setenv("GAUNG_TELEGRAM_TOKEN", tg.token)
         monkeypatch.setenv("GAUNG_TELEGRAM_API_URL", tg.url)
-        line = one_line_failure(run(gaung, "broadcast", post_id.strip(), "--wait"))
+        line = one_line_failure(invoke(gaung, "broadcast", post_id.strip(), "--wait"))
     assert line.startswith("gaung: basis data tidak bisa dipakai:")
 
 
@@ -125,7 +107,7 @@ def test_diskominfo_with_an_opd_is_refused(gaung: CliRunner, engine: Engine) -> 
         ("apikey", "create", "--role", "diskominfo", "--opd", "DINKES"),
         ("admin", "add", "--role", "diskominfo", "--opd", "DINKES", "--telegram-id", "42"),
     ):
-        assert "tanpa --opd" in one_line_failure(run(gaung, *args))
+        assert "tanpa --opd" in one_line_failure(invoke(gaung, *args))
     with Session(engine) as session:
         assert session.exec(select(ApiKey)).all() == []
     ok(gaung, "apikey", "create", "--role", "opd", "--opd", "DINKES")
@@ -155,7 +137,7 @@ def test_opd_import_before_the_first_roster(
         "Badan Baru",
         59,
     )
-    assert "tidak ditemukan" in one_line_failure(run(gaung, "opd", "import", "tidak-ada.csv"))
+    assert "tidak ditemukan" in one_line_failure(invoke(gaung, "opd", "import", "tidak-ada.csv"))
 
 
 def test_asn_export_and_erase_by_letter(gaung: CliRunner, engine: Engine, tmp_path: Path) -> None:
@@ -176,16 +158,16 @@ def test_asn_export_and_erase_by_letter(gaung: CliRunner, engine: Engine, tmp_pa
     with Session(engine) as session:
         assert session.exec(select(ChatIdentity)).all() == []
     assert "tidak ada di roster" in one_line_failure(
-        run(gaung, "asn", "erase", "199001012015032001")
+        invoke(gaung, "asn", "erase", "199001012015032001")
     )
-    assert "18 digit" in one_line_failure(run(gaung, "asn", "export", "123"))
+    assert "18 digit" in one_line_failure(invoke(gaung, "asn", "export", "123"))
 
 
 def test_report_by_status(gaung: CliRunner, tmp_path: Path) -> None:
     ok(gaung, "roster", "import", str(roster(tmp_path)))
     total = json.loads(ok(gaung, "report", "--json", "--status", "PPPK"))["total"]
     assert total["asn_roster"] == 1
-    assert "PNS atau PPPK" in one_line_failure(run(gaung, "report", "--status", "honorer"))
+    assert "PNS atau PPPK" in one_line_failure(invoke(gaung, "report", "--status", "honorer"))
 
 
 def test_a_zip_bomb_roster_is_one_line(gaung: CliRunner, tmp_path: Path) -> None:
@@ -196,4 +178,4 @@ def test_a_zip_bomb_roster_is_one_line(gaung: CliRunner, tmp_path: Path) -> None
     ):
         for _ in range(260):
             entry.write(b"\0" * (1024 * 1024))
-    assert "mengembang" in one_line_failure(run(gaung, "roster", "import", str(bomb)))
+    assert "mengembang" in one_line_failure(invoke(gaung, "roster", "import", str(bomb)))

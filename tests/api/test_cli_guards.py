@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from api.cli import app, cli_approver
 from db.models import AuditLog, Post, PostApproval, PostStatus
 from db.types import utcnow
-from tests.api.test_cli import gaung, ok  # noqa: F401  (the fixture)
+from tests.api.conftest import ok
+from tests.api.test_cli_sources import add_source
 
 
 def refused(runner: CliRunner, *args: str) -> str:
@@ -26,7 +27,7 @@ def refused(runner: CliRunner, *args: str) -> str:
 
 
 def test_an_ordinary_post_approves_and_records_the_operator(
-    gaung: CliRunner,  # noqa: F811
+    gaung: CliRunner,
     engine: Engine,
 ) -> None:
     ok(gaung, "opd", "import")
@@ -42,7 +43,7 @@ def test_an_ordinary_post_approves_and_records_the_operator(
 
 
 def test_a_guard_refuses_without_netral_and_the_flag_approves(
-    gaung: CliRunner,  # noqa: F811
+    gaung: CliRunner,
     engine: Engine,
 ) -> None:
     ok(gaung, "opd", "import")
@@ -89,7 +90,7 @@ def test_a_guard_refuses_without_netral_and_the_flag_approves(
 
 
 def test_in_a_campaign_period_the_cli_needs_netral_and_is_one_approver(
-    gaung: CliRunner,  # noqa: F811
+    gaung: CliRunner,
     engine: Engine,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -110,17 +111,9 @@ def test_in_a_campaign_period_the_cli_needs_netral_and_is_one_approver(
         assert len(session.exec(select(PostApproval)).all()) == 1
 
 
-def test_seed_takes_accounts_from_registered_sources(gaung: CliRunner) -> None:  # noqa: F811
+def test_seed_takes_accounts_from_registered_sources(gaung: CliRunner) -> None:
     ok(gaung, "opd", "import")
-    ok(
-        gaung,
-        "source",
-        "add",
-        "--opd",
-        "DINKES",
-        "--url",
-        "https://dinkes.mojokertokab.go.id/feed/",
-    )
+    assert add_source(gaung, "DINKES", "https://dinkes.mojokertokab.go.id/feed/")[0] == 0
     assert json.loads(ok(gaung, "account", "seed", "--json"))[0]["handle"] == (
         "dinkes.mojokertokab.go.id"
     )

@@ -3,26 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
-
-
-@pytest.fixture
-def gaung(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GAUNG_DATABASE_URL", database_url)
-    monkeypatch.delenv("GAUNG_META_GRAPH_TOKEN", raising=False)
-    runner = CliRunner()
-    return runner
+from tests.api.conftest import invoke
 
 
 def run(runner: CliRunner, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
+    result = invoke(runner, *args)
     return result.exit_code, result.stdout, result.stderr
+
+
+def add_source(runner: CliRunner, opd: str, url: str, *more: str) -> tuple[int, str, str]:
+    """``gaung source add --opd OPD --url URL`` and any further options."""
+    return run(runner, "source", "add", "--opd", opd, "--url", url, *more)
 
 
 def test_add_list_remove(gaung: CliRunner) -> None:
@@ -35,30 +29,12 @@ def test_add_list_remove(gaung: CliRunner) -> None:
         ensure_opd(session, "DINKES", "Dinas Kesehatan")
     engine.dispose()
 
-    code, out, _ = run(
-        gaung,
-        "source",
-        "add",
-        "--opd",
-        "dinkes",
-        "--url",
-        "https://dinkes.example.id/feed",
-        "--json",
-    )
+    code, out, _ = add_source(gaung, "dinkes", "https://dinkes.example.id/feed", "--json")
     assert code == 0
     added = json.loads(out)
     assert added["kind"] == "rss"
-    code, out, _ = run(
-        gaung,
-        "source",
-        "add",
-        "--opd",
-        "DINKES",
-        "--url",
-        "https://www.youtube.com/channel/UCabc",
-        "--kind",
-        "youtube",
-    )
+    youtube = "https://www.youtube.com/channel/UCabc"
+    code, out, _ = add_source(gaung, "DINKES", youtube, "--kind", "youtube")
     assert code == 0 and "youtube" in out
 
     code, out, _ = run(gaung, "source", "list", "--json")
@@ -71,9 +47,7 @@ def test_add_list_remove(gaung: CliRunner) -> None:
     code, out, _ = run(gaung, "source", "list")
     assert code == 0 and "DINKES" in out and "youtube" in out
 
-    code, _, err = run(
-        gaung, "source", "add", "--opd", "DINKES", "--url", "https://www.instagram.com/dinkes/"
-    )
+    code, _, err = add_source(gaung, "DINKES", "https://www.instagram.com/dinkes/")
     assert code == 1 and "GAUNG_META_GRAPH_TOKEN" in err and "Traceback" not in err
 
     code, out, _ = run(gaung, "source", "remove", str(added["id"]), "--json")

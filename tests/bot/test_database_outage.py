@@ -18,11 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, select
 
 from bot.emulators.telegram import TelegramEmulator
 from db.engine import make_engine
-from db.migrate import upgrade
 from db.models import Confirmation, DeliveryStatus, ProcessedUpdate, table
 from tests.bot.conftest import SECRET, BotProcess, registered_members
 from tests.bot.test_broadcast import _worker, approve, deliveries
@@ -44,15 +43,7 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture
 def pg_url(cluster: Cluster) -> str:
-    admin = make_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE gaung"))
-    admin.dispose()
-    url = f"{cluster.url}/gaung"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    return url
+    return cluster.database("gaung")
 
 
 def test_workers_carry_on_by_themselves_after_postgresql_crashes_mid_broadcast(

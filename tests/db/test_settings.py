@@ -49,3 +49,10 @@ def test_a_webhook_address_must_be_on_a_port_telegram_calls() -> None:
     assert load_settings(public_url="https://gaung.mojokertokab.go.id:8000").public_url
     with pytest.raises(SettingsError, match=r"GAUNG_PUBLIC_URL: .*443, 80, 88 or 8443.* 8000"):
         load_settings(public_url="https://gaung.mojokertokab.go.id:8000", **secret)
+
+
+@pytest.mark.parametrize("name", ["secret_key", "metrics_token"])
+def test_a_secret_is_at_least_32_characters(name: str) -> None:
+    with pytest.raises(SettingsError, match=rf"GAUNG_{name.upper()}: .*at least 32 characters"):
+        load_settings(**{name: "x" * 31})
+    assert load_settings(**{name: "x" * 32})

@@ -1,11 +1,4 @@
-"""channel state and worker heartbeats
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-22 13:57:13.329085
-"""
-
-from collections.abc import Sequence
+"""channel state and worker heartbeats"""
 
 import sqlalchemy as sa
 import sqlmodel
@@ -15,8 +8,6 @@ import db.types
 
 revision: str = '0002'
 down_revision: str | None = '0001'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,11 +1,4 @@
-"""participation counters per post and OPD
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-22 14:13:19.777955
-"""
-
-from collections.abc import Sequence
+"""participation counters per post and OPD"""
 
 import sqlalchemy as sa
 import sqlmodel
@@ -15,8 +8,6 @@ import db.types
 
 revision: str = '0004'
 down_revision: str | None = '0003'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,11 +1,4 @@
-"""registration requests chat state inbox secrets
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-22 14:04:30.531082
-"""
-
-from collections.abc import Sequence
+"""registration requests chat state inbox secrets"""
 
 import sqlalchemy as sa
 import sqlmodel
@@ -15,8 +8,6 @@ import db.types
 
 revision: str = '0003'
 down_revision: str | None = '0002'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

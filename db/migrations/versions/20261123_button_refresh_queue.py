@@ -1,11 +1,4 @@
-"""button refresh queue
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-11-23 14:37:00.830592
-"""
-
-from collections.abc import Sequence
+"""button refresh queue"""
 
 import sqlalchemy as sa
 import sqlmodel
@@ -15,8 +8,6 @@ import db.types
 
 revision: str = '0005'
 down_revision: str | None = '0004'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,14 +1,8 @@
 """admins are people with chat identities: admin_identity replaces admin.telegram_id / phone
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-01 13:00:00
-
 Each admin's Telegram id becomes a ``telegram`` identity and each phone a ``whatsapp`` identity
 (the number's digits, which is how WhatsApp names an account), then the two columns go.
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
@@ -18,8 +12,6 @@ import db.types
 
 revision: str = '0006'
 down_revision: str | None = '0005'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,11 +1,4 @@
-"""admin identity: when the admin last wrote (their WhatsApp 24-hour window)
-
-Revision ID: 0018
-Revises: 0017
-Create Date: 2026-12-01 18:40:00
-"""
-
-from collections.abc import Sequence
+"""admin identity: when the admin last wrote (their WhatsApp 24-hour window)"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,8 +7,6 @@ import db.types
 
 revision: str = '0018'
 down_revision: str | None = '0017'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

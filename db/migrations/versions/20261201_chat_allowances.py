@@ -1,11 +1,4 @@
-"""per-person allowances (NIP attempts, messages, admin pages)
-
-Revision ID: 0011
-Revises: 0008
-Create Date: 2026-12-01 12:50:00
-"""
-
-from collections.abc import Sequence
+"""per-person allowances (NIP attempts, messages, admin pages)"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,8 +7,6 @@ import db.types
 
 revision: str = '0011'
 down_revision: str | None = '0008'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

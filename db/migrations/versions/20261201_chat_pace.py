@@ -1,11 +1,4 @@
-"""chat pace: per-chat spacing shared by every process
-
-Revision ID: 0017
-Revises: 0016
-Create Date: 2026-12-01 17:15:00
-"""
-
-from collections.abc import Sequence
+"""chat pace: per-chat spacing shared by every process"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,8 +7,6 @@ import db.types
 
 revision: str = '0017'
 down_revision: str | None = '0016'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

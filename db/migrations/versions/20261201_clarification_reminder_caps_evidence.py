@@ -1,11 +1,4 @@
-"""clarification posts, their reach recap, share evidence
-
-Revision ID: 0015
-Revises: 0014
-Create Date: 2026-12-01 17:00:00
-"""
-
-from collections.abc import Sequence
+"""clarification posts, their reach recap, share evidence"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,8 +7,6 @@ import db.types
 
 revision: str = '0015'
 down_revision: str | None = '0014'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -5,13 +5,7 @@ Sign-in links become single use and sessions can be ended at once, so both are r
 dashboard's signing key row in ``app_secret`` (which every backup carried) is deleted, so
 links and sessions signed with it simply stop working: staff sign in again. The table stays
 for the tracked-link key, which signs no one in.
-
-Revision ID: 0009
-Revises: 0011
-Create Date: 2026-12-01 13:00:00
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
@@ -21,8 +15,6 @@ import db.types
 
 revision: str = '0009'
 down_revision: str | None = '0011'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,11 +1,4 @@
-"""feed sources, seen feed items, tracked opens
-
-Revision ID: 0012
-Revises: 0006
-Create Date: 2026-12-01 13:00:00
-"""
-
-from collections.abc import Sequence
+"""feed sources, seen feed items, tracked opens"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,8 +7,6 @@ import db.types
 
 revision: str = '0012'
 down_revision: str | None = '0006'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,15 +1,9 @@
 """neutrality guards: approvals with the neutrality tick, the regency's official accounts
 
-Revision ID: 0016
-Revises: 0015
-Create Date: 2026-12-01 17:00:00
-
 ``post_approval``: one row per approver's neutrality confirmation of a post (two different
 approvers in a campaign period). ``official_account``: the allow-list of the regency's accounts
 that a post's link is checked against at review.
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -18,8 +12,6 @@ import db.types
 
 revision: str = '0016'
 down_revision: str | None = '0015'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

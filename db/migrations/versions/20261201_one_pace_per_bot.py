@@ -1,11 +1,4 @@
-"""one pace per bot: shared send budget, skipped deliveries, failure kinds, time budgets
-
-Revision ID: 0007
-Revises: 0009
-Create Date: 2026-12-01 13:00:00
-"""
-
-from collections.abc import Sequence
+"""one pace per bot: shared send budget, skipped deliveries, failure kinds, time budgets"""
 
 import sqlalchemy as sa
 import sqlmodel
@@ -15,8 +8,6 @@ import db.types
 
 revision: str = '0007'
 down_revision: str | None = '0009'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 OLD_STATUS = "status IN ('pending', 'sending', 'sent', 'failed')"
 NEW_STATUS = "status IN ('pending', 'sending', 'sent', 'failed', 'skipped')"

@@ -1,16 +1,10 @@
 """personal data: ASN status (PNS/PPPK), consent versions and withdrawals, erasure
 
-Revision ID: 0008
-Revises: 0012
-Create Date: 2026-12-01 13:00:00
-
 ``delivery.asn_id`` becomes nullable so that an erased (or long departed) person's deliveries
 keep counting for their OPD without saying whose they were. On SQLite that recreates the
 delivery and asn tables; ``db.migrate.upgrade`` turns foreign keys off around migrations so
 that the recreation does not cascade into confirmations.
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
@@ -20,8 +14,6 @@ import db.types
 
 revision: str = '0008'
 down_revision: str | None = '0012'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -1,11 +1,4 @@
-"""daily recap claims and silence nudges
-
-Revision ID: 0014
-Revises: 0013
-Create Date: 2026-12-01 17:00:00
-"""
-
-from collections.abc import Sequence
+"""daily recap claims and silence nudges"""
 
 import sqlalchemy as sa
 from alembic import op
@@ -14,8 +7,6 @@ import db.types
 
 revision: str = '0014'
 down_revision: str | None = '0013'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

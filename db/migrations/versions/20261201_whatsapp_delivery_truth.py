@@ -1,9 +1,5 @@
 """WhatsApp: what each delivery was sent as and billed; an ASN's preferred channel
 
-Revision ID: 0013
-Revises: 0007
-Create Date: 2026-12-01 14:00:00
-
 ``delivery.template_at``: when it went as an approved template (outside the customer-service
 window): a template counts its recipient against the messaging-limit tier for 24 hours, and
 is what Meta bills. ``billable`` and
@@ -11,8 +7,6 @@ is what Meta bills. ``billable`` and
 report shows the cost actually billed, not an estimate. ``asn.preferred_channel`` overrides the
 deployment's preference for an ASN reachable on both channels.
 """
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
@@ -22,8 +16,6 @@ import db.types
 
 revision: str = '0013'
 down_revision: str | None = '0007'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -18,6 +17,7 @@ from db.accounts.apikeys import (
     revoke_api_key,
 )
 from db.models import ApiKey
+from tests.db.racing import race
 
 T0 = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -80,16 +80,5 @@ def test_throttle_lets_one_claim_a_minute_per_key_through() -> None:
     assert throttle.claim(2, None, T0)  # per key
     assert throttle.claim(1, None, T0 + LAST_USED_GRANULARITY)
 
-    claims: list[bool] = []
-    barrier = threading.Barrier(16)
-
-    def race() -> None:
-        barrier.wait()
-        claims.append(throttle.claim(3, None, T0))
-
-    threads = [threading.Thread(target=race) for _ in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    claims = race(16, lambda _: throttle.claim(3, None, T0))
     assert claims.count(True) == 1

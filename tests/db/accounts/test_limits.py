@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
@@ -8,6 +7,7 @@ from sqlmodel import Session
 
 from db.accounts.limits import Limit, forget, spend, subject_of
 from db.engine import session_scope
+from tests.db.racing import race
 
 T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 NIP = Limit("nip", 3, timedelta(days=1))
@@ -50,17 +50,9 @@ def test_processes_racing_for_the_last_units_get_exactly_the_allowance(engine: E
     limit = Limit("nip", 5, timedelta(days=1))
     with session_scope(engine) as session:
         assert spend(session, limit, who, now=T0)  # the row exists; the rest race on UPDATE
-    results: list[bool] = []
-    start = threading.Barrier(8)
 
-    def one() -> None:
-        start.wait()
+    def one(_: int) -> bool:
         with session_scope(engine) as s:
-            results.append(spend(s, limit, who, now=T0 + timedelta(seconds=1)))
+            return spend(s, limit, who, now=T0 + timedelta(seconds=1))
 
-    threads = [threading.Thread(target=one) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == [False] * 4 + [True] * 4
+    assert sorted(race(8, one)) == [False] * 4 + [True] * 4

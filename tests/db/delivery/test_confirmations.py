@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 from sqlalchemy import Engine, select
@@ -15,6 +14,7 @@ from db.engine import session_scope
 from db.models import ChatIdentity, Confirmation, Delivery, DeliveryStatus, Post, PostOpdStat
 from db.posts.lifecycle import approve_post, cancel_post, submit_post
 from db.types import utcnow
+from tests.db.racing import race
 from tests.factories import add_asn, delivery_of, register
 
 R, A, X, C = TapOutcome.RECORDED, TapOutcome.ALREADY, TapOutcome.REFUSED, TapOutcome.CANCELLED
@@ -149,24 +149,14 @@ def test_like_and_share_at_once_in_two_transactions_count_the_person_once(
     with session_scope(engine) as session:
         _, deliveries = regency(session, people=12, send=12)
         taps = [(d.id or 0, user_of(session, d)) for d in deliveries]
-    start = threading.Barrier(2)
-    errors: list[BaseException] = []
+    kinds = ("like", "share")
 
-    def tap(kind: str) -> None:
-        try:
-            start.wait()
-            for delivery_id, user in taps:
-                with session_scope(engine) as s:
-                    record_taps(s, "telegram", [Tap(delivery_id, kind, user)], redraw=True)
-        except BaseException as exc:
-            errors.append(exc)
+    def tap(i: int) -> None:
+        for delivery_id, user in taps:
+            with session_scope(engine) as s:
+                record_taps(s, "telegram", [Tap(delivery_id, kinds[i], user)], redraw=True)
 
-    threads = [threading.Thread(target=tap, args=(k,)) for k in ("like", "share")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    race(len(kinds), tap)
     with session_scope(engine) as session:
         [(_, delivered, liked, shared, participated)] = counters(session)
         assert (delivered, liked, shared, participated) == (12, 12, 12, 12)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -22,6 +21,7 @@ from db.delivery.reminders import claim_reminders, in_quiet_hours
 from db.engine import session_scope
 from db.models import Asn, ChatIdentity, Delivery, FailureKind, Post
 from db.posts.lifecycle import approve_post, cancel_post, submit_post
+from tests.db.racing import race
 from tests.factories import add_asn, register
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 09:00 WIB
@@ -126,22 +126,17 @@ def test_concurrent_claimers_never_share_a_row(engine: Engine) -> None:
     """Four threads, each with its own connection, race to drain one broadcast."""
     with session_scope(engine) as session:
         queue_post(session, 120)
-    taken: list[list[int]] = [[] for _ in range(4)]
 
-    def drain(i: int) -> None:
+    def drain(i: int) -> list[int]:
+        taken: list[int] = []
         while True:
             with session_scope(engine) as session:
                 got = claim_due(session, worker=f"w{i}", limit=7, now=NOW, lease=LEASE)
             if not got:
-                return
-            taken[i].extend(c.id for c in got)
+                return taken
+            taken.extend(c.id for c in got)
 
-    threads = [threading.Thread(target=drain, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    every = [d for ids in taken for d in ids]
+    every = [d for ids in race(4, drain) for d in ids]
     assert len(every) == 120 and len(set(every)) == 120
 
 

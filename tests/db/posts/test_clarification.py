@@ -3,7 +3,6 @@ reminder caps (one per post per ASN, a weekly cap per ASN, never in quiet hours)
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +16,7 @@ from db.errors import Conflict
 from db.models import Asn, Delivery, Post
 from db.posts.clarification import claim_reach_recaps, mark_clarification
 from db.posts.lifecycle import approve_post, submit_post
+from tests.db.racing import race
 from tests.factories import add_asn, register
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 09:00 WIB
@@ -153,9 +153,9 @@ def test_the_weekly_cap_holds_when_two_workers_race(engine: Engine) -> None:
         for i in range(4):
             post(session, f"race{i}")
         send_all(session, at=NOW)
-    got: list[list[int]] = [[], []]
 
-    def claim(i: int) -> None:
+    def claim(_: int) -> list[int]:
+        got: list[int] = []
         while True:
             with session_scope(engine) as session:
                 some = claim_reminders(
@@ -167,17 +167,13 @@ def test_the_weekly_cap_holds_when_two_workers_race(engine: Engine) -> None:
                     per_week=2,
                 )
             if not some:
-                return
-            got[i].extend(c.id for c in some)
+                return got
+            got.extend(c.id for c in some)
 
-    threads = [threading.Thread(target=claim, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    first, second = race(2, claim)
     with session_scope(engine) as session:
         owners = {d.id: d.asn_id for d in session.exec(select(Delivery))}
-    every = got[0] + got[1]
+    every = first + second
     assert len(every) == len(set(every)) == 2 * len(asns)
     for asn in asns:
         assert sum(owners[d] == asn.id for d in every) == 2
@@ -191,20 +187,12 @@ def test_reach_recap_is_claimed_once_an_hour_after_approval(engine: Engine) -> N
         mark_clarification(session, clarification, now=NOW)
     with session_scope(engine) as session:
         assert claim_reach_recaps(session, now=NOW + SOON - timedelta(seconds=1)) == []
-    won: list[list[int]] = [[] for _ in range(4)]
-    start = threading.Barrier(4)
 
-    def race(i: int) -> None:
-        start.wait()
+    def claim(_: int) -> list[int]:
         with session_scope(engine) as session:
-            won[i] = claim_reach_recaps(session, now=NOW + SOON)
+            return claim_reach_recaps(session, now=NOW + SOON)
 
-    threads = [threading.Thread(target=race, args=(i,)) for i in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(p for ids in won for p in ids) == [clarification]
+    assert sorted(p for ids in race(4, claim) for p in ids) == [clarification]
     with session_scope(engine) as session:
         assert claim_reach_recaps(session, now=NOW + 2 * SOON) == []
         row = session.get(Post, clarification)

@@ -42,13 +42,25 @@ def test_a_zip_bomb_named_xlsx_is_refused_before_inflating(tmp_path: Path) -> No
     assert peak < 32 * 1024 * 1024  # nothing near the 300 MB it would unpack to
 
 
-def test_a_huge_file_is_refused_unread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(roster_file, "MAX_FILE_BYTES", 1024)
+@pytest.mark.parametrize(
+    ("limit", "value", "rows", "said"),
+    [
+        # 27 bytes of header and 47 a row: 21 rows fit in 1 KiB, 22 do not (refused unread).
+        ("MAX_FILE_BYTES", 1024, 21, "terlalu besar"),
+        ("MAX_ROWS", 3, 3, "lebih dari 3 baris"),
+    ],
+)
+def test_a_file_past_a_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: str, value: int, rows: int, said: str
+) -> None:
+    monkeypatch.setattr(roster_file, limit, value)
     path = tmp_path / "roster.csv"
-    path.write_text(HEADER + ROW * 40, encoding="utf-8")
+    path.write_text(HEADER + ROW * (rows + 1), encoding="utf-8")
     with pytest.raises(Invalid) as exc:
         read_roster(path)
-    assert "terlalu besar" in _one_line(exc)
+    assert said in _one_line(exc)
+    path.write_text(HEADER + ROW * rows, encoding="utf-8")
+    assert len(read_roster(path)[1]) == rows
 
 
 @pytest.mark.parametrize(
@@ -80,14 +92,3 @@ def test_a_zip_without_a_worksheet_is_not_xlsx(tmp_path: Path) -> None:
     with pytest.raises(Invalid) as exc:
         read_roster(path)
     assert "tidak ada lembar kerja" in _one_line(exc)
-
-
-def test_rows_beyond_the_limit_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(roster_file, "MAX_ROWS", 3)
-    path = tmp_path / "roster.csv"
-    path.write_text(HEADER + ROW * 4, encoding="utf-8")
-    with pytest.raises(Invalid) as exc:
-        read_roster(path)
-    assert "lebih dari 3 baris" in _one_line(exc)
-    path.write_text(HEADER + ROW * 3, encoding="utf-8")
-    assert len(read_roster(path)[1]) == 3

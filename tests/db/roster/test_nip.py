@@ -12,13 +12,25 @@ TODAY = date(2026, 11, 22)
 
 
 @st.composite
-def valid_nips(draw: st.DrawFn) -> str:
+def nips(draw: st.DrawFn, *, first_year: int, last_middle: int) -> str:
+    """Birth date, a year from ``first_year`` (and age 18), two digits up to ``last_middle``
+    (PNS: the month of appointment; PPPK: the agreement count), sex, sequence."""
     born = draw(st.dates(min_value=date(1950, 1, 1), max_value=date(2005, 12, 31)))
-    service_year = draw(st.integers(min_value=born.year + 18, max_value=2026))
-    service_month = draw(st.integers(min_value=1, max_value=12))
+    year = draw(st.integers(min_value=max(first_year, born.year + 18), max_value=2026))
+    middle = draw(st.integers(min_value=1, max_value=last_middle))
     sex = draw(st.sampled_from("12"))
     seq = draw(st.integers(min_value=1, max_value=999))
-    return f"{born:%Y%m%d}{service_year:04d}{service_month:02d}{sex}{seq:03d}"
+    return f"{born:%Y%m%d}{year:04d}{middle:02d}{sex}{seq:03d}"
+
+
+def valid_nips() -> st.SearchStrategy[str]:
+    """PNS numbers: appointed in a month of a year the holder was 18 or older."""
+    return nips(first_year=1968, last_middle=12)
+
+
+def valid_pppk() -> st.SearchStrategy[str]:
+    """PPPK numbers: the agreement year (2019 onwards) and how many agreements."""
+    return nips(first_year=2019, last_middle=99)
 
 
 @given(valid_nips())
@@ -95,16 +107,6 @@ def test_numbers_from_a_spreadsheet_are_refused(number: object) -> None:
 )
 def test_pns_and_pppk_numbers_are_both_accepted(nip: str) -> None:
     assert normalize_nip(nip, today=TODAY) == nip
-
-
-@st.composite
-def valid_pppk(draw: st.DrawFn) -> str:
-    born = draw(st.dates(min_value=date(1950, 1, 1), max_value=date(2005, 12, 31)))
-    year = draw(st.integers(min_value=max(2019, born.year + 18), max_value=2026))
-    count = draw(st.integers(min_value=1, max_value=99))
-    sex = draw(st.sampled_from("12"))
-    seq = draw(st.integers(min_value=1, max_value=999))
-    return f"{born:%Y%m%d}{year:04d}{count:02d}{sex}{seq:03d}"
 
 
 @given(valid_pppk())
