@@ -690,6 +690,9 @@ def run() -> list[str]:
         raise SystemExit(f"signal {signum}")  # the children and the cluster are stopped on the way
 
     signal.signal(signal.SIGTERM, terminate)
+    from bench.__main__ import _previous, revision
+
+    code = revision()  # the code the rows measure: as it is when they start
     folder = Path(tempfile.mkdtemp(prefix="gaung-faults-"))
     cluster = start_cluster(durable=True)
     rows: list[Row] = []
@@ -744,10 +747,7 @@ def run() -> list[str]:
                 print(rows[-1], flush=True)
     finally:
         cluster.stop()
-    from bench.__main__ import _previous, revision
-
     previous = _previous().get("faults", "")
-    code = revision()
     measured = f"`{code.commit[:12]}`{'' if code.clean else ' dirty'} {SIZE}, " + time.strftime(
         "%Y-%m-%d %H:%M", time.gmtime()
     )
