@@ -111,3 +111,19 @@ def test_a_flood_on_whatsapp_is_limited_per_number_with_one_polite_word(
     assert len(answers[3].replies) == 1 and "terlalu cepat" in answers[3].replies[0].text
     assert [a.replies for a in answers[4:]] == [[], []]  # the rest of the flood: silence
     assert do(session, other, Text("halo"), settings=settings).replies  # per number
+
+
+def test_presses_on_whatsapp_are_messages_and_share_the_flood_limit(session: Session) -> None:
+    """A WhatsApp button reply is a message and so is its answer (Telegram answers a press
+    with a toast, outside the sending budget): a flood of presses is limited like one of
+    texts, with one polite word."""
+    settings = Settings(messages_per_minute=3)
+    flooder = wa_person("6283333333333")
+    forged = Pressed("zz:1:a")
+    answers = [do(session, flooder, forged, settings=settings) for _ in range(6)]
+    assert all(a.answer or a.replies for a in answers[:3])
+    assert len(answers[3].replies) == 1 and "terlalu cepat" in answers[3].replies[0].text
+    assert [(a.answer, a.replies) for a in answers[4:]] == [(None, []), (None, [])]
+    on_telegram = Person("telegram", "42", "42", "T")
+    toasts = [do(session, on_telegram, forged, settings=settings) for _ in range(6)]
+    assert all(t.answer for t in toasts)  # toasts cost no message
