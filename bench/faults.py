@@ -49,24 +49,22 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, select, update
 
 from bench import databases
 from bench.broadcast import Worker
-from bench.databases import approve_for_everyone, emulated_roster
+from bench.databases import approve_for_everyone, counters_and_facts, emulated_roster
 from bench.server import serve as start_serve
 from bench.server import stop as stop_serve
 from bot.emulators.telegram.runner import EmulatorProcess
 from bot.emulators.telegram.world import FIRST_USER_ID
-from db.delivery.counters import FIELDS, fact_counts, rebuild
+from db.delivery.counters import rebuild
 from db.engine import make_engine, session_scope
-from db.migrate import upgrade
 from db.models import (
     ChatIdentity,
     Confirmation,
     Delivery,
     DeliveryStatus,
-    PostOpdStat,
     ProcessedUpdate,
     table,
 )
@@ -464,7 +462,7 @@ async def _deliver(port: int, storm: Storm, schedule: list[tuple[float, int]]) -
 
 
 def check_taps(engine: Engine, storm: Storm, row: Row) -> None:
-    inbox, confirmation, stat = table(ProcessedUpdate), table(Confirmation), table(PostOpdStat)
+    inbox, confirmation = table(ProcessedUpdate), table(Confirmation)
     with engine.connect() as conn:
         stored = {
             int(u)
@@ -485,16 +483,7 @@ def check_taps(engine: Engine, storm: Storm, row: Row) -> None:
                 )
             }
         )
-        counters = {
-            (int(r[0]), int(r[1])): tuple(int(v) for v in r[2:])
-            for r in conn.execute(
-                select(stat.c.post_id, stat.c.opd_id, *(stat.c[f] for f in FIELDS))
-            )
-        }
-        facts = {
-            (int(r[0]), int(r[1])): tuple(int(v) for v in r[2:])
-            for r in conn.execute(fact_counts(["post_id", "opd_id"]))
-        }
+        counters, facts = counters_and_facts(conn)
     taps = {(d, k) for _, d, k, _ in storm.items}
     row.taps_sent = len(taps)
     row.taps_recorded = len(recorded.keys() & taps)
@@ -698,13 +687,8 @@ def run() -> list[str]:
     rows: list[Row] = []
     try:
         databases.servers_seen.add(databases.durability(f"{cluster.url}/postgres"))
-        admin = make_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("CREATE DATABASE bench"))
-        admin.dispose()
-        url = f"{cluster.url}/bench"
+        url = cluster.migrated("bench")
         engine = make_engine(url)
-        upgrade(engine)
         began = time.perf_counter()
         emulated_roster(engine, ASN, seed=12)
         engine.dispose()

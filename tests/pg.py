@@ -21,7 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import text
+
 from bot.emulators.thread import free_port
+from db.engine import make_engine
+from db.migrate import upgrade
 
 __all__ = ["Cluster", "find_binary", "free_port", "server_options", "server_user", "start_cluster"]
 
@@ -62,15 +66,39 @@ class Cluster:
 
     def crash(self, *, check: bool = True) -> None:
         """Stop the server as a crash would (no checkpoint): committed data must survive."""
+        self._stop("immediate", check=check)
+
+    def shut_down(self) -> None:
+        """A clean stop (``-m fast``): what the fast, non-durable test server needs to keep
+        its last commits, for a test about the server being away rather than crashing."""
+        self._stop("fast", check=True)
+
+    def _stop(self, mode: str, *, check: bool) -> None:
         subprocess.run(
-            [self.pg_ctl, "-D", str(self.folder / "data"), "-m", "immediate", "stop"],
+            [self.pg_ctl, "-D", str(self.folder / "data"), "-m", mode, "stop"],
             preexec_fn=self.demote,
             capture_output=True,
             check=check,
         )
 
+    def migrated(self, name: str) -> str:
+        """A new database ``name`` on this server, migrated to the head: its URL."""
+        admin = make_engine(f"{self.url}/postgres", isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f"CREATE DATABASE {name}"))
+        finally:
+            admin.dispose()
+        url = f"{self.url}/{name}"
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        return url
+
     def restart(self, *, durable: bool) -> None:
-        """Start the server again on its own port, after ``crash``."""
+        """Start the server again on its own port, after ``crash`` or ``shut_down``."""
         start_server(
             self.folder / "data", self.folder, self.demote, durable=durable, port=self.port
         )

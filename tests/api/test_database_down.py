@@ -3,19 +3,16 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 from sqlmodel import Session
 
 from api.app import create_app
 from db.accounts.apikeys import create_api_key
 from db.engine import make_engine
-from db.migrate import upgrade
 from tests.api.conftest import SAME_ORIGIN, app_settings
 from tests.factories import add_asn
 from tests.pg import Cluster, start_cluster
@@ -34,24 +31,9 @@ def cluster() -> Iterator[Cluster]:
         own.stop()
 
 
-def _pg_ctl(cluster: Cluster, *args: str) -> None:
-    data = str(cluster.folder / "data")
-    subprocess.run(
-        [cluster.pg_ctl, "-D", data, *args],
-        preexec_fn=cluster.demote,
-        capture_output=True,
-        check=True,
-    )
-
-
 def test_the_api_answers_503_while_postgresql_is_down_and_recovers(cluster: Cluster) -> None:
-    admin = make_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE gaung"))
-    admin.dispose()
-    url = f"{cluster.url}/gaung"
+    url = cluster.migrated("gaung")
     engine = make_engine(url)
-    upgrade(engine)
     with Session(engine) as session:
         add_asn(session, opd="DINKES")
         _, key = create_api_key(session, role="diskominfo")
@@ -64,7 +46,7 @@ def test_the_api_answers_503_while_postgresql_is_down_and_recovers(cluster: Clus
 
         # A clean stop: the throwaway cluster runs without synchronous commits, and a crash
         # would lose the key made above (not what this test is about).
-        _pg_ctl(cluster, "-m", "fast", "stop")
+        cluster.shut_down()
         for method, path in (("GET", "/api/v1/participation"), ("POST", "/api/v1/posts")):
             started = time.monotonic()
             response = client.request(
@@ -75,10 +57,7 @@ def test_the_api_answers_503_while_postgresql_is_down_and_recovers(cluster: Clus
             assert "basis data" in response.json()["detail"]
             assert response.headers["retry-after"] == "5"
 
-        options = (
-            f"-p {cluster.port} -k {cluster.folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        )
-        _pg_ctl(cluster, "-o", options, "-l", str(cluster.folder / "log"), "-w", "start")
+        cluster.restart(durable=False)
         answered = client.get("/api/v1/participation", headers=headers)
         assert answered.status_code == 200, answered.text
         body = {"url": "https://x.com/a/status/2", "opd": "DINKES"}

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from bot.emulators.telegram import TelegramEmulator
 from db.engine import make_engine
-from db.migrate import upgrade
 from db.models import Confirmation, DeliveryStatus, ProcessedUpdate, table
 from tests.bot.conftest import SECRET, BotProcess, registered_members
 from tests.bot.test_broadcast import _worker, approve, deliveries
@@ -44,17 +43,7 @@ def cluster() -> Iterator[Cluster]:
 
 @pytest.fixture
 def pg_url(cluster: Cluster) -> str:
-    admin = make_engine(f"{cluster.url}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text("CREATE DATABASE gaung"))
-    admin.dispose()
-    url = f"{cluster.url}/gaung"
-    engine = make_engine(url)
-    try:
-        upgrade(engine)
-    finally:
-        engine.dispose()
-    return url
+    return cluster.migrated("gaung")
 
 
 def accepted_sends(tg: TelegramEmulator, until: float) -> int:
