@@ -27,7 +27,11 @@ PostgreSQL stopped); taps: distinct taps sent vs confirmations recorded, every u
 with 200 present in the inbox, and the participation counters equal to the facts.
 
 ``GAUNG_BENCH_FAULTS_SIZE=quick`` runs the same rows small (about a minute or two on this
-machine); the default is the full size (8,000 ASN), and the section names the size it ran.
+machine; (f) and (g) alone about three); the default is the full size (8,000 ASN).
+``GAUNG_BENCH_FAULTS_ROWS=fg`` runs only those rows: the section keeps the rows it did not run
+as they were, each naming the commit, size and time it measured. The tap generator resends
+like Telegram until ``GAUNG_BENCH_FAULTS_GIVE_UP`` seconds (default 1800) after an update's
+first try; a tap given up on fails its row, since Telegram would still be resending it.
 """
 
 from __future__ import annotations
