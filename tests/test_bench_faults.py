@@ -46,9 +46,7 @@ def test_a_tap_row_is_judged_by_taps_recorded_once_and_acknowledged_taps_kept() 
         "taps not recorded",
         f"taps given up after {GIVE_UP:.0f} s",
     ]
-    assert Row("(g)", taps_sent=10, taps_recorded=10, twice=1).misses() == [
-        "taps recorded twice"
-    ]
+    assert Row("(g)", taps_sent=10, taps_recorded=10, twice=1).misses() == ["taps recorded twice"]
     assert Row("(f)", taps_sent=10, taps_recorded=10, acked_missing=1).misses() == [
         "acknowledged taps lost"
     ]
