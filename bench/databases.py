@@ -26,14 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, select, text
 from sqlmodel import select as sm_select
 
 from bot.emulators.telegram.world import FIRST_USER_ID
 from db.accounts.identities import link_identity
+from db.delivery.counters import FIELDS, fact_counts
 from db.engine import make_engine, session_scope
 from db.migrate import upgrade
-from db.models import Asn, Opd
+from db.models import Asn, Opd, PostOpdStat, table
 from db.posts.lifecycle import approve_post, submit_post
 from db.roster.synthetic import import_synthetic_roster
 from tests.pg import binaries, init_data, server_user, start_cluster, start_server
@@ -202,3 +203,21 @@ def approve_for_everyone(engine: Engine, url: str, caption: str) -> tuple[int, i
         assert post.id is not None
         _, queued = approve_post(session, post.id)
         return post.id, queued
+
+
+Counts = dict[tuple[int, int], tuple[int, ...]]
+
+
+def counters_and_facts(conn: Connection) -> tuple[Counts, Counts]:
+    """Per (post, OPD): the running counters (``post_opd_stat``, in ``FIELDS`` order) and the
+    same figures counted from the facts, for a benchmark to check that they agree."""
+    stat = table(PostOpdStat)
+    counters = {
+        (int(row[0]), int(row[1])): tuple(int(v) for v in row[2:])
+        for row in conn.execute(select(stat.c.post_id, stat.c.opd_id, *(stat.c[f] for f in FIELDS)))
+    }
+    facts = {
+        (int(row[0]), int(row[1])): tuple(int(v) for v in row[2:])
+        for row in conn.execute(fact_counts(["post_id", "opd_id"]))
+    }
+    return counters, facts

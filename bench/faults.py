@@ -27,7 +27,11 @@ PostgreSQL stopped); taps: distinct taps sent vs confirmations recorded, every u
 with 200 present in the inbox, and the participation counters equal to the facts.
 
 ``GAUNG_BENCH_FAULTS_SIZE=quick`` runs the same rows small (about a minute or two on this
-machine); the default is the full size (8,000 ASN), and the section names the size it ran.
+machine; (f) and (g) alone about three); the default is the full size (8,000 ASN).
+``GAUNG_BENCH_FAULTS_ROWS=fg`` runs only those rows: the section keeps the rows it did not run
+as they were, each naming the commit, size and time it measured. The tap generator resends
+like Telegram until ``GAUNG_BENCH_FAULTS_GIVE_UP`` seconds (default 1800) after an update's
+first try; a tap given up on fails its row, since Telegram would still be resending it.
 """
 
 from __future__ import annotations
@@ -53,19 +57,18 @@ from sqlalchemy import Engine, func, select, update
 
 from bench import databases
 from bench.broadcast import Worker
-from bench.databases import approve_for_everyone, emulated_roster
+from bench.databases import approve_for_everyone, counters_and_facts, emulated_roster
 from bench.server import serve as start_serve
 from bench.server import stop as stop_serve
 from bot.emulators.telegram.runner import EmulatorProcess
 from bot.emulators.telegram.world import FIRST_USER_ID
-from db.delivery.counters import FIELDS, fact_counts, rebuild
+from db.delivery.counters import rebuild
 from db.engine import make_engine, session_scope
 from db.models import (
     ChatIdentity,
     Confirmation,
     Delivery,
     DeliveryStatus,
-    PostOpdStat,
     ProcessedUpdate,
     table,
 )
@@ -84,7 +87,14 @@ PAID = 1000
 TOKEN = "123456:BENCH-TOKEN"
 SECRET = "bench-faults-webhook-secret-0123456789"
 HTTP_TIMEOUT = 15.0  # the worker's Bot API timeout (bot.channels.telegram)
-ROWS = os.environ.get("GAUNG_BENCH_FAULTS_ROWS", "abcdefg")  # a subset, to try one row
+ALL_ROWS = "abcdefg"
+# A subset (``fg``): the other rows of the section are kept as they were, each with its commit.
+ROWS = os.environ.get("GAUNG_BENCH_FAULTS_ROWS", ALL_ROWS)
+# s after an update's first try that the generator stops resending it. Telegram keeps retrying
+# an update its webhook has not acknowledged (for hours), so the bound is long: an update given
+# up on is a tap the webhook did not take in that time, and the row is not met.
+GIVE_UP = float(os.environ.get("GAUNG_BENCH_FAULTS_GIVE_UP", "1800"))
+RESEND_CAP = 8.0  # s: the longest pause between two tries of one update
 _posts = iter(range(1, 1000))
 
 
@@ -93,7 +103,7 @@ _posts = iter(range(1, 1000))
 
 @dataclass
 class Row:
-    label: str
+    label: str  # begins "(x)", x the row's letter in ``ALL_ROWS``
     injected: str = ""
     deliveries: int = 0
     ended: Counter[str] = field(default_factory=Counter)  # sent / skipped / failed / pending
@@ -106,6 +116,9 @@ class Row:
     acked_missing: int | None = None
     counters_wrong: int | None = None
     unhandled: int | None = None
+    twice: int | None = None  # confirmations beyond one per (delivery, kind)
+    made_up: int | None = None  # confirmations of taps nobody sent
+    gave_up: int | None = None  # updates the generator stopped resending (after GIVE_UP s)
     wall: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -118,9 +131,15 @@ class Row:
         if self.deliveries and sum(self.ended[s] for s in FINAL) < self.deliveries:
             found.append("unfinished")
         if self.taps_sent is not None and self.taps_sent != self.taps_recorded:
-            found.append("taps")
+            found.append("taps not recorded")
+        if self.gave_up:
+            found.append(f"taps given up after {GIVE_UP:.0f} s")
+        if self.twice:
+            found.append("taps recorded twice")
+        if self.made_up:
+            found.append("confirmations never tapped")
         if self.acked_missing:
-            found.append("acked taps missing")
+            found.append("acknowledged taps lost")
         if self.counters_wrong:
             found.append("counters")
         if self.unhandled:
@@ -370,7 +389,9 @@ class Storm:
     """Updates to send: (update id, delivery, kind, body); each redelivered until acked."""
 
     items: list[tuple[int, int, str, bytes]] = field(default_factory=list)
-    acked: set[int] = field(default_factory=set)
+    acked: set[int] = field(default_factory=set)  # answered 200: Telegram's acknowledgement
+    # Answered 200 with the tap's answerCallbackQuery in the body: the user was told "noted".
+    told: set[int] = field(default_factory=set)
     statuses: Counter[str] = field(default_factory=Counter)  # every answer, redeliveries too
     redeliveries: int = 0
     gave_up: int = 0
@@ -399,7 +420,8 @@ def tap_body(update_id: int, delivery: int, uid: int, message_id: int, kind: str
 
 async def _deliver(port: int, storm: Storm, schedule: list[tuple[float, int]]) -> None:
     """Send each item at its scheduled offset; anything not answered 200 is sent again after
-    1, 2, 4 … (at most 8) s, as Telegram redelivers, until acked or 120 s after the schedule."""
+    1, 2, 4 … (at most ``RESEND_CAP``) s, as Telegram redelivers, until acked or ``GIVE_UP`` s
+    after its first try."""
     limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
     async with httpx.AsyncClient(
@@ -414,7 +436,7 @@ async def _deliver(port: int, storm: Storm, schedule: list[tuple[float, int]]) -
             update_id, _, _, body = storm.items[index]
             await asyncio.sleep(max(0.0, began + offset - time.perf_counter()))
             delay = 1.0
-            give_up = time.perf_counter() + 120
+            give_up = time.perf_counter() + GIVE_UP
             while True:
                 sent = time.perf_counter()
                 async with gate:  # waiting for a connection counts in the latency
@@ -423,6 +445,8 @@ async def _deliver(port: int, storm: Storm, schedule: list[tuple[float, int]]) -
                             "/webhook/telegram", content=body, headers=headers
                         )
                         status = str(response.status_code)
+                        if status == "200" and b"answerCallbackQuery" in response.content:
+                            storm.told.add(update_id)
                     except httpx.HTTPError as exc:
                         status = type(exc).__name__
                     storm.latencies.append(time.perf_counter() - sent)
@@ -435,14 +459,14 @@ async def _deliver(port: int, storm: Storm, schedule: list[tuple[float, int]]) -
                     return
                 storm.redeliveries += 1
                 await asyncio.sleep(delay)
-                delay = min(8.0, delay * 2)
+                delay = min(RESEND_CAP, delay * 2)
 
         began = time.perf_counter()
         await asyncio.gather(*(one(offset, index, began) for offset, index in schedule))
 
 
 def check_taps(engine: Engine, storm: Storm, row: Row) -> None:
-    inbox, confirmation, stat = table(ProcessedUpdate), table(Confirmation), table(PostOpdStat)
+    inbox, confirmation = table(ProcessedUpdate), table(Confirmation)
     with engine.connect() as conn:
         stored = {
             int(u)
@@ -453,27 +477,27 @@ def check_taps(engine: Engine, storm: Storm, row: Row) -> None:
                 select(func.count()).select_from(inbox).where(inbox.c.handled_at.is_(None))
             ).scalar_one()
         )
-        recorded = {
-            (int(d), str(k))
-            for d, k in conn.execute(select(confirmation.c.delivery_id, confirmation.c.kind))
-        }
-        counters = {
-            (int(r[0]), int(r[1])): tuple(int(v) for v in r[2:])
-            for r in conn.execute(
-                select(stat.c.post_id, stat.c.opd_id, *(stat.c[f] for f in FIELDS))
-            )
-        }
-        facts = {
-            (int(r[0]), int(r[1])): tuple(int(v) for v in r[2:])
-            for r in conn.execute(fact_counts(["post_id", "opd_id"]))
-        }
+        recorded = Counter(
+            {
+                (int(d), str(k)): int(n)
+                for d, k, n in conn.execute(
+                    select(confirmation.c.delivery_id, confirmation.c.kind, func.count()).group_by(
+                        confirmation.c.delivery_id, confirmation.c.kind
+                    )
+                )
+            }
+        )
+        counters, facts = counters_and_facts(conn)
     taps = {(d, k) for _, d, k, _ in storm.items}
     row.taps_sent = len(taps)
-    row.taps_recorded = len(recorded & taps)
-    extra = len(recorded - taps)
-    if extra:
-        row.notes.append(f"{extra} confirmations never tapped")
-    row.acked_missing = len(storm.acked - stored)
+    row.taps_recorded = len(recorded.keys() & taps)
+    row.made_up = len(recorded.keys() - taps)
+    row.twice = sum(n - 1 for n in recorded.values())
+    row.gave_up = storm.gave_up
+    # Lost after an acknowledgement: an update answered 200 (Telegram stops resending it) that
+    # is not in the inbox, or a tap whose answer told the user it was noted, not recorded.
+    told = {(d, k) for u, d, k, _ in storm.items if u in storm.told}
+    row.acked_missing = len(storm.acked - stored) + len(told - recorded.keys())
     row.counters_wrong = sum(
         1 for k in counters.keys() | facts.keys() if counters.get(k) != facts.get(k)
     )
@@ -482,8 +506,8 @@ def check_taps(engine: Engine, storm: Storm, row: Row) -> None:
     p50, p99 = (ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 for q in (0.5, 0.99))
     row.notes.append(
         f"webhook answers {answers} (p50 {p50:.0f} ms, p99 {p99:.0f} ms); "
-        f"{storm.redeliveries:,} redeliveries"
-        + (f"; {storm.gave_up} given up" if storm.gave_up else "")
+        f"{storm.redeliveries:,} redeliveries; {len(storm.told):,} taps answered to the user"
+        + (f"; {storm.gave_up} given up after {GIVE_UP:.0f} s" if storm.gave_up else "")
     )
 
 
@@ -659,12 +683,15 @@ def run() -> list[str]:
         raise SystemExit(f"signal {signum}")  # the children and the cluster are stopped on the way
 
     signal.signal(signal.SIGTERM, terminate)
+    from bench.__main__ import _previous, revision
+
+    code = revision()  # the code the rows measure: as it is when they start
     folder = Path(tempfile.mkdtemp(prefix="gaung-faults-"))
     cluster = start_cluster(durable=True)
     rows: list[Row] = []
     try:
         databases.servers_seen.add(databases.durability(f"{cluster.url}/postgres"))
-        url = cluster.database("bench")
+        url = cluster.migrated("bench")
         engine = make_engine(url)
         began = time.perf_counter()
         emulated_roster(engine, ASN, seed=12)
@@ -708,64 +735,118 @@ def run() -> list[str]:
                 print(rows[-1], flush=True)
     finally:
         cluster.stop()
-    tail = matrix_and_schemathesis() if ROWS == "abcdefg" else []
-    return [*report(rows), "", *tail]
+    previous = _previous().get("faults", "")
+    measured = f"`{code.commit[:12]}`{'' if code.clean else ' dirty'} {SIZE}, " + time.strftime(
+        "%Y-%m-%d %H:%M", time.gmtime()
+    )
+    lines = merge(
+        {r.label[1]: row_line(r, measured) for r in rows},
+        kept_rows(previous),
+    )
+    tail = matrix_and_schemathesis() if set(ALL_ROWS) <= set(ROWS) else kept_tail(previous)
+    return [*header(), *lines, "", *tail]
 
 
 def _n(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
-def report(rows: list[Row]) -> list[str]:
-    size = "quick size (`GAUNG_BENCH_FAULTS_SIZE=quick`)" if QUICK else "full size"
-    lines = [
+SIZE = "quick" if QUICK else "full"
+COLUMNS = (
+    "| run | injected | deliveries | sent / skipped / failed (reason) | lost | duplicated "
+    "(in flight) | taps sent / recorded | acked, missing | counters = facts | wall | notes "
+    "| verdict | measured |"
+)
+TAIL = re.compile(r"^(Authorisation matrix|- authorisation matrix|- schemathesis)")
+
+
+def kept_rows(previous: str) -> dict[str, str]:
+    """The table rows of the section as last written, by letter, each naming what it measured.
+
+    Rows written before the table had a ``measured`` column get the section's own commit,
+    size and date from its text."""
+    commit = re.search(r"commit `([0-9a-f]+)`, (clean|DIRTY)", previous)
+    size = re.search(r"Run at (full|quick) size", previous)
+    stamp = re.search(r"_Measured (\S+ \S+) UTC", previous)
+    measured = (
+        f"`{commit.group(1) if commit else '?'}`"
+        + (" dirty" if commit and commit.group(2) == "DIRTY" else "")
+        + f" {size.group(1) if size else '?'}, {stamp.group(1) if stamp else '?'}"
+    )
+    width = COLUMNS.count("|") - 1
+    kept = {}
+    for line in previous.splitlines():
+        if not re.match(r"^\| \([a-z]\)", line):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == width - 1:  # no measured column yet
+            cells.append(measured)
+        kept[cells[0][1]] = "| " + " | ".join(cells) + " |"
+    return kept
+
+
+def kept_tail(previous: str) -> list[str]:
+    """The matrix and schemathesis lines as last written (only a full run measures them)."""
+    return [line for line in previous.splitlines() if TAIL.match(line)]
+
+
+def merge(ran: dict[str, str], kept: dict[str, str]) -> list[str]:
+    """The table: this run's rows, and the rows it did not run as they were, in row order."""
+    rows = kept | ran
+    return [COLUMNS, "| --- " * (COLUMNS.count("|") - 1) + "|", *(rows[k] for k in sorted(rows))]
+
+
+def row_line(r: Row, measured: str) -> str:
+    failed = r.ended.get("failed", 0)
+    reasons = "; ".join(f"{n} × {why}" for why, n in r.reasons.most_common(3))
+    ended = (
+        f"{r.ended.get('sent', 0):,} / {r.ended.get('skipped', 0):,} / {failed:,}"
+        + (f" ({reasons})" if reasons else "")
+        + "".join(f"; {r.ended[s]:,} still {s}" for s in ("pending", "sending") if r.ended.get(s))
+    )
+    duplicated = "—" if r.duplicated is None else f"{r.duplicated:,} ({_n(r.in_flight)})"
+    taps = "—" if r.taps_sent is None else f"{r.taps_sent:,} / {_n(r.taps_recorded)}"
+    counters = (
+        "—"
+        if r.counters_wrong is None
+        else ("yes" if not r.counters_wrong else f"**NO** ({r.counters_wrong} rows differ)")
+    )
+    misses = r.misses()
+    verdict = "met" if not misses else f"**NOT met** ({', '.join(misses)})"
+    return (
+        f"| {r.label} | {r.injected} | {_n(r.deliveries) if r.deliveries else '—'} | "
+        f"{ended if r.deliveries else '—'} | {_n(r.lost)} | {duplicated} | {taps} | "
+        f"{_n(r.acked_missing)} | {counters} | {r.wall:.1f} s | {'; '.join(r.notes)} | "
+        f"{verdict} | {measured} |"
+    )
+
+
+def header() -> list[str]:
+    return [
         "## Faults and abuse: the fault runs (issue 12)",
         "",
-        f"Run at {size}: {ASN:,} ASN in 58 OPD, each linked to an emulator user. "
+        "Full size: 8,000 ASN in 58 OPD, each linked to an emulator user (quick size, "
+        "`GAUNG_BENCH_FAULTS_SIZE=quick`: 400); each row names the commit, size and time it "
+        "measured, and `GAUNG_BENCH_FAULTS_ROWS=fg` runs only those rows, keeping the others. "
         "Real processes throughout: the Telegram emulator (fresh per row), `gaung worker` "
         f"(`GAUNG_TELEGRAM_RATE={PAID}` paid unless said), `gaung serve` for the tap rows, and a "
         "PostgreSQL cluster of the benchmark's own with fsync, synchronous commit and full-page "
         "writes on, crash-stopped (`pg_ctl -m immediate`) in rows (e) and (f). Channel faults "
-        f"(a)–(d) are windows of {WINDOW:.0f} s during which every `sendMessage` meets the fault, "
-        "injected once a quarter of the deliveries are recorded sent; `injected` counts the "
-        "calls that met each fault (the emulator's count). `lost`: chats without the message; "
-        "`duplicated`: messages beyond one per chat, from the emulator's log of accepted sends; "
-        "`in flight`: sends that may have been accepted without the worker learning or recording "
-        "it (answers slow past the worker's 15 s timeout or lost, or for (e) messages on "
-        "Telegram minus sends recorded when PostgreSQL stopped); duplicated must stay at or "
-        "under it. Taps: distinct (delivery, Like/Share) taps sent vs recorded as confirmations; "
-        "every update answered 200 must be in the inbox; the participation counters must equal "
-        "the facts. In (f) the generator resends every update not answered 200 (after 1, 2, 4, "
-        "at most 8 s), as Telegram does. `python -m bench faults` (`bench/faults.py`).",
+        "(a)–(d) are windows (12 s; quick: 6 s) during which every `sendMessage` meets the "
+        "fault, injected once a quarter of the deliveries are recorded sent; `injected` counts "
+        "the calls that met each fault (the emulator's count). `lost`: chats without the "
+        "message; `duplicated`: messages beyond one per chat, from the emulator's log of "
+        "accepted sends; `in flight`: sends that may have been accepted without the worker "
+        "learning or recording it (answers slow past the worker's 15 s timeout or lost, or for "
+        "(e) messages on Telegram minus sends recorded when PostgreSQL stopped); duplicated must "
+        "stay at or under it. Taps (f), (g): the generator resends every update not answered 200 "
+        f"(after 1, 2, 4, then every {RESEND_CAP:.0f} s), as Telegram keeps redelivering an "
+        f"unacknowledged update, and gives up {GIVE_UP:.0f} s after an update's first try "
+        "(`GAUNG_BENCH_FAULTS_GIVE_UP`). A tap row is met when every tap sent is recorded "
+        "exactly once (distinct (delivery, Like/Share) taps sent vs recorded as confirmations; "
+        "none given up, none recorded twice, none made up) and no acknowledged tap is lost "
+        "(`acked, missing`: updates answered 200 that are not in the inbox, plus taps whose "
+        "answer told the user they were noted without a confirmation), with the participation "
+        "counters equal to the facts. `python -m bench faults` (`bench/faults.py`).",
         "",
-        "| run | injected | deliveries | sent / skipped / failed (reason) | lost | duplicated "
-        "(in flight) | taps sent / recorded | acked, missing | counters = facts | wall | notes "
-        "| verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in rows:
-        failed = r.ended.get("failed", 0)
-        reasons = "; ".join(f"{n} × {why}" for why, n in r.reasons.most_common(3))
-        ended = (
-            f"{r.ended.get('sent', 0):,} / {r.ended.get('skipped', 0):,} / {failed:,}"
-            + (f" ({reasons})" if reasons else "")
-            + "".join(
-                f"; {r.ended[s]:,} still {s}" for s in ("pending", "sending") if r.ended.get(s)
-            )
-        )
-        duplicated = "—" if r.duplicated is None else f"{r.duplicated:,} ({_n(r.in_flight)})"
-        taps = "—" if r.taps_sent is None else f"{r.taps_sent:,} / {_n(r.taps_recorded)}"
-        counters = (
-            "—"
-            if r.counters_wrong is None
-            else ("yes" if not r.counters_wrong else f"**NO** ({r.counters_wrong} rows differ)")
-        )
-        misses = r.misses()
-        verdict = "met" if not misses else f"**NOT met** ({', '.join(misses)})"
-        lines.append(
-            f"| {r.label} | {r.injected} | {_n(r.deliveries) if r.deliveries else '—'} | "
-            f"{ended if r.deliveries else '—'} | {_n(r.lost)} | {duplicated} | {taps} | "
-            f"{_n(r.acked_missing)} | {counters} | {r.wall:.1f} s | {'; '.join(r.notes)} | "
-            f"{verdict} |"
-        )
-    return lines

@@ -61,10 +61,15 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from bench import server
-from bench.databases import approve_for_everyone, emulated_roster, fresh_databases
+from bench.databases import (
+    approve_for_everyone,
+    counters_and_facts,
+    emulated_roster,
+    fresh_databases,
+)
 from bench.http import KeepAlive
 from bot.emulators.telegram.runner import EmulatorProcess
-from db.delivery.counters import FIELDS, fact_counts, rebuild
+from db.delivery.counters import FIELDS, rebuild
 from db.engine import make_engine, session_scope
 from db.models import (
     ButtonRefresh,
@@ -72,7 +77,6 @@ from db.models import (
     Confirmation,
     Delivery,
     DeliveryStatus,
-    PostOpdStat,
     ProcessedUpdate,
     table,
 )
@@ -340,7 +344,7 @@ def check(
     acknowledged got one answer to its own query."""
     engine = make_engine(url)
     inbox, confirmation = table(ProcessedUpdate), table(Confirmation)
-    delivery, stat = table(Delivery), table(PostOpdStat)
+    delivery = table(Delivery)
     with engine.connect() as conn:
         stored = {
             int(u)
@@ -354,16 +358,7 @@ def check(
             for d, k in conn.execute(select(confirmation.c.delivery_id, confirmation.c.kind))
         }
         redraws = conn.execute(select(func.count()).select_from(table(ButtonRefresh))).scalar_one()
-        counters = {
-            (int(row[0]), int(row[1])): tuple(int(v) for v in row[2:])
-            for row in conn.execute(
-                select(stat.c.post_id, stat.c.opd_id, *(stat.c[f] for f in FIELDS))
-            )
-        }
-        facts = {
-            (int(row[0]), int(row[1])): tuple(int(v) for v in row[2:])
-            for row in conn.execute(fact_counts(["post_id", "opd_id"]))
-        }
+        counters, facts = counters_and_facts(conn)
         where = {
             int(d): (int(p), int(o))
             for d, p, o in conn.execute(

@@ -64,18 +64,6 @@ class Cluster:
     def url(self) -> str:
         return f"postgresql+psycopg://gaung@127.0.0.1:{self.port}"
 
-    def database(self, name: str) -> str:
-        """A new database ``name`` on this server, migrated to the head: its URL."""
-        admin = make_engine(f"{self.url}/postgres", isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        admin.dispose()
-        url = f"{self.url}/{name}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        return url
-
     def crash(self, *, check: bool = True) -> None:
         """Stop the server as a crash would (no checkpoint): committed data must survive."""
         self._stop("immediate", check=check)
@@ -92,6 +80,22 @@ class Cluster:
             capture_output=True,
             check=check,
         )
+
+    def migrated(self, name: str) -> str:
+        """A new database ``name`` on this server, migrated to the head: its URL."""
+        admin = make_engine(f"{self.url}/postgres", isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f"CREATE DATABASE {name}"))
+        finally:
+            admin.dispose()
+        url = f"{self.url}/{name}"
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+        return url
 
     def restart(self, *, durable: bool) -> None:
         """Start the server again on its own port, after ``crash`` or ``shut_down``."""

@@ -63,20 +63,32 @@ def limits(settings: Settings) -> registration.Limits:
 SLOW_NOTE = Limit("slow_note", 1, timedelta(minutes=1))
 
 
+def flooded(session: Session, person: Person, settings: Settings) -> Outcome | None:
+    """Spend one message of the person's allowance: None while some is left, else what to
+    answer (the polite word once, then silence)."""
+    who, now = subject_of(person.channel, person.external_id), utcnow()
+    messages = Limit("message", settings.messages_per_minute, timedelta(minutes=1))
+    if spend(session, messages, who, now=now):
+        return None
+    return (
+        one(say(person, "chat.slow_down")) if spend(session, SLOW_NOTE, who, now=now) else Outcome()
+    )
+
+
 def handle(
     session: Session, person: Person, action: Action, settings: Settings = Settings()
 ) -> Outcome:
     if isinstance(action, Pressed):
+        # On WhatsApp a press is a message and so is its answer (Telegram's is a toast).
+        if (
+            person.channel == "whatsapp"
+            and (refused := flooded(session, person, settings)) is not None
+        ):
+            return refused
         return pressed(session, person, action.data, settings)
     commands.touch(session, person)
-    who, now = subject_of(person.channel, person.external_id), utcnow()
-    messages = Limit("message", settings.messages_per_minute, timedelta(minutes=1))
-    if not spend(session, messages, who, now=now):
-        return (
-            one(say(person, "chat.slow_down"))
-            if spend(session, SLOW_NOTE, who, now=now)
-            else Outcome()
-        )
+    if (refused := flooded(session, person, settings)) is not None:
+        return refused
     if isinstance(action, Command):
         return command(session, person, action.name, settings, args=action.args)
     if isinstance(action, Contact):

@@ -43,14 +43,15 @@ class Notifier:
             to = notice.to
             out = self.outbound.get(to.channel)
             if out is None:
-                log.warning("no %s channel to tell %s", to.channel, to.chat_id)
+                # Never the chat id: on WhatsApp it is the person's phone number (issue 12).
+                log.warning("no %s channel to tell a recipient", to.channel)
                 continue
             try:
                 await out.deliver(to.chat_id, notice.reply)
             except Unreachable as exc:
                 await asyncio.to_thread(self._unreachable, to.channel, to.external_id, exc.reason)
             except Exception as exc:  # one recipient's failure must not stop the others
-                log.warning("could not tell %s:%s: %s", to.channel, to.chat_id, exc)
+                log.warning("could not tell a %s recipient: %s", to.channel, type(exc).__name__)
             else:
                 sent += 1
         return sent

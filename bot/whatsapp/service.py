@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from bot.channels import backlog
 from bot.conversation.choices import parse_tap
 from bot.conversation.flows import Settings as FlowSettings
+from bot.conversation.flows import flooded
 from bot.conversation.notifier import Notifier
 from bot.conversation.replies import Outcome, Person
 from bot.conversation.taps import tap_answer
@@ -188,8 +189,11 @@ class WhatsAppService:
         """A tap is answered with a short acknowledgement (WhatsApp has no toasts); the tap is
         also a message, so the person's window restarts from it."""
         try:
-            person = await asyncio.to_thread(self._touch, event)
-            await self.outbound.send(person.chat_id, answer, [])
+            person, refused = await asyncio.to_thread(self._touch, event)
+            if refused is not None:  # a flood of taps: the tap counts, the answers stop
+                await self.show(person, refused)
+            else:
+                await self.outbound.send(person.chat_id, answer, [])
         except Exception:
             log.exception("acknowledging tap %s failed", event.message_id)
 
@@ -216,11 +220,13 @@ class WhatsAppService:
         with session_scope(self.engine) as session:
             return converse(session, event, self.flow_settings)
 
-    def _touch(self, event: Inbound) -> Person:
+    def _touch(self, event: Inbound) -> tuple[Person, Outcome | None]:
+        """The tapper, their window renewed, and what to answer instead of the tap's
+        acknowledgement when their message allowance is spent (``flows.flooded``)."""
         with session_scope(self.engine) as session:
             person = resolve(session, event)
             window_from(session, person, event.at, last_inbound(session, person))
-            return person
+            return person, flooded(session, person, self.flow_settings)
 
     def _resolve(self, event: Inbound) -> Person:
         with session_scope(self.engine, readonly=True) as session:

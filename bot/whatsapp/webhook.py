@@ -188,8 +188,12 @@ def parse_events(payload: Any) -> list[Event]:
             for change in entry.get("changes") or []:
                 if change.get("field") == "messages":
                     events.extend(_parse_value(change.get("value") or {}))
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise BadEvent(f"malformed webhook: {type(exc).__name__}: {exc}") from None
+    except KeyError as exc:  # names one of our own keys, never a value
+        raise BadEvent(f"malformed webhook: KeyError: {exc}") from None
+    except (AttributeError, TypeError, ValueError) as exc:
+        # Their text may quote the value (``int('62812…')``): a number or a message, which
+        # must not reach the answer or the logs (issue 12).
+        raise BadEvent(f"malformed webhook: {type(exc).__name__}") from None
     return events
 
 

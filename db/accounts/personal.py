@@ -5,7 +5,11 @@ in the regency's HR data, PNS/PPPK status — is the employer's, held on its own
 and stays, so the person can register again by sharing their contact as the bot promises.
 Everything gathered through chat is erased or made anonymous:
 
-- chat identities (Telegram user id, WhatsApp account), NIP requests and chat state: deleted;
+- chat identities (Telegram user id, WhatsApp account), NIP requests and chat state: deleted,
+  with the per-account allowances and reply pacing that name the account (on WhatsApp the
+  account is the phone number); a WhatsApp identity's business-scoped ``user_id`` is erased
+  as an account of its own, since the person may have written under it before their number
+  showed;
 - deliveries: unlinked from the person (``asn_id``, the chat identity and the message id
   emptied). Each still counts for the OPD it was sent to, with its confirmations, so the
   participation figures do not move; unsent ones fail, so nothing more goes out;
@@ -33,12 +37,14 @@ from sqlmodel import select as orm_select
 from db.accounts.audit import record
 from db.accounts.consent import consent_history, record_consent
 from db.accounts.identities import identity_for
+from db.accounts.limits import forget, subject_of
 from db.errors import Invalid, NotFound
 from db.models import (
     Asn,
     AuditLog,
     ButtonRefresh,
     ChatIdentity,
+    ChatPace,
     ChatState,
     Confirmation,
     ConsentEvent,
@@ -134,7 +140,7 @@ def forget_accounts(session: Session, accounts: Sequence[Account], pseudonym: Ps
     if not accounts:
         return
     requests, states, audit = table(RegistrationRequest), table(ChatState), table(AuditLog)
-    identities = table(ChatIdentity)
+    identities, paces = table(ChatIdentity), table(ChatPace)
     conn = session.connection()
     session.flush()
     for channel, external_id in accounts:
@@ -145,6 +151,10 @@ def forget_accounts(session: Session, accounts: Sequence[Account], pseudonym: Ps
         )
         conn.execute(
             delete(states).where(states.c.channel == channel, states.c.external_id == external_id)
+        )
+        forget(session, subject_of(channel, external_id))
+        conn.execute(
+            delete(paces).where(paces.c.channel == channel, paces.c.chat_id == external_id)
         )
         conn.execute(
             update(audit)
@@ -173,9 +183,10 @@ def erase_asn(
     now = now or utcnow()
     pseudonym = pseudonym or pseudonymiser()
     asn_id = asn.id
-    accounts: list[Account] = [
-        (i.channel, i.external_id)
-        for i in session.exec(orm_select(ChatIdentity).where(ChatIdentity.asn_id == asn_id))
+    identities = list(session.exec(orm_select(ChatIdentity).where(ChatIdentity.asn_id == asn_id)))
+    accounts: list[Account] = [(i.channel, i.external_id) for i in identities]
+    accounts += [
+        (i.channel, i.user_id) for i in identities if i.user_id and i.user_id != i.external_id
     ]
     deliveries = anonymise_deliveries(session, [asn_id], reason=ERASED_REASON, now=now)
     forget_accounts(session, accounts, pseudonym)
@@ -193,11 +204,11 @@ def erase_asn(
         actor,
         "asn.erase",
         f"asn:{asn_id}",
-        accounts=len(accounts),
+        accounts=len(identities),
         deliveries=deliveries,
     )
     session.flush()
-    return Erasure(asn_id, len(accounts), deliveries)
+    return Erasure(asn_id, len(identities), deliveries)
 
 
 def erase_account(session: Session, channel: str, external_id: str) -> bool:

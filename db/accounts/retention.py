@@ -8,7 +8,10 @@ After the period (default 12 months) the worker purges:
   are rebuilt from, stay: last year's participation table does not change;
 - webhook ids (``processed_update``) handled before the cut-off: they only guard against a
   redelivery, which Telegram and Meta attempt for hours, not months;
-- decided NIP requests and audit entries older than the cut-off.
+- decided NIP requests and audit entries older than the cut-off;
+- per-account allowances and reply pacing (``chat_allowance``, ``chat_pace``) untouched since
+  the cut-off: they name a chat account, on WhatsApp a phone number, also of strangers who
+  never registered, and an allowance's window lasts a day at most.
 
 The roster record (the employer's) and the consent history (proof of consent and withdrawal,
 kept as long as the record it belongs to) are not purged here.
@@ -28,7 +31,9 @@ from db.accounts.personal import anonymise_deliveries, forget_accounts, pseudony
 from db.models import (
     Asn,
     AuditLog,
+    ChatAllowance,
     ChatIdentity,
+    ChatPace,
     Delivery,
     ProcessedUpdate,
     RegistrationRequest,
@@ -49,13 +54,16 @@ class Purged:
     updates: int = 0
     requests: int = 0
     audit: int = 0
+    chats: int = 0  # allowance and pacing rows
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
     @property
     def anything(self) -> bool:
-        return any((self.people, self.deliveries, self.updates, self.requests, self.audit))
+        return any(
+            (self.people, self.deliveries, self.updates, self.requests, self.audit, self.chats)
+        )
 
 
 def months_before(moment: datetime, months: int) -> datetime:
@@ -112,6 +120,9 @@ def purge_expired(session: Session, *, months: int, now: datetime | None = None)
         )
     ).rowcount
     old_audit = conn.execute(delete(audit).where(audit.c.at < cutoff)).rowcount
+    allowances, paces = table(ChatAllowance), table(ChatPace)
+    chats = conn.execute(delete(allowances).where(allowances.c.window_start < cutoff)).rowcount
+    chats += conn.execute(delete(paces).where(paces.c.next_at < cutoff)).rowcount
     purged = Purged(
         cutoff=cutoff,
         people=len(departed),
@@ -120,6 +131,7 @@ def purge_expired(session: Session, *, months: int, now: datetime | None = None)
         updates=int(updates or 0),
         requests=int(decided or 0),
         audit=int(old_audit or 0),
+        chats=int(chats or 0),
     )
     if purged.anything:
         record(session, "worker", "retention.purge", None, **purged.as_dict())

@@ -32,7 +32,7 @@ def cluster() -> Iterator[Cluster]:
 
 
 def test_the_api_answers_503_while_postgresql_is_down_and_recovers(cluster: Cluster) -> None:
-    url = cluster.database("gaung")
+    url = cluster.migrated("gaung")
     engine = make_engine(url)
     with Session(engine) as session:
         add_asn(session, opd="DINKES")
