@@ -1,21 +1,26 @@
-"""The Telegram webhook's answers, through the fast wrapper and through the FastAPI route alike.
+"""The webhooks' answers, through the fast wrapper and through the FastAPI routes alike.
 
-``api.routes.webhooks.TelegramWebhook`` answers ``POST /webhook/telegram`` ahead of FastAPI;
-the route stays for servers without it. Both must answer every case the same, and the wrapper
-must still be timed under the route's own name in ``/metrics``.
+``api.routes.webhooks.Webhooks`` answers ``POST /webhook/telegram`` and ``POST
+/webhook/whatsapp`` ahead of FastAPI; the routes stay for servers without it. Both must answer
+every case the same, and the wrapper must still be timed under the route's own name in
+``/metrics``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Engine, func, select
 
 from api.app import create_app
-from api.routes.webhooks import TelegramWebhook
+from api.routes.webhooks import Webhooks
 from bot.emulators.telegram import TelegramEmulator
+from bot.whatsapp.webhook import signature
+from db.models import ProcessedUpdate, table
 from tests.api.conftest import app_settings
 
 SECRET = "t" * 40
@@ -38,7 +43,7 @@ def webhook(request: pytest.FixtureRequest, database_url: str) -> Iterator[TestC
     )
     app = create_app(settings)
     if request.param == "route":  # before the first request builds the middleware stack
-        app.user_middleware = [m for m in app.user_middleware if m.cls is not TelegramWebhook]
+        app.user_middleware = [m for m in app.user_middleware if m.cls is not Webhooks]
     with TestClient(app) as client:
         yield client
 
@@ -77,3 +82,76 @@ def test_the_webhook_is_timed_under_its_route(webhook: TestClient) -> None:
         if s.name == "gaung_http_request_duration_seconds_count"
     }
     assert counts[(("method", "POST"), ("route", HOOK), ("status", "4xx"))] == 3
+
+
+# --- WhatsApp ---------------------------------------------------------------------------------
+
+APP_SECRET = "rahasia-aplikasi-meta-uji"
+WA_HOOK = "/webhook/whatsapp"
+
+
+def _wa_app(database_url: str, mode: str, *, configured: bool = True) -> TestClient:
+    """A server with the WhatsApp number configured (nothing is sent in these tests: statuses
+    are only stored) or not (no service: 503), through the wrapper or the FastAPI route."""
+    number = (
+        {
+            "whatsapp_token": "EAAG-UJI",
+            "whatsapp_phone_id": "1065",
+            "whatsapp_api_url": "http://127.0.0.1:9",
+        }
+        if configured
+        else {}
+    )
+    app = create_app(app_settings(database_url, whatsapp_app_secret=APP_SECRET, **number))
+    if mode == "route":
+        app.user_middleware = [m for m in app.user_middleware if m.cls is not Webhooks]
+    return TestClient(app)
+
+
+def _status_body(message: str, status: str) -> bytes:
+    item = {
+        "id": message,
+        "status": status,
+        "timestamp": "1764547200",
+        "recipient_id": "62810",
+        "biz_opaque_callback_data": "g1:999999",  # no such delivery: stored, changes nothing
+    }
+    value = {"metadata": {"phone_number_id": "1065"}, "contacts": [], "statuses": [item]}
+    entry = {"id": "1", "changes": [{"field": "messages", "value": value}]}
+    return json.dumps({"object": "whatsapp_business_account", "entry": [entry]}).encode()
+
+
+@pytest.mark.parametrize("mode", ["wrapper", "route"])
+def test_whatsapp_posts_are_answered_alike_and_only_signed_ones_stored(
+    database_url: str, engine: Engine, mode: str
+) -> None:
+    body = _status_body("wamid.A", "delivered")
+    signed = {"X-Hub-Signature-256": signature(APP_SECRET, body)}
+    with _wa_app(database_url, mode) as client:
+        cases = [
+            ({}, body, 403, "X-Hub-Signature-256 salah"),
+            ({"X-Hub-Signature-256": signature("lain", body)}, body, 403, "salah"),
+            # Signed over other bytes (the same JSON re-serialised): refused, never parsed.
+            ({"X-Hub-Signature-256": signature(APP_SECRET, body + b" ")}, body, 403, "salah"),
+            ({"X-Hub-Signature-256": signature(APP_SECRET, b"{x")}, b"{x", 400, "tidak terbaca"),
+            ({"X-Hub-Signature-256": signature(APP_SECRET, b"[]")}, b"[]", 400, "tidak terbaca"),
+        ]
+        for headers, content, status, detail in cases:
+            response = client.post(WA_HOOK, content=content, headers=headers)
+            assert (response.status_code, response.headers["content-type"]) == (
+                status,
+                "application/json",
+            ), content
+            assert detail in response.json()["detail"], content
+        inbox = select(func.count()).select_from(table(ProcessedUpdate))
+        with engine.connect() as conn:
+            assert conn.execute(inbox).scalar_one() == 0  # refused: recorded nowhere
+        for _ in range(2):  # Meta's duplicate: 200 again, stored once
+            response = client.post(WA_HOOK, content=body, headers=signed)
+            assert (response.status_code, response.content) == (200, b"")
+        with engine.connect() as conn:
+            assert conn.execute(inbox).scalar_one() == 1
+        assert client.get(WA_HOOK).status_code == 403  # the handshake is FastAPI's, as before
+    with _wa_app(database_url, mode, configured=False) as client:
+        response = client.post(WA_HOOK, content=body, headers=signed)
+        assert (response.status_code, response.json()["detail"]) == (503, "WhatsApp belum diatur")
