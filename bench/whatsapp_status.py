@@ -148,6 +148,7 @@ def serve(
         "GAUNG_WHATSAPP_API_URL": "http://127.0.0.1:9",  # nothing is sent in this benchmark
         "GAUNG_WHATSAPP_APP_SECRET": SECRET,
         "GAUNG_WHATSAPP_VERIFY_TOKEN": "v",
+        "GAUNG_SECRET_KEY": "bench-dashboard-secret-key-0123456789abcdef",  # serve needs one
     }
     return server.serve(settings, folder, source=source, drop=("GAUNG_TELEGRAM_TOKEN",))
 
