@@ -441,6 +441,17 @@ def baseline_tree(commit: str, folder: Path) -> Path:
     return tree
 
 
+def code_variants(baseline: str | None, folder: Path) -> tuple[list[Variant], str]:
+    """The code to measure: this checkout; or, given ``baseline`` (a commit), that commit's and
+    this checkout's in the order before, after, after, before (a load that drifts during the
+    run weighs on both sides alike). Also the label of the before side."""
+    before = f"before (`{baseline}`)"
+    if not baseline:
+        return [("this commit", None)], before
+    tree = baseline_tree(baseline, folder)
+    return [(before, tree), ("this commit", None), ("this commit", None), (before, tree)], before
+
+
 @dataclass
 class Measured:
     """One phase against one server: what the table's row and the comparison are made of."""
@@ -565,12 +576,8 @@ def run() -> list[str]:
         os.environ.get("GAUNG_BENCH_ENGINES", "sqlite,postgresql").replace(" ", "").split(",")
     )
     folder = Path(tempfile.mkdtemp(prefix="gaung-webhook-"))
-    variants: list[Variant] = [("this commit", None)]
     baseline = os.environ.get("GAUNG_BENCH_WEBHOOK_BASELINE")
-    before = f"before (`{baseline}`)"
-    if baseline:  # ABBA: a load that drifts during the run weighs on both alike
-        tree = baseline_tree(baseline, folder)
-        variants = [(before, tree), ("this commit", None), ("this commit", None), (before, tree)]
+    variants, before = code_variants(baseline, folder)
     lines = [
         "## Button taps through the webhook (issue 4)",
         "",

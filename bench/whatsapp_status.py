@@ -34,7 +34,7 @@ from sqlmodel import select as sm_select
 from bench import server
 from bench.databases import approve_for_everyone, fresh_databases
 from bench.http import KeepAlive, cpu_seconds
-from bench.webhook import Variant, baseline_tree
+from bench.webhook import Variant, code_variants
 from bot.whatsapp.webhook import signature
 from db.accounts.identities import link_identity
 from db.delivery.counters import rebuild
@@ -341,12 +341,8 @@ def run() -> list[str]:
         os.environ.get("GAUNG_BENCH_ENGINES", "sqlite,postgresql").replace(" ", "").split(",")
     )
     folder = Path(tempfile.mkdtemp(prefix="gaung-wa-status-"))
-    variants: list[Variant] = [("this commit", None)]
     baseline = os.environ.get("GAUNG_BENCH_WA_BASELINE")
-    before = f"before (`{baseline}`)"
-    if baseline:  # ABBA: a load that drifts during the run weighs on both alike
-        tree = baseline_tree(baseline, folder)
-        variants = [(before, tree), ("this commit", None), ("this commit", None), (before, tree)]
+    variants, before = code_variants(baseline, folder)
     lines = [
         "## WhatsApp status webhooks ingested (issue 13)",
         "",

@@ -28,6 +28,19 @@ HOOK = "/webhook/telegram"
 METRICS_TOKEN = "m" * 40
 
 
+Case = tuple[dict[str, str], bytes, int, str]  # headers, body, status, part of the detail
+
+
+def refused_in_own_words(client: TestClient, path: str, cases: list[Case]) -> None:
+    for headers, body, status, detail in cases:
+        response = client.post(path, content=body, headers=headers)
+        assert (response.status_code, response.headers["content-type"]) == (
+            status,
+            "application/json",
+        ), body
+        assert detail in response.json()["detail"], body
+
+
 @pytest.fixture(params=["wrapper", "route"])
 def webhook(request: pytest.FixtureRequest, database_url: str) -> Iterator[TestClient]:
     """A server whose bot cannot reach the Bot API (the emulator is not started), so the
@@ -50,7 +63,7 @@ def webhook(request: pytest.FixtureRequest, database_url: str) -> Iterator[TestC
 
 def test_each_refusal_is_answered_in_its_own_words(webhook: TestClient) -> None:
     good = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-    cases = [
+    cases: list[Case] = [
         ({}, b'{"update_id": 1}', 403, "secret token salah"),
         ({"X-Telegram-Bot-Api-Secret-Token": "x" * 40}, b'{"update_id": 1}', 403, "salah"),
         (good, b"{not json", 400, "badan permintaan bukan JSON"),
@@ -58,13 +71,7 @@ def test_each_refusal_is_answered_in_its_own_words(webhook: TestClient) -> None:
         (good, b'[{"update_id": 1}]', 400, "update_id tidak ada"),
         (good, b'{"update_id": 1, "message": {"message_id": 1}}', 503, "belum tersimpan"),
     ]
-    for headers, body, status, detail in cases:
-        response = webhook.post(HOOK, content=body, headers=headers)
-        assert (response.status_code, response.headers["content-type"]) == (
-            status,
-            "application/json",
-        ), body
-        assert detail in response.json()["detail"], body
+    refused_in_own_words(webhook, HOOK, cases)
     # Any other method or path is FastAPI's, as before.
     assert webhook.get(HOOK).status_code == 405
     assert webhook.post(f"{HOOK}/x", content=b"{}", headers=good).status_code == 404
@@ -128,7 +135,7 @@ def test_whatsapp_posts_are_answered_alike_and_only_signed_ones_stored(
     body = _status_body("wamid.A", "delivered")
     signed = {"X-Hub-Signature-256": signature(APP_SECRET, body)}
     with _wa_app(database_url, mode) as client:
-        cases = [
+        cases: list[Case] = [
             ({}, body, 403, "X-Hub-Signature-256 salah"),
             ({"X-Hub-Signature-256": signature("lain", body)}, body, 403, "salah"),
             # Signed over other bytes (the same JSON re-serialised): refused, never parsed.
@@ -136,13 +143,7 @@ def test_whatsapp_posts_are_answered_alike_and_only_signed_ones_stored(
             ({"X-Hub-Signature-256": signature(APP_SECRET, b"{x")}, b"{x", 400, "tidak terbaca"),
             ({"X-Hub-Signature-256": signature(APP_SECRET, b"[]")}, b"[]", 400, "tidak terbaca"),
         ]
-        for headers, content, status, detail in cases:
-            response = client.post(WA_HOOK, content=content, headers=headers)
-            assert (response.status_code, response.headers["content-type"]) == (
-                status,
-                "application/json",
-            ), content
-            assert detail in response.json()["detail"], content
+        refused_in_own_words(client, WA_HOOK, cases)
         inbox = select(func.count()).select_from(table(ProcessedUpdate))
         with engine.connect() as conn:
             assert conn.execute(inbox).scalar_one() == 0  # refused: recorded nowhere
