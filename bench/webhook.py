@@ -300,13 +300,15 @@ async def open_loop(port: int, taps: Taps, rate: float, seconds: float) -> Phase
         finally:
             idle.put_nowait(connection)
 
+    # Built before the clock starts: the generator shares the two cores with the server.
+    items = [taps.next() for _ in range(total)]
     began = time.perf_counter()
-    for i in range(total):
+    for i, item in enumerate(items):
         scheduled = began + i / rate
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        task = asyncio.create_task(one(taps.next(), scheduled))
+        task = asyncio.create_task(one(item, scheduled))
         pending.add(task)
         task.add_done_callback(pending.discard)
     if pending:
