@@ -104,7 +104,7 @@ class InboxWriter:
         if self._queue.qsize() >= self.limit:
             raise NotStored("inbox full")
         future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        await self._queue.put((item, future))
+        self._queue.put_nowait((item, future))  # unbounded: the limit is checked above
         return await future
 
     async def _run(self) -> None:
