@@ -120,7 +120,7 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.add_middleware(webhooks.TelegramWebhook)  # inside the guards: see api.routes.webhooks
+    app.add_middleware(webhooks.Webhooks)  # inside the guards: see api.routes.webhooks
     app.add_middleware(Guards, settings=settings)
     app.state.metrics = Metrics(app)
     app.add_middleware(LatencyMiddleware, metrics=app.state.metrics)

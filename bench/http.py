@@ -9,6 +9,7 @@ queueing showed up as server latency. This one parses only what it needs: the st
 from __future__ import annotations
 
 import asyncio
+import os
 
 
 class KeepAlive:
@@ -57,3 +58,14 @@ class KeepAlive:
         if self.streams is not None:
             self.streams[1].close()
             self.streams = None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a live process has spent (Linux ``/proc``; 0 elsewhere): on a shared
+    machine a server's CPU per request survives the load that wall-clock figures do not."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0

@@ -67,7 +67,7 @@ from bench.databases import (
     emulated_roster,
     fresh_databases,
 )
-from bench.http import KeepAlive
+from bench.http import KeepAlive, cpu_seconds
 from bot.emulators.telegram.runner import EmulatorProcess
 from db.delivery.counters import FIELDS, rebuild
 from db.engine import make_engine, session_scope
@@ -93,6 +93,7 @@ RATE = float(os.environ.get("GAUNG_BENCH_WEBHOOK_RATE", "1000"))
 DUPLICATES = 0.05
 TARGET_RATE = 1000.0
 TARGET_P99_MS = 100.0
+Variant = tuple[str, Path | None]  # (label, a tree of the project's code or None: this one)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -219,6 +220,12 @@ class Phase:
     answers: Counter[str] = field(default_factory=Counter)  # answerCallbackQuery ids in bodies
     misanswered: int = 0  # an answer naming another update's query, or not parseable
     reconnects: int = 0  # kept-alive connections the server had closed for idleness
+    server_cpu: float = 0.0  # seconds of CPU ``gaung serve`` spent during the phase
+
+    @property
+    def cpu_ms(self) -> float:
+        """Milliseconds of the server's CPU per request (load-proof, unlike wall-clock)."""
+        return 1000 * self.server_cpu / len(self.latencies) if self.latencies else float("nan")
 
     @property
     def errors(self) -> int:
@@ -297,13 +304,15 @@ async def open_loop(port: int, taps: Taps, rate: float, seconds: float) -> Phase
         finally:
             idle.put_nowait(connection)
 
+    # Built before the clock starts: the generator shares the two cores with the server.
+    items = [taps.next() for _ in range(total)]
     began = time.perf_counter()
-    for i in range(total):
+    for i, item in enumerate(items):
         scheduled = began + i / rate
         delay = scheduled - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        task = asyncio.create_task(one(taps.next(), scheduled))
+        task = asyncio.create_task(one(item, scheduled))
         pending.add(task)
         task.add_done_callback(pending.discard)
     if pending:
@@ -429,6 +438,17 @@ def baseline_tree(commit: str, folder: Path) -> Path:
     return tree
 
 
+def code_variants(baseline: str | None, folder: Path) -> tuple[list[Variant], str]:
+    """The code to measure: this checkout; or, given ``baseline`` (a commit), that commit's and
+    this checkout's in the order before, after, after, before (a load that drifts during the
+    run weighs on both sides alike). Also the label of the before side."""
+    before = f"before (`{baseline}`)"
+    if not baseline:
+        return [("this commit", None)], before
+    tree = baseline_tree(baseline, folder)
+    return [(before, tree), ("this commit", None), ("this commit", None), (before, tree)], before
+
+
 @dataclass
 class Measured:
     """One phase against one server: what the table's row and the comparison are made of."""
@@ -443,7 +463,7 @@ class Measured:
 
 
 def engine_run(
-    name: str, url: str, folder: Path, variants: list[tuple[str, Path | None]]
+    name: str, url: str, folder: Path, variants: list[Variant]
 ) -> tuple[list[str], list[Measured]]:
     """Both phases against a fresh ``gaung serve`` of each variant in turn (label, code tree or
     None for this checkout), all on one seeded database; the checks are cumulative."""
@@ -462,10 +482,12 @@ def engine_run(
             try:
                 for open_rate in (None, RATE):
                     load = os.getloadavg()[0]
+                    cpu = cpu_seconds(process.pid)
                     if open_rate is None:
                         phase = asyncio.run(closed_loop(port, taps, CLOSED_SECONDS))
                     else:
                         phase = asyncio.run(open_loop(port, taps, open_rate, SECONDS))
+                    phase.server_cpu = cpu_seconds(process.pid) - cpu
                     measured.append(Measured(label, phase, load))
                     answered += phase.answered
                     answers += phase.answers
@@ -501,7 +523,7 @@ def _row(
         f"| {name} | {label} | {phase.name} | {load:.1f} | {len(phase.latencies):,} | "
         f"{phase.rate:,.0f}/s | "
         f"{_pct(phase.latencies, 0.5):.1f} ms | {_pct(phase.latencies, 0.95):.1f} ms | "
-        f"{p99:.1f} ms | {_errors(phase)} | "
+        f"{p99:.1f} ms | {phase.cpu_ms:.2f} ms | {_errors(phase)} | "
         f"{result['inbox_rows']:,} / {result['distinct_updates']:,} "
         f"({result['acked_missing']} acked, missing; {result['unhandled']} unhandled) | "
         f"{result['confirmations']:,} / {result['distinct_taps']:,} | "
@@ -534,11 +556,13 @@ def comparison(name: str, measured: list[Measured], before: str, after: str) -> 
 
         rate = {c: _mean(runs, lambda m: m.phase.rate) for c, runs in sides.items()}
         p99 = {c: _mean(runs, lambda m: m.p99) for c, runs in sides.items()}
+        cpu = {c: _mean(runs, lambda m: m.phase.cpu_ms) for c, runs in sides.items()}
         load = {c: _mean(runs, lambda m: m.load) for c, runs in sides.items()}
         rows.append(
             f"| {name} | {sides[after][0].phase.name} | {rate[before]:,.0f}/s → "
             f"{rate[after]:,.0f}/s ({rate[after] / rate[before]:.2f} ×) | "
             f"{p99[before]:.1f} ms → {p99[after]:.1f} ms ({p99[after] / p99[before]:.2f} ×) | "
+            f"{cpu[before]:.2f} ms → {cpu[after]:.2f} ms ({cpu[after] / cpu[before]:.2f} ×) | "
             f"{load[before]:.1f} / {load[after]:.1f} |"
         )
     return rows
@@ -549,18 +573,16 @@ def run() -> list[str]:
         os.environ.get("GAUNG_BENCH_ENGINES", "sqlite,postgresql").replace(" ", "").split(",")
     )
     folder = Path(tempfile.mkdtemp(prefix="gaung-webhook-"))
-    variants: list[tuple[str, Path | None]] = [("this commit", None)]
     baseline = os.environ.get("GAUNG_BENCH_WEBHOOK_BASELINE")
-    before = f"before (`{baseline}`)"
-    if baseline:  # ABBA: a load that drifts during the run weighs on both alike
-        tree = baseline_tree(baseline, folder)
-        variants = [(before, tree), ("this commit", None), ("this commit", None), (before, tree)]
+    variants, before = code_variants(baseline, folder)
     lines = [
         "## Button taps through the webhook (issue 4)",
         "",
         f"{ASN:,} registered ASN, one sent delivery each; `gaung serve` (one uvicorn worker) "
         "against the Telegram emulator in its own process, loaded from a third process over "
-        "keep-alive HTTP/1.1 on loopback, all on the same 2-core machine. Taps are random "
+        "keep-alive HTTP/1.1 on loopback, all on the same 2-core machine. `server CPU`: user + "
+        "system seconds `gaung serve` spent during the phase (`/proc`) per request. Taps are "
+        "random "
         f"(delivery, Like/Share) pairs; {DUPLICATES:.0%} of requests resend an earlier update "
         "verbatim. Latency is the webhook's HTTP answer (open loop: from the scheduled send "
         "time). "
@@ -587,10 +609,11 @@ def run() -> list[str]:
         "",
         "`load` is the machine's 1-minute load average as the phase began (2 cores).",
         "",
-        "| engine | code | phase | load | requests | throughput | p50 | p95 | p99 | errors | "
+        "| engine | code | phase | load | requests | throughput | p50 | p95 | p99 | "
+        "server CPU / request | errors | "
         "inbox / updates | confirmations / taps | counters = facts | answers / acked | "
         "redraws queued | exactly once | target met |",
-        "|" + " --- |" * 17,
+        "|" + " --- |" * 18,
     ]
     measured: dict[str, list[Measured]] = {}
     with fresh_databases(engines) as urls:
@@ -606,8 +629,8 @@ def run() -> list[str]:
             "the mean of its two runs.",
             "",
             "| engine | phase | throughput before → after | p99 before → after | "
-            "load before / after |",
-            "|" + " --- |" * 5,
+            "server CPU per request before → after | load before / after |",
+            "|" + " --- |" * 6,
         ]
         for name, runs in measured.items():
             lines += comparison(name, runs, before, "this commit")

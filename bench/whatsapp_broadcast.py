@@ -29,6 +29,7 @@ from sqlalchemy import update
 from sqlmodel import select as sm_select
 
 from bench.databases import approve_for_everyone, fresh_databases
+from bench.http import cpu_seconds
 from bot.emulators.whatsapp.runner import EmulatorProcess
 from bot.emulators.whatsapp.world import FIRST_WA_ID
 from db.accounts.identities import link_identity
@@ -61,16 +62,6 @@ def populate(url: str) -> None:
 
 def target(rate: float) -> float:
     return 1.05 * ASN / rate
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU a live process has spent (Linux ``/proc``; 0 elsewhere)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return 0.0
 
 
 def worker(

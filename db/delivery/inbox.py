@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Executable, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -34,8 +35,6 @@ def store_updates(
     if not first:
         return set()
     at = now or utcnow()
-    inbox = table(ProcessedUpdate)
-    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     rows = [
         {
             "channel": channel,
@@ -46,8 +45,16 @@ def store_updates(
         }
         for update_id, payload in first.items()
     ]
-    stmt = make(inbox).on_conflict_do_nothing().returning(inbox.c.update_id)
+    stmt = _insert_new(session.get_bind().dialect.name)
     return {str(u) for (u,) in session.connection().execute(stmt, rows)}
+
+
+@cache
+def _insert_new(dialect: str) -> Executable:
+    """Built once per dialect: the webhook's writer runs it for every batch."""
+    inbox = table(ProcessedUpdate)
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return make(inbox).on_conflict_do_nothing().returning(inbox.c.update_id)
 
 
 def mark_handled(

@@ -177,61 +177,84 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
     ``failed`` fails the delivery with Meta's reason and takes it back out of the counters
     (``mark_failed``); a failed message is not billed. A status for a delivery already failed,
     or repeated, changes nothing. A ``pricing`` object records what Meta bills for it.
+
+    A burst brings hundreds of statuses per batch, nearly all ``sent``/``delivered``/``read``:
+    those are read as plain rows and priced in one statement; only the few failures are
+    loaded as ORM objects, for ``mark_failed``.
     """
     items = [u for u in updates if u.delivery_id]
     if not items:
         return 0
-    ids = sorted({u.delivery_id for u in items})  # one lock order: no deadlocks
-    # Locked: a worker recording the send as ``sent`` (and counting it) at this moment must
-    # either finish first, so the failure takes the count back, or find the row failed.
-    rows = {
-        d.id: d
-        for d in session.exec(
-            select(Delivery)
-            .where(col(Delivery.id).in_(ids), Delivery.channel == CHANNEL)
+    delivery = table(Delivery)
+    # Locked, in one order (no deadlocks): a worker recording the send as ``sent`` (and
+    # counting it) at this moment must either finish first, so that the failure takes the
+    # count back, or find the row failed.
+    state = {
+        int(row.id): [row.status, row.billable, row.pricing_category]
+        for row in session.connection().execute(
+            core_select(delivery.c.id, delivery.c.status, delivery.c.billable)
+            .add_columns(delivery.c.pricing_category)
+            .where(
+                delivery.c.id.in_(sorted({u.delivery_id for u in items})),
+                delivery.c.channel == CHANNEL,
+            )
+            .order_by(delivery.c.id)
             .with_for_update()
-            .execution_options(populate_existing=True)
         )
     }
+    failures: dict[int, StatusUpdate] = {}
     priced: dict[int, tuple[bool, str | None]] = {}
-    changed: set[int] = set()
     for item in items:
-        delivery = rows.get(item.delivery_id)
-        if delivery is None or delivery.id is None or delivery.status == DeliveryStatus.FAILED:
+        row = state.get(item.delivery_id)
+        if row is None or row[0] == DeliveryStatus.FAILED:
             continue
         if item.status == "failed":
-            reason = f"{item.error_code}: {item.error}" if item.error_code else item.error
-            mark_failed(session, delivery, reason or "gagal menurut WhatsApp")
-            delivery.billable = False
-            session.add(delivery)
-            priced.pop(delivery.id, None)
-            if item.error_code == NOT_ON_WHATSAPP and delivery.identity_id is not None:
-                identity = session.get(ChatIdentity, delivery.identity_id)
-                if identity is not None:
-                    identity.reachable = False
-                    identity.unreachable_reason = (reason or "")[:200]
-                    identity.unreachable_at = utcnow()
-                    session.add(identity)
-            changed.add(delivery.id)
+            row[0] = DeliveryStatus.FAILED
+            failures[item.delivery_id] = item
+            priced.pop(item.delivery_id, None)
         elif item.billable is not None:
-            # Kept aside, not on the ORM object, so the flush does not UPDATE row by row.
-            was = priced.get(delivery.id, (delivery.billable, delivery.pricing_category))
-            now = (bool(was[0]) or item.billable, item.category or was[1])
-            if now != was:
-                priced[delivery.id] = now
-                changed.add(delivery.id)
-    session.flush()
-    if priced:  # one statement for the many, not an ORM UPDATE each
-        delivery_table = table(Delivery)
+            now = (bool(row[1]) or item.billable, item.category or row[2])
+            if now != (row[1], row[2]):
+                row[1], row[2] = priced[item.delivery_id] = now
+    if priced:  # one statement for the many
         session.connection().execute(
-            update(delivery_table)
-            .where(delivery_table.c.id == bindparam("d_id"))
+            update(delivery)
+            .where(delivery.c.id == bindparam("d_id"))
             .values(billable=bindparam("b"), pricing_category=bindparam("c")),
             [{"d_id": k, "b": b, "c": c} for k, (b, c) in priced.items()],
         )
-        for key in priced:
-            session.expire(rows[key], ["billable", "pricing_category"])
-    return len(changed)
+        for key in priced:  # an object the caller holds must not keep the old price
+            held = session.identity_map.get(session.identity_key(Delivery, key))
+            if held is not None:
+                session.expire(held, ["billable", "pricing_category"])
+    if failures:
+        _fail(session, failures)
+    return len(priced) + len(failures)
+
+
+def _fail(session: Session, failures: dict[int, StatusUpdate]) -> None:
+    """``failed`` statuses: the delivery fails with Meta's reason, is not billed, and a number
+    not on WhatsApp is marked unreachable."""
+    found = session.exec(
+        select(Delivery)
+        .where(col(Delivery.id).in_(sorted(failures)))
+        .execution_options(populate_existing=True)
+    )
+    for delivery in found:
+        assert delivery.id is not None
+        item = failures[delivery.id]
+        reason = f"{item.error_code}: {item.error}" if item.error_code else item.error
+        mark_failed(session, delivery, reason or "gagal menurut WhatsApp")
+        delivery.billable = False
+        session.add(delivery)
+        if item.error_code == NOT_ON_WHATSAPP and delivery.identity_id is not None:
+            identity = session.get(ChatIdentity, delivery.identity_id)
+            if identity is not None:
+                identity.reachable = False
+                identity.unreachable_reason = (reason or "")[:200]
+                identity.unreachable_at = utcnow()
+                session.add(identity)
+    session.flush()
 
 
 @dataclass(frozen=True)

@@ -201,3 +201,76 @@ def test_a_failed_store_logs_no_part_of_the_update(
     logged = caplog.text
     assert "storing update" in logged
     assert "Rahasia" not in logged and "81234567890" not in logged
+
+
+def test_a_group_whose_commit_fails_is_refused_whole_and_nothing_acked_is_lost(
+    engine: Engine,
+) -> None:
+    """Group commit: the updates waiting together share one transaction. When its commit
+    fails, every one of them is refused (the webhook answers 503, so each is sent again) and
+    none is half-stored; the updates acknowledged before and after are all there, each tap
+    counted once."""
+    import threading
+
+    from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
+
+    from db.delivery.counters import FIELDS, fact_counts
+    from db.models import PostOpdStat
+
+    with session_scope(engine) as session:
+        _, deliveries = regency(session, people=30, send=30)
+        people = [(d.id or 0, user_of(session, d)) for d in deliveries]
+    items = [
+        Incoming("telegram", str(n), {"update_id": n}, Tap(d, "like" if n % 2 else "share", u))
+        for n, (d, u) in enumerate(people)
+    ]
+    gate = threading.Event()
+    commits = 0
+
+    def fail_the_second_commit(_conn: object) -> None:
+        nonlocal commits
+        commits += 1
+        if commits == 2:
+            raise OperationalError("COMMIT", {}, Exception("disk I/O error"))
+
+    class Held(InboxWriter):
+        """Holds its first write until the rest of the burst waits behind it."""
+
+        def _write(self, batch: list[Incoming]) -> list[Receipt]:
+            gate.wait(10)
+            return super()._write(batch)
+
+    async def main() -> tuple[list[Receipt | BaseException], list[Receipt]]:
+        writer = Held(engine, cooldown=0)
+        writer.start()
+        first = asyncio.ensure_future(writer.submit(items[0]))
+        await asyncio.sleep(0.05)  # the writer holds the first; the others form one group
+        group = [asyncio.ensure_future(writer.submit(item)) for item in items[1:]]
+        await asyncio.sleep(0)
+        gate.set()
+        results = await asyncio.gather(first, *group, return_exceptions=True)
+        again = await asyncio.gather(*(writer.submit(item) for item in items[1:]))  # resent
+        await writer.stop()
+        return list(results), list(again)
+
+    event.listen(engine, "commit", fail_the_second_commit)
+    try:
+        results, again = asyncio.run(main())
+    finally:
+        event.remove(engine, "commit", fail_the_second_commit)
+    assert isinstance(results[0], Receipt) and results[0].new
+    assert all(isinstance(r, NotStored) for r in results[1:]), results  # the whole group
+    assert all(r.new and r.tap and r.tap.outcome == TapOutcome.RECORDED for r in again)
+    with session_scope(engine) as session:
+        conn = session.connection()
+        stored = {u for (u,) in conn.execute(select(table(ProcessedUpdate).c.update_id))}
+        assert stored == {item.update_id for item in items}  # every acked one, once
+        confirmation = table(Confirmation)
+        taps = set(conn.execute(select(confirmation.c.delivery_id, confirmation.c.kind)))
+        assert taps == {(i.tap.delivery_id, i.tap.kind) for i in items if i.tap}
+        stat = table(PostOpdStat)
+        counters = set(
+            conn.execute(select(stat.c.post_id, stat.c.opd_id, *(stat.c[f] for f in FIELDS)))
+        )
+        assert counters == set(conn.execute(fact_counts(["post_id", "opd_id"])))
