@@ -7,14 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlmodel import Session
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
-from api.routes.participation import EndQ, StartQ, attachment
+from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.routes.participation import EndQ, StartQ, attachment, opd_scope
 from api.schemas import API_PROBLEMS, ActivityReport
 from db.accounts.apikeys import Principal
-from db.errors import Invalid, NotFound
 from db.reporting.activity import Activity, activity, to_csv
 from db.reporting.window import resolve_window
-from db.roster.opd import opd_by_kode
 from db.settings import Settings
 from db.types import utcnow
 
@@ -42,20 +40,13 @@ def build_activity(
     opd: str | None,
 ) -> Activity:
     window = resolve_window(start, end, settings.tz)
-    opd_id = principal.opd_id
-    if opd:
-        try:
-            opd_id = opd_by_kode(session, opd).id
-        except NotFound as exc:
-            raise Invalid(exc.message) from None
-    check_opd_access(principal, opd_id)
     return activity(
         session,
         window,
         settings.tz,
         threshold_days=settings.silent_days,
         now=utcnow(),
-        opd_ids=[opd_id] if opd_id is not None else None,
+        opd_ids=opd_scope(session, principal, opd),
     )
 
 
