@@ -286,7 +286,9 @@ def test_participation_splits_by_pns_and_pppk(session: Session) -> None:
         participation(session, WINDOW, status="honorer")
 
 
-def test_report_reads_evidence_and_billing_from_their_few_rows_on_sqlite(session: Session) -> None:
+def test_report_reads_evidence_and_billing_from_their_few_rows_on_sqlite(
+    session: Session, database_url: str
+) -> None:
     """Issue 11: on SQLite (which has no statistics: Gaung never runs ANALYZE) the share
     evidence and WhatsApp billing of a report once walked every delivery of the window, a
     month's report taking seconds on a seeded year. Each delivery read must now be a lookup by
@@ -310,7 +312,7 @@ def test_report_reads_evidence_and_billing_from_their_few_rows_on_sqlite(session
     event.listen(bind, "before_cursor_execute", keep)
     try:
         report = participation(session, WINDOW)
-        settings = Settings(database_url=str(bind.url), secret_key="k" * 40)  # type: ignore[call-arg]
+        settings = Settings(database_url=database_url, secret_key="k" * 40)
         participation_billing(session, report, settings)
     finally:
         event.remove(bind, "before_cursor_execute", keep)
