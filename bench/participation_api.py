@@ -17,7 +17,8 @@ reused and how long it took when it was made. Delete the folder to seed afresh.
 
 ``GAUNG_BENCH_BEFORE=<git revision>`` also serves that revision's code (extracted with
 ``git archive``, given this checkout's migrations so that it accepts the same database) and
-measures both on the same data in alternating rounds of ten requests: an old-vs-new ratio
+measures both on the same data in alternating rounds (``GAUNG_BENCH_BEFORE_SEQUENTIAL``
+requests to the before code, default 20, spread over the rounds): an old-vs-new ratio
 that a busy machine does not skew. Each row also gives the CPU the server process (and, on
 PostgreSQL, the database backends) spent per request, which load does not inflate much.
 """
@@ -57,6 +58,8 @@ PLAIN_RUNS = int(os.environ.get("GAUNG_BENCH_PLAIN_RUNS", "3"))
 CONCURRENT_CLIENTS = int(os.environ.get("GAUNG_BENCH_CLIENTS", "200"))
 CONCURRENT_SECONDS = float(os.environ.get("GAUNG_BENCH_CONCURRENT_SECONDS", "60"))
 BEFORE = os.environ.get("GAUNG_BENCH_BEFORE")
+# Requests to the before code per window: fewer (it was slow: seconds a request on SQLite).
+BEFORE_SEQUENTIAL = int(os.environ.get("GAUNG_BENCH_BEFORE_SEQUENTIAL", "20"))
 SECRET = "bench-dashboard-secret-key-0123456789abcdef"
 TARGETS = {"postgresql": (50.0, 20.0), "sqlite": (250.0, None)}
 
@@ -84,8 +87,8 @@ def _query_ms(
 class _Server:
     """One ``gaung serve`` process and what it spent: latencies and CPU per request."""
 
-    def __init__(self, label: str, process: subprocess.Popen[bytes], port: int) -> None:
-        self.label, self.process = label, process
+    def __init__(self, label: str, total: int, process: subprocess.Popen[bytes], port: int) -> None:
+        self.label, self.total, self.process = label, total, process
         self.base = f"http://127.0.0.1:{port}"
         self.latencies: list[float] = []
         self.cpu = 0.0
@@ -103,20 +106,20 @@ class _Server:
 def _measure(
     servers: list[_Server], headers: dict[str, str], params: dict[str, str], backends: Any
 ) -> None:
-    """Warm each server up, then alternate rounds of ``ROUND`` requests between them, so that
-    a change of machine load falls on all alike."""
+    """Warm each server up, then alternate rounds between them (``ROUND`` requests of the
+    current code, the before code's share of the same turn), so that a change of machine load
+    falls on all alike."""
     for server in servers:
         server.latencies, server.cpu = [], 0.0
-    with httpx.Client(headers=headers, timeout=60) as client:
+    with httpx.Client(headers=headers, timeout=600) as client:
         for server in servers:
-            for _ in range(10):
+            for _ in range(min(10, server.total)):
                 client.get(f"{server.base}/api/v1/participation", params=params).raise_for_status()
-        done = 0
-        while done < SEQUENTIAL:
-            n = min(ROUND, SEQUENTIAL - done)
+        rounds = -(-SEQUENTIAL // ROUND)
+        for turn in range(rounds):
             for server in servers:
-                server.requests(client, params, n, backends)
-            done += n
+                due = -(-server.total * (turn + 1) // rounds) - len(server.latencies)
+                server.requests(client, params, due, backends)
 
 
 def _backend_cpu(engine: Engine) -> Any:
@@ -249,7 +252,8 @@ def run() -> list[str]:
         f"over deliveries ⟕ confirmations for the same window, timed in the same run (median "
         f"of {PLAIN_RUNS}); `counters` is the counters part of the endpoint's query (per post "
         "× OPD counters, median of 5). The run stops if the two ever disagree. API latencies "
-        f"are over {SEQUENTIAL} sequential requests after 10 of warm-up; `server CPU` is what "
+        f"are over {SEQUENTIAL} sequential requests after 10 of warm-up ({BEFORE_SEQUENTIAL} "
+        "for the before code); `server CPU` is what "
         "the `gaung serve` process (and on PostgreSQL the database backends) spent per "
         "request. A `before` row is the same requests to the code of an earlier commit, "
         "served in alternating rounds of ten with the current code on the same data.",
@@ -286,12 +290,12 @@ def run() -> list[str]:
                 session.commit()
             headers = {"Authorization": f"Bearer {key}"}
             settings = {"GAUNG_DATABASE_URL": url, "GAUNG_SECRET_KEY": SECRET}
-            servers = [_Server("now", *serve(settings, folder))]
+            servers = [_Server("now", SEQUENTIAL, *serve(settings, folder))]
             try:
                 if before is not None:
-                    servers.append(
-                        _Server(f"before (`{BEFORE}`)", *serve(settings, folder, source=before))
-                    )
+                    label = f"before (`{BEFORE}`)"
+                    process = serve(settings, folder, source=before)
+                    servers.append(_Server(label, BEFORE_SEQUENTIAL, *process))
                 year_target, month_target = TARGETS[name]
                 windows = {
                     "year": (end - timedelta(days=366), end, year_target),
