@@ -6,7 +6,9 @@
   survives a noisy machine);
 - 200 concurrent clients for 60 s: errors, throughput, p99.
 
-Seeding a year takes about ten minutes per engine. To iterate, keep the seeded databases:
+Seeding a year takes a few minutes per engine on a quiet machine (about two CPU-minutes of
+Python, ``bench/seed_year.py``; 403 s on PostgreSQL and 853 s on SQLite at load average ~10).
+To iterate, keep the seeded databases:
 ``GAUNG_BENCH_REUSE=/some/folder python -m bench participation_api`` seeds into that folder
 the first time (a SQLite file and a PostgreSQL data directory, see ``bench.databases``) and
 reuses the seed on later runs, migrating it to head first; RESULTS.md then says the seed was
