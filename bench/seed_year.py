@@ -86,9 +86,9 @@ def seed_year(
     with session_scope(engine) as session:
         session.connection().execute(insert(table(ChatIdentity)), identities)
     with engine.connect() as conn:
-        identity_of: dict[int, int] = dict(
-            conn.execute(text("SELECT asn_id, id FROM chat_identity")).tuples().all()
-        )
+        identity_of = {
+            int(a): int(i) for a, i in conn.execute(text("SELECT asn_id, id FROM chat_identity"))
+        }
 
     posts = []
     start = end - timedelta(days=days)
