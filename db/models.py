@@ -323,6 +323,14 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_due", "status", "next_attempt_at"),
         Index("ix_delivery_asn", "asn_id"),
         Index("ix_delivery_template_at", "template_at"),
+        # Issue 11: the few deliveries Meta billed, so the participation report's billing
+        # need not read every delivery of its window (partial: NULL and false stay out).
+        Index(
+            "ix_delivery_billable",
+            "post_id",
+            sqlite_where=text("billable IS 1"),
+            postgresql_where=text("billable IS true"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)

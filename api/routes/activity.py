@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from sqlmodel import Session
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
-from api.routes.participation import EndQ, StartQ, attachment
+from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.routes.participation import ReportQuery, ReportQueryDep, attachment, opd_scope
 from api.schemas import API_PROBLEMS, ActivityReport
 from db.accounts.apikeys import Principal
-from db.errors import Invalid, NotFound
 from db.reporting.activity import Activity, activity, to_csv
-from db.reporting.window import resolve_window
-from db.roster.opd import opd_by_kode
 from db.settings import Settings
 from db.types import utcnow
 
 router = APIRouter(prefix="/api/v1", tags=["aktivitas OPD"], responses=API_PROBLEMS)
 
-OpdQ = Annotated[
-    str | None,
-    Query(description="Kode OPD; kunci OPD: hanya OPD-nya sendiri", examples=["DINKES"]),
-]
 DESCRIPTION = (
     "Per OPD dan per minggu ISO (WIB, mulai Senin): postingan yang diajukan admin, yang "
     "ditemukan dari sumber resmi OPD (feed), dan yang disetujui Diskominfo, menurut waktu "
@@ -34,28 +25,15 @@ DESCRIPTION = (
 
 
 def build_activity(
-    session: Session,
-    settings: Settings,
-    principal: Principal,
-    start: str | None,
-    end: str | None,
-    opd: str | None,
+    session: Session, settings: Settings, principal: Principal, query: ReportQuery
 ) -> Activity:
-    window = resolve_window(start, end, settings.tz)
-    opd_id = principal.opd_id
-    if opd:
-        try:
-            opd_id = opd_by_kode(session, opd).id
-        except NotFound as exc:
-            raise Invalid(exc.message) from None
-    check_opd_access(principal, opd_id)
     return activity(
         session,
-        window,
+        query.window(settings),
         settings.tz,
         threshold_days=settings.silent_days,
         now=utcnow(),
-        opd_ids=[opd_id] if opd_id is not None else None,
+        opd_ids=opd_scope(session, principal, query.opd),
     )
 
 
@@ -64,11 +42,9 @@ def get_activity(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
-    start: StartQ = None,
-    end: EndQ = None,
-    opd: OpdQ = None,
+    query: ReportQueryDep,
 ) -> ActivityReport:
-    result = build_activity(session, settings, principal, start, end, opd)
+    result = build_activity(session, settings, principal, query)
     return ActivityReport.of(result, settings.tz)
 
 
@@ -82,11 +58,9 @@ def get_activity_csv(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
-    start: StartQ = None,
-    end: EndQ = None,
-    opd: OpdQ = None,
+    query: ReportQueryDep,
 ) -> Response:
-    result = build_activity(session, settings, principal, start, end, opd)
+    result = build_activity(session, settings, principal, query)
     first = result.window.start.astimezone(settings.tz)
     last = result.window.end.astimezone(settings.tz)
     name = f"aktivitas-opd-{first:%Y%m%d}-{last:%Y%m%d}.csv"

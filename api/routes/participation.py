@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlmodel import Session
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep, check_opd_access
@@ -16,7 +17,7 @@ from db.accounts.apikeys import Principal
 from db.errors import Invalid, NotFound
 from db.reporting.exports import to_csv, to_xlsx
 from db.reporting.participation import Participation, participation
-from db.reporting.window import resolve_window
+from db.reporting.window import Window, resolve_window
 from db.roster.opd import opd_by_kode
 from db.settings import Settings
 
@@ -36,25 +37,50 @@ EndQ = Annotated[
         examples=["2026-12-01"],
     ),
 ]
-OpdQ = Annotated[str | None, Query(description="Kode OPD, mis. DINKES", examples=["DINKES"])]
+OpdQ = Annotated[
+    str | None,
+    Query(
+        description="Kode OPD, mis. DINKES; kunci OPD: hanya OPD-nya sendiri", examples=["DINKES"]
+    ),
+]
 StatusQ = Annotated[
     str | None,
     Query(description="Hanya ASN berstatus PNS atau PPPK (menurut roster)", examples=["PPPK"]),
 ]
 
 
+@dataclass(frozen=True)
+class ReportQuery:
+    """The range and OPD every report route takes (participation, its exports, the trend,
+    the activity), as given: resolved in the route's own thread, by ``window`` and
+    ``opd_scope``."""
+
+    start: str | None
+    end: str | None
+    opd: str | None
+
+    def window(self, settings: Settings) -> Window:
+        return resolve_window(self.start, self.end, settings.tz)
+
+
+# ``async``: it only collects parameters, so FastAPI runs it on the event loop, not in a
+# worker thread of its own (each hop to a thread is a wait on a busy machine).
+async def report_query(start: StartQ = None, end: EndQ = None, opd: OpdQ = None) -> ReportQuery:
+    return ReportQuery(start, end, opd)
+
+
+ReportQueryDep = Annotated[ReportQuery, Depends(report_query)]
+
+
 def build_report(
     session: Session,
     settings: Settings,
     principal: Principal,
-    start: str | None,
-    end: str | None,
-    opd: str | None,
+    query: ReportQuery,
     status: str | None = None,
 ) -> Participation:
-    window = resolve_window(start, end, settings.tz)
-    opd_ids = opd_scope(session, principal, opd)
-    return participation(session, window, opd_ids=opd_ids, status=status)
+    opd_ids = opd_scope(session, principal, query.opd)
+    return participation(session, query.window(settings), opd_ids=opd_ids, status=status)
 
 
 def opd_scope(session: Session, principal: Principal, opd: str | None) -> list[int] | None:
@@ -75,12 +101,10 @@ def get_participation(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
-    start: StartQ = None,
-    end: EndQ = None,
-    opd: OpdQ = None,
+    query: ReportQueryDep,
     status: StatusQ = None,
 ) -> ParticipationReport:
-    report = build_report(session, settings, principal, start, end, opd, status)
+    report = build_report(session, settings, principal, query, status)
     return ParticipationReport.of(
         report, settings.tz, participation_billing(session, report, settings)
     )
@@ -115,11 +139,9 @@ def _export_route(ext: str) -> Callable[..., Response]:
         session: SessionDep,
         settings: SettingsDep,
         principal: PrincipalDep,
-        start: StartQ = None,
-        end: EndQ = None,
-        opd: OpdQ = None,
+        query: ReportQueryDep,
     ) -> Response:
-        report = build_report(session, settings, principal, start, end, opd)
+        report = build_report(session, settings, principal, query)
         return export(report, settings.tz, ext, _name(report, settings))
 
     return get_export

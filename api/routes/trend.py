@@ -7,10 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep
-from api.routes.participation import EndQ, OpdQ, StartQ, opd_scope
+from api.routes.participation import ReportQueryDep, opd_scope
 from api.schemas import API_PROBLEMS, TrendReport
 from db.reporting.trend import parse_interval, trend
-from db.reporting.window import resolve_window
 
 router = APIRouter(prefix="/api/v1", tags=["partisipasi"], responses=API_PROBLEMS)
 
@@ -29,8 +28,7 @@ def get_trend(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
-    start: StartQ = None,
-    end: EndQ = None,
+    query: ReportQueryDep,
     interval: Annotated[
         str,
         Query(
@@ -38,10 +36,9 @@ def get_trend(
             json_schema_extra={"enum": ["day", "week"]},
         ),
     ] = "day",
-    opd: OpdQ = None,
 ) -> TrendReport:
     period = parse_interval(interval)
-    window = resolve_window(start, end, settings.tz)
-    opd_ids = opd_scope(session, principal, opd)
+    window = query.window(settings)
+    opd_ids = opd_scope(session, principal, query.opd)
     result = trend(session, window, period, settings.tz, opd_ids=opd_ids)
     return TrendReport.of(result, settings.tz)

@@ -333,6 +333,12 @@ def billing_in_window(
     if opd_kodes is not None:
         codes = core_select(opd.c.id).where(opd.c.kode.in_(list(opd_kodes))).scalar_subquery()
         where.append(delivery.c.opd_id.in_(codes))
+    # Start from the WhatsApp deliveries that were templates or billed (two small indexes),
+    # not from every delivery of the window: SQLite otherwise read a year of deliveries (all
+    # channels) on every participation request. Issue 11.
+    priced = core_select(delivery.c.id).where(delivery.c.template_at.is_not(None))
+    billed = core_select(delivery.c.id).where(delivery.c.billable.is_(True))
+    where.append(delivery.c.id.in_(priced.union(billed)))
     return _billing_rows(session, where, None).get(None) or Billing(0, Billed(0, {}))
 
 

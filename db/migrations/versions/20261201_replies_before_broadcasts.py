@@ -1,21 +1,12 @@
-"""replies before broadcasts across processes: the bot's recent reply rate and the broadcasts' turn
-
-Revision ID: 0023
-Revises: 0018
-Create Date: 2026-12-01 20:00:00
-"""
-
-from collections.abc import Sequence
+"""replies before broadcasts across processes: the bot's recent reply rate and the broadcasts' turn"""
 
 import sqlalchemy as sa
 from alembic import op
 
 import db.types
 
-revision: str = '0023'
-down_revision: str | None = '0018'
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
+revision: str = '0020'
+down_revision: str | None = '0019'
 
 
 def upgrade() -> None:

@@ -284,3 +284,48 @@ def test_participation_splits_by_pns_and_pppk(session: Session) -> None:
     assert [(r.kode, r.counts.delivered) for r in a_only.rows] == [("A", 1)]
     with pytest.raises(Invalid, match="PNS atau PPPK"):
         participation(session, WINDOW, status="honorer")
+
+
+def test_report_reads_evidence_and_billing_from_their_few_rows_on_sqlite(
+    session: Session, database_url: str
+) -> None:
+    """Issue 11: on SQLite (which has no statistics: Gaung never runs ANALYZE) the share
+    evidence and WhatsApp billing of a report once walked every delivery of the window, a
+    month's report taking seconds on a seeded year. Each delivery read must now be a lookup by
+    primary key from the evidence, template or billable index, never a walk of deliveries by
+    post, OPD or status."""
+    from sqlalchemy import event
+
+    from api.whatsapp_cost import participation_billing
+    from db.settings import Settings
+
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        pytest.skip("SQLite's planner without statistics; PostgreSQL plans by its own")
+    build_regency(session)
+    statements: list[tuple[str, Any]] = []
+
+    def keep(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
+        if not statement.startswith(("BEGIN", "EXPLAIN")):
+            statements.append((statement, params))
+
+    event.listen(bind, "before_cursor_execute", keep)
+    try:
+        report = participation(session, WINDOW)
+        settings = Settings(database_url=database_url, secret_key="k" * 40)
+        participation_billing(session, report, settings)
+    finally:
+        event.remove(bind, "before_cursor_execute", keep)
+    conn = session.connection()
+    read = [s for s in statements if "FROM delivery" in s[0] or "JOIN delivery" in s[0]]
+    assert len(read) == 3  # evidence, templates, billed
+    for statement, params in read:
+        plan = [row[-1] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)]
+        on_delivery = [step for step in plan if " delivery " in f"{step} "]
+        assert on_delivery, plan
+        assert all(
+            "PRIMARY KEY" in step
+            or "ix_delivery_template_at" in step
+            or "ix_delivery_billable" in step
+            for step in on_delivery
+        ), plan
