@@ -15,7 +15,9 @@ synchronous answer; the webhook side records the rest.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Sequence
+from typing import Any
 
 import httpx
 from pywa.errors import WhatsAppError
@@ -35,6 +37,7 @@ from bot.channels.base import (
     Transient,
     Unreachable,
 )
+from bot.channels.wire import JsonPoster, direct
 from bot.conversation.choices import tap_data
 from bot.texts import t
 from bot.whatsapp.transport import GRAPH_ORIGIN, graph_client
@@ -157,6 +160,18 @@ class WhatsAppChannel:
         self._client = WhatsApp(
             phone_id=phone_id, token=token, session=self._session, api_version=api_version
         )
+        # Broadcast posts go through the lean client (``bot.channels.wire``), as the same
+        # Cloud API request pywa would build, unless a transport or a proxy is in the way.
+        self._wire = (
+            JsonPoster(
+                f"{api_url.rstrip('/')}/v{api_version.lstrip('v')}/{phone_id}/",
+                connections=connections,
+                timeout=timeout,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if transport is None and direct(api_url)
+            else None
+        )
         self.template = template
         self.template_language = TemplateLanguage(template_language)
         self.notice_template = notice_template
@@ -164,6 +179,8 @@ class WhatsAppChannel:
         self._account_wait = account_wait
 
     async def send_post(self, message: OutgoingPost) -> str:
+        if self._wire is not None:
+            return await self._post_lean(self.post_request(message))
         like, share = button_titles(message.confirmed)
         like_id = tap_data(message.delivery_id, "like")
         share_id = tap_data(message.delivery_id, "share")
@@ -189,6 +206,57 @@ class WhatsAppChannel:
                 tracker=tracker(message.delivery_id),
             )
         )
+
+    def post_request(self, message: OutgoingPost) -> dict[str, Any]:
+        """The Cloud API body of a post: what pywa's ``send_message`` (buttons) or
+        ``send_template`` (the two quick replies) sends for it, built without its objects."""
+        like_id = tap_data(message.delivery_id, "like")
+        share_id = tap_data(message.delivery_id, "share")
+        head = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "type": "interactive" if message.window_open else "template",
+            "to": message.chat_id,
+            "biz_opaque_callback_data": tracker(message.delivery_id),
+        }
+        if message.window_open:
+            like, share = button_titles(message.confirmed)
+            buttons = [(like_id, like), (share_id, share)]
+            replies = [{"type": "reply", "reply": {"id": i, "title": t}} for i, t in buttons]
+            action = {"type": "button", "action": {"buttons": replies}}
+            return head | {"interactive": action | {"body": {"text": post_body(message)}}}
+        quick = [
+            {"type": "button", "sub_type": "QUICK_REPLY", "index": index,
+             "parameters": [{"type": "payload", "payload": payload}]}
+            for index, payload in ((LIKE_INDEX, like_id), (SHARE_INDEX, share_id))
+        ]  # fmt: skip
+        language = {"code": self.template_language.value}
+        components = [template_body(message), *quick]
+        return head | {
+            "template": {"name": self.template, "language": language, "components": components}
+        }
+
+    async def _post_lean(self, request: dict[str, Any]) -> str:
+        """One send through the lean client; failures as ``_call`` reports pywa's."""
+        assert self._wire is not None
+        body = json.dumps(request, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            status, raw = await self._wire.post("messages", body)
+        except TimeoutError:
+            raise Transient("timeout: TimeoutError") from None
+        except OSError as exc:
+            raise Transient(f"connection: {type(exc).__name__}") from None
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            answer = None
+        if status < 400 and isinstance(answer, dict) and answer.get("messages"):
+            return str(answer["messages"][0]["id"])
+        error = answer.get("error") if isinstance(answer, dict) else None
+        if not isinstance(error, dict) or "code" not in error:
+            text = raw.decode(errors="replace")
+            error = {"code": status, "message": text or f"Non-JSON error response (HTTP {status})"}
+        raise self.classify(WhatsAppError.from_dict(error), status) from None
 
     async def send_text(
         self,
@@ -251,12 +319,13 @@ class WhatsAppChannel:
             raise Unreachable(f"invalid recipient: {exc}") from None
         return str(sent.id)
 
-    def classify(self, error: WhatsAppError) -> SendError:
-        """Map a Graph API failure to what the broadcaster does; by ``code``, never by title."""
+    def classify(self, error: WhatsAppError, status: int | None = None) -> SendError:
+        """Map a Graph API failure to what the broadcaster does; by ``code``, never by title.
+        ``status``: the HTTP status, when the error was read without pywa's response."""
         return classify(
             error.code,
             f"{error.code}: {error.details or error.message}",
-            status=error.status_code,
+            status=error.status_code if status is None else status,
             transient=error.is_transient,
             waits=self._waits,
             account_wait=self._account_wait,
@@ -264,6 +333,8 @@ class WhatsAppChannel:
 
     async def aclose(self) -> None:
         await self._session.aclose()
+        if self._wire is not None:
+            await self._wire.aclose()
 
 
 def classify(
