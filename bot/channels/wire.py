@@ -19,6 +19,7 @@ import asyncio
 import ssl
 import urllib.request
 from collections import deque
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
@@ -49,8 +50,8 @@ class _Connection(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports are not subclasses of asyncio.Transport, only alike.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         try:

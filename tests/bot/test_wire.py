@@ -9,6 +9,7 @@ import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
+import uvloop
 
 from bot.channels.wire import JsonPoster, WireError, direct
 
@@ -48,7 +49,8 @@ def answer(writer: asyncio.StreamWriter, status: int, body: bytes, *, close: boo
     )
 
 
-def test_posts_reuse_a_bounded_pool_and_read_each_answer() -> None:
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_posts_reuse_a_bounded_pool_and_read_each_answer(loop: str) -> None:
     seen: list[bytes] = []
 
     async def echo(request: bytes, writer: asyncio.StreamWriter) -> None:
@@ -69,7 +71,9 @@ def test_posts_reuse_a_bounded_pool_and_read_each_answer() -> None:
             server.close()
         return answers, len(accepted)
 
-    answers, connections = asyncio.run(scenario())
+    factory = uvloop.new_event_loop if loop == "uvloop" else None  # gaung worker runs on uvloop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        answers, connections = runner.run(scenario())
     assert [json.loads(body)["result"]["n"] for _, body in answers] == list(range(50))
     assert {status for status, _ in answers} == {200}
     assert connections == 4  # 50 requests, never more than the pool's four connections
