@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from pywa.errors import WhatsAppError
 from pywa.types.callback import Button
+from pywa.types.sent_update import RecipientType
 from pywa_async.client import WhatsApp
 from pywa_async.types.sent_update import SentMessage
 from pywa_async.types.templates import QuickReplyButton, TemplateLanguage
@@ -126,6 +127,19 @@ def template_text(text: str, limit: int = MAX_NOTICE_PARAM) -> str:
     return flat
 
 
+def recipient_fields(to: str) -> dict[str, str]:
+    """Whom a request is for, as pywa addresses it: a phone number or ``wa_id`` as ``to``, a
+    user known only by ``user_id`` (BSUID) as ``recipient``, a group by its id."""
+    if not to or not to.strip():
+        raise Unreachable(f"invalid recipient: {to!r}")
+    kind = RecipientType.from_recipient(to)
+    if kind in (RecipientType.BSUID, RecipientType.PARENT_BSUID):
+        return {"recipient_type": "individual", "recipient": to}
+    if kind == RecipientType.GROUP_ID:
+        return {"recipient_type": "group", "to": to}
+    return {"recipient_type": "individual", "to": to}
+
+
 def template_body(message: OutgoingPost) -> dict[str, object]:
     """The template's body parameters: {{1}} the OPD, {{2}} the post's URL."""
     values = (message.opd_nama, message.url)
@@ -214,9 +228,8 @@ class WhatsAppChannel:
         share_id = tap_data(message.delivery_id, "share")
         head = {
             "messaging_product": "whatsapp",
-            "recipient_type": "individual",
+            **recipient_fields(message.chat_id),
             "type": "interactive" if message.window_open else "template",
-            "to": message.chat_id,
             "biz_opaque_callback_data": tracker(message.delivery_id),
         }
         if message.window_open:
