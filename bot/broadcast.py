@@ -2,8 +2,9 @@
 
 Durability comes from the outbox (``db.delivery.outbox``): a row is only ever leased, never
 removed, so a crash leaves unsent rows to the next worker, and only rows whose send was on
-the wire at the crash can go out twice. Outcomes are written in small batches every few
-milliseconds; the batch is part of what counts as "in flight". Leases are renewed while rows
+the wire at the crash can go out twice. Outcomes are written in batches (32, or a quarter of a
+second's worth, or at once when nothing else is in flight); the batch is part of what counts as
+"in flight". Leases are renewed while rows
 wait for their send slot, and an outcome is recorded only while this worker still holds the
 row's lease.
 
