@@ -11,6 +11,10 @@ status webhooks find their outbox row without a lookup by message id.
 "Accepted" is not "delivered": a send that returns a ``wamid`` can still fail by status webhook
 (131047 outside the window, 131026 not on WhatsApp). This module only sends and classifies the
 synchronous answer; the webhook side records the rest.
+
+Broadcast posts skip pywa's objects: ``post_request`` builds the same Cloud API body pywa would
+(a test holds them equal) and the lean client of ``bot.channels.wire`` sends it (pywa's send
+path cost ~2 ms of CPU per post at 1,000/s). Replies and notices go through pywa.
 """
 
 from __future__ import annotations
