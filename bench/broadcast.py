@@ -297,23 +297,36 @@ class _PtbCounters:
     errors: dict[str, int] = field(default_factory=dict)
 
 
-async def _ptb_broadcast(api_url: str, cap: float) -> tuple[float, bool, _PtbCounters]:
-    """What a typical python-telegram-bot 22 broadcaster writes, with AIORateLimiter's defaults.
-
-    Stopped after ``cap`` seconds if it has not finished.
+async def ptb_broadcast(
+    api_url: str,
+    *,
+    count: int = ASN,
+    cap: float,
+    max_retries: int = 0,
+    pool: int | None = None,
+    url: str = "https://www.instagram.com/p/gaungbench-ptb/",
+) -> tuple[float, bool, _PtbCounters]:
+    """What a typical python-telegram-bot 22 broadcaster writes: ``AIORateLimiter`` (its
+    defaults, or ``max_retries`` as its documentation recommends for broadcasts), the same
+    text and keyboard as Gaung's, ``asyncio.gather`` over ``count`` chats; on a ``RetryAfter``
+    that reaches it, it sleeps and tries again; any other error gives up on that chat.
+    ``pool``: connections of its HTTP client (its default otherwise). Stopped after ``cap``
+    seconds if it has not finished. (``bench/pace.py`` runs the same peer.)
     """
     from telegram import InlineKeyboardMarkup, LinkPreviewOptions
     from telegram.error import RetryAfter, TelegramError
     from telegram.ext import AIORateLimiter, ApplicationBuilder
+    from telegram.request import HTTPXRequest
 
-    application = (
+    builder = (
         ApplicationBuilder()
         .token(TOKEN)
         .base_url(f"{api_url}/bot")
-        .rate_limiter(AIORateLimiter())
-        .build()
+        .rate_limiter(AIORateLimiter(max_retries=max_retries))
     )
-    url = "https://www.instagram.com/p/gaungbench-ptb/"
+    if pool is not None:
+        builder = builder.request(HTTPXRequest(connection_pool_size=pool))
+    application = builder.build()
     counters = _PtbCounters()
     began = time.perf_counter()
 
@@ -343,7 +356,7 @@ async def _ptb_broadcast(api_url: str, cap: float) -> tuple[float, bool, _PtbCou
 
     async with application:
         try:
-            await asyncio.wait_for(asyncio.gather(*(send(n) for n in range(ASN))), cap)
+            await asyncio.wait_for(asyncio.gather(*(send(n) for n in range(count))), cap)
             finished = True
         except TimeoutError:
             finished = False
@@ -358,7 +371,7 @@ def ptb_run(cap: float) -> PtbRun:
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        wall, finished, c = asyncio.run(_ptb_broadcast(emulator.url, cap))
+        wall, finished, c = asyncio.run(ptb_broadcast(emulator.url, cap=cap))
         return PtbRun(
             wall, finished, seen(emulator), c.given_up, c.retries, c.first_retry_after, c.errors
         )

@@ -18,20 +18,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import func, select, update
-from sqlmodel import select as sm_select
+from sqlalchemy import func, select
 
 from bench.databases import approve_for_everyone, fresh_databases
-from bench.whatsapp_broadcast import cpu_seconds
+from bench.whatsapp_broadcast import bench_engines, cpu_seconds, linked_roster
 from bot.emulators.telegram.runner import EmulatorProcess as TelegramProcess
 from bot.emulators.telegram.world import FIRST_USER_ID
 from bot.emulators.whatsapp.runner import EmulatorProcess as WhatsAppProcess
 from bot.emulators.whatsapp.world import FIRST_WA_ID
-from db.accounts.identities import link_identity
 from db.delivery.outbox import status_counts
 from db.engine import make_engine, session_scope
-from db.models import Asn, ChatIdentity, Delivery, Post, table
-from db.roster.synthetic import import_synthetic_roster
+from db.models import Delivery, Post, table
 
 ASN = int(os.environ.get("GAUNG_BENCH_BOTH_ASN", "8000"))
 HALF = ASN // 2
@@ -45,21 +42,13 @@ PHONE_ID = "106540352242922"
 
 def populate(url: str) -> None:
     """The first half of the roster on WhatsApp only (window closed), the rest on Telegram."""
-    engine = make_engine(url)
-    with session_scope(engine) as session:
-        report = import_synthetic_roster(session, ASN, seed=31)
-        assert report.added == ASN
-    with session_scope(engine) as session:
-        people = list(session.exec(sm_select(Asn).order_by(table(Asn).c.id)))
-        for k, asn in enumerate(people):
-            if k < HALF:
-                link_identity(session, asn, channel="whatsapp", external_id=str(FIRST_WA_ID + k))
-            else:
-                external = str(FIRST_USER_ID + k - HALF)
-                link_identity(session, asn, channel="telegram", external_id=external)
-    with session_scope(engine) as session:  # registered long ago: every WhatsApp one a template
-        session.connection().execute(update(table(ChatIdentity)).values(last_inbound_at=None))
-    engine.dispose()
+
+    def identity(k: int) -> tuple[str, str]:
+        if k < HALF:
+            return "whatsapp", str(FIRST_WA_ID + k)
+        return "telegram", str(FIRST_USER_ID + k - HALF)
+
+    linked_roster(url, ASN, seed=31, identity=identity)
 
 
 def worker(
@@ -165,9 +154,7 @@ def engine_run(name: str, url: str, folder: Path) -> str:
 
 
 def run() -> list[str]:
-    engines = tuple(
-        os.environ.get("GAUNG_BENCH_ENGINES", "sqlite,postgresql").replace(" ", "").split(",")
-    )
+    engines = bench_engines()
     folder = Path(tempfile.mkdtemp(prefix="gaung-wa-both-"))
     lines = [
         "## Both channels at once: 8,000 ASN, half on WhatsApp only, half on Telegram only "

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import update
@@ -46,18 +47,34 @@ TOKEN = "EAAG-BENCH-TOKEN"
 PHONE_ID = "106540352242922"
 
 
-def populate(url: str) -> None:
+def linked_roster(
+    url: str, count: int, *, seed: int, identity: Callable[[int], tuple[str, str]]
+) -> None:
+    """``count`` generated ASN, the k-th (by id) linked as ``identity(k)`` says (channel,
+    external id); registered long ago: no 24-hour window is open (a WhatsApp post is a
+    template)."""
     engine = make_engine(url)
     with session_scope(engine) as session:
-        report = import_synthetic_roster(session, ASN, seed=21)
-        assert report.added == ASN
+        report = import_synthetic_roster(session, count, seed=seed)
+        assert report.added == count
     with session_scope(engine) as session:
         people = list(session.exec(sm_select(Asn).order_by(table(Asn).c.id)))
         for k, asn in enumerate(people):
-            link_identity(session, asn, channel="whatsapp", external_id=str(FIRST_WA_ID + k))
-    with session_scope(engine) as session:  # registered long ago: no window is open
+            channel, external_id = identity(k)
+            link_identity(session, asn, channel=channel, external_id=external_id)
+    with session_scope(engine) as session:
         session.connection().execute(update(table(ChatIdentity)).values(last_inbound_at=None))
     engine.dispose()
+
+
+def populate(url: str) -> None:
+    linked_roster(url, ASN, seed=21, identity=lambda k: ("whatsapp", str(FIRST_WA_ID + k)))
+
+
+def bench_engines() -> tuple[str, ...]:
+    """The engines to run (``GAUNG_BENCH_ENGINES``, default both)."""
+    chosen = os.environ.get("GAUNG_BENCH_ENGINES", "sqlite,postgresql")
+    return tuple(chosen.replace(" ", "").split(","))
 
 
 def target(rate: float) -> float:
@@ -142,9 +159,7 @@ def engine_run(
 
 
 def run() -> list[str]:
-    engines = tuple(
-        os.environ.get("GAUNG_BENCH_ENGINES", "sqlite,postgresql").replace(" ", "").split(",")
-    )
+    engines = bench_engines()
     folder = Path(tempfile.mkdtemp(prefix="gaung-wa-broadcast-"))
     lines = [
         "## WhatsApp broadcast at 80 and 1,000 messages/s (issue 13)",

@@ -6,9 +6,10 @@ kinds the broadcaster acts on; it never touches the database.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,11 @@ class Channel(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class Prepares(Protocol):
+    """A channel that may also do work once per claimed batch, before the sends wait for
+    their slots (the WhatsApp tier reserves the batch's reach in one transaction)."""
+
+    def prepare(self, messages: Sequence[OutgoingPost]) -> None: ...

@@ -15,7 +15,7 @@ held a broadcast well under the 80/s the number allows.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -46,6 +46,22 @@ class TierLimitedChannel:
         self.clock = clock
         self._waiting: list[tuple[int, asyncio.Future[datetime | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._ahead: dict[int, asyncio.Future[datetime | None]] = {}
+
+    def prepare(self, messages: Sequence[OutgoingPost]) -> None:
+        """Reserve, in one transaction, the reach of posts about to wait for their send slots.
+
+        At 80/s the sends came one by one, so each reservation was a transaction of its own
+        that counted the day's reach again (8,000 counts over a growing day for one
+        broadcast); the broadcaster hands over each claimed batch here instead. Each send
+        then finds its answer ready (``send_post``); a reach reserved a second earlier is the
+        same reach.
+        """
+        if self.limit <= 0:
+            return
+        for message in messages:
+            if not message.window_open and message.delivery_id not in self._ahead:
+                self._ahead[message.delivery_id] = self._join(message.delivery_id)
 
     async def send_post(self, message: OutgoingPost) -> str:
         if not message.window_open and self.limit > 0:
@@ -59,12 +75,17 @@ class TierLimitedChannel:
         return await self.inner.send_post(message)
 
     async def _reserve(self, delivery_id: int) -> datetime | None:
-        """Join the next reservation transaction; its answer for this delivery."""
+        """This delivery's answer: reserved ahead (``prepare``), or in the next transaction."""
+        future = self._ahead.pop(delivery_id, None) or self._join(delivery_id)
+        return await future
+
+    def _join(self, delivery_id: int) -> asyncio.Future[datetime | None]:
+        """Join the next reservation transaction; the future of this delivery's answer."""
         future: asyncio.Future[datetime | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((delivery_id, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return future
 
     async def _flush(self) -> None:
         """While reservations wait: take them all, one transaction; those arriving meanwhile

@@ -23,6 +23,7 @@ from bot.channels.telegram import TelegramChannel
 from bot.emulators.telegram import TelegramEmulator
 from bot.emulators.whatsapp import Limits, WhatsAppEmulator
 from bot.whatsapp.sender import WhatsAppChannel
+from bot.whatsapp.tier import TierLimitedChannel
 from db.engine import session_scope
 from db.models import ChatIdentity, Delivery, DeliveryStatus, table
 from db.posts.lifecycle import approve_post, submit_post
@@ -93,3 +94,47 @@ def test_both_channels_send_at_once(
     assert at_telegram_done["telegram"] == TG_PEOPLE
     # With one window for both, Telegram waited for ~40 WhatsApp sends first (measured).
     assert at_telegram_done["whatsapp"] < 25, at_telegram_done
+
+
+def test_the_whatsapp_tier_reserves_each_claimed_batch_at_once(
+    engine: Engine, wa: WhatsAppEmulator
+) -> None:
+    """At 50/s the sends come 20 ms apart: reserving each one's reach alone was a transaction
+    per template (and a count of the day's reach each). The claimed batch reserves at once:
+    its deliveries share one ``template_at`` (one transaction's moment)."""
+    count = 60
+    with session_scope(engine) as session:
+        for wa_id in wa.world.add_users(count):
+            register(session, add_asn(session), channel="whatsapp", external_id=wa_id)
+        session.connection().execute(update(table(ChatIdentity)).values(last_inbound_at=None))
+        post = submit_post(session, opd_kode="DINKES", url="https://instagram.com/p/tier")
+        assert post.id is not None
+        post_id = post.id
+        approve_post(session, post_id)
+
+    def rows() -> list[Delivery]:
+        with session_scope(engine, readonly=True) as session:
+            return list(session.exec(select(Delivery).where(Delivery.post_id == post_id)).all())
+
+    async def run() -> None:
+        sender = WhatsAppChannel(wa.token, wa.phone_id, api_url=wa.url)
+        channel = TierLimitedChannel(sender, engine, limit=10_000)
+        worker = Broadcaster(engine, {"whatsapp": channel}, {"whatsapp": 50.0}, config=FAST)
+        stop = asyncio.Event()
+        runner = asyncio.create_task(worker.run(stop))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            done = await asyncio.to_thread(rows)
+            if all(r.status == DeliveryStatus.SENT for r in done):
+                break
+        stop.set()
+        await runner
+        await channel.aclose()
+
+    asyncio.run(run())
+    done = rows()
+    assert all(r.status == DeliveryStatus.SENT for r in done)
+    assert all(r.template_at is not None for r in done)
+    # A claim takes about half a second of sends (26 here): a handful of transactions, not 60.
+    assert len({r.template_at for r in done}) <= 5, {str(r.template_at) for r in done}

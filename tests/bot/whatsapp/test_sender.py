@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import aclosing
 from dataclasses import replace
 
@@ -282,3 +283,33 @@ def test_a_conversation_reply_with_reply_buttons(wa: WhatsAppEmulator) -> None:
     assert plain.type == "text" and plain.text() == "Terima kasih."
     assert consent.buttons() == [{"id": "r:setuju", "title": "✅ Setuju"}]
     assert len(wa.world.messages(user.wa_id)) == 2  # refused replies never left
+
+
+@pytest.mark.parametrize(
+    "chat_id", ["6281234567890", "US.13491208655302741918"], ids=["wa_id", "user_id"]
+)
+@pytest.mark.parametrize("window_open", [False, True], ids=["template", "interactive"])
+def test_a_post_is_the_request_pywa_would_send(chat_id: str, window_open: bool) -> None:
+    """Posts skip pywa's objects (``post_request`` through the lean client): the body must
+    stay the one pywa builds for the same post, byte for byte once parsed."""
+    bodies: list[bytes] = []
+
+    def capture(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        answer = {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": chat_id, "wa_id": chat_id}],
+            "messages": [{"id": "wamid.X"}],
+        }
+        return httpx.Response(200, json=answer)
+
+    message = post(chat_id, window_open=window_open)
+
+    async def through_pywa() -> None:
+        channel = WhatsAppChannel("T", "1", transport=httpx.MockTransport(capture))
+        assert await channel.send_post(message) == "wamid.X"  # an injected transport: pywa
+        await channel.aclose()
+
+    asyncio.run(through_pywa())
+    lean = WhatsAppChannel("T", "1", api_url="http://127.0.0.1:9")
+    assert json.loads(bodies[0]) == lean.post_request(message)

@@ -1,0 +1,155 @@
+"""The lean HTTP client of the broadcast hot path against a real socket server: answers,
+kept-alive connections, a bounded pool, closed connections, timeouts and refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import Awaitable, Callable
+
+import pytest
+import uvloop
+
+from bot.channels.wire import JsonPoster, WireError, direct
+
+Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def serve(handler: Handler) -> tuple[asyncio.Server, str, list[int]]:
+    """A minimal HTTP/1.1 server; ``handler`` answers each request (head + body bytes).
+    The list counts the connections accepted."""
+    accepted: list[int] = []
+
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                body = await reader.readexactly(length)
+                await handler(head + body, writer)
+                if writer.is_closing():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            return
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(client, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}/bot123:X/", accepted
+
+
+def answer(writer: asyncio.StreamWriter, status: int, body: bytes, *, close: bool = False) -> None:
+    extra = b"Connection: close\r\n" if close else b""
+    writer.write(
+        b"HTTP/1.1 %d X\r\nContent-Type: application/json\r\n%sContent-Length: %d\r\n\r\n%s"
+        % (status, extra, len(body), body)
+    )
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_posts_reuse_a_bounded_pool_and_read_each_answer(loop: str) -> None:
+    seen: list[bytes] = []
+
+    async def echo(request: bytes, writer: asyncio.StreamWriter) -> None:
+        seen.append(request)
+        await asyncio.sleep(0.01)
+        body = request.split(b"\r\n\r\n", 1)[1]
+        answer(writer, 200, json.dumps({"ok": True, "result": json.loads(body)}).encode())
+
+    async def scenario() -> tuple[list[tuple[int, bytes]], int]:
+        server, url, accepted = await serve(echo)
+        poster = JsonPoster(url, connections=4, headers={"Authorization": "Bearer T"})
+        try:
+            answers = await asyncio.gather(
+                *(poster.post("sendMessage", json.dumps({"n": n}).encode()) for n in range(50))
+            )
+        finally:
+            await poster.aclose()
+            server.close()
+        return answers, len(accepted)
+
+    factory = uvloop.new_event_loop if loop == "uvloop" else None  # gaung worker runs on uvloop
+    with asyncio.Runner(loop_factory=factory) as runner:
+        answers, connections = runner.run(scenario())
+    assert [json.loads(body)["result"]["n"] for _, body in answers] == list(range(50))
+    assert {status for status, _ in answers} == {200}
+    assert connections == 4  # 50 requests, never more than the pool's four connections
+    assert seen[0].startswith(b"POST /bot123:X/sendMessage HTTP/1.1\r\n")
+    assert b"\r\nAuthorization: Bearer T\r\n" in seen[0]
+
+
+def test_a_connection_the_server_closes_is_replaced_and_errors_are_answers() -> None:
+    async def closing(request: bytes, writer: asyncio.StreamWriter) -> None:
+        answer(writer, 429, b'{"ok":false,"error_code":429}', close=True)
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> tuple[list[int], int]:
+        server, url, accepted = await serve(closing)
+        poster = JsonPoster(url, connections=2)
+        try:
+            statuses = [(await poster.post("sendMessage", b"{}"))[0] for _ in range(3)]
+        finally:
+            await poster.aclose()
+            server.close()
+        return statuses, len(accepted)
+
+    statuses, connections = asyncio.run(scenario())
+    assert statuses == [429, 429, 429]
+    assert connections == 3  # each answer closed its connection: a new one each time
+
+
+def test_a_slow_answer_times_out_and_a_refused_connection_is_an_oserror() -> None:
+    async def silent(request: bytes, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+
+    async def scenario() -> None:
+        server, url, _ = await serve(silent)
+        poster = JsonPoster(url, connections=1, timeout=0.2)
+        try:
+            with pytest.raises(TimeoutError):
+                await poster.post("sendMessage", b"{}")
+        finally:
+            await poster.aclose()
+            server.close()
+        with socket.socket() as probe:  # a port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        refused = JsonPoster(f"http://127.0.0.1:{port}/", connections=1)
+        with pytest.raises(OSError):
+            await refused.post("x", b"{}")
+        await refused.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_server_dropping_the_connection_mid_request_is_a_wire_error() -> None:
+    async def drop(request: bytes, writer: asyncio.StreamWriter) -> None:
+        writer.transport.abort()
+
+    async def scenario() -> None:
+        server, url, _ = await serve(drop)
+        poster = JsonPoster(url, connections=1)
+        try:
+            with pytest.raises(WireError):
+                await poster.post("sendMessage", b"{}")
+            with pytest.raises(WireError):  # and the pool is not stuck with the dead one
+                await poster.post("sendMessage", b"{}")
+        finally:
+            await poster.aclose()
+            server.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_proxy_setting_sends_the_channels_back_to_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert direct("https://api.telegram.org")
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.local:3128")
+    assert not direct("https://api.telegram.org")
+    assert direct("http://127.0.0.1:8081")  # plain http: that proxy does not apply
