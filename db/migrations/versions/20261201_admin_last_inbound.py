@@ -1,21 +1,16 @@
 """admin identity: when the admin last wrote (their WhatsApp 24-hour window)"""
 
-import sqlalchemy as sa
-from alembic import op
-
-import db.types
+from db.migrations.shapes import add_columns, drop_columns, moment
 
 revision: str = '0018'
 down_revision: str | None = '0017'
 
+COLUMNS = (moment('last_inbound_at', nullable=True),)
+
 
 def upgrade() -> None:
-    with op.batch_alter_table('admin_identity', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('last_inbound_at', db.types.UTCDateTime(timezone=True), nullable=True)
-        )
+    add_columns('admin_identity', COLUMNS)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('admin_identity', schema=None) as batch_op:
-        batch_op.drop_column('last_inbound_at')
+    drop_columns('admin_identity', COLUMNS)

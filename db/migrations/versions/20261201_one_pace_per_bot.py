@@ -1,10 +1,8 @@
 """one pace per bot: shared send budget, skipped deliveries, failure kinds, time budgets"""
 
-import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
-import db.types
+from db.migrations.shapes import add_columns, adding_columns, drop_columns, dropping_columns, moment, real, string
 
 revision: str = '0007'
 down_revision: str | None = '0009'
@@ -13,15 +11,17 @@ OLD_STATUS = "status IN ('pending', 'sending', 'sent', 'failed')"
 NEW_STATUS = "status IN ('pending', 'sending', 'sent', 'failed', 'skipped')"
 FAILURE_KIND = "failure_kind IN ('transient', 'refused', 'unreachable', 'cancelled')"
 
+DELIVERY = (string('failure_kind', 16, nullable=True), moment('first_tried_at', nullable=True))
+CHANNEL_STATE = (
+    real('rate', nullable=True),
+    real('failed_rate', nullable=True),
+    moment('next_slot_at', nullable=True),
+    moment('rate_changed_at', nullable=True),
+)
+
 
 def upgrade() -> None:
-    with op.batch_alter_table('delivery', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('failure_kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column('first_tried_at', db.types.UTCDateTime(timezone=True), nullable=True)
-        )
+    with adding_columns('delivery', DELIVERY) as batch_op:
         batch_op.drop_constraint(op.f('ck_delivery_status'), type_='check')
         batch_op.create_check_constraint(op.f('ck_delivery_status'), NEW_STATUS)
         batch_op.create_check_constraint(op.f('ck_delivery_failure_kind'), FAILURE_KIND)
@@ -31,30 +31,16 @@ def upgrade() -> None:
         "UPDATE delivery SET failure_kind = 'cancelled' "
         "WHERE status = 'failed' AND error = 'postingan dibatalkan'"
     )
-    with op.batch_alter_table('channel_state', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('rate', sa.Float(), nullable=True))
-        batch_op.add_column(sa.Column('failed_rate', sa.Float(), nullable=True))
-        batch_op.add_column(
-            sa.Column('next_slot_at', db.types.UTCDateTime(timezone=True), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column('rate_changed_at', db.types.UTCDateTime(timezone=True), nullable=True)
-        )
+    add_columns('channel_state', CHANNEL_STATE)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('channel_state', schema=None) as batch_op:
-        batch_op.drop_column('rate_changed_at')
-        batch_op.drop_column('next_slot_at')
-        batch_op.drop_column('failed_rate')
-        batch_op.drop_column('rate')
+    drop_columns('channel_state', CHANNEL_STATE)
     op.execute(
         "UPDATE delivery SET status = 'failed', error = COALESCE(error, 'dilewati') "
         "WHERE status = 'skipped'"
     )
-    with op.batch_alter_table('delivery', schema=None) as batch_op:
+    with dropping_columns('delivery', DELIVERY) as batch_op:
         batch_op.drop_constraint(op.f('ck_delivery_failure_kind'), type_='check')
         batch_op.drop_constraint(op.f('ck_delivery_status'), type_='check')
         batch_op.create_check_constraint(op.f('ck_delivery_status'), OLD_STATUS)
-        batch_op.drop_column('first_tried_at')
-        batch_op.drop_column('failure_kind')

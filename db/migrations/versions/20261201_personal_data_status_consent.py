@@ -7,40 +7,41 @@ that the recreation does not cascade into confirmations.
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
-import db.types
+from db.migrations.shapes import Index, Table, adding_columns, check, dropping_columns, foreign_key, integer, moment, primary_key, string
 
 revision: str = '0008'
 down_revision: str | None = '0012'
 
+ASN = (
+    string('status', 8, nullable=True),
+    string('consent_version', 32, nullable=True),
+    moment('erased_at', nullable=True),
+    moment('left_at', nullable=True),
+)
+CONSENT = Table('consent', [
+    integer('id'),
+    integer('asn_id'),
+    string('event', 16),
+    string('version', 32, nullable=True),
+    string('channel', 16, nullable=True),
+    moment('at'),
+    check('event', "event IN ('given', 'opted_out', 'resumed', 'erased')"),
+    foreign_key('asn_id', 'asn', ondelete='CASCADE'),
+    primary_key('id'),
+], [Index('ix_consent_asn', ['asn_id'])])
+
 
 def upgrade() -> None:
-    with op.batch_alter_table('asn', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True))
-        batch_op.add_column(sa.Column('consent_version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True))
-        batch_op.add_column(sa.Column('erased_at', db.types.UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('left_at', db.types.UTCDateTime(timezone=True), nullable=True))
+    with adding_columns('asn', ASN) as batch_op:
         batch_op.create_check_constraint(
             op.f('ck_asn_status'), "status IS NULL OR status IN ('PNS', 'PPPK')"
         )
     # Who already left the roster left, at the latest, when their row last changed.
     op.execute("UPDATE asn SET left_at = updated_at WHERE active = false")
 
-    op.create_table('consent',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('asn_id', sa.Integer(), nullable=False),
-    sa.Column('event', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('version', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
-    sa.Column('at', db.types.UTCDateTime(timezone=True), nullable=False),
-    sa.CheckConstraint("event IN ('given', 'opted_out', 'resumed', 'erased')", name=op.f('ck_consent_event')),
-    sa.ForeignKeyConstraint(['asn_id'], ['asn.id'], name=op.f('fk_consent_asn_id_asn'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_consent'))
-    )
-    with op.batch_alter_table('consent', schema=None) as batch_op:
-        batch_op.create_index('ix_consent_asn', ['asn_id'], unique=False)
+    CONSENT.create()
     # Consents given before versions were recorded: the text of that time, named 'sebelum-2026-12-01'.
     op.execute(
         "INSERT INTO consent (asn_id, event, version, channel, at) "
@@ -57,12 +58,6 @@ def downgrade() -> None:
     op.execute("DELETE FROM delivery WHERE asn_id IS NULL")
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.alter_column('asn_id', existing_type=sa.Integer(), nullable=False)
-    with op.batch_alter_table('consent', schema=None) as batch_op:
-        batch_op.drop_index('ix_consent_asn')
-    op.drop_table('consent')
-    with op.batch_alter_table('asn', schema=None) as batch_op:
+    CONSENT.drop()
+    with dropping_columns('asn', ASN) as batch_op:
         batch_op.drop_constraint(op.f('ck_asn_status'), type_='check')
-        batch_op.drop_column('left_at')
-        batch_op.drop_column('erased_at')
-        batch_op.drop_column('consent_version')
-        batch_op.drop_column('status')

@@ -1,27 +1,20 @@
 """replies before broadcasts across processes: the bot's recent reply rate and the broadcasts' turn"""
 
-import sqlalchemy as sa
-from alembic import op
-
-import db.types
+from db.migrations.shapes import add_columns, drop_columns, moment, real
 
 revision: str = '0020'
 down_revision: str | None = '0019'
 
+CHANNEL_STATE = (
+    real('urgent_rate', nullable=True),
+    moment('urgent_at', nullable=True),
+    moment('bulk_next_at', nullable=True),
+)
+
 
 def upgrade() -> None:
-    with op.batch_alter_table('channel_state', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('urgent_rate', sa.Float(), nullable=True))
-        batch_op.add_column(
-            sa.Column('urgent_at', db.types.UTCDateTime(timezone=True), nullable=True)
-        )
-        batch_op.add_column(
-            sa.Column('bulk_next_at', db.types.UTCDateTime(timezone=True), nullable=True)
-        )
+    add_columns('channel_state', CHANNEL_STATE)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('channel_state', schema=None) as batch_op:
-        batch_op.drop_column('bulk_next_at')
-        batch_op.drop_column('urgent_at')
-        batch_op.drop_column('urgent_rate')
+    drop_columns('channel_state', CHANNEL_STATE)

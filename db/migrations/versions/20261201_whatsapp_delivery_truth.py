@@ -8,45 +8,29 @@ report shows the cost actually billed, not an estimate. ``asn.preferred_channel`
 deployment's preference for an ASN reachable on both channels.
 """
 
-import sqlalchemy as sa
-import sqlmodel
-from alembic import op
-
-import db.types
+from db.migrations.shapes import Index, add_columns, boolean, drop_columns, moment, string
 
 revision: str = '0013'
 down_revision: str | None = '0007'
 
+DELIVERY = (
+    moment('template_at', nullable=True),
+    boolean('billable', nullable=True),
+    string('pricing_category', 32, nullable=True),
+)
+DELIVERY_INDEX = Index('ix_delivery_template_at', ['template_at'])
+CHAT_IDENTITY = (string('user_id', 64, nullable=True),)
+CHAT_IDENTITY_INDEX = Index('ix_chat_identity_user_id', ['user_id'])
+ASN = (string('preferred_channel', 16, nullable=True),)
+
 
 def upgrade() -> None:
-    with op.batch_alter_table('delivery', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('template_at', db.types.UTCDateTime(timezone=True), nullable=True)
-        )
-        batch_op.add_column(sa.Column('billable', sa.Boolean(), nullable=True))
-        batch_op.add_column(
-            sa.Column('pricing_category', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True)
-        )
-        batch_op.create_index('ix_delivery_template_at', ['template_at'], unique=False)
-    with op.batch_alter_table('chat_identity', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('user_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True)
-        )
-        batch_op.create_index('ix_chat_identity_user_id', ['user_id'], unique=False)
-    with op.batch_alter_table('asn', schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column('preferred_channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
-        )
+    add_columns('delivery', DELIVERY, DELIVERY_INDEX)
+    add_columns('chat_identity', CHAT_IDENTITY, CHAT_IDENTITY_INDEX)
+    add_columns('asn', ASN)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('asn', schema=None) as batch_op:
-        batch_op.drop_column('preferred_channel')
-    with op.batch_alter_table('chat_identity', schema=None) as batch_op:
-        batch_op.drop_index('ix_chat_identity_user_id')
-        batch_op.drop_column('user_id')
-    with op.batch_alter_table('delivery', schema=None) as batch_op:
-        batch_op.drop_index('ix_delivery_template_at')
-        batch_op.drop_column('pricing_category')
-        batch_op.drop_column('billable')
-        batch_op.drop_column('template_at')
+    drop_columns('asn', ASN)
+    drop_columns('chat_identity', CHAT_IDENTITY, CHAT_IDENTITY_INDEX)
+    drop_columns('delivery', DELIVERY, DELIVERY_INDEX)
