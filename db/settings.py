@@ -229,7 +229,9 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """This machine's own address: where plain http and any port are fine (tests, the demo);
+    Telegram's Bot API server in ``--local`` mode draws the same line."""
     if host == "localhost":
         return True
     try:
@@ -243,7 +245,7 @@ def _webhook_origin(url: str, *, webhook: bool) -> None:
     dashboard's sign-in link carries a token: plain http, or another port, is for a server on
     this machine (tests, the demo). Said at start-up rather than by a refused setWebhook."""
     parts = urlsplit(url)
-    if _loopback(parts.hostname or ""):
+    if is_loopback(parts.hostname or ""):
         return
     if parts.scheme != "https":
         raise ValueError("must start with https:// (http:// only for a loopback address)")

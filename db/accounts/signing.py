@@ -26,7 +26,7 @@ import hmac
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import ColumnElement, delete, update
 from sqlmodel import Session, select
 
 from db.models import DashboardSession, table
@@ -34,6 +34,7 @@ from db.models import DashboardSession, table
 LINK, SESSION = "link", "session"
 LINK_TTL = timedelta(minutes=15)
 SESSION_TTL = timedelta(hours=12)
+TOKENS = table(DashboardSession)
 
 
 def _mac(key: bytes, kind: str, nonce: str) -> str:
@@ -45,14 +46,16 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _genuine(key: bytes, kind: str, token: str) -> bool:
-    """Whether ``token`` was signed with ``key`` for ``kind``: checked before any query, so
-    made-up tokens cost no database work."""
+def _naming(key: bytes, kind: str, token: str) -> list[ColumnElement[bool]] | None:
+    """The conditions that pick ``token``'s row, or None when it was not signed with ``key``
+    for ``kind``: checked before any query, so made-up tokens cost no database work."""
     nonce, dot, mac = token.partition(".")
     if not dot or not nonce or not mac or not token.isascii():
-        return False
+        return None
     # Bytes, because compare_digest refuses non-ASCII strings, and tokens come from outside.
-    return hmac.compare_digest(_mac(key, kind, nonce).encode(), mac.encode())
+    if not hmac.compare_digest(_mac(key, kind, nonce).encode(), mac.encode()):
+        return None
+    return [TOKENS.c.token_hash == _hash(token), TOKENS.c.kind == kind]
 
 
 def _issue(
@@ -82,31 +85,6 @@ def dashboard_link(
     return _issue(session, key, LINK, subject=subject, now=now, ttl=ttl)
 
 
-def exchange_link(session: Session, key: bytes, token: str, *, now: datetime) -> str | None:
-    """Spend a sign-in link: its subject, or None when it is not genuine, expired or spent."""
-    if not _genuine(key, LINK, token):
-        return None
-    row = table(DashboardSession)
-    spent = session.connection().execute(
-        update(row)
-        .where(
-            row.c.token_hash == _hash(token),
-            row.c.kind == LINK,
-            row.c.used_at.is_(None),
-            row.c.expires_at > now,
-        )
-        .values(used_at=now)
-    )
-    if spent.rowcount != 1:
-        return None
-    subject: str = (
-        session.connection()
-        .execute(select(row.c.subject).where(row.c.token_hash == _hash(token)))
-        .scalar_one()
-    )
-    return subject
-
-
 def start_session(
     session: Session, key: bytes, *, subject: str, now: datetime, ttl: timedelta = SESSION_TTL
 ) -> str:
@@ -114,30 +92,38 @@ def start_session(
     return _issue(session, key, SESSION, subject=subject, now=now, ttl=ttl)
 
 
+def exchange_link(session: Session, key: bytes, token: str, *, now: datetime) -> str | None:
+    """Spend a sign-in link: its subject, or None when it is not genuine, expired or spent."""
+    naming = _naming(key, LINK, token)
+    if naming is None:
+        return None
+    live = (TOKENS.c.used_at.is_(None), TOKENS.c.expires_at > now)
+    spent = session.connection().execute(update(TOKENS).where(*naming, *live).values(used_at=now))
+    if spent.rowcount != 1:
+        return None
+    subject: str = (
+        session.connection().execute(select(TOKENS.c.subject).where(*naming)).scalar_one()
+    )
+    return subject
+
+
 def session_subject(session: Session, key: bytes, token: str, *, now: datetime) -> str | None:
     """Who a live session is for, or None. Only reads, so a GET's read-only session can ask."""
-    if not _genuine(key, SESSION, token):
+    naming = _naming(key, SESSION, token)
+    if naming is None:
         return None
-    row = session.exec(
-        select(DashboardSession).where(
-            DashboardSession.token_hash == _hash(token), DashboardSession.kind == SESSION
-        )
-    ).first()
-    if row is None or row.ended_at is not None or row.expires_at <= now:
-        return None
-    return row.subject
+    live = (TOKENS.c.ended_at.is_(None), TOKENS.c.expires_at > now)
+    found = session.connection().execute(select(TOKENS.c.subject).where(*naming, *live)).first()
+    return None if found is None else str(found.subject)
 
 
 def end_session(session: Session, key: bytes, token: str, *, now: datetime) -> bool:
     """Sign out: the session stops working now, on every server. Returns whether one ended."""
-    if not _genuine(key, SESSION, token):
+    naming = _naming(key, SESSION, token)
+    if naming is None:
         return False
-    row = table(DashboardSession)
-    ended = session.connection().execute(
-        update(row)
-        .where(row.c.token_hash == _hash(token), row.c.kind == SESSION, row.c.ended_at.is_(None))
-        .values(ended_at=now)
-    )
+    live = TOKENS.c.ended_at.is_(None)
+    ended = session.connection().execute(update(TOKENS).where(*naming, live).values(ended_at=now))
     return bool(ended.rowcount)
 
 
@@ -145,6 +131,5 @@ def forget_expired(session: Session, *, before: datetime) -> int:
     """Delete links and sessions that expired before ``before`` (spent or not): for the
     worker's retention round, so the table holds only what can still be used. Returns how many.
     """
-    row = table(DashboardSession)
-    gone = session.connection().execute(delete(row).where(row.c.expires_at < before))
+    gone = session.connection().execute(delete(TOKENS).where(TOKENS.c.expires_at < before))
     return int(gone.rowcount)

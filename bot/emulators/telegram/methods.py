@@ -7,7 +7,6 @@ scalars may be strings and nested objects JSON text; each method coerces what it
 from __future__ import annotations
 
 import html
-import ipaddress
 import json
 import re
 import time
@@ -25,6 +24,7 @@ from bot.emulators.telegram.world import (
     World,
     bad_request,
 )
+from db.settings import is_loopback
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -361,15 +361,6 @@ def set_webhook(world: World, bot: Bot, params: Params) -> Any:
     return True
 
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_webhook_url(url: str, *, local: bool) -> None:
     """Telegram's rules for a webhook URL: https:// on one of four ports. The emulator's
     ``local_webhooks`` (the Bot API server's ``--local``) lets a loopback address use http://
@@ -381,7 +372,7 @@ def _check_webhook_url(url: str, *, local: bool) -> None:
         port = parts.port
     except ValueError:
         raise bad_request("bad webhook: Wrong port number specified in the URL") from None
-    if local and _loopback(parts.hostname or ""):
+    if local and is_loopback(parts.hostname or ""):
         return
     if parts.scheme != "https":
         raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
