@@ -7,7 +7,7 @@ leaves every unsent row where it was.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -514,51 +514,45 @@ def record_outcomes(
         bump(session, delivered_deltas((row.post_id, row.opd_id) for row in moved))
         # Taps that beat this record (the person saw the message first) count now.
         bump(session, confirmed_deltas(session, {r.id: (r.post_id, r.opd_id) for r in moved}))
-    requeue = by_kind.get("retry", []) + by_kind.get("deferred", [])
-    if requeue:
-        conn.execute(
-            update(delivery)
-            .where(guard)
-            .values(
-                status=DeliveryStatus.PENDING,
-                next_attempt_at=bindparam("due"),
-                error=bindparam("err"),
-                attempts=delivery.c.attempts + bindparam("inc"),
-                **free,
-            ),
-            [
-                {
-                    "d_id": o.delivery_id,
-                    "due": o.next_attempt_at,
-                    "err": o.error,
-                    "inc": int(o.kind == "retry" and o.counts_attempt),
-                }
-                for o in requeue
-            ],
-        )
-    failed = by_kind.get("failed", []) + by_kind.get("unreachable", [])
-    if failed:
-        conn.execute(
-            update(delivery)
-            .where(guard)
-            .values(
-                status=DeliveryStatus.FAILED,
-                failed_at=now,
-                error=bindparam("err"),
-                failure_kind=bindparam("fk"),
-                attempts=delivery.c.attempts + 1,
-                **free,
-            ),
-            [
-                {
-                    "d_id": o.delivery_id,
-                    "err": (o.error or "")[:500],
-                    "fk": o.failure_kind
-                    or (FailureKind.UNREACHABLE if o.kind == "unreachable" else None),
-                }
-                for o in failed
-            ],
-        )
+
+    def release(
+        rows: list[Outcome], values: dict[str, Any], params: Callable[[Outcome], dict[str, Any]]
+    ) -> None:
+        """Move leased rows out of ``sending`` (under ``guard``), freeing their lease."""
+        if rows:
+            conn.execute(
+                update(delivery).where(guard).values(**values, **free),
+                [{"d_id": o.delivery_id} | params(o) for o in rows],
+            )
+
+    release(
+        by_kind.get("retry", []) + by_kind.get("deferred", []),
+        {
+            "status": DeliveryStatus.PENDING,
+            "next_attempt_at": bindparam("due"),
+            "error": bindparam("err"),
+            "attempts": delivery.c.attempts + bindparam("inc"),
+        },
+        lambda o: {
+            "due": o.next_attempt_at,
+            "err": o.error,
+            "inc": int(o.kind == "retry" and o.counts_attempt),
+        },
+    )
+    release(
+        by_kind.get("failed", []) + by_kind.get("unreachable", []),
+        {
+            "status": DeliveryStatus.FAILED,
+            "failed_at": now,
+            "error": bindparam("err"),
+            "failure_kind": bindparam("fk"),
+            "attempts": delivery.c.attempts + 1,
+        },
+        lambda o: {
+            "err": (o.error or "")[:500],
+            "fk": o.failure_kind or (FailureKind.UNREACHABLE if o.kind == "unreachable" else None),
+        },
+    )
     unreachable = [
         o
         for o in by_kind.get("unreachable", []) + by_kind.get("identity", [])
