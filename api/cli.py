@@ -46,6 +46,8 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Keluaran JSON untuk skrip.")]
+ItemId = Annotated[int, typer.Argument(metavar="ID")]
+OpdFilter = Annotated[str | None, typer.Option("--opd", help="Hanya milik OPD ini (kodenya).")]
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -138,6 +140,14 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str) + "\n")
 
 
+def say(as_json: bool, data: Any, text: str) -> None:
+    """A command's result: ``data`` as JSON for scripts, else ``text`` for people."""
+    if as_json:
+        print_json(data)
+    else:
+        out.print(text, markup=False)
+
+
 class Listed(Protocol):
     def as_dict(self) -> dict[str, Any]: ...
 
@@ -145,10 +155,16 @@ class Listed(Protocol):
 L = TypeVar("L", bound=Listed)
 
 
-def print_rows(
-    rows: Sequence[L], as_json: bool, table: Table, cells: Callable[[L], Sequence[str]]
+def list_and_print(
+    read: Callable[[Session], Sequence[L]],
+    as_json: bool,
+    table: Table,
+    cells: Callable[[L], Sequence[str]],
 ) -> None:
-    """A listing command's output: every row's ``as_dict()`` for scripts, else the table."""
+    """A ``list`` command: read in a read-only unit of work, then every row's ``as_dict()``
+    for scripts, else the table."""
+    with unit_of_work(settings(), readonly=True) as session:
+        rows = read(session)
     if as_json:
         print_json([row.as_dict() for row in rows])
         return
@@ -163,10 +179,7 @@ def remove_and_report(
     """A ``remove ID`` command: delete in one unit of work, then confirm (the same JSON for all)."""
     with unit_of_work(settings()) as session:
         removed = remove(session, item_id)
-    if as_json:
-        print_json({"id": item_id, "removed": True})
-    else:
-        out.print(said(removed), markup=False)
+    say(as_json, {"id": item_id, "removed": True}, said(removed))
 
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
@@ -209,10 +222,7 @@ def db_upgrade(as_json: JsonFlag = False) -> None:
         fail(db_trouble(exc))
     finally:
         engine.dispose()
-    if as_json:
-        print_json({"revision": revision})
-    else:
-        out.print(f"Basis data siap (revisi {revision}).")
+    say(as_json, {"revision": revision}, f"Basis data siap (revisi {revision}).")
 
 
 @roster_app.command("import")
@@ -361,7 +371,7 @@ def post_add(
 
 @post_app.command("approve")
 def post_approve(
-    post_id: Annotated[int, typer.Argument(metavar="ID")],
+    post_id: ItemId,
     netral: NetralFlag = False,
     as_json: JsonFlag = False,
 ) -> None:
@@ -394,7 +404,7 @@ def post_approve(
 
 @post_app.command("clarify")
 def post_clarify(
-    post_id: Annotated[int, typer.Argument(metavar="ID")],
+    post_id: ItemId,
     as_json: JsonFlag = False,
 ) -> None:
     """Tandai postingan yang disetujui sebagai klarifikasi: kirimnya didahulukan, pengingatnya
@@ -413,7 +423,7 @@ def post_clarify(
 
 @app.command("broadcast")
 def broadcast(
-    post_id: Annotated[int, typer.Argument(metavar="ID")],
+    post_id: ItemId,
     wait: Annotated[
         bool, typer.Option("--wait", help="Kirim di sini, tampilkan kemajuan, tunggu selesai.")
     ] = False,
@@ -704,26 +714,22 @@ def source_add(
         source = add_source(
             session, opd_kode=opd, url=url, kind=kind, graph_token=bool(cfg.meta_graph_token)
         )
-    if as_json:
-        print_json({"id": source.id, "kind": source.kind, "url": source.url})
-    else:
-        out.print(f"Sumber #{source.id} ({source.kind}) terdaftar: {source.url}", markup=False)
+    say(
+        as_json,
+        {"id": source.id, "kind": source.kind, "url": source.url},
+        f"Sumber #{source.id} ({source.kind}) terdaftar: {source.url}",
+    )
 
 
 @source_app.command("list")
-def source_list(
-    opd: Annotated[str | None, typer.Option("--opd", help="Hanya sumber OPD ini.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
+def source_list(opd: OpdFilter = None, as_json: JsonFlag = False) -> None:
     """Sumber terdaftar, berapa item dilihat dan berapa yang menjadi postingan."""
     from db.posts.sources import list_sources
 
-    with unit_of_work(settings(), readonly=True) as session:
-        sources = list_sources(session, opd_kode=opd)
     table = Table("ID", "OPD", "Jenis", "Item", "Postingan", "Galat terakhir")
     table.add_column("Alamat", overflow="fold")
-    print_rows(
-        sources,
+    list_and_print(
+        lambda session: list_sources(session, opd_kode=opd),
         as_json,
         table,
         lambda s: (
@@ -739,10 +745,7 @@ def source_list(
 
 
 @source_app.command("remove")
-def source_remove(
-    source_id: Annotated[int, typer.Argument(metavar="ID")],
-    as_json: JsonFlag = False,
-) -> None:
+def source_remove(source_id: ItemId, as_json: JsonFlag = False) -> None:
     """Hapus sumber; postingan yang sudah dihasilkannya tetap ada."""
     from db.posts.sources import remove_source
 
@@ -779,28 +782,23 @@ def account_add(
     from db.models import Platform
     from db.posts.official import LinkAccount, add_account
 
-    cfg = settings()
-    with unit_of_work(cfg) as session:
+    with unit_of_work(settings()) as session:
         account = add_account(session, platform=platform, handle=handle, opd_kode=opd)
-    if as_json:
-        print_json({"id": account.id, "platform": account.platform, "handle": account.handle})
-    else:
-        label = LinkAccount(Platform(account.platform), account.handle).label()
-        out.print(f"Akun resmi #{account.id} terdaftar: {label}", markup=False)
+    label = LinkAccount(Platform(account.platform), account.handle).label()
+    say(
+        as_json,
+        {"id": account.id, "platform": account.platform, "handle": account.handle},
+        f"Akun resmi #{account.id} terdaftar: {label}",
+    )
 
 
 @account_app.command("list")
-def account_list(
-    opd: Annotated[str | None, typer.Option("--opd", help="Hanya akun OPD ini.")] = None,
-    as_json: JsonFlag = False,
-) -> None:
+def account_list(opd: OpdFilter = None, as_json: JsonFlag = False) -> None:
     """Daftar akun resmi."""
     from db.posts.official import list_accounts
 
-    with unit_of_work(settings(), readonly=True) as session:
-        rows = list_accounts(session, opd_kode=opd)
-    print_rows(
-        rows,
+    list_and_print(
+        lambda session: list_accounts(session, opd_kode=opd),
         as_json,
         Table("ID", "OPD", "Platform", "Akun/domain"),
         lambda r: (str(r.id), r.opd_kode or "(Pemkab)", r.platform, r.handle),
@@ -808,10 +806,7 @@ def account_list(
 
 
 @account_app.command("remove")
-def account_remove(
-    account_id: Annotated[int, typer.Argument(metavar="ID")],
-    as_json: JsonFlag = False,
-) -> None:
+def account_remove(account_id: ItemId, as_json: JsonFlag = False) -> None:
     """Hapus akun dari daftar."""
     from db.posts.official import remove_account
 
@@ -832,10 +827,7 @@ def account_seed(as_json: JsonFlag = False) -> None:
     with unit_of_work(cfg) as session:
         added = seed_from_sources(session)
         rows = [{"id": a.id, "platform": a.platform, "handle": a.handle} for a in added]
-    if as_json:
-        print_json(rows)
-    else:
-        out.print(f"{len(rows)} akun resmi ditambahkan dari sumber OPD.")
+    say(as_json, rows, f"{len(rows)} akun resmi ditambahkan dari sumber OPD.")
 
 
 @opd_app.command("import")
