@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import RowMapping, delete, or_, select, update
 from sqlmodel import Session
 from sqlmodel import select as orm_select
 
@@ -232,6 +232,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _plain(row: RowMapping) -> dict[str, Any]:
+    """A result row as JSON-ready data, keyed by its column names."""
+    return {k: _iso(v) if isinstance(v, datetime) else v for k, v in row.items()}
+
+
 def export_asn(session: Session, asn: Asn, *, actor: str | None = None) -> dict[str, Any]:
     """Everything Gaung holds about this person, as JSON-ready data (``gaung asn export``).
 
@@ -247,60 +252,43 @@ def export_asn(session: Session, asn: Asn, *, actor: str | None = None) -> dict[
         session.exec(orm_select(RegistrationRequest).where(RegistrationRequest.asn_id == asn.id))
     )
     delivery, post, confirmation = table(Delivery), table(Post), table(Confirmation)
-    confirmed: dict[int, list[dict[str, Any]]] = {}
-    for delivery_id, kind, at, evidence in conn.execute(
+    deliveries: dict[int, dict[str, Any]] = {}
+    for row in conn.execute(  # each delivery once per tap on it (or once, untapped)
         select(
-            confirmation.c.delivery_id,
+            delivery.c.id,
+            delivery.c.post_id,
+            post.c.url,
+            post.c.caption,
+            delivery.c.channel,
+            delivery.c.status,
+            delivery.c.sent_at,
+            delivery.c.failed_at,
+            delivery.c.error,
+            delivery.c.reminded_at,
             confirmation.c.kind,
-            confirmation.c.created_at,
+            confirmation.c.created_at.label("at"),
             confirmation.c.evidence_url,
         )
-        .join(delivery, delivery.c.id == confirmation.c.delivery_id)
+        .join(post, post.c.id == delivery.c.post_id)
+        .outerjoin(confirmation, confirmation.c.delivery_id == delivery.c.id)
         .where(delivery.c.asn_id == asn.id)
-        .order_by(confirmation.c.id)
+        .order_by(delivery.c.id, confirmation.c.id)
     ):
-        entry: dict[str, Any] = {"kind": kind, "at": _iso(at)}
+        fields = _plain(row._mapping)
+        tap = {"kind": fields.pop("kind"), "at": fields.pop("at")}
+        evidence = fields.pop("evidence_url")
         if evidence is not None:
-            entry["evidence_url"] = evidence  # the link of their own repost (issue 15)
-        confirmed.setdefault(delivery_id, []).append(entry)
-    deliveries = [
-        {
-            "post_id": row.post_id,
-            "url": row.url,
-            "caption": row.caption,
-            "channel": row.channel,
-            "status": row.status,
-            "sent_at": _iso(row.sent_at),
-            "failed_at": _iso(row.failed_at),
-            "error": row.error,
-            "reminded_at": _iso(row.reminded_at),
-            "confirmations": confirmed.get(row.id, []),
-        }
-        for row in conn.execute(
-            select(
-                delivery.c.id,
-                delivery.c.post_id,
-                post.c.url,
-                post.c.caption,
-                delivery.c.channel,
-                delivery.c.status,
-                delivery.c.sent_at,
-                delivery.c.failed_at,
-                delivery.c.error,
-                delivery.c.reminded_at,
-            )
-            .join(post, post.c.id == delivery.c.post_id)
-            .where(delivery.c.asn_id == asn.id)
-            .order_by(delivery.c.id)
-        )
-    ]
+            tap["evidence_url"] = evidence  # the link of their own repost (issue 15)
+        taps = deliveries.setdefault(fields.pop("id"), fields | {"confirmations": []})
+        if tap["kind"] is not None:
+            taps["confirmations"].append(tap)
     audit = table(AuditLog)
     who = [audit.c.target == f"asn:{asn.id}"]
     if accounts:
         who.append(audit.c.actor.in_(accounts))
     audit_rows = [
-        {"at": _iso(at), "actor": actor, "action": action, "target": target, "details": details}
-        for at, actor, action, target, details in conn.execute(
+        _plain(row._mapping)
+        for row in conn.execute(
             select(audit.c.at, audit.c.actor, audit.c.action, audit.c.target, audit.c.details)
             .where(or_(*who))
             .order_by(audit.c.id)
@@ -349,7 +337,7 @@ def export_asn(session: Session, asn: Asn, *, actor: str | None = None) -> dict[
             }
             for r in requests
         ],
-        "deliveries": deliveries,
+        "deliveries": list(deliveries.values()),
         "audit_log": audit_rows,
     }
     if actor is not None:

@@ -174,3 +174,34 @@ def test_hapus_from_an_account_that_is_no_ones_leaves_no_chat_id(session: Sessio
     assert erase_account(session, "telegram", "424242") is False
     rows = session.exec(select(AuditLog)).all()
     assert not any("424242" in a.actor for a in rows)
+
+
+def test_export_lists_each_delivery_once_with_its_taps_in_order(session: Session) -> None:
+    """One read joins deliveries and taps: a delivery with two taps is one entry holding both
+    (in the order tapped), an untapped one holds none; times are ISO strings."""
+    sari, _, sent_id, queued_id = _world(session)
+    confirm(session, delivery_of(session, sent_id, sari), "share")
+    deliveries = export_asn(session, sari)["deliveries"]
+    assert [(d["post_id"], d["status"]) for d in deliveries] == [
+        (sent_id, "sent"),
+        (queued_id, "pending"),
+    ]
+    sent, queued = deliveries
+    assert list(sent) == [
+        "post_id",
+        "url",
+        "caption",
+        "channel",
+        "status",
+        "sent_at",
+        "failed_at",
+        "error",
+        "reminded_at",
+        "confirmations",
+    ]
+    assert sent["url"] == "https://www.instagram.com/p/sent/" and sent["channel"] == "telegram"
+    assert isinstance(sent["sent_at"], str) and sent["failed_at"] is None
+    assert [sorted(c) for c in sent["confirmations"]] == [["at", "kind"], ["at", "kind"]]
+    assert [c["kind"] for c in sent["confirmations"]] == ["like", "share"]
+    assert all(isinstance(c["at"], str) for c in sent["confirmations"])
+    assert queued["confirmations"] == [] and queued["sent_at"] is None
