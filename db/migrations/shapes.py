@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+from alembic.operations import BatchOperations
 
 import db.types
 
@@ -100,10 +101,10 @@ class Index:
     where: str | None = None
     """A partial index's condition, the same SQL on both engines."""
 
-    def create(self, batch_op: Any) -> None:
+    def create(self, batch_op: BatchOperations) -> None:
         batch_op.create_index(self.name, list(self.columns), unique=self.unique, **self._where())
 
-    def drop(self, batch_op: Any) -> None:
+    def drop(self, batch_op: BatchOperations) -> None:
         batch_op.drop_index(self.name, **self._where())
 
     def _where(self) -> dict[str, Any]:
@@ -144,7 +145,7 @@ def create_tables(*tables: Table) -> None:
 
 
 def drop_tables(*tables: Table) -> None:
-    """The tables ``create_tables`` made, newest first (later ones may point at earlier)."""
+    """The tables ``create_tables`` made, newest first (a later one may point at an earlier)."""
     for table in reversed(tables):
         table.drop()
 
@@ -155,10 +156,13 @@ def table_migration(*tables: Table) -> tuple[Callable[[], None], Callable[[], No
 
 
 @contextmanager
-def adding_columns(table: str, columns: Sequence[Column], *indexes: Index) -> Iterator[Any]:
+def adding_columns(
+    table: str, columns: Sequence[Column], *indexes: Index
+) -> Iterator[BatchOperations]:
     """Add ``columns`` and their ``indexes`` to ``table``; what the block does to the table
-    (constraints that use them) happens in the same batch, after. Nullable columns (or ones
-    with a constant default) only: a plain ALTER on both engines, no copy of a big table."""
+    (constraints that use them) happens in the same batch, after. A nullable column, or one
+    with a constant default, is a plain ALTER on both engines, no copy of a big table (a
+    constraint in the block makes SQLite copy it)."""
     with op.batch_alter_table(table, schema=None) as batch_op:
         for column in columns:
             batch_op.add_column(column.build())
@@ -168,7 +172,9 @@ def adding_columns(table: str, columns: Sequence[Column], *indexes: Index) -> It
 
 
 @contextmanager
-def dropping_columns(table: str, columns: Sequence[Column], *indexes: Index) -> Iterator[Any]:
+def dropping_columns(
+    table: str, columns: Sequence[Column], *indexes: Index
+) -> Iterator[BatchOperations]:
     """Undo ``adding_columns`` from the same list: the block first, then the indexes and the
     columns, newest first."""
     with op.batch_alter_table(table, schema=None) as batch_op:
