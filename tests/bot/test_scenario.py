@@ -25,6 +25,15 @@ BY_CONTACT, BY_NIP, NEVER = 150, 50, 20
 
 # A paid-broadcast rate keeps this test short; the flows are the same at 30/s.
 @pytest.mark.bot_settings(telegram_paid_broadcast="true", telegram_rate="300")
+# Two of the four engine × transport pairs: each engine and each transport once (the embedded
+# SQLite with long polling, production's PostgreSQL behind a webhook). Every flow here also
+# runs on all four pairs in test_telegram_bot.py; this one adds the numbers at scale, and its
+# two other pairs only repeated them (about a minute of the suite on two cores).
+@pytest.mark.parametrize(
+    ("database_url", "running_bot"),
+    [("sqlite", "polling"), ("postgresql", "webhook")],
+    indirect=True,
+)
 def test_two_hundred_asn_end_to_end(
     engine: Engine, tg: TelegramEmulator, running_bot: BotProcess, database_url: str
 ) -> None:
