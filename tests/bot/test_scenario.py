@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.emulators.telegram import TelegramEmulator
-from bot.telegram.adapter import ANSWER_WITHIN
 from db.engine import session_scope
 from db.models import Asn, Delivery
 from tests.bot.conftest import BotProcess, Chat
@@ -142,10 +141,12 @@ def test_two_hundred_asn_end_to_end(
     median, slowest = waits[len(waits) // 2], waits[-1]
     print(f"taps answered: median {median:.2f} s, max {slowest:.2f} s")
     # The person's app spins until the answer and Telegram drops it after a deadline it does
-    # not document (the emulator's: 10 s). Gaung answers within ANSWER_WITHIN (2 s) even when
-    # recording takes longer; the shared 2-core machine gets 3 s of slack on top (measured
-    # there: medians 0.9-1.9 s, maxima 1.6-3.1 s), which keeps half the deadline in reserve.
-    assert slowest < ANSWER_WITHIN + 3.0, waits
+    # not document (the emulator's: 10 s). Gaung answers within ``ANSWER_WITHIN`` (2 s) of taking
+    # the tap up even when recording takes longer (``bot.telegram.adapter.tap``); here, from
+    # the press, every answer beats the deadline. (Quiet, medians 0.9-1.9 s and maxima
+    # 1.6-3.1 s were measured; a loaded machine delays the updates and the answers, 6.6 s seen
+    # at load 13, so a tighter bound here would test the machine, not Gaung.)
+    assert slowest < tg.world.limits.callback_timeout, waits
 
     result = run_gaung(
         "report", "--format", "json", settings={"GAUNG_DATABASE_URL": database_url}, check=True
