@@ -10,6 +10,10 @@ from pathlib import Path
 
 import pytest
 
+# 250 people at twice the story's pace: the whole story at about two thirds of the CPU of 500
+# at speed 1 (measured 23 s against 35 s of CPU); the demo's own scale is for people, not tests.
+DEMO_ARGS = ("--asn", "250", "--speed", "2")
+
 
 @pytest.mark.slow
 def test_demo_once_table_equals_the_simulation(tmp_path: Path) -> None:
@@ -30,7 +34,7 @@ def test_demo_once_table_equals_the_simulation(tmp_path: Path) -> None:
         "TMPDIR": str(temp),
     }
     done = subprocess.run(
-        [sys.executable, "-m", "api.cli", "demo", "--once", "--asn", "500", "--json"],
+        [sys.executable, "-m", "api.cli", "demo", "--once", *DEMO_ARGS, "--json"],
         cwd=deployment,
         env=env,
         capture_output=True,
@@ -65,8 +69,8 @@ def test_demo_once_table_equals_the_simulation(tmp_path: Path) -> None:
     # The whole story happened: not everyone registered, some by NIP, posts went to everyone
     # registered, people tapped, and a reminder went out.
     total, story = report["total"], result["story"]
-    assert total["asn_roster"] == 500
-    assert 0 < total["asn_registered"] < 500
+    assert total["asn_roster"] == 250
+    assert 0 < total["asn_registered"] < 250
     assert story["by_nip"] > 0
     assert total["delivered"] == total["asn_registered"] * story["posts"] == story["registered"] * 3
     assert 0 < total["shared"] < total["liked"] <= total["participated"] < total["delivered"]

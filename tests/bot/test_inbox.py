@@ -164,7 +164,8 @@ def test_with_the_database_away_updates_are_refused_fast_and_retried_later(
         started = time.monotonic()
         with pytest.raises(NotStored, match="unreachable"):
             await writer.submit(items[0])
-        assert time.monotonic() - started < 0.05 and writes == tried
+        # Refused at once, without a write: well before the 0.3 s cooldown would end.
+        assert time.monotonic() - started < 0.25 and writes == tried
         await asyncio.sleep(0.35)
         with pytest.raises(NotStored):
             await writer.submit(items[0])

@@ -8,6 +8,7 @@ workers that each sent at the full rate would be refused within the first second
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from sqlalchemy import Engine
 
 from bot.broadcast import Broadcaster
 from bot.emulators.telegram import Limits, TelegramEmulator
-from bot.ratelimit import shared_pacer
+from bot.ratelimit import Pacer, Priority, SharedLedger
 from db.delivery.pace import CAP, PaceState, reserve_slots
 from db.engine import make_engine, session_scope
 from tests.bot.conftest import registered_members
@@ -28,6 +29,27 @@ MEMBERS = 120  # four seconds of the bot's whole rate
 # No flood penalty: that sending during a flood wait lengthens it is the emulator's assumption,
 # not a documented Telegram rule; this test is about the rate alone.
 STRICT = Limits(rate=RATE, burst=5, chat_burst=10, flood_penalty=0.0, shape="bucket")
+
+
+class Stamped(Pacer):
+    """A pacer that tells the emulator when each message left: the moment its send was let go.
+
+    The emulated Telegram runs in a thread of this process; on a loaded machine it may get
+    round to a few requests at once that left evenly spaced, and its strict limiter would
+    refuse them for its own delay. Judged at the moment each left (``World.left``), the
+    verdict depends on what the workers did, not on how the machine scheduled the emulator.
+    """
+
+    def __init__(self, engine: Engine, left: dict[int, float]) -> None:
+        super().__init__(RATE, ledger=SharedLedger(engine, "telegram"))
+        self.left = left
+
+    async def acquire(
+        self, chat_id: str | None = None, priority: Priority = Priority.BROADCAST
+    ) -> None:
+        await super().acquire(chat_id, priority)
+        assert chat_id is not None
+        self.left[int(chat_id)] = time.monotonic()  # the emulator's clock
 
 
 def test_two_workers_at_30_per_second_stay_within_a_strict_30_per_second_together(
@@ -42,7 +64,7 @@ def test_two_workers_at_30_per_second_stay_within_a_strict_30_per_second_togethe
             other = make_engine(database_url)
             try:
                 # Each worker process draws on the bot's one budget in the database, as every
-                # process does through the channel registry.
+                # process does through the channel registry (``shared_pacer``).
                 runs = (
                     broadcast(
                         each,
@@ -51,7 +73,7 @@ def test_two_workers_at_30_per_second_stay_within_a_strict_30_per_second_togethe
                         rate=RATE,
                         config=FAST,
                         within=60,
-                        pacers={"telegram": shared_pacer(each, "telegram", RATE)},
+                        pacers={"telegram": Stamped(each, tg.world.left)},
                     )
                     for each in (engine, other)
                 )
@@ -61,20 +83,20 @@ def test_two_workers_at_30_per_second_stay_within_a_strict_30_per_second_togethe
 
         first, second = asyncio.run(both())
         sends = tg.world.calls("sendMessage")
-        ok = sorted(c.at for c in sends if c.status == 200)
         refused = [c for c in sends if c.status == 429]
         counts = tg.world.delivered_counts()
+        left = sorted(tg.world.left.values())
     engine.dispose()
-    print(
-        f"sent {len(ok)}, 429s {len(refused)}, in {ok[-1] - ok[0]:.2f} s; "
-        f"split {first.stats.sent}/{second.stats.sent}"
-    )
-    print("429 at", [round(c.at - ok[0], 2) for c in refused])
+    print(f"sent {len(left)}, 429s {len(refused)}, in {left[-1] - left[0]:.2f} s; "
+          f"split {first.stats.sent}/{second.stats.sent}")  # fmt: skip
     assert sorted(counts[m.user_id] for m in members) == [1] * MEMBERS
     assert first.stats.sent > 0 and second.stats.sent > 0  # both did send
-    # Together at most the bot's rate: the sends beyond the first bucket took ≥ (n - 5) / 30 s.
+    # Together at most the bot's rate: the sends beyond the first bucket took ≥ (n - 5) / 30 s
+    # (however slow the machine: load only stretches it), and the strict limiter, judging the
+    # moments they left, refused (next to) none. Two workers each at the full rate get ten or
+    # more refused here. (No upper bound on the time: a loaded machine may stretch it at will.)
     ideal = (MEMBERS - STRICT.burst) / RATE  # type: ignore[operator]
-    assert ideal * 0.95 <= ok[-1] - ok[0] <= ideal * 2 + 2
+    assert left[-1] - left[0] >= ideal * 0.95
     assert len(refused) <= MEMBERS * 0.02, [c.description for c in refused]
 
 

