@@ -7,6 +7,14 @@ client writes one request head and body per send on a pooled connection and pars
 with ``httptools`` (C, as uvicorn does). It does only what a channel's send needs: POST of
 bytes to a path of one origin over http or https, a total timeout, a bounded pool.
 
+Against aiohttp 3.14 (its C parser, one pooled ``ClientSession``: ``TCPConnector(limit=256,
+keepalive_timeout=4)``, URLs built once, no cookies) in the same paid run (8,000 sends at
+1,000/s, PostgreSQL, the worker in one process, runs alternated in the same minutes, load
+11-14): the whole process used 0.57 and 0.56 ms of CPU per send with this client, 0.78 and
+0.82 ms with aiohttp; its event loop 2.0-2.2 s against 3.9-4.1 s per 8,000. aiohttp costs
+about 40 % more CPU per send (the loop: 85 %), beyond the 10 % that would have made the
+library worth its generality, so this client stays.
+
 What it leaves to httpx: proxies (``direct`` says whether an origin is reached without one;
 the channels use httpx otherwise), redirects, cookies, anything but one JSON POST. A failure
 reaches the caller as ``TimeoutError`` or ``WireError`` (an ``OSError``), which the channels
