@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from api.demo.serve import spawn_gaung, stop_gaung
-from bench.broadcast import CAPTION, TOKEN, Worker, ptb_broadcast, wait_until
+from bench.broadcast import CAPTION, TOKEN, Worker, ptb_broadcast, verdict, wait_until
 from bench.databases import approve_for_everyone, emulated_roster, kept_databases
 from bench.http import cpu_seconds
 from bot.emulators.telegram.runner import EmulatorProcess, free_port
@@ -124,11 +124,7 @@ class Figures:
                 misses.append("429s")
         if not self.finished:
             misses.append("unfinished")
-        if self.lost:
-            misses.append("lost")
-        if self.duplicates:
-            misses.append("duplicates")
-        return "met" if not misses else f"**NOT met** ({', '.join(misses)})"
+        return verdict(misses, lost=self.lost, duplicates=self.duplicates)
 
 
 def emulator(
@@ -256,9 +252,7 @@ class ServeFigures:
             misses.append("broadcast share")
         if not self.reply_p95 <= REPLY_TARGET or self.replies < self.written:
             misses.append("replies")
-        if self.lost or self.duplicates:
-            misses.append("lost/duplicated")
-        return "met" if not misses else f"**NOT met** ({', '.join(misses)})"
+        return verdict(misses, lost=self.lost, duplicates=self.duplicates)
 
 
 class Server:
