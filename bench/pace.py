@@ -207,8 +207,11 @@ def gaung_run(
         except BaseException:
             print(worker.tail(), flush=True)
             raise
-        label = "`gaung worker`" + (" (paid, 1,000/s)" if paid else "")
-        label += " (running at approval)" if running else ""
+        notes = [
+            *(["paid, 1,000/s"] if paid else []),
+            *(["running at approval"] if running else []),
+        ]
+        label = "`gaung worker`" + (f" ({'; '.join(notes)})" if notes else "")
         return figures(process, label, shape, wall)
     finally:
         if worker is not None:
@@ -599,6 +602,8 @@ def row_line(r: Figures, *, paid: bool = False) -> str:
     users = PTB_ASN if r.sender.startswith("python") else ASN
     wall = f"{r.wall:.1f} s" if r.finished else f"stopped at {r.wall:.0f} s"
     rate = f"{r.steady_rate:.2f}/s ({r.steady_rate / (PAID if paid else LIMIT):.3f} ×)"
+    if paid and r.finished and r.wall <= STEADY_AFTER:
+        rate = f"— (done in {r.wall:.0f} s)"
     return (
         f"| {r.shape} | {r.penalty} | {r.sender} | {users:,} | {wall} | {rate} "
         f"| {r.limited} ({r.limited_pct:.2f} %) | {r.requests} | {r.lost} | {r.duplicates} "
