@@ -240,20 +240,26 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
         f"Pekerja {broadcaster.worker_id} berjalan ({', '.join(registry.channels)}); "
         "Ctrl+C untuk berhenti."
     )
-    notifier = await registry.notifier()
-    poller = FeedPoller.from_settings(engine, settings, notify=feed_notice(engine, notifier))
-    feeds = asyncio.create_task(poller.run(stop))
-    purger = asyncio.create_task(retention_loop(engine, settings.retention_months, stop))
-    recaps = asyncio.create_task(recap_loop(engine, settings, notifier, broadcaster, stop))
-    reach = asyncio.create_task(reach_recap_loop(engine, notifier, stop))
+    # Sending starts first: the notifier's Telegram client (a getMe round trip) and the
+    # background duties are not what a post approved at this moment should wait for.
+    sending = asyncio.create_task(broadcaster.run(stop))
+    duties: list[asyncio.Task[object]] = []
     try:
-        return await broadcaster.run(stop)
+        notifier = await registry.notifier()
+        poller = FeedPoller.from_settings(engine, settings, notify=feed_notice(engine, notifier))
+        duties += [
+            asyncio.create_task(poller.run(stop)),
+            asyncio.create_task(retention_loop(engine, settings.retention_months, stop)),
+            asyncio.create_task(recap_loop(engine, settings, notifier, broadcaster, stop)),
+            asyncio.create_task(reach_recap_loop(engine, notifier, stop)),
+        ]
+        return await sending
     finally:
         stop.set()
-        await feeds
-        await purger
-        await recaps
-        await reach
+        with contextlib.suppress(Exception):
+            await sending  # (returned above, or ends now that ``stop`` is set)
+        for duty in duties:
+            await duty
         await registry.aclose()
         engine.dispose()
 

@@ -483,17 +483,19 @@ def _rate(rate: float) -> str:
     return "30/s" if rate == FREE_RATE else f"{rate:,.0f}/s paid"
 
 
+def verdict(misses: list[str], *, lost: int = 0, duplicates: int = 0) -> str:
+    """The verdict cell: met, or every target missed (a lost or duplicated message always is)."""
+    misses = misses + ["lost"] * bool(lost) + ["duplicates"] * bool(duplicates)
+    return "met" if not misses else f"**NOT met** ({', '.join(misses)})"
+
+
 def _verdict(wall: float, target: float, seen: Seen, *, free: bool) -> str:
     misses = []
     if wall > target:
         misses.append("time")
     if free and seen.rate_limited_pct > RATE_LIMITED_TARGET:
         misses.append("429s")
-    if seen.lost:
-        misses.append("lost")
-    if seen.duplicates:
-        misses.append("duplicates")
-    return "met" if not misses else f"**NOT met** ({', '.join(misses)})"
+    return verdict(misses, lost=seen.lost, duplicates=seen.duplicates)
 
 
 def _row(label: str, engine: str, wall: str, target: float, *cells: str) -> str:

@@ -19,7 +19,8 @@ Senders:
   defaults (30/s, ``max_retries=0``: a ``RetryAfter`` reaches the loop, which sleeps
   ``retry_after`` and tries again), ``asyncio.gather`` over all chats, each in a process of its
   own killed at a cap, under every shape and penalty rule;
-- once, paid broadcast: ``gaung worker`` at 1,000/s with ``allow_paid_broadcast``.
+- paid broadcast: ``gaung worker`` at 1,000/s with ``allow_paid_broadcast``, started once
+  the post is approved, and again already running at the approval.
 
 Subsets by environment (``python -m bench pace``), so a quiet machine can run what is missing:
 ``BENCH_PACE_ASN`` (8,000), ``BENCH_PACE_SHAPES`` (``sliding,bucket,fixed``: our worker),
@@ -50,17 +51,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine, func, select
+
 from api.demo.serve import spawn_gaung, stop_gaung
-from bench.broadcast import CAPTION, TOKEN, Worker, wait_until
+from bench.broadcast import CAPTION, TOKEN, Worker, ptb_broadcast, verdict, wait_until
 from bench.databases import approve_for_everyone, emulated_roster, kept_databases
-from bench.whatsapp_broadcast import cpu_seconds
-from bot.channels.base import OutgoingPost
-from bot.channels.telegram import post_keyboard, post_text
+from bench.http import cpu_seconds
 from bot.emulators.telegram.runner import EmulatorProcess, free_port
 from bot.emulators.telegram.world import FIRST_USER_ID
-from bot.telegram.ratelimit import retry_seconds
 from db.delivery.pace import CAP
-from db.engine import make_engine
+from db.engine import make_engine, session_scope
+from db.models import WorkerHeartbeat, table
 
 ASN = int(os.environ.get("BENCH_PACE_ASN", "8000"))
 
@@ -109,6 +110,7 @@ class Figures:
     lost: int
     duplicates: int
     finished: bool = True
+    measured: str = ""  # the commit and time it ran on (``measured_now``)
 
     @property
     def limited_pct(self) -> float:
@@ -126,11 +128,7 @@ class Figures:
                 misses.append("429s")
         if not self.finished:
             misses.append("unfinished")
-        if self.lost:
-            misses.append("lost")
-        if self.duplicates:
-            misses.append("duplicates")
-        return "met" if not misses else f"**NOT met** ({', '.join(misses)})"
+        return verdict(misses, lost=self.lost, duplicates=self.duplicates)
 
 
 def emulator(
@@ -182,32 +180,57 @@ def figures(
     return Figures(sender, shape, penalty, wall, steady, len(log), limited, lost, duplicated)
 
 
-def gaung_run(url: str, shape: str, folder: Path, *, paid: bool = False) -> Figures:
+def gaung_run(
+    url: str, shape: str, folder: Path, *, paid: bool = False, running: bool = False
+) -> Figures:
+    """One post to everyone by ``gaung worker``; ``wall`` from the approval to the last send
+    recorded. The worker starts once the post is approved (its start-up counts), or with
+    ``running`` is up and idle before the approval, as in operation."""
     process = emulator(shape)
     engine = make_engine(url)
+    env = {"GAUNG_TELEGRAM_RATE": str(int(PAID if paid else LIMIT))}
+    if paid:
+        env["GAUNG_TELEGRAM_PAID_BROADCAST"] = "true"
+    worker = Worker(url, process, folder, **env) if running else None
     try:
+        if worker is not None:
+            wait_for_heartbeat(engine, timeout=120)
         post_id, queued = approve_for_everyone(
-            engine, f"https://www.instagram.com/p/pace{shape}{int(time.time())}/", CAPTION
+            engine, f"https://www.instagram.com/p/pace{shape}{time.time_ns()}/", CAPTION
         )
         assert queued == ASN, queued
-        env = {"GAUNG_TELEGRAM_RATE": str(int(PAID if paid else LIMIT))}
-        if paid:
-            env["GAUNG_TELEGRAM_PAID_BROADCAST"] = "true"
         began = time.perf_counter()
-        worker = Worker(url, process, folder, **env)
+        worker = worker or Worker(url, process, folder, **env)
         try:
             wait_until(engine, post_id, ASN, timeout=ASN / (PAID if paid else LIMIT) * 3 + 60)
             wall = time.perf_counter() - began
         except BaseException:
             print(worker.tail(), flush=True)
             raise
-        finally:
-            worker.stop()
-        label = "`gaung worker`" + (" (paid, 1,000/s)" if paid else "")
+        notes = [
+            *(["paid, 1,000/s"] if paid else []),
+            *(["running at approval"] if running else []),
+        ]
+        label = "`gaung worker`" + (f" ({'; '.join(notes)})" if notes else "")
         return figures(process, label, shape, wall)
     finally:
+        if worker is not None:
+            worker.stop()
         engine.dispose()
         process.close()
+
+
+def wait_for_heartbeat(engine: Engine, *, timeout: float) -> None:
+    """Until a worker's first heartbeat: it has started and claims what is due."""
+    beats = table(WorkerHeartbeat)
+    deadline = time.monotonic() + timeout
+    while True:
+        with session_scope(engine, readonly=True) as session:
+            if session.connection().execute(select(func.count()).select_from(beats)).scalar():
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError("no worker heartbeat")
+        time.sleep(0.05)
 
 
 @dataclass
@@ -235,6 +258,7 @@ class ServeFigures:
     lost: int
     duplicates: int
     serve_cpu: float  # s of CPU `gaung serve` spent during the run
+    measured: str = ""  # the commit and time it ran on
 
     @property
     def share(self) -> float:
@@ -257,9 +281,7 @@ class ServeFigures:
             misses.append("broadcast share")
         if not self.reply_p95 <= REPLY_TARGET or self.replies < self.written:
             misses.append("replies")
-        if self.lost or self.duplicates:
-            misses.append("lost/duplicated")
-        return "met" if not misses else f"**NOT met** ({', '.join(misses)})"
+        return verdict(misses, lost=self.lost, duplicates=self.duplicates)
 
 
 class Server:
@@ -472,72 +494,26 @@ def serve_figures(
     )
 
 
-def serve_report(results: list[ServeFigures]) -> list[str]:
-    lines = [
-        "| shape | wall | beside (s) | most sent in any 1 s (limit 30) | 1-s windows over "
-        "| replies / written | reply p50 / p95 | redraws / taps | broadcast | replies + redraws "
-        "| broadcast ÷ (30 − replies − redraws) | ÷ (pace − replies − redraws) | 429 | lost "
-        "| duplicates "
-        "| `gaung serve` CPU per message | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- "
-        "| --- | --- | --- |",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.shape} | {r.wall:.1f} s | {r.beside:.0f} | {r.most_in_a_second} "
-            f"| {r.seconds_over} | {r.replies} / {r.written} "
-            f"| {r.reply_p50 * 1000:.0f} / {r.reply_p95 * 1000:.0f} ms "
-            f"| {r.redraws} / {r.taps} | {r.broadcast_rate:.2f}/s | {r.others_rate:.2f}/s "
-            f"| {r.share:.3f} × | {r.share_of_pace:.3f} × "
-            f"| {r.limited} ({100 * r.limited / max(1, r.requests):.2f} %) "
-            f"| {r.lost} | {r.duplicates} "
-            f"| {1000 * r.serve_cpu / max(1, r.written + r.taps):.1f} ms | {r.verdict()} |"
-        )
-    return lines
+SERVE_COLUMNS = (
+    "| shape | wall | beside (s) | most sent in any 1 s (limit 30) | 1-s windows over "
+    "| replies / written | reply p50 / p95 | redraws / taps | broadcast | replies + redraws "
+    "| broadcast ÷ (30 − replies − redraws) | ÷ (pace − replies − redraws) | 429 | lost "
+    "| duplicates | `gaung serve` CPU per message | verdict | measured |"
+)
 
 
-async def _ptb(api_url: str, max_retries: int, users: int, cap: float) -> tuple[float, bool]:
-    from telegram import InlineKeyboardMarkup, LinkPreviewOptions
-    from telegram.error import RetryAfter, TelegramError
-    from telegram.ext import AIORateLimiter, ApplicationBuilder
-    from telegram.request import HTTPXRequest
-
-    logging.getLogger("telegram").setLevel(logging.CRITICAL)  # every 429 with a traceback
-    application = (
-        ApplicationBuilder()
-        .token(TOKEN)
-        .base_url(f"{api_url}/bot")
-        .rate_limiter(AIORateLimiter(max_retries=max_retries))
-        .request(HTTPXRequest(connection_pool_size=64))
-        .build()
+def serve_line(r: ServeFigures) -> str:
+    return (
+        f"| {r.shape} | {r.wall:.1f} s | {r.beside:.0f} | {r.most_in_a_second} "
+        f"| {r.seconds_over} | {r.replies} / {r.written} "
+        f"| {r.reply_p50 * 1000:.0f} / {r.reply_p95 * 1000:.0f} ms "
+        f"| {r.redraws} / {r.taps} | {r.broadcast_rate:.2f}/s | {r.others_rate:.2f}/s "
+        f"| {r.share:.3f} × | {r.share_of_pace:.3f} × "
+        f"| {r.limited} ({100 * r.limited / max(1, r.requests):.2f} %) "
+        f"| {r.lost} | {r.duplicates} "
+        f"| {1000 * r.serve_cpu / max(1, r.written + r.taps):.1f} ms | {r.verdict()} "
+        f"| {r.measured} |"
     )
-    url = "https://www.instagram.com/p/pace-ptb/"
-    began = time.perf_counter()
-
-    async def send(n: int) -> None:
-        message = OutgoingPost(n + 1, str(FIRST_USER_ID + n), url, CAPTION, "instagram", "Dinas")
-        markup = InlineKeyboardMarkup.de_json(post_keyboard(n + 1, url, frozenset()), None)
-        while True:
-            try:
-                await application.bot.send_message(
-                    FIRST_USER_ID + n,
-                    post_text(message),
-                    reply_markup=markup,
-                    link_preview_options=LinkPreviewOptions(url=url, prefer_large_media=True),
-                )
-                return
-            except RetryAfter as exc:  # max_retries spent (or 0): wait, as a bot author would
-                await asyncio.sleep(retry_seconds(exc))
-            except TelegramError:
-                return
-
-    async with application:
-        try:
-            await asyncio.wait_for(asyncio.gather(*(send(n) for n in range(users))), cap)
-            finished = True
-        except TimeoutError:
-            finished = False
-    return time.perf_counter() - began, finished
 
 
 def ptb_run(shape: str, penalty: str, max_retries: int) -> Figures:
@@ -571,14 +547,27 @@ def ptb_run(shape: str, penalty: str, max_retries: int) -> Figures:
 
 
 def run() -> list[str]:
+    """The runs the environment asks for; the section keeps the rows of the others."""
+    from bench.__main__ import _previous, revision
+
+    code = revision()  # the code the rows measure: as it is when they start
+    commit = f"`{code.commit[:12]}`{'' if code.clean else ' dirty'}"
+    previous = _previous().get("pace", "")
     folder = Path(tempfile.mkdtemp(prefix="gaung-pace-"))
     folder.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data folder
-    results: list[Figures] = []
-    beside: list[ServeFigures] = []
-    paid: Figures | None = None
+    ran: dict[str, str] = {}
+    beside: dict[str, str] = {}
 
-    def so_far() -> None:  # printed as it goes, so a run stopped later keeps the most
-        print("\n".join(report(results, paid, beside)), flush=True)
+    def done(result: Figures | ServeFigures, *, paid: bool = False) -> None:
+        """Stamp a row with what it measured; print the section so far (a run stopped later
+        keeps the most)."""
+        result.measured = f"{commit}, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())}"
+        if isinstance(result, ServeFigures):
+            beside[result.shape] = serve_line(result)
+        else:
+            line = row_line(result, paid=paid)
+            ran[row_key(line)] = line
+        print("\n".join(report(ran, beside, previous)), flush=True)
 
     with kept_databases(folder / "db", ("postgresql",)) as databases:
         url = databases["postgresql"].url
@@ -588,24 +577,89 @@ def run() -> list[str]:
         engine.dispose()
         print(f"roster of {ASN} in {time.perf_counter() - began:.0f} s", flush=True)
         if WITH_GAUNG and WITH_PAID:
-            paid = gaung_run(url, "sliding", folder, paid=True)
-            so_far()
+            done(gaung_run(url, "sliding", folder, paid=True), paid=True)
+            done(gaung_run(url, "sliding", folder, paid=True, running=True), paid=True)
         for shape in SERVE_SHAPES if WITH_SERVE else []:
-            beside.append(serve_run(url, shape, folder))
-            so_far()
+            done(serve_run(url, shape, folder))
         for shape in SHAPES if WITH_GAUNG else []:
-            results.append(gaung_run(url, shape, folder))
-            so_far()
+            done(gaung_run(url, shape, folder))
     for shape in PTB_SHAPES if WITH_PTB else []:
         for penalty in PTB_PENALTIES:
             for retries in PTB_RETRIES:
-                results.append(ptb_run(shape, penalty, retries))
-                so_far()
-    results.sort(key=lambda r: SHAPES.index(r.shape) if r.shape in SHAPES else len(SHAPES))
-    return report(results, paid, beside)
+                done(ptb_run(shape, penalty, retries))
+    return report(ran, beside, previous)
 
 
-def report(results: list[Figures], paid: Figures | None, beside: list[ServeFigures]) -> list[str]:
+COLUMNS = (
+    "| shape | penalty | sender | ASN | wall | rate after 10 s | 429 | requests | lost "
+    "| duplicates | verdict | measured |"
+)
+ALL_SHAPES = ("sliding", "bucket", "fixed")
+FOOTER = ("_Measured ", "_Load average", "_Databases:")  # what ``python -m bench`` appends
+
+
+def row_line(r: Figures, *, paid: bool = False) -> str:
+    users = PTB_ASN if r.sender.startswith("python") else ASN
+    wall = f"{r.wall:.1f} s" if r.finished else f"stopped at {r.wall:.0f} s"
+    rate = f"{r.steady_rate:.2f}/s ({r.steady_rate / (PAID if paid else LIMIT):.3f} ×)"
+    if paid and r.finished and r.wall <= STEADY_AFTER:
+        rate = f"— (done in {r.wall:.0f} s)"
+    return (
+        f"| {r.shape} | {r.penalty} | {r.sender} | {users:,} | {wall} | {rate} "
+        f"| {r.limited} ({r.limited_pct:.2f} %) | {r.requests} | {r.lost} | {r.duplicates} "
+        f"| {r.verdict(paid=paid)} | {r.measured} |"
+    )
+
+
+def row_key(line: str) -> str:
+    """What a row measured, whatever its figures: shape, penalty and sender (the main table),
+    or the shape (beside ``gaung serve``)."""
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    return " | ".join(cells[:3]) if cells[1] in ("growing", "none") else cells[0]
+
+
+def _order(key: str) -> tuple[int, int, str]:
+    """Our worker by shape, then the paid run, then the peers."""
+    shape, _, rest = key.partition(" | ")
+    sender = rest.partition(" | ")[2]
+    group = 0 if sender == "`gaung worker`" else 1 if sender.startswith("`gaung") else 2
+    return group, ALL_SHAPES.index(shape) if shape in ALL_SHAPES else len(ALL_SHAPES), rest
+
+
+def kept_rows(previous: str, columns: str) -> dict[str, str]:
+    """The rows of the table headed ``columns`` as the section last had them, by ``row_key``:
+    a run of some rows keeps the others, each naming the commit and time it measured."""
+    lines = previous.splitlines()
+    if columns not in lines:
+        return {}
+    kept = {}
+    for line in lines[lines.index(columns) + 2 :]:
+        if not line.startswith("| "):
+            break
+        kept[row_key(line)] = line
+    return kept
+
+
+def markdown_table(columns: str, ran: dict[str, str], kept: dict[str, str]) -> list[str]:
+    rows = kept | ran
+    return [columns, "| --- " * (columns.count("|") - 1) + "|"] + [
+        rows[k] for k in sorted(rows, key=_order)
+    ]
+
+
+def kept_history(previous: str) -> list[str]:
+    """Notes kept under their own ``###`` headings (earlier runs, sessions' findings): no run
+    writes them, so every run keeps them as they are, without the last run's footer."""
+    lines = previous.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("### ")), len(lines))
+    kept = lines[start:]
+    if kept and kept[-1].startswith(FOOTER[2]):
+        while kept and (kept[-1].startswith(FOOTER) or not kept[-1].strip()):
+            kept.pop()
+    return kept
+
+
+def report(ran: dict[str, str], beside: dict[str, str], previous: str = "") -> list[str]:
     lines = [
         "## One bot, one pace: every limiter shape (issue 10)",
         "",
@@ -615,51 +669,57 @@ def report(results: list[Figures], paid: Figures | None, beside: list[ServeFigur
         "30 in any one second (the strictest), `bucket` = a token bucket of 30, `fixed` = 30 per "
         "clock second; the *penalty* says what sending during a flood wait does (`growing`: "
         "each such send adds 1 s; `none`: nothing); 1 message/s per chat (bucket of 3) "
-        "everywhere. PostgreSQL with durable defaults (fsync and synchronous commit on). "
-        "`rate after 10 s`: accepted sends per second from 10 s after the first to the last, "
-        "from the emulator's log; `429`: share of send requests. Targets: rate ≥ "
-        f"{RATE_TARGET} × 30 = {RATE_TARGET * LIMIT:.1f}/s, 429s ≤ {LIMITED_TARGET} %, none "
-        f"lost, none duplicated; paid 1,000/s within {PAID_TARGET:.0f} s.",
+        "everywhere. `gaung worker` runs in its own process with `GAUNG_TELEGRAM_RATE=30` (the "
+        "ceiling; paid: 1000 with `GAUNG_TELEGRAM_PAID_BROADCAST=true`), started once the post "
+        "is approved (`wall`, approval to the last send recorded, counts its start-up) or, in "
+        "the row *running at approval*, up and idle before it (approved once its first "
+        "heartbeat is in, as in operation), on PostgreSQL with durable defaults (fsync "
+        "and synchronous commit on). `rate after 10 s`: accepted sends per second from 10 s "
+        "after the first to the last, from the emulator's log; `429`: share of send requests. "
+        f"Targets: rate ≥ {RATE_TARGET} × 30 = {RATE_TARGET * LIMIT:.1f}/s, 429s ≤ "
+        f"{LIMITED_TARGET} %, none lost, none duplicated; paid 1,000/s within "
+        f"{PAID_TARGET:.0f} s. `python -m bench pace` (`bench/pace.py`); the `BENCH_PACE_*` "
+        "settings at the top of that file run a subset, which replaces only the rows it ran: "
+        "each row names the commit and the time (UTC) it measured, and the footer below the "
+        "section names only the last run.",
         "",
-        "| shape | penalty | sender | ASN | wall | rate after 10 s | 429 | requests | lost "
-        "| duplicates | verdict |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for r in results + ([paid] if paid else []):
-        is_paid = r is paid
-        users = PTB_ASN if r.sender.startswith("python") else ASN
-        wall = f"{r.wall:.1f} s" if r.finished else f"stopped at {r.wall:.0f} s"
-        rate = f"{r.steady_rate:.2f}/s ({r.steady_rate / (PAID if is_paid else LIMIT):.3f} ×)"
-        lines.append(
-            f"| {r.shape} | {r.penalty} | {r.sender} | {users:,} | {wall} | {rate} "
-            f"| {r.limited} ({r.limited_pct:.2f} %) | {r.requests} | {r.lost} | {r.duplicates} "
-            f"| {r.verdict(paid=is_paid)} |"
-        )
-    lines += [
+        *markdown_table(COLUMNS, ran, kept_rows(previous, COLUMNS)),
         "",
         "The python-telegram-bot peers (each in a process of its own, against a fresh emulator "
-        f"with {PTB_ASN:,} people) get the same text and keyboard, a 64-connection pool, and "
+        "with `ASN` people) get the same text and keyboard, a 64-connection pool, and "
         "`asyncio.gather` over every chat; on a `RetryAfter` that reaches them they sleep "
-        f"`retry_after` and try again. A peer still going after {PTB_CAP:.0f} s is stopped "
-        "(`lost` then counts the chats still waiting).",
+        "`retry_after` and try again. A peer still going after 1.5 × its rate-implied time + "
+        "30 s is stopped (`lost` then counts the chats still waiting).",
     ]
-    if beside:
+    serve_rows = kept_rows(previous, SERVE_COLUMNS) | beside
+    if serve_rows:
         lines += [
             "",
             f"Beside a live `gaung serve`: ASN write `/status` at {WRITES:.0f}/s and tap Like "
-            f"at {TAPS:.0f}/s from the start until {SERVE_SECONDS:.0f} s after the broadcast's "
-            "first message; the broadcast then ends alone. `gaung serve` (no `--worker`) and "
+            f"at {TAPS:.0f}/s from the start until `beside` + 10 s after the broadcast's first "
+            "message; the broadcast then ends alone. `gaung serve` (no `--worker`) and "
             "one `gaung worker` share the budget; every `sendMessage`/`editMessage*` counted "
             "from the emulator's log. Rates over the stretch from 10 s after the first message "
             "until the writing stopped (`beside`). Targets: at most 30 in any second, 429s ≤ "
             f"{LIMITED_TARGET} %, broadcast ≥ {RATE_TARGET} × what replies and redraws leave "
             f"of 30, every message answered, p95 ≤ {REPLY_TARGET:.0f} s.",
             "",
-            *serve_report(beside),
+            *markdown_table(SERVE_COLUMNS, beside, kept_rows(previous, SERVE_COLUMNS)),
         ]
-    return lines
+    history = kept_history(previous)
+    return lines + (["", *history] if history else [])
 
 
 if __name__ == "__main__":  # one python-telegram-bot peer: python -m bench.pace API RETRIES
-    spent, done = asyncio.run(_ptb(sys.argv[1], int(sys.argv[2]), PTB_ASN, PTB_CAP))
+    logging.getLogger("telegram").setLevel(logging.CRITICAL)  # every 429 with a traceback
+    spent, done, _ = asyncio.run(
+        ptb_broadcast(
+            sys.argv[1],
+            count=PTB_ASN,
+            cap=PTB_CAP,
+            max_retries=int(sys.argv[2]),
+            pool=64,
+            url="https://www.instagram.com/p/pace-ptb/",
+        )
+    )
     print(json.dumps({"wall": spent, "finished": done}), flush=True)

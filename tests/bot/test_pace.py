@@ -42,9 +42,16 @@ class Run:
 
 
 def simulate(
-    shape: str, *, limit: float, ceiling: float, seconds: float, jitter: float = 0.004
+    shape: str,
+    *,
+    limit: float,
+    ceiling: float,
+    seconds: float,
+    jitter: float = 0.004,
+    late: float = 0.0,
 ) -> Run:
-    """One sender reserving slots in small batches, as a pacer does, for ``seconds``."""
+    """One sender reserving slots in small batches, as a pacer does, for ``seconds``; each send
+    leaves up to ``late`` after its slot (a busy loop) and the network adds up to ``jitter``."""
     rng = random.Random(7)
     limits = Limits(rate=limit, shape=shape, penalty="growing")
     limiter = limits.limiter(limit, limit)
@@ -60,7 +67,8 @@ def simulate(
             slot = now + grant.delay + i * grant.interval
             if slot < state.paused_until:
                 continue  # a pause learned meanwhile: the slot is let go
-            arrival = slot + rng.uniform(0, jitter)  # the network delays, never hastens
+            # The process and the network delay, never hasten.
+            arrival = slot + rng.uniform(0, late) + rng.uniform(0, jitter)
             if arrival < flood_until:
                 flood_until += limits.flood_penalty
                 run.limited.append(arrival)
@@ -84,6 +92,22 @@ def test_at_the_nominal_limit_the_pace_stays_just_below_it_without_429(shape: st
     assert run.limited == []
     assert run.rate_between(10, 120) >= 0.95 * 30
     assert run.most_in_any_second(0) <= 30
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize(("limit", "seconds"), [(30, 120), (1000, 20)])
+def test_sends_as_late_as_the_pacer_allows_stay_below_the_limit(
+    shape: str, limit: float, seconds: float
+) -> None:
+    """Every send up to ``late_tolerance`` late (uniformly), free and paid: no 429, and at
+    least 0.95 × the limit after the first 10 s."""
+    pace = CAP * limit
+    run = simulate(
+        shape, limit=limit, ceiling=limit, seconds=seconds, late=late_tolerance(1 / pace)
+    )
+    assert run.limited == []
+    assert run.rate_between(10, seconds) >= 0.95 * limit
+    assert run.most_in_any_second(0) <= limit
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -167,3 +191,19 @@ def test_slots_the_process_wakes_too_late_for_move_on_neither_squeezed_in_nor_lo
     assert min(gaps) >= interval - tolerance - 0.005  # ... not squeezed into the stall's end
     # Never more in a stretch than the pace allows (the tolerance at most, at one end).
     assert released[-1] - released[1] >= 10 * interval - tolerance - 0.005
+
+
+def test_lateness_allowed_never_puts_more_in_a_second_than_the_ceiling() -> None:
+    """Slots used up to ``late_tolerance`` late: at the pace the ledger aims at (``CAP`` × the
+    ceiling) a one-second window then holds at most floor(pace × (1 + tolerance)) + 1 sends,
+    which must stay within the ceiling with room for the network's jitter (a 1 % of it from
+    200/s on), while fast paces get the 20 ms that a busy worker's loop needs."""
+    for ceiling in (1, 5, 20, 30, 80, 200, 250, 1000):
+        pace = CAP * ceiling
+        tolerance = late_tolerance(1 / pace)
+        most = math.floor(pace * (1 + tolerance)) + 1
+        assert most <= ceiling, ceiling
+        if ceiling >= 200:
+            assert most <= 0.99 * ceiling, ceiling
+    assert late_tolerance(1 / (CAP * 1000)) == 0.02
+    assert late_tolerance(1 / (CAP * 30)) == pytest.approx(1 / (2 * CAP * 30))

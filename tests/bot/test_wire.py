@@ -153,3 +153,26 @@ def test_a_proxy_setting_sends_the_channels_back_to_httpx(monkeypatch: pytest.Mo
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.local:3128")
     assert not direct("https://api.telegram.org")
     assert direct("http://127.0.0.1:8081")  # plain http: that proxy does not apply
+
+
+def test_connections_idle_past_the_keepalive_are_closed_before_the_server_closes_them() -> None:
+    """A server closes idle connections after its own keep-alive (uvicorn: 5 s); a request
+    written into one it is closing fails as a dropped connection. The pool closes them first."""
+
+    async def ok(request: bytes, writer: asyncio.StreamWriter) -> None:
+        answer(writer, 200, b'{"ok":true,"result":{}}')
+
+    async def scenario(keepalive: float) -> int:
+        server, url, accepted = await serve(ok)
+        poster = JsonPoster(url, connections=2, keepalive=keepalive)
+        try:
+            await poster.post("sendMessage", b"{}")
+            await asyncio.sleep(0.15)
+            await poster.post("sendMessage", b"{}")
+        finally:
+            await poster.aclose()
+            server.close()
+        return len(accepted)
+
+    assert asyncio.run(scenario(keepalive=0.05)) == 2  # idle too long: a fresh connection
+    assert asyncio.run(scenario(keepalive=5.0)) == 1  # idle briefly: the same one
