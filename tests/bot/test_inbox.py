@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -274,3 +276,26 @@ def test_a_group_whose_commit_fails_is_refused_whole_and_nothing_acked_is_lost(
             conn.execute(select(stat.c.post_id, stat.c.opd_id, *(stat.c[f] for f in FIELDS)))
         )
         assert counters == set(conn.execute(fact_counts(["post_id", "opd_id"])))
+
+
+def test_the_writer_does_not_queue_behind_the_process_pool(engine: Engine) -> None:
+    """Every thread of the shared pool busy (a burst of redraws' reservations): an update is
+    still stored and answered, since the writer has a thread of its own."""
+    release = threading.Event()
+
+    async def main() -> Receipt:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=2))
+        busy = [asyncio.to_thread(release.wait, 30) for _ in range(2)]
+        blockers = [asyncio.ensure_future(b) for b in busy]
+        writer = InboxWriter(engine)
+        writer.start()
+        try:
+            return await asyncio.wait_for(
+                writer.submit(Incoming("telegram", "1", {"update_id": 1})), 10
+            )
+        finally:
+            release.set()
+            await asyncio.gather(*blockers)
+            await writer.stop()
+
+    assert asyncio.run(main()).new
