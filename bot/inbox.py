@@ -61,6 +61,7 @@ class Incoming:
     payload: dict[str, Any]
     tap: Tap | None = None  # a Like/Share tap: recorded now, not handled later
     status: StatusUpdate | None = None  # a delivery status (WhatsApp): applied now, in the batch
+    kept: bool = False  # stored handled, only to recognise a redelivery (nothing to do with it)
 
 
 @dataclass(frozen=True)
@@ -187,7 +188,10 @@ class InboxWriter:
                 new = store_updates(
                     session,
                     channel,
-                    [(i.update_id, None if i.tap or i.status else i.payload) for _, i in mine],
+                    [
+                        (i.update_id, None if i.tap or i.status or i.kept else i.payload)
+                        for _, i in mine
+                    ],
                 )
                 taps: list[tuple[int, Tap]] = []
                 statuses: list[StatusUpdate] = []

@@ -299,3 +299,25 @@ def test_the_writer_does_not_queue_behind_the_process_pool(engine: Engine) -> No
             await writer.stop()
 
     assert asyncio.run(main()).new
+
+
+def test_a_kept_update_is_stored_handled_in_its_batch(engine: Engine) -> None:
+    """A status of a message that is no post (a reply's): stored only to recognise Meta's
+    duplicate, handled in the same transaction, never left for the handlers."""
+
+    async def main() -> list[Receipt]:
+        writer = CountingWriter(engine)
+        writer.start()
+        try:
+            first = await writer.submit(Incoming("whatsapp", "s:wamid.1:sent", {}, kept=True))
+            again = await writer.submit(Incoming("whatsapp", "s:wamid.1:sent", {}, kept=True))
+            return [first, again]
+        finally:
+            await writer.stop()
+            assert writer.transactions == 2
+
+    assert [r.new for r in asyncio.run(main())] == [True, False]
+    with session_scope(engine, readonly=True) as session:
+        assert unhandled(session, "whatsapp") == []
+        count = select(func.count()).select_from(table(ProcessedUpdate))
+        assert session.connection().execute(count).scalar() == 1
