@@ -36,7 +36,7 @@ from bot.channels.wire import JsonPoster, direct
 from bot.ratelimit import Pacer, Priority
 from bot.telegram.common import CHANNEL
 from bot.telegram.ratelimit import MAX_IN_FLIGHT, MAX_RETRIES
-from db.delivery.pace import reserve_chat_slot
+from db.delivery.pace import reserve_chat_slots
 from db.delivery.redraws import Redraw, claim_redraws, finish_redraws, redraws_due
 from db.engine import session_scope
 from db.types import utcnow
@@ -186,18 +186,16 @@ class ButtonRedrawer:
             redraws = claim_redraws(session, CHANNEL, limit=BATCH)
             if self._wire is None or self.pacer is None:  # python-telegram-bot takes the turns
                 return [(r, 0.0) for r in redraws]
-            now = utcnow()
-            return [
-                (
-                    r,
-                    reserve_chat_slot(
-                        session, CHANNEL, r.chat_id, interval=PER_CHAT_SECONDS, now=now
-                    )
-                    if r.chat_id is not None and r.message_id is not None
-                    else 0.0,
-                )
-                for r in redraws
-            ]
+            drawable = [r for r in redraws if r.chat_id is not None and r.message_id is not None]
+            waits = reserve_chat_slots(
+                session,
+                CHANNEL,
+                [str(r.chat_id) for r in drawable],
+                interval=PER_CHAT_SECONDS,
+                now=utcnow(),
+            )
+            turns = dict(zip((r.delivery_id for r in drawable), waits, strict=True))
+            return [(r, turns.get(r.delivery_id, 0.0)) for r in redraws]
 
     def _finish(self, done: list[Redraw]) -> None:
         with session_scope(self.engine) as session:
