@@ -568,13 +568,25 @@ def comparison(name: str, measured: list[Measured], before: str, after: str) -> 
     return rows
 
 
-def run() -> list[str]:
+def measured_code(
+    prefix: str, baseline_variable: str
+) -> tuple[tuple[str, ...], Path, str | None, list[Variant], str]:
+    """What a run with an optional before/after measures: the engines
+    (``GAUNG_BENCH_ENGINES``), a fresh folder, the baseline commit named by
+    ``baseline_variable`` (or None), the code variants and the label of the before side."""
     engines = tuple(
         os.environ.get("GAUNG_BENCH_ENGINES", "sqlite,postgresql").replace(" ", "").split(",")
     )
-    folder = Path(tempfile.mkdtemp(prefix="gaung-webhook-"))
-    baseline = os.environ.get("GAUNG_BENCH_WEBHOOK_BASELINE")
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    baseline = os.environ.get(baseline_variable)
     variants, before = code_variants(baseline, folder)
+    return engines, folder, baseline, variants, before
+
+
+def run() -> list[str]:
+    engines, folder, baseline, variants, before = measured_code(
+        "gaung-webhook-", "GAUNG_BENCH_WEBHOOK_BASELINE"
+    )
     lines = [
         "## Button taps through the webhook (issue 4)",
         "",

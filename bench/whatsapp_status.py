@@ -23,7 +23,6 @@ import json
 import os
 import random
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ from sqlmodel import select as sm_select
 from bench import server
 from bench.databases import approve_for_everyone, fresh_databases
 from bench.http import KeepAlive, cpu_seconds
-from bench.webhook import Variant, code_variants
+from bench.webhook import Variant, measured_code
 from bot.whatsapp.webhook import signature
 from db.accounts.identities import link_identity
 from db.delivery.counters import rebuild
@@ -337,12 +336,9 @@ def comparison(measured: list[Measured], before: str, after: str) -> list[str]:
 
 
 def run() -> list[str]:
-    engines = tuple(
-        os.environ.get("GAUNG_BENCH_ENGINES", "sqlite,postgresql").replace(" ", "").split(",")
+    engines, folder, baseline, variants, before = measured_code(
+        "gaung-wa-status-", "GAUNG_BENCH_WA_BASELINE"
     )
-    folder = Path(tempfile.mkdtemp(prefix="gaung-wa-status-"))
-    baseline = os.environ.get("GAUNG_BENCH_WA_BASELINE")
-    variants, before = code_variants(baseline, folder)
     lines = [
         "## WhatsApp status webhooks ingested (issue 13)",
         "",

@@ -143,7 +143,10 @@ class WhatsAppService:
 
     async def receive(self, events: list[Event]) -> None:
         """Store every event (raises ``NotStored`` if one could not be); handling follows."""
-        stored = await asyncio.gather(*(self._store(event) for event in events))
+        if len(events) == 1:  # Meta's usual: one event a POST, no task to gather it in
+            stored = [await self._store(events[0])]
+        else:
+            stored = await asyncio.gather(*(self._store(event) for event in events))
         for event, (new, tap_answered) in zip(events, stored, strict=True):
             if not new or isinstance(event, Status):
                 continue
@@ -157,11 +160,8 @@ class WhatsAppService:
             update = status_update(event)
             item = Incoming(CHANNEL, f"s:{event.dedupe_key}", {}, status=update)
             if update is None:  # a reply's status: kept only to recognise a duplicate
-                item = Incoming(CHANNEL, f"s:{event.dedupe_key}", {}, status=None)
-                receipt = await self.inbox.submit(item)
-                if receipt.new:
-                    await backlog.handled(self.engine, CHANNEL, item.update_id)
-                return receipt.new, None
+                item = Incoming(CHANNEL, f"s:{event.dedupe_key}", {}, kept=True)
+                return (await self.inbox.submit(item)).new, None
             receipt = await self.inbox.submit(item)
             return receipt.new, None
         account = None

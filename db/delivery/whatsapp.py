@@ -171,6 +171,22 @@ class StatusUpdate:
     category: str | None = None
 
 
+_DELIVERY = table(Delivery)
+# Built once: a burst of status webhooks runs them for every batch of the inbox's writer.
+_STATUS_ROWS = (
+    core_select(_DELIVERY.c.id, _DELIVERY.c.status, _DELIVERY.c.billable)
+    .add_columns(_DELIVERY.c.pricing_category)
+    .where(_DELIVERY.c.id.in_(bindparam("ids", expanding=True)), _DELIVERY.c.channel == CHANNEL)
+    .order_by(_DELIVERY.c.id)
+    .with_for_update()
+)
+_PRICE = (
+    update(_DELIVERY)
+    .where(_DELIVERY.c.id == bindparam("d_id"))
+    .values(billable=bindparam("b"), pricing_category=bindparam("c"))
+)
+
+
 def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
     """Record status webhooks; returns how many deliveries changed.
 
@@ -185,21 +201,13 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
     items = [u for u in updates if u.delivery_id]
     if not items:
         return 0
-    delivery = table(Delivery)
     # Locked, in one order (no deadlocks): a worker recording the send as ``sent`` (and
     # counting it) at this moment must either finish first, so that the failure takes the
     # count back, or find the row failed.
     state = {
         int(row.id): [row.status, row.billable, row.pricing_category]
         for row in session.connection().execute(
-            core_select(delivery.c.id, delivery.c.status, delivery.c.billable)
-            .add_columns(delivery.c.pricing_category)
-            .where(
-                delivery.c.id.in_(sorted({u.delivery_id for u in items})),
-                delivery.c.channel == CHANNEL,
-            )
-            .order_by(delivery.c.id)
-            .with_for_update()
+            _STATUS_ROWS, {"ids": sorted({u.delivery_id for u in items})}
         )
     }
     failures: dict[int, StatusUpdate] = {}
@@ -218,10 +226,7 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
                 row[1], row[2] = priced[item.delivery_id] = now
     if priced:  # one statement for the many
         session.connection().execute(
-            update(delivery)
-            .where(delivery.c.id == bindparam("d_id"))
-            .values(billable=bindparam("b"), pricing_category=bindparam("c")),
-            [{"d_id": k, "b": b, "c": c} for k, (b, c) in priced.items()],
+            _PRICE, [{"d_id": k, "b": b, "c": c} for k, (b, c) in priced.items()]
         )
         for key in priced:  # an object the caller holds must not keep the old price
             held = session.identity_map.get(session.identity_key(Delivery, key))

@@ -99,3 +99,53 @@ def test_redrawn_buttons_keep_the_tracked_open_link(engine: Engine, tg: Telegram
     buttons = tg.world.messages(member.user_id)[-1].buttons()
     assert buttons[0]["text"] == "✅ Sudah Like"
     assert buttons[-1]["url"] == links.url(delivery.id or 0)
+
+
+def test_redraws_take_their_chats_turn_and_wait_out_a_429(
+    engine: Engine, tg: TelegramEmulator
+) -> None:
+    """Through the lean client: each chat's turn is taken in the claim's transaction (a reply
+    from another process to that chat must wait for it), and a 429 pauses the pacer and the
+    edit is sent again after the wait, once."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from db.models import ChatPace, table
+    from db.types import utcnow
+
+    members, by_asn = broadcast_to_members(engine, tg, 3)
+    with session_scope(engine) as session:
+        taps = [Tap(by_asn[m.asn_id].id or 0, "like", str(m.user_id)) for m in members]
+        record_taps(session, "telegram", taps, redraw=True)
+    tg.world.set_limits(rate=1)  # the second edit of a second is refused with a 429
+    pacer = Pacer(100)
+
+    async def scenario() -> None:
+        bot = ExtBot(tg.token, base_url=f"{tg.url}/bot")
+        redrawer = ButtonRedrawer(engine, bot, pacer)
+        assert redrawer._wire is not None  # the emulator is reached directly: the lean client
+        deadline = time.monotonic() + 30
+        try:
+            while True:
+                with session_scope(engine, readonly=True) as session:
+                    if queued_redraws(session) == 0:
+                        break
+                assert time.monotonic() < deadline, "buttons not redrawn"
+                await redrawer.pass_once()
+        finally:
+            await redrawer.stop()
+
+    began = utcnow()
+    asyncio.run(scenario())
+    statuses = [c.status for c in tg.world.calls("editMessageReplyMarkup")]
+    assert 429 in statuses and statuses.count(200) == 3
+    assert [tg.world.messages(m.user_id)[-1].edits for m in members] == [1, 1, 1]
+    paces = table(ChatPace)
+    with session_scope(engine, readonly=True) as session:
+        rows = session.connection().execute(
+            select(paces.c.chat_id, paces.c.next_at).where(paces.c.channel == "telegram")
+        )
+        turns = {chat: at for chat, at in rows}
+    # Each chat's turn was taken for its redraw: the next send there waits a second.
+    assert all(turns[str(m.user_id)] >= began + timedelta(seconds=1) for m in members), turns

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -275,3 +277,48 @@ def test_a_group_whose_commit_fails_is_refused_whole_and_nothing_acked_is_lost(
             conn.execute(select(stat.c.post_id, stat.c.opd_id, *(stat.c[f] for f in FIELDS)))
         )
         assert counters == set(conn.execute(fact_counts(["post_id", "opd_id"])))
+
+
+def test_the_writer_does_not_queue_behind_the_process_pool(engine: Engine) -> None:
+    """Every thread of the shared pool busy (a burst of redraws' reservations): an update is
+    still stored and answered, since the writer has a thread of its own."""
+    release = threading.Event()
+
+    async def main() -> Receipt:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=2))
+        busy = [asyncio.to_thread(release.wait, 30) for _ in range(2)]
+        blockers = [asyncio.ensure_future(b) for b in busy]
+        writer = InboxWriter(engine)
+        writer.start()
+        try:
+            return await asyncio.wait_for(
+                writer.submit(Incoming("telegram", "1", {"update_id": 1})), 10
+            )
+        finally:
+            release.set()
+            await asyncio.gather(*blockers)
+            await writer.stop()
+
+    assert asyncio.run(main()).new
+
+
+def test_a_kept_update_is_stored_handled_in_its_batch(engine: Engine) -> None:
+    """A status of a message that is no post (a reply's): stored only to recognise Meta's
+    duplicate, handled in the same transaction, never left for the handlers."""
+
+    async def main() -> list[Receipt]:
+        writer = CountingWriter(engine)
+        writer.start()
+        try:
+            first = await writer.submit(Incoming("whatsapp", "s:wamid.1:sent", {}, kept=True))
+            again = await writer.submit(Incoming("whatsapp", "s:wamid.1:sent", {}, kept=True))
+            return [first, again]
+        finally:
+            await writer.stop()
+            assert writer.transactions == 2
+
+    assert [r.new for r in asyncio.run(main())] == [True, False]
+    with session_scope(engine, readonly=True) as session:
+        assert unhandled(session, "whatsapp") == []
+        count = select(func.count()).select_from(table(ProcessedUpdate))
+        assert session.connection().execute(count).scalar() == 1

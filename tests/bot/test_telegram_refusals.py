@@ -42,10 +42,11 @@ def test_redrawing_buttons_for_someone_who_blocked_the_bot_gives_up_on_them_only
         pacer = Pacer(100)
         bot = ExtBot(tg.token, base_url=f"{tg.url}/bot", rate_limiter=PacerRateLimiter(pacer))
         await bot.initialize()
+        redrawer = ButtonRedrawer(engine, bot, pacer)
         try:
-            redrawer = ButtonRedrawer(engine, bot, pacer)
             return await redrawer.pass_once(), await redrawer.pass_once()
         finally:
+            await redrawer.stop()
             await bot.shutdown()
 
     first, second = asyncio.run(two_passes())
