@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, case, func, select, union_all
 from sqlmodel import Session
 
-from db.delivery.counters import fact_counts
+from db.delivery.counters import FIELDS, fact_counts
 from db.errors import Invalid
 from db.models import (
     Asn,
@@ -26,6 +27,7 @@ from db.models import (
     Delivery,
     DeliveryStatus,
     Opd,
+    OpdDayStat,
     Post,
     PostOpdStat,
     table,
@@ -187,20 +189,16 @@ def counter_sums(
     window, per OPD (the participation table) or per post with its approval time (the trend): one
     window rule for both, so the trend always adds up to the table.
 
-    About 60 thousand counter rows for a year (posts × OPD) instead of millions of
-    deliveries; a month is a twelfth of that, found through ``ix_post_approved_at``.
+    Per OPD, the window's whole UTC days are read from the day rollup (``opd_day_stat``) and
+    only the posts approved in its partial first and last days from the counters: about 21
+    thousand rows for a year instead of 63 thousand joined to their posts (issue 11).
     """
+    if per == "opd" and post_id is None:
+        return _opd_sums(window, opd_ids)
     stat, post = table(PostOpdStat), table(Post)
     keys = [stat.c.opd_id] if per == "opd" else [post.c.id, post.c.approved_at]
     stmt = (
-        select(
-            keys[-1],
-            func.sum(stat.c.delivered),
-            func.sum(stat.c.liked),
-            func.sum(stat.c.shared),
-            func.sum(stat.c.participated),
-            func.sum(stat.c.opened),
-        )
+        select(keys[-1], *(func.sum(stat.c[f]) for f in FIELDS))
         .select_from(stat)
         .join(post, post.c.id == stat.c.post_id)
         .group_by(*keys)
@@ -212,6 +210,49 @@ def counter_sums(
     if opd_ids is not None:
         stmt = stmt.where(stat.c.opd_id.in_(opd_ids))
     return stmt
+
+
+def _opd_sums(window: Window | None, opd_ids: Sequence[int] | None) -> Select[Any]:
+    """``counter_sums`` per OPD: whole days from the rollup, the edges from the counters."""
+    rollup, stat, post = table(OpdDayStat), table(PostOpdStat), table(Post)
+    parts: list[Select[Any]] = []
+    days = whole_days(window) if window is not None else None
+    if window is None or days is not None:
+        whole = select(rollup.c.opd_id, *(rollup.c[f] for f in FIELDS))
+        if days is not None:
+            whole = whole.where(rollup.c.day >= days[0], rollup.c.day < days[1])
+        parts.append(whole)
+    if window is not None:
+        edges = (
+            [(window.start, window.end)]
+            if days is None
+            else [(window.start, _midnight(days[0])), (_midnight(days[1]), window.end)]
+        )
+        for start, end in edges:
+            if start < end:
+                parts.append(
+                    select(stat.c.opd_id, *(stat.c[f] for f in FIELDS))
+                    .join(post, post.c.id == stat.c.post_id)
+                    .where(post.c.approved_at >= start, post.c.approved_at < end)
+                )
+    if opd_ids is not None:
+        parts = [part.where(part.selected_columns[0].in_(opd_ids)) for part in parts]
+    rows = union_all(*parts).subquery("r") if len(parts) > 1 else parts[0].subquery("r")
+    return select(rows.c.opd_id, *(func.sum(rows.c[f]) for f in FIELDS)).group_by(rows.c.opd_id)
+
+
+def whole_days(window: Window) -> tuple[date, date] | None:
+    """The UTC days lying wholly inside the window, as ``[first, end)``; None if there are
+    none."""
+    first = window.start.astimezone(UTC).date()
+    if _midnight(first) < window.start:
+        first += timedelta(days=1)
+    end = window.end.astimezone(UTC).date()
+    return (first, end) if first < end else None
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def evidence_sums(
