@@ -15,15 +15,12 @@ DAY = {
 
 
 def upgrade() -> None:
+    counts = ("delivered", "liked", "shared", "participated", "opened")
     op.create_table(
         "opd_day_stat",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("opd_id", sa.Integer(), nullable=False),
-        sa.Column("delivered", sa.Integer(), nullable=False),
-        sa.Column("liked", sa.Integer(), nullable=False),
-        sa.Column("shared", sa.Integer(), nullable=False),
-        sa.Column("participated", sa.Integer(), nullable=False),
-        sa.Column("opened", sa.Integer(), nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in counts),
         sa.ForeignKeyConstraint(["opd_id"], ["opd.id"], name=op.f("fk_opd_day_stat_opd_id_opd")),
         sa.PrimaryKeyConstraint("day", "opd_id", name=op.f("pk_opd_day_stat")),
     )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, select, text
 from sqlmodel import Session
@@ -18,7 +17,7 @@ from db.delivery.confirmations import Tap, record_taps
 from db.delivery.counters import day_counts, fact_counts, rebuild
 from db.delivery.opens import open_code, open_key, record_open
 from db.delivery.outbox import mark_failed
-from db.migrate import alembic_config, current_revision, head_revision, upgrade
+from db.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
 from db.models import ChatIdentity, OpdDayStat, table
 from db.posts.lifecycle import cancel_post
 from db.reporting.participation import counter_sums, participation, whole_days
@@ -163,20 +162,13 @@ def test_whole_days_are_the_utc_days_inside_the_window() -> None:
     assert whole_days(Window(day + timedelta(hours=1), day + timedelta(hours=30))) is None
 
 
-def _migrate(engine: Engine, revision: str, *, down: bool = False) -> None:
-    cfg = alembic_config(engine)
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(cfg, revision)
-
-
 def test_migration_backfills_the_rollup_from_the_counters(engine: Engine) -> None:
     scripts = ScriptDirectory.from_config(alembic_config(engine))
     [mine] = [
         r for r in scripts.walk_revisions() if (r.doc or "").startswith("participation rollup")
     ]
     assert isinstance(mine.down_revision, str)  # re-chained at merge: ask, don't assume
-    _migrate(engine, mine.down_revision, down=True)
+    downgrade(engine, mine.down_revision)
     at = "2026-11-01 23:30:00"  # 2 November in WIB, 1 November in UTC: the rollup's day
     with engine.begin() as conn:
         conn.execute(
