@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, case, func, select, union_all
+from sqlalchemy import Select, Table, and_, case, func, select, union_all
 from sqlmodel import Session
 
 from db.delivery.counters import FIELDS, fact_counts
@@ -203,12 +203,26 @@ def counter_sums(
         .join(post, post.c.id == stat.c.post_id)
         .group_by(*keys)
     )
+    return _in_scope(stmt, stat, window, post_id, opd_ids)
+
+
+def _in_scope(
+    stmt: Select[Any],
+    facts: Table,
+    window: Window | None,
+    post_id: int | None,
+    opd_ids: Sequence[int] | None,
+) -> Select[Any]:
+    """A report's scope on a statement over ``facts`` (a table with ``post_id`` and
+    ``opd_id``; joined to ``post`` when there is a window): posts approved in the window, the
+    one post, the OPDs asked for."""
     if window is not None:
+        post = table(Post)
         stmt = stmt.where(post.c.approved_at >= window.start, post.c.approved_at < window.end)
     if post_id is not None:
-        stmt = stmt.where(stat.c.post_id == post_id)
+        stmt = stmt.where(facts.c.post_id == post_id)
     if opd_ids is not None:
-        stmt = stmt.where(stat.c.opd_id.in_(opd_ids))
+        stmt = stmt.where(facts.c.opd_id.in_(opd_ids))
     return stmt
 
 
@@ -286,12 +300,7 @@ def evidence_sums(
         )
         .group_by(delivery.c.opd_id)
     )
-    if window is not None:
-        stmt = stmt.where(post.c.approved_at >= window.start, post.c.approved_at < window.end)
-    if post_id is not None:
-        stmt = stmt.where(delivery.c.post_id == post_id)
-    if opd_ids is not None:
-        stmt = stmt.where(delivery.c.opd_id.in_(opd_ids))
+    stmt = _in_scope(stmt, delivery, window, post_id, opd_ids)
     if status is not None:
         asn = table(Asn)
         stmt = stmt.join(asn, asn.c.id == delivery.c.asn_id).where(asn.c.status == status)
@@ -320,11 +329,7 @@ def status_delivery_sums(
         .join(asn, asn.c.id == delivery.c.asn_id)
         .where(asn.c.status == status)
     )
-    if post_id is not None:
-        stmt = stmt.where(delivery.c.post_id == post_id)
-    if opd_ids is not None:
-        stmt = stmt.where(delivery.c.opd_id.in_(opd_ids))
-    return stmt
+    return _in_scope(stmt, delivery, None, post_id, opd_ids)  # fact_counts took the window
 
 
 def plain_delivery_counts(window: Window) -> Select[Any]:
