@@ -14,11 +14,11 @@ from db.accounts.identities import opt_out
 from db.accounts.personal import erase_asn
 from db.accounts.retention import purge_expired
 from db.delivery.confirmations import Tap, record_taps
-from db.delivery.counters import day_counts, fact_counts, rebuild
+from db.delivery.counters import FIELDS, day_counts, fact_counts, rebuild
 from db.delivery.opens import open_code, open_key, record_open
 from db.delivery.outbox import mark_failed
 from db.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
-from db.models import ChatIdentity, OpdDayStat, table
+from db.models import ChatIdentity, Opd, OpdDayStat, table
 from db.posts.lifecycle import cancel_post
 from db.reporting.participation import counter_sums, participation, whole_days
 from db.reporting.window import Window
@@ -63,8 +63,15 @@ def assert_rollup_holds(session: Session) -> None:
     kept = _nonzero(conn.execute(select(day.c.day, day.c.opd_id, *list(day.c)[2:])))
     assert kept == _nonzero(conn.execute(day_counts(session.get_bind().dialect.name)))
     for window in WINDOWS:
-        read = _nonzero(conn.execute(counter_sums(window)))
-        assert read == _nonzero(conn.execute(fact_counts(["opd_id"], window))), window
+        facts = _nonzero(conn.execute(fact_counts(["opd_id"], window)))
+        assert _nonzero(conn.execute(counter_sums(window))) == facts, window
+        # The report's own statement (built once, its bounds bound per request) agrees.
+        ids = {kode: i for kode, i in conn.execute(select(table(Opd).c.kode, table(Opd).c.id))}
+        reported = [
+            (ids[r.kode], *(getattr(r.counts, f) for f in FIELDS))
+            for r in participation(session, window).rows
+        ]
+        assert _nonzero(reported) == facts, window
 
 
 def _tap(session: Session, post_id: int, who: object, kind: str) -> Tap:
