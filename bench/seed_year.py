@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, text
 
+from db.delivery.counters import rebuild_days
 from db.engine import session_scope
 from db.models import ChatIdentity, Delivery, Post, PostOpdStat, table
 from db.roster.synthetic import import_synthetic_roster
@@ -197,6 +198,7 @@ def seed_year(
     ]
     with session_scope(engine) as session:
         session.connection().execute(insert(table(PostOpdStat)), stats)
+        rebuild_days(session)  # the day rollup, as ``bump`` would have kept it
     if postgres:
         with engine.connect() as conn:
             conn.execute(text("SELECT setval('delivery_id_seq', (SELECT max(id) FROM delivery))"))

@@ -442,6 +442,28 @@ class PostOpdStat(SQLModel, table=True):
     opened: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
 
 
+class OpdDayStat(SQLModel, table=True):
+    """``post_opd_stat`` summed per OPD and UTC day of the post's approval, kept by the same
+    upsert (``db.delivery.counters.bump``), in the same transaction.
+
+    A year's participation table then sums about 21 thousand rows (days × OPD) instead of 63
+    thousand (posts × OPD) joined to their posts, and a month about 1,700 instead of a scan
+    of every counter; only the posts approved on the window's partial first and last days
+    are read per post. UTC days, not WIB ones: the rollup stays right whatever the
+    deployment's time zone, a WIB window only has more hours at its edges (issue 11).
+    """
+
+    __tablename__ = "opd_day_stat"
+
+    day: date = Field(primary_key=True)
+    opd_id: int = Field(primary_key=True, foreign_key="opd.id")
+    delivered: int = 0
+    liked: int = 0
+    shared: int = 0
+    participated: int = 0
+    opened: int = 0
+
+
 class ChannelState(SQLModel, table=True):
     """Per channel, shared by every worker process: the flood wait Telegram or Meta imposed.
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Engine, inspect, select
 
 from bench.seed_year import seed_year
-from db.delivery.counters import fact_counts
-from db.models import PostOpdStat, table
+from db.delivery.counters import day_counts, fact_counts
+from db.models import OpdDayStat, PostOpdStat, table
 
 
 def test_seeded_counters_equal_the_facts_and_indexes_come_back(engine: Engine) -> None:
@@ -34,7 +34,10 @@ def test_seeded_counters_equal_the_facts_and_indexes_come_back(engine: Engine) -
             )
         }
         facts = {tuple(row) for row in conn.execute(fact_counts(["post_id", "opd_id"]))}
+        rollup = {tuple(row) for row in conn.execute(select(table(OpdDayStat)))}
+        days = {tuple(row) for row in conn.execute(day_counts(engine.dialect.name))}
     assert counters == facts
+    assert rollup == days and rollup
     after = inspect(engine)
     for name in ("delivery", "confirmation"):
         assert {i["name"] for i in after.get_indexes(name)} == indexes[name]

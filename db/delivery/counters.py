@@ -1,18 +1,34 @@
-"""Keeping ``post_opd_stat`` in step with deliveries and confirmations.
+"""Keeping ``post_opd_stat`` and its per-day rollup ``opd_day_stat`` in step with deliveries
+and confirmations.
 
 Every change that moves a participation number calls ``bump`` in its own transaction, so the
-counters are exactly as durable as the facts. ``rebuild`` recomputes them from the facts (for
-an upgrade, or to check them).
+counters are exactly as durable as the facts, and the rollup moves with them in the same
+transaction (the tap, send and open paths need nothing more). ``rebuild`` recomputes both from
+the facts (for an upgrade, or to check them).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Executable, Select, and_, delete, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Executable,
+    Select,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -22,6 +38,7 @@ from db.models import (
     ConfirmationKind,
     Delivery,
     DeliveryStatus,
+    OpdDayStat,
     Post,
     PostOpdStat,
     table,
@@ -33,7 +50,8 @@ Key = tuple[int, int]  # (post_id, opd_id)
 
 
 def bump(session: Session, deltas: Mapping[Key, Mapping[str, int]]) -> None:
-    """Add to the counters of each (post, opd), creating rows as needed, race-free."""
+    """Add to the counters of each (post, opd) and to the day rollup of each (approval day,
+    opd), creating rows as needed, race-free."""
     rows = [
         {"post_id": p, "opd_id": o} | {f: int(d.get(f, 0)) for f in FIELDS}
         for (p, o), d in deltas.items()
@@ -41,23 +59,72 @@ def bump(session: Session, deltas: Mapping[Key, Mapping[str, int]]) -> None:
     ]
     if not rows:
         return
-    # Sorted, so that two transactions touching the same rows lock them in the same order.
-    session.connection().execute(
-        _upsert(session.get_bind().dialect.name),
-        sorted(rows, key=lambda r: (r["post_id"], r["opd_id"])),
+    conn = session.connection()
+    dialect = session.get_bind().dialect.name
+    # Sorted, so that two transactions touching the same rows lock them in the same order:
+    # the counters first, then (sorted by day, not by post: a post approved later may have a
+    # smaller id) the rollup rows.
+    conn.execute(
+        _upsert(dialect, PostOpdStat), sorted(rows, key=lambda r: (r["post_id"], r["opd_id"]))
     )
+    ids = sorted({r["post_id"] for r in rows})
+    days: dict[int, date] = {p: d for p, d in conn.execute(_approval_days(dialect), {"ids": ids})}
+    per_day: dict[tuple[date, int], Counter[str]] = {}
+    for row in rows:
+        day = days.get(row["post_id"])
+        if day is None:  # not approved: in no report window, so in no rollup either
+            continue
+        per_day.setdefault((day, row["opd_id"]), Counter()).update({f: row[f] for f in FIELDS})
+    if per_day:
+        conn.execute(
+            _upsert(dialect, OpdDayStat),
+            [
+                {"day": d, "opd_id": o} | {f: c[f] for f in FIELDS}
+                for (d, o), c in sorted(per_day.items())
+            ],
+        )
 
 
 @cache
-def _upsert(dialect: str) -> Executable:
-    """The counters' upsert, built once per dialect: under a burst of taps, building it (its
-    ``excluded`` alias above all) cost more CPU than running it for the batch."""
-    stat = table(PostOpdStat)
+def _upsert(dialect: str, model: type[PostOpdStat] | type[OpdDayStat]) -> Executable:
+    """A counters table's upsert, built once per dialect: under a burst of taps, building it
+    (its ``excluded`` alias above all) cost more CPU than running it for the batch."""
+    stat = table(model)
     stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(stat)
     excluded = stmt.excluded
     return stmt.on_conflict_do_update(
-        index_elements=[stat.c.post_id, stat.c.opd_id],
+        index_elements=list(stat.primary_key.columns),
         set_={f: stat.c[f] + excluded[f] for f in FIELDS},
+    )
+
+
+def approval_day(dialect: str) -> ColumnElement[date]:
+    """The UTC date of ``post.approved_at``, the rollup's day, computed by the database."""
+    approved_at = table(Post).c.approved_at
+    if dialect == "postgresql":
+        return cast(func.timezone("UTC", approved_at), Date)
+    return type_coerce(func.date(approved_at), Date)  # SQLite keeps naive UTC text
+
+
+@cache
+def _approval_days(dialect: str) -> Select[Any]:
+    post = table(Post)
+    return select(post.c.id, approval_day(dialect)).where(
+        post.c.id.in_(bindparam("ids", expanding=True)), post.c.approved_at.is_not(None)
+    )
+
+
+def day_counts(dialect: str) -> Select[Any]:
+    """The rollup recomputed from the per post × OPD counters: what ``opd_day_stat`` must
+    always equal (used to rebuild it, and by the tests that check it)."""
+    stat, post = table(PostOpdStat), table(Post)
+    day = approval_day(dialect)
+    return (
+        select(day, stat.c.opd_id, *(func.sum(stat.c[f]) for f in FIELDS))
+        .select_from(stat)
+        .join(post, post.c.id == stat.c.post_id)
+        .where(post.c.approved_at.is_not(None))
+        .group_by(day, stat.c.opd_id)
     )
 
 
@@ -103,7 +170,8 @@ def fact_counts(group: Sequence[str], window: Window | None = None) -> Select[An
 
 
 def rebuild(session: Session) -> int:
-    """Recompute every counter from deliveries and confirmations; returns rows written."""
+    """Recompute every counter, and the day rollup, from deliveries and confirmations;
+    returns the counter rows written."""
     stat = table(PostOpdStat)
     conn = session.connection()
     conn.execute(delete(stat))
@@ -112,7 +180,17 @@ def rebuild(session: Session) -> int:
         .from_select(["post_id", "opd_id", *FIELDS], fact_counts(["post_id", "opd_id"]))
         .execution_options(preserve_rowcount=True)
     )
+    rebuild_days(session)
     return int(result.rowcount)
+
+
+def rebuild_days(session: Session) -> None:
+    """Recompute the day rollup from the per post × OPD counters."""
+    days = table(OpdDayStat)
+    conn = session.connection()
+    conn.execute(delete(days))
+    dialect = session.get_bind().dialect.name
+    conn.execute(insert(days).from_select(["day", "opd_id", *FIELDS], day_counts(dialect)))
 
 
 def confirmed_deltas(session: Session, keys: Mapping[int, Key]) -> dict[Key, Counter[str]]:

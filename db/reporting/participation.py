@@ -9,13 +9,15 @@ and registration counts are as of now. The total row sums counts, never averages
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Date, Select, Table, and_, bindparam, case, func, select, union_all
 from sqlmodel import Session
 
-from db.delivery.counters import fact_counts
+from db.delivery.counters import FIELDS, fact_counts
 from db.errors import Invalid
 from db.models import (
     Asn,
@@ -26,11 +28,13 @@ from db.models import (
     Delivery,
     DeliveryStatus,
     Opd,
+    OpdDayStat,
     Post,
     PostOpdStat,
     table,
 )
 from db.reporting.window import Window
+from db.types import UTCDateTime
 
 COUNT_FIELDS = (
     "asn_roster",
@@ -126,7 +130,9 @@ def participation(
     This runs on every dashboard and API read, so it stays lean: Core rows rather than ORM
     objects, roster and registration counted in one pass over ``asn``, an OPD key's request
     narrowed to its OPD in SQL, and one round trip instead of four (issue 11: on a loaded
-    machine each statement costs a wait for the database's answer and for the CPU back).
+    machine each statement costs a wait for the database's answer and for the CPU back). The
+    statement is built once per shape with bind parameters (building it anew cost a few
+    milliseconds of CPU per request, more than the month's counters).
 
     ``status`` (``PNS`` or ``PPPK``) narrows every number to ASN of that status, as the roster
     says now. The counters do not know a person's status, so the delivery numbers are then
@@ -135,7 +141,66 @@ def participation(
     to less than the whole.
     """
     status = check_status(status)
+    stmt = _report(window is not None, opd_ids is not None, post_id is not None, status)
+    params: dict[str, Any] = Bounds.of(window).params() if window is not None else {}
+    if opd_ids is not None:
+        params["opd_ids"] = list(opd_ids)
+    if post_id is not None:
+        params["post_id"] = post_id
+    rows = []
+    for kode, nama, *numbers in session.connection().execute(stmt, params):
+        counts = Counts(*(int(n or 0) for n in numbers))
+        rows.append(OpdRow(kode, nama, counts))
+    report = Participation(window, rows)
+    for row in report.rows:
+        report.total.add(row.counts)
+    return report
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A window as the report reads it: posts approved in ``[start, end)``; per OPD, those of
+    the whole UTC days ``[first_day, end_day)`` from the day rollup, the others (approved in
+    ``[start, first_midnight)`` or ``[end_midnight, end)``) post by post. Values (``of``), or
+    the bind parameters (``BOUND``) of a statement built once."""
+
+    start: Any
+    end: Any
+    first_day: Any
+    end_day: Any
+    first_midnight: Any
+    end_midnight: Any
+
+    @classmethod
+    def of(cls, window: Window) -> Bounds:
+        days = whole_days(window)
+        if days is None:  # no whole day: none from the rollup, all post by post
+            day = window.start.astimezone(UTC).date()
+            return cls(window.start, window.end, day, day, window.end, window.end)
+        first, end = days
+        return cls(window.start, window.end, first, end, _midnight(first), _midnight(end))
+
+    def params(self) -> dict[str, Any]:
+        return {f"w_{f.name}": getattr(self, f.name) for f in fields(self)}
+
+
+BOUND = Bounds(
+    *(
+        bindparam(f"w_{f.name}", type_=Date() if f.name.endswith("day") else UTCDateTime())
+        for f in fields(Bounds)
+    )
+)
+
+
+@cache
+def _report(windowed: bool, some_opd: bool, one_post: bool, status: str | None) -> Select[Any]:
+    """The participation statement of one shape, its values left to bind parameters: ``w_*``
+    (``Bounds.params``), ``opd_ids`` (expanding) and ``post_id``. ``status`` is one of two
+    values, so it is part of the shape."""
     opd, asn, identity = table(Opd), table(Asn), table(ChatIdentity)
+    bounds = BOUND if windowed else None
+    opd_ids: Any = bindparam("opd_ids", expanding=True) if some_opd else None
+    post_id: Any = bindparam("post_id") if one_post else None
 
     # Registered: not opted out, and linked to at least one reachable chat identity (an ASN
     # may have one on each channel: a semi-join, so that she counts once).
@@ -151,11 +216,11 @@ def participation(
     if status is not None:
         people = people.where(asn.c.status == status)
     sums = (
-        counter_sums(window, post_id, opd_ids)
+        _counter_sums(bounds, post_id, opd_ids)
         if status is None
-        else status_delivery_sums(window, post_id, opd_ids, status)
+        else _status_delivery_sums(bounds, post_id, opd_ids, status)
     )
-    evidence = evidence_sums(window, post_id, opd_ids, status)
+    evidence = _evidence_sums(bounds, post_id, opd_ids, status)
     # Each part's first column is the OPD id, the rest its counts, in COUNT_FIELDS order.
     parts = [q.subquery(name) for name, q in (("p", people), ("c", sums), ("e", evidence))]
     stmt = select(opd.c.kode, opd.c.nama, *(c for part in parts for c in list(part.c)[1:]))
@@ -165,15 +230,7 @@ def participation(
     stmt = stmt.order_by(opd.c.kode)
     if opd_ids is not None:
         stmt = stmt.where(opd.c.id.in_(opd_ids))
-
-    rows = []
-    for kode, nama, *numbers in session.connection().execute(stmt):
-        counts = Counts(*(int(n or 0) for n in numbers))
-        rows.append(OpdRow(kode, nama, counts))
-    report = Participation(window, rows)
-    for row in report.rows:
-        report.total.add(row.counts)
-    return report
+    return stmt
 
 
 def counter_sums(
@@ -187,38 +244,89 @@ def counter_sums(
     window, per OPD (the participation table) or per post with its approval time (the trend): one
     window rule for both, so the trend always adds up to the table.
 
-    About 60 thousand counter rows for a year (posts × OPD) instead of millions of
-    deliveries; a month is a twelfth of that, found through ``ix_post_approved_at``.
+    Per OPD, the window's whole UTC days are read from the day rollup (``opd_day_stat``) and
+    only the posts approved in its partial first and last days from the counters: about 21
+    thousand rows for a year instead of 63 thousand joined to their posts (issue 11).
     """
+    bounds = Bounds.of(window) if window is not None else None
+    return _counter_sums(bounds, post_id, opd_ids, per=per)
+
+
+def _counter_sums(
+    bounds: Bounds | None,
+    post_id: Any,
+    opd_ids: Any,
+    *,
+    per: Literal["opd", "post"] = "opd",
+) -> Select[Any]:
+    if per == "opd" and post_id is None:
+        return _opd_sums(bounds, opd_ids)
     stat, post = table(PostOpdStat), table(Post)
     keys = [stat.c.opd_id] if per == "opd" else [post.c.id, post.c.approved_at]
     stmt = (
-        select(
-            keys[-1],
-            func.sum(stat.c.delivered),
-            func.sum(stat.c.liked),
-            func.sum(stat.c.shared),
-            func.sum(stat.c.participated),
-            func.sum(stat.c.opened),
-        )
+        select(keys[-1], *(func.sum(stat.c[f]) for f in FIELDS))
         .select_from(stat)
         .join(post, post.c.id == stat.c.post_id)
         .group_by(*keys)
     )
-    if window is not None:
-        stmt = stmt.where(post.c.approved_at >= window.start, post.c.approved_at < window.end)
+    return _in_scope(stmt, stat, bounds, post_id, opd_ids)
+
+
+def _in_scope(
+    stmt: Select[Any], facts: Table, bounds: Bounds | None, post_id: Any, opd_ids: Any
+) -> Select[Any]:
+    """A report's scope on a statement over ``facts`` (a table with ``post_id`` and
+    ``opd_id``; joined to ``post`` when there is a window): posts approved in the window, the
+    one post, the OPDs asked for."""
+    if bounds is not None:
+        post = table(Post)
+        stmt = stmt.where(post.c.approved_at >= bounds.start, post.c.approved_at < bounds.end)
     if post_id is not None:
-        stmt = stmt.where(stat.c.post_id == post_id)
+        stmt = stmt.where(facts.c.post_id == post_id)
     if opd_ids is not None:
-        stmt = stmt.where(stat.c.opd_id.in_(opd_ids))
+        stmt = stmt.where(facts.c.opd_id.in_(opd_ids))
     return stmt
 
 
-def evidence_sums(
-    window: Window | None,
-    post_id: int | None = None,
-    opd_ids: Sequence[int] | None = None,
-    status: str | None = None,
+def _opd_sums(bounds: Bounds | None, opd_ids: Any) -> Select[Any]:
+    """``counter_sums`` per OPD: whole days from the rollup, the edges from the counters (one
+    shape for every window: a part with nothing to read is an empty range)."""
+    rollup, stat, post = table(OpdDayStat), table(PostOpdStat), table(Post)
+    whole = select(rollup.c.opd_id, *(rollup.c[f] for f in FIELDS))
+    parts = [whole]
+    if bounds is not None:
+        parts = [whole.where(rollup.c.day >= bounds.first_day, rollup.c.day < bounds.end_day)]
+        for start, end in (
+            (bounds.start, bounds.first_midnight),
+            (bounds.end_midnight, bounds.end),
+        ):
+            parts.append(
+                select(stat.c.opd_id, *(stat.c[f] for f in FIELDS))
+                .join(post, post.c.id == stat.c.post_id)
+                .where(post.c.approved_at >= start, post.c.approved_at < end)
+            )
+    if opd_ids is not None:
+        parts = [part.where(part.selected_columns[0].in_(opd_ids)) for part in parts]
+    rows = union_all(*parts).subquery("r") if len(parts) > 1 else parts[0].subquery("r")
+    return select(rows.c.opd_id, *(func.sum(rows.c[f]) for f in FIELDS)).group_by(rows.c.opd_id)
+
+
+def whole_days(window: Window) -> tuple[date, date] | None:
+    """The UTC days lying wholly inside the window, as ``[first, end)``; None if there are
+    none."""
+    first = window.start.astimezone(UTC).date()
+    if _midnight(first) < window.start:
+        first += timedelta(days=1)
+    end = window.end.astimezone(UTC).date()
+    return (first, end) if first < end else None
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _evidence_sums(
+    bounds: Bounds | None, post_id: Any, opd_ids: Any, status: str | None
 ) -> Select[Any]:
     """Delivered shares with a repost link (``db.delivery.evidence``), per OPD, for posts
     approved in the window. Read from the few confirmations that carry evidence, not from the
@@ -245,12 +353,7 @@ def evidence_sums(
         )
         .group_by(delivery.c.opd_id)
     )
-    if window is not None:
-        stmt = stmt.where(post.c.approved_at >= window.start, post.c.approved_at < window.end)
-    if post_id is not None:
-        stmt = stmt.where(delivery.c.post_id == post_id)
-    if opd_ids is not None:
-        stmt = stmt.where(delivery.c.opd_id.in_(opd_ids))
+    stmt = _in_scope(stmt, delivery, bounds, post_id, opd_ids)
     if status is not None:
         asn = table(Asn)
         stmt = stmt.join(asn, asn.c.id == delivery.c.asn_id).where(asn.c.status == status)
@@ -266,24 +369,18 @@ def check_status(status: str | None) -> str | None:
     return clean
 
 
-def status_delivery_sums(
-    window: Window | None,
-    post_id: int | None,
-    opd_ids: Sequence[int] | None,
-    status: str,
+def _status_delivery_sums(
+    bounds: Bounds | None, post_id: Any, opd_ids: Any, status: str
 ) -> Select[Any]:
     """``counter_sums`` per OPD for ASN of one status, from the deliveries themselves."""
-    asn, delivery = table(Asn), table(Delivery)
+    asn, delivery, post = table(Asn), table(Delivery), table(Post)
     stmt = (
-        fact_counts(["opd_id"], window)
+        fact_counts(["opd_id"])
         .join(asn, asn.c.id == delivery.c.asn_id)
+        .join(post, post.c.id == delivery.c.post_id)
         .where(asn.c.status == status)
     )
-    if post_id is not None:
-        stmt = stmt.where(delivery.c.post_id == post_id)
-    if opd_ids is not None:
-        stmt = stmt.where(delivery.c.opd_id.in_(opd_ids))
-    return stmt
+    return _in_scope(stmt, delivery, bounds, post_id, opd_ids)
 
 
 def plain_delivery_counts(window: Window) -> Select[Any]:
