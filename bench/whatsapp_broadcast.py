@@ -99,10 +99,9 @@ def worker(
     )
 
 
-def engine_run(
-    name: str, url: str, folder: Path, rate: float = RATE, *, seeded: bool = False
-) -> str:
-    if not seeded:
+def engine_run(name: str, url: str, folder: Path, rate: float = RATE, *, run: int = 0) -> str:
+    """One post at ``rate``; ``run``: how many posts went to the same people before it."""
+    if not run:
         populate(url)
     goal = target(rate)
     emulator = EmulatorProcess(
@@ -116,7 +115,7 @@ def engine_run(
         load_before = os.getloadavg()[0]
         began = time.perf_counter()
         post_id, queued = approve_for_everyone(
-            make_engine(url), f"https://instagram.com/p/wa{rate:.0f}", ""
+            make_engine(url), f"https://instagram.com/p/wa{rate:.0f}-{run}", ""
         )
         engine = make_engine(url)
         deadline = began + max(240.0, 4 * goal)
@@ -187,5 +186,5 @@ def run() -> list[str]:
     with fresh_databases(engines) as urls:
         for name, url in urls.items():
             for k, rate in enumerate(RATES):
-                lines.append(engine_run(name, url, folder, rate, seeded=k > 0))
+                lines.append(engine_run(name, url, folder, rate, run=k))
     return lines
