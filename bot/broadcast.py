@@ -50,6 +50,7 @@ from db.delivery.coordination import channel_pauses, heartbeat, retire
 from db.delivery.outbox import (
     Claimed,
     Outcome,
+    any_due,
     claim_due,
     finish_posts,
     record_outcomes,
@@ -86,6 +87,7 @@ class WorkerConfig:
     flush_batch: int = 32  # ... and writes once this many outcomes wait,
     flush_max_wait: float = 0.25  # or the oldest has waited this long, or nothing is in flight
     idle_poll: float = 0.2  # s between claims while nothing is due (approval to first send)
+    due_look: float = 0.05  # ... and between reads for due rows meanwhile (``_idle``)
     heartbeat_interval: float = 2.0
     backoff_base: float = 2.0
     backoff_cap: float = 60.0
@@ -210,7 +212,7 @@ class Broadcaster:
                     await self._sleep(stop, CLAIM_RETRY)
                     continue
                 if not claimed:
-                    await self._sleep(stop, self.config.idle_poll)
+                    await self._idle(stop)
                     continue
                 self._prepare(claimed)
                 for item in claimed:
@@ -234,6 +236,25 @@ class Broadcaster:
                 await pacer.ledger.settle()
             await asyncio.to_thread(self._retire)
         return self.stats
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Nothing was due: until ``idle_poll`` has passed, look every ``due_look`` s (a read,
+        no commit) and claim again as soon as a row is due. A post approved by another
+        process then starts within ``due_look``, not within a claim's interval."""
+        until = time.monotonic() + self.config.idle_poll
+        while not stop.is_set() and (left := until - time.monotonic()) > 0:
+            await self._sleep(stop, min(self.config.due_look, left))
+            try:
+                if await asyncio.to_thread(self._any_due):
+                    return
+            except Exception:  # the database away: the claim says so and waits
+                return
+
+    def _any_due(self) -> bool:
+        with session_scope(self.engine, readonly=True) as session:
+            return any_due(
+                session, now=self.clock(), post_id=self.post_id, channels=list(self.channels)
+            )
 
     def _prepare(self, claimed: list[Claimed]) -> None:
         """Let a channel do per-batch work ahead of the sends (``Channel.prepare``)."""

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     ScalarSelect,
+    Select,
     and_,
     bindparam,
     case,
@@ -270,22 +271,8 @@ def _lease(
     channels: Sequence[str] | None,
 ) -> list[int]:
     """Lease up to ``limit`` due rows (of ``post_ids``, if given) to ``worker``; their ids."""
-    delivery, post = table(Delivery), table(Post)
-    due = (
-        select(delivery.c.id)
-        .join(post, post.c.id == delivery.c.post_id)
-        .where(
-            delivery.c.status.in_(OPEN_DELIVERY),
-            delivery.c.next_attempt_at <= now,
-            post.c.status.in_(ACTIVE_POST_STATUSES),
-        )
-        .order_by(delivery.c.next_attempt_at, delivery.c.id)
-        .limit(limit)
-    )
-    if post_ids is not None:
-        due = due.where(delivery.c.post_id.in_(post_ids))
-    if channels is not None:
-        due = due.where(delivery.c.channel.in_(channels))
+    delivery = table(Delivery)
+    due = _due(now, post_ids, channels).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(of=delivery, skip_locked=True)
     claimed = session.connection().execute(
@@ -301,6 +288,45 @@ def _lease(
         .returning(delivery.c.id)
     )
     return [int(row[0]) for row in claimed]
+
+
+def _due(
+    now: datetime, post_ids: Sequence[int] | None, channels: Sequence[str] | None
+) -> Select[tuple[int]]:
+    """The ids of due rows (of ``post_ids`` and ``channels``, if given), oldest due first."""
+    delivery, post = table(Delivery), table(Post)
+    due = (
+        select(delivery.c.id)
+        .join(post, post.c.id == delivery.c.post_id)
+        .where(
+            delivery.c.status.in_(OPEN_DELIVERY),
+            delivery.c.next_attempt_at <= now,
+            post.c.status.in_(ACTIVE_POST_STATUSES),
+        )
+        .order_by(delivery.c.next_attempt_at, delivery.c.id)
+    )
+    if post_ids is not None:
+        due = due.where(delivery.c.post_id.in_(post_ids))
+    if channels is not None:
+        due = due.where(delivery.c.channel.in_(channels))
+    return due
+
+
+def any_due(
+    session: Session,
+    *,
+    now: datetime,
+    post_id: int | None = None,
+    channels: Sequence[str] | None = None,
+) -> bool:
+    """Whether a claim would find a row: a read on the claim's index, no write, no commit.
+
+    An idle worker looks this often instead of claiming (a write transaction) as often, so
+    a post approved elsewhere starts going out within the look's interval.
+    """
+    only = [post_id] if post_id is not None else None
+    found = session.connection().execute(_due(now, only, channels).limit(1)).first()
+    return found is not None
 
 
 SKIP_OPTED_OUT = "dilewati: ASN berhenti menerima kiriman (/berhenti)"
