@@ -49,8 +49,8 @@ from bot.whatsapp.webhook import window_open
 from db.delivery.coordination import channel_pauses, heartbeat, retire
 from db.delivery.outbox import (
     Claimed,
+    DueListener,
     Outcome,
-    any_due,
     claim_due,
     finish_posts,
     record_outcomes,
@@ -86,8 +86,9 @@ class WorkerConfig:
     flush_interval: float = 0.02  # how often the outcome writer looks
     flush_batch: int = 32  # ... and writes once this many outcomes wait,
     flush_max_wait: float = 0.25  # or the oldest has waited this long, or nothing is in flight
-    idle_poll: float = 0.2  # s between claims while nothing is due (approval to first send)
-    due_look: float = 0.05  # ... and between reads for due rows meanwhile (``_idle``)
+    # s between claims while nothing is due (approval to first send; on PostgreSQL an
+    # approval wakes the worker at once: ``db.delivery.outbox.DueListener``)
+    idle_poll: float = 0.2
     heartbeat_interval: float = 2.0
     backoff_base: float = 2.0
     backoff_cap: float = 60.0
@@ -178,6 +179,7 @@ class Broadcaster:
             name: self.config.max_inflight or window_for(rates[name]) for name in self.channels
         }
         self.max_inflight = max(self.max_inflight_by.values())
+        self._listener = DueListener(engine) if engine.dialect.name == "postgresql" else None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -234,27 +236,18 @@ class Broadcaster:
                 await reminders
             for pacer in self.pacers.values():
                 await pacer.ledger.settle()
+            if self._listener is not None:
+                self._listener.close()
             await asyncio.to_thread(self._retire)
         return self.stats
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        """Nothing was due: until ``idle_poll`` has passed, look every ``due_look`` s (a read,
-        no commit) and claim again as soon as a row is due. A post approved by another
-        process then starts within ``due_look``, not within a claim's interval."""
-        until = time.monotonic() + self.config.idle_poll
-        while not stop.is_set() and (left := until - time.monotonic()) > 0:
-            await self._sleep(stop, min(self.config.due_look, left))
-            try:
-                if await asyncio.to_thread(self._any_due):
-                    return
-            except Exception:  # the database away: the claim says so and waits
-                return
-
-    def _any_due(self) -> bool:
-        with session_scope(self.engine, readonly=True) as session:
-            return any_due(
-                session, now=self.clock(), post_id=self.post_id, channels=list(self.channels)
-            )
+        """Nothing was due: claim again after ``idle_poll``, or as soon as another process
+        queues deliveries (PostgreSQL's NOTIFY, ``wake_workers``)."""
+        if self._listener is None:
+            await self._sleep(stop, self.config.idle_poll)
+        else:
+            await asyncio.to_thread(self._listener.wait, self.config.idle_poll)
 
     def _prepare(self, claimed: list[Claimed]) -> None:
         """Let a channel do per-batch work ahead of the sends (``Channel.prepare``)."""

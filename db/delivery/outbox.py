@@ -7,6 +7,9 @@ leaves every unsent row where it was.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Engine,
     ScalarSelect,
-    Select,
     and_,
     bindparam,
     case,
@@ -43,6 +46,8 @@ from db.models import (
     table,
 )
 from db.types import utcnow
+
+log = logging.getLogger("gaung.outbox")
 
 # When an ASN can be reached on both channels, one message goes out, on the preferred one:
 # the ASN's own ``preferred_channel``, else the deployment's (``GAUNG_PREFERRED_CHANNEL``), else
@@ -111,7 +116,61 @@ def materialise_deliveries(
     session.flush()
     # SQLAlchemy only promises a rowcount for UPDATE/DELETE unless asked to keep it.
     result = session.connection().execute(stmt.execution_options(preserve_rowcount=True))
+    if result.rowcount:
+        wake_workers(session)
     return int(result.rowcount)
+
+
+DUE_CHANNEL = "gaung_outbox"  # PostgreSQL NOTIFY channel: new deliveries may be due
+
+
+def wake_workers(session: Session) -> None:
+    """Tell idle workers (``DueListener``) that rows were queued, when this transaction
+    commits (PostgreSQL delivers a NOTIFY only then, when the rows are visible). SQLite has
+    no such message: its workers find the rows at their next claim."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(select(func.pg_notify(DUE_CHANNEL, "")))
+
+
+class DueListener:
+    """An idle worker's ear for ``wake_workers`` (PostgreSQL only): one connection of its
+    own, outside the pool, listening. A post approved by another process then starts at
+    once, not at the worker's next claim (``idle_poll``, 0.2 s: on average 0.1 s of a
+    broadcast's start-up)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Any = None
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` s for a wake-up (call it in a thread); whether one came.
+        Any trouble with the connection: wait out the timeout and connect again next time."""
+        started = time.monotonic()
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                return True
+            return False
+        except Exception as exc:
+            log.warning("listening for due deliveries failed (%s)", type(exc).__name__)
+            self.close()
+            time.sleep(max(0.0, timeout - (time.monotonic() - started)))
+            return False
+
+    def _connect(self) -> Any:
+        dialect = self.engine.dialect
+        args, params = dialect.create_connect_args(self.engine.url)
+        params = {"connect_timeout": 5, **params, "autocommit": True}
+        conn = dialect.loaded_dbapi.connect(*args, **params)
+        conn.execute(f"LISTEN {DUE_CHANNEL}")
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
 
 
 def cancel_pending(session: Session, post_id: int) -> int:
@@ -271,8 +330,22 @@ def _lease(
     channels: Sequence[str] | None,
 ) -> list[int]:
     """Lease up to ``limit`` due rows (of ``post_ids``, if given) to ``worker``; their ids."""
-    delivery = table(Delivery)
-    due = _due(now, post_ids, channels).limit(limit)
+    delivery, post = table(Delivery), table(Post)
+    due = (
+        select(delivery.c.id)
+        .join(post, post.c.id == delivery.c.post_id)
+        .where(
+            delivery.c.status.in_(OPEN_DELIVERY),
+            delivery.c.next_attempt_at <= now,
+            post.c.status.in_(ACTIVE_POST_STATUSES),
+        )
+        .order_by(delivery.c.next_attempt_at, delivery.c.id)
+        .limit(limit)
+    )
+    if post_ids is not None:
+        due = due.where(delivery.c.post_id.in_(post_ids))
+    if channels is not None:
+        due = due.where(delivery.c.channel.in_(channels))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(of=delivery, skip_locked=True)
     claimed = session.connection().execute(
@@ -288,45 +361,6 @@ def _lease(
         .returning(delivery.c.id)
     )
     return [int(row[0]) for row in claimed]
-
-
-def _due(
-    now: datetime, post_ids: Sequence[int] | None, channels: Sequence[str] | None
-) -> Select[tuple[int]]:
-    """The ids of due rows (of ``post_ids`` and ``channels``, if given), oldest due first."""
-    delivery, post = table(Delivery), table(Post)
-    due = (
-        select(delivery.c.id)
-        .join(post, post.c.id == delivery.c.post_id)
-        .where(
-            delivery.c.status.in_(OPEN_DELIVERY),
-            delivery.c.next_attempt_at <= now,
-            post.c.status.in_(ACTIVE_POST_STATUSES),
-        )
-        .order_by(delivery.c.next_attempt_at, delivery.c.id)
-    )
-    if post_ids is not None:
-        due = due.where(delivery.c.post_id.in_(post_ids))
-    if channels is not None:
-        due = due.where(delivery.c.channel.in_(channels))
-    return due
-
-
-def any_due(
-    session: Session,
-    *,
-    now: datetime,
-    post_id: int | None = None,
-    channels: Sequence[str] | None = None,
-) -> bool:
-    """Whether a claim would find a row: a read on the claim's index, no write, no commit.
-
-    An idle worker looks this often instead of claiming (a write transaction) as often, so
-    a post approved elsewhere starts going out within the look's interval.
-    """
-    only = [post_id] if post_id is not None else None
-    found = session.connection().execute(_due(now, only, channels).limit(1)).first()
-    return found is not None
 
 
 SKIP_OPTED_OUT = "dilewati: ASN berhenti menerima kiriman (/berhenti)"

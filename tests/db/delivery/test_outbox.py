@@ -10,7 +10,6 @@ from db.accounts.identities import mark_unreachable, opt_out
 from db.delivery.confirmations import confirm
 from db.delivery.outbox import (
     Outcome,
-    any_due,
     claim_due,
     finish_posts,
     progress,
@@ -298,22 +297,3 @@ def test_retry_failed_requeues_only_transient_failures(session: Session) -> None
     assert session.get(Post, post_id).status == "sending"  # type: ignore[union-attr]
     again = claim_due(session, worker="b", limit=4, now=NOW, lease=LEASE)
     assert [x.id for x in again] == [a.id]
-
-
-def test_any_due_sees_what_a_claim_would_take_and_writes_nothing(session: Session) -> None:
-    send_at = NOW + timedelta(hours=2)
-    later = queue_post(session, 2, send_at=send_at)
-    cancelled = queue_post(session, 1)
-    cancel_post(session, cancelled)
-    session.commit()
-    assert not any_due(session, now=NOW)  # scheduled for later; cancelled
-    assert any_due(session, now=send_at)
-    assert any_due(session, now=send_at, post_id=later, channels=["telegram"])
-    assert not any_due(session, now=send_at, channels=["whatsapp"])
-    assert not any_due(session, now=send_at, post_id=cancelled)
-    assert {d.status for d in session.exec(select(Delivery).where(Delivery.post_id == later))} == {
-        "pending"
-    }
-    claim_due(session, worker="a", limit=5, now=send_at, lease=LEASE)
-    assert not any_due(session, now=send_at)  # leased: due again only when the lease ends
-    assert any_due(session, now=send_at + LEASE)
