@@ -49,6 +49,7 @@ from bot.whatsapp.webhook import window_open
 from db.delivery.coordination import channel_pauses, heartbeat, retire
 from db.delivery.outbox import (
     Claimed,
+    DueListener,
     Outcome,
     claim_due,
     finish_posts,
@@ -85,7 +86,9 @@ class WorkerConfig:
     flush_interval: float = 0.02  # how often the outcome writer looks
     flush_batch: int = 32  # ... and writes once this many outcomes wait,
     flush_max_wait: float = 0.25  # or the oldest has waited this long, or nothing is in flight
-    idle_poll: float = 0.2  # s between claims while nothing is due (approval to first send)
+    # s between claims while nothing is due (approval to first send; on PostgreSQL an
+    # approval wakes the worker at once: ``db.delivery.outbox.DueListener``)
+    idle_poll: float = 0.2
     heartbeat_interval: float = 2.0
     backoff_base: float = 2.0
     backoff_cap: float = 60.0
@@ -180,6 +183,7 @@ class Broadcaster:
             name: self.config.max_inflight or window_for(rates[name]) for name in self.channels
         }
         self.max_inflight = max(self.max_inflight_by.values())
+        self._listener = DueListener(engine) if engine.dialect.name == "postgresql" else None
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -214,7 +218,7 @@ class Broadcaster:
                     await self._sleep(stop, CLAIM_RETRY)
                     continue
                 if not claimed:
-                    await self._sleep(stop, self.config.idle_poll)
+                    await self._idle(stop)
                     continue
                 self._prepare(claimed)
                 for item in claimed:
@@ -236,8 +240,18 @@ class Broadcaster:
                 await reminders
             for pacer in self.pacers.values():
                 await pacer.ledger.settle()
+            if self._listener is not None:
+                self._listener.close()
             await asyncio.to_thread(self._retire)
         return self.stats
+
+    async def _idle(self, stop: asyncio.Event) -> None:
+        """Nothing was due: claim again after ``idle_poll``, or as soon as another process
+        queues deliveries (PostgreSQL's NOTIFY, ``wake_workers``)."""
+        if self._listener is None:
+            await self._sleep(stop, self.config.idle_poll)
+        else:
+            await asyncio.to_thread(self._listener.wait, self.config.idle_poll)
 
     def _prepare(self, claimed: list[Claimed]) -> None:
         """Let a channel do per-batch work ahead of the sends (``Channel.prepare``)."""

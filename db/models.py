@@ -486,6 +486,9 @@ class ChannelState(SQLModel, table=True):
     urgent_rate: float | None = None
     urgent_at: datetime | None = _time()
     bulk_next_at: datetime | None = _time()
+    # The configured rate the learned ``rate`` and ``failed_rate`` belong to (messages/s):
+    # when it changes (WhatsApp's 80/s upgraded to 1,000/s) the pace keeps the learned fraction.
+    ceiling: float | None = None
 
 
 class ChatPace(SQLModel, table=True):

@@ -32,16 +32,8 @@ from pywa_async.types.sent_update import SentMessage
 from pywa_async.types.templates import QuickReplyButton, TemplateLanguage
 from pywa_async.utils import Version
 
-from bot.channels.base import (
-    Misconfigured,
-    OutgoingPost,
-    RateLimited,
-    RecipientRateLimited,
-    Rejected,
-    SendError,
-    Transient,
-    Unreachable,
-)
+from bot.channels import base
+from bot.channels.base import OutgoingPost, RecipientRateLimited, Rejected, Transient, Unreachable
 from bot.channels.wire import JsonPoster, direct
 from bot.conversation.choices import tap_data
 from bot.texts import t
@@ -336,7 +328,7 @@ class WhatsAppChannel:
             raise Unreachable(f"invalid recipient: {exc}") from None
         return str(sent.id)
 
-    def classify(self, error: WhatsAppError, status: int | None = None) -> SendError:
+    def classify(self, error: WhatsAppError, status: int | None = None) -> base.SendError:
         """Map a Graph API failure to what the broadcaster does; by ``code``, never by title.
         ``status``: the HTTP status, when the error was read without pywa's response."""
         return classify(
@@ -362,17 +354,17 @@ def classify(
     transient: bool | None = None,
     waits: dict[int, float] | None = None,
     account_wait: float = 60.0,
-) -> SendError:
+) -> base.SendError:
     if code == PAIR_RATE:
         return PairRateLimited(reason, (waits or {}).get(code, account_wait))
     if code in RATE_LIMITED:
-        return RateLimited(reason, (waits or {}).get(code, account_wait))
+        return base.RateLimited(reason, (waits or {}).get(code, account_wait))
     if code in UNREACHABLE:
         return Unreachable(reason)
     if code == 429 or status == 429:
-        return RateLimited(reason, account_wait)
+        return base.RateLimited(reason, account_wait)
     if code in MISCONFIGURED or 200 <= code < 300 or status in (401, 404) or code in (401, 404):
-        return Misconfigured(reason)  # bad token, wrong phone id or API URL: an operator acts
+        return base.Misconfigured(reason)  # bad token, wrong phone id or API URL: an operator acts
     if code in TRANSIENT or transient or 500 <= code < 600 or (status or 0) >= 500:
         return Transient(reason)
     return Rejected(reason)

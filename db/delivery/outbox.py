@@ -7,6 +7,9 @@ leaves every unsent row where it was.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Engine,
     ScalarSelect,
     and_,
     bindparam,
@@ -42,6 +46,8 @@ from db.models import (
     table,
 )
 from db.types import utcnow
+
+log = logging.getLogger("gaung.outbox")
 
 # When an ASN can be reached on both channels, one message goes out, on the preferred one:
 # the ASN's own ``preferred_channel``, else the deployment's (``GAUNG_PREFERRED_CHANNEL``), else
@@ -110,7 +116,61 @@ def materialise_deliveries(
     session.flush()
     # SQLAlchemy only promises a rowcount for UPDATE/DELETE unless asked to keep it.
     result = session.connection().execute(stmt.execution_options(preserve_rowcount=True))
+    if result.rowcount:
+        wake_workers(session)
     return int(result.rowcount)
+
+
+DUE_CHANNEL = "gaung_outbox"  # PostgreSQL NOTIFY channel: new deliveries may be due
+
+
+def wake_workers(session: Session) -> None:
+    """Tell idle workers (``DueListener``) that rows were queued, when this transaction
+    commits (PostgreSQL delivers a NOTIFY only then, when the rows are visible). SQLite has
+    no such message: its workers find the rows at their next claim."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection().execute(select(func.pg_notify(DUE_CHANNEL, "")))
+
+
+class DueListener:
+    """An idle worker's ear for ``wake_workers`` (PostgreSQL only): one connection of its
+    own, outside the pool, listening. A post approved by another process then starts at
+    once, not at the worker's next claim (``idle_poll``, 0.2 s: on average 0.1 s of a
+    broadcast's start-up)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Any = None
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` s for a wake-up (call it in a thread); whether one came.
+        Any trouble with the connection: wait out the timeout and connect again next time."""
+        started = time.monotonic()
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+            for _ in self._conn.notifies(timeout=timeout, stop_after=1):
+                return True
+            return False
+        except Exception as exc:
+            log.warning("listening for due deliveries failed (%s)", type(exc).__name__)
+            self.close()
+            time.sleep(max(0.0, timeout - (time.monotonic() - started)))
+            return False
+
+    def _connect(self) -> Any:
+        dialect = self.engine.dialect
+        args, params = dialect.create_connect_args(self.engine.url)
+        params = {"connect_timeout": 5, **params, "autocommit": True}
+        conn = dialect.loaded_dbapi.connect(*args, **params)
+        conn.execute(f"LISTEN {DUE_CHANNEL}")
+        return conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
 
 
 def cancel_pending(session: Session, post_id: int) -> int:

@@ -65,8 +65,24 @@ class PaceState:
     urgent_rate: float = 0.0  # reply slots per second lately (decays: ``urgent``)
     urgent_at: float = 0.0
     bulk_next: float = 0.0  # the next broadcast slots start no sooner
+    ceiling: float | None = None  # the configured rate ``rate`` was learned under
+
+    def adopt(self, ceiling: float) -> None:
+        """Carry what was learned over to a new ceiling, as the same fraction of it.
+
+        A rate learned under 80/s stayed 76.8/s when the number was upgraded to 1,000/s and
+        then climbed ``CLIMB`` × 1,000 per second: a post of 8,000 took 20 s instead of 9.
+        Nothing was learned about the new limit, so the pace starts where the old one stood
+        relative to its ceiling (at the cap, or as far below it as a 429 had pushed it).
+        """
+        if self.ceiling is not None and self.ceiling != ceiling and self.ceiling > 0:
+            scale = ceiling / self.ceiling
+            self.rate = self.rate * scale if self.rate is not None else None
+            self.failed_rate = self.failed_rate * scale if self.failed_rate is not None else None
+        self.ceiling = ceiling
 
     def climb(self, ceiling: float, now: float) -> float:
+        self.adopt(ceiling)
         cap = ceiling * CAP
         if self.rate is None:
             self.rate, self.changed_at = cap, now
@@ -133,6 +149,7 @@ class PaceState:
 
     def rate_limited(self, retry_after: float, ceiling: float, now: float) -> None:
         """A 429: everyone waits; the first 429 of a wait (not its echoes) cuts the rate."""
+        self.adopt(ceiling)
         if now >= self.paused_until:
             failed = self.rate if self.rate is not None else ceiling * CAP
             self.failed_rate = failed
@@ -175,6 +192,7 @@ def _locked(session: Session, channel: str, now: datetime) -> tuple[Table, PaceS
         states.c.urgent_rate,
         states.c.urgent_at,
         states.c.bulk_next_at,
+        states.c.ceiling,
     ).where(states.c.channel == channel)
     if dialect == "postgresql":
         query = query.with_for_update()
@@ -188,6 +206,7 @@ def _locked(session: Session, channel: str, now: datetime) -> tuple[Table, PaceS
         urgent_rate=row.urgent_rate or 0.0,
         urgent_at=_ts(row.urgent_at),
         bulk_next=_ts(row.bulk_next_at),
+        ceiling=row.ceiling,
     )
 
 
@@ -204,6 +223,7 @@ def _store(session: Session, states: Table, channel: str, state: PaceState, now:
             urgent_rate=state.urgent_rate,
             urgent_at=_dt(state.urgent_at),
             bulk_next_at=_dt(state.bulk_next),
+            ceiling=state.ceiling,
             updated_at=now,
         )
     )

@@ -138,3 +138,50 @@ def test_the_whatsapp_tier_reserves_each_claimed_batch_at_once(
     assert all(r.template_at is not None for r in done)
     # A claim takes about half a second of sends (26 here): a handful of transactions, not 60.
     assert len({r.template_at for r in done}) <= 5, {str(r.template_at) for r in done}
+
+
+def test_an_approval_wakes_an_idle_worker_on_postgresql(
+    engine: Engine, wa: WhatsAppEmulator
+) -> None:
+    """On PostgreSQL an approval wakes an idle worker (NOTIFY): it does not wait for its next
+    claim (here 30 s away). SQLite has no such message: its workers claim every
+    ``idle_poll``."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's LISTEN/NOTIFY")
+    with session_scope(engine) as session:
+        for wa_id in wa.world.add_users(3):
+            register(session, add_asn(session), channel="whatsapp", external_id=wa_id)
+
+    def approve() -> int:
+        with session_scope(engine) as session:
+            post = submit_post(session, opd_kode="DINKES", url="https://instagram.com/p/bangun")
+            assert post.id is not None
+            approve_post(session, post.id)
+            return post.id
+
+    def first_sent(post_id: int) -> bool:
+        with session_scope(engine, readonly=True) as session:
+            rows = session.exec(select(Delivery).where(Delivery.post_id == post_id)).all()
+            return any(r.status == DeliveryStatus.SENT for r in rows)
+
+    async def run() -> float:
+        channel = WhatsAppChannel(wa.token, wa.phone_id, api_url=wa.url)
+        config = WorkerConfig(idle_poll=30.0, heartbeat_interval=0.2)
+        worker = Broadcaster(engine, {"whatsapp": channel}, {"whatsapp": 80.0}, config=config)
+        stop = asyncio.Event()
+        runner = asyncio.create_task(worker.run(stop))
+        await asyncio.sleep(0.3)  # its first claim found nothing: idle now
+        began = time.monotonic()
+        post_id = await asyncio.to_thread(approve)
+        while time.monotonic() < began + 20:
+            if await asyncio.to_thread(first_sent, post_id):
+                break
+            await asyncio.sleep(0.02)
+        took = time.monotonic() - began
+        stop.set()
+        await runner
+        await channel.aclose()
+        return took
+
+    took = asyncio.run(run())
+    assert took < 5.0, took  # without the wake-up: the next claim, 30 s after the last

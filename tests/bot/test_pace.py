@@ -18,7 +18,7 @@ import pytest
 
 from bot.emulators.telegram.world import Limits
 from bot.ratelimit import Pacer, Priority, late_tolerance
-from db.delivery.pace import CAP, PaceState
+from db.delivery.pace import CAP, CUT, PaceState
 
 SHAPES = ("sliding", "bucket", "fixed")
 
@@ -49,13 +49,15 @@ def simulate(
     seconds: float,
     jitter: float = 0.004,
     late: float = 0.0,
+    state: PaceState | None = None,
 ) -> Run:
     """One sender reserving slots in small batches, as a pacer does, for ``seconds``; each send
-    leaves up to ``late`` after its slot (a busy loop) and the network adds up to ``jitter``."""
+    leaves up to ``late`` after its slot (a busy loop) and the network adds up to ``jitter``
+    (``state``: what the ledger learned before, on the same clock)."""
     rng = random.Random(7)
     limits = Limits(rate=limit, shape=shape, penalty="growing")
     limiter = limits.limiter(limit, limit)
-    state = PaceState()
+    state = state or PaceState()
     now, flood_until = 0.0, 0.0
     run = Run([], [])
     while now < seconds:
@@ -207,3 +209,29 @@ def test_lateness_allowed_never_puts_more_in_a_second_than_the_ceiling() -> None
             assert most <= 0.99 * ceiling, ceiling
     assert late_tolerance(1 / (CAP * 1000)) == 0.02
     assert late_tolerance(1 / (CAP * 30)) == pytest.approx(1 / (2 * CAP * 30))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_raised_limit_is_used_at_once_without_429(shape: str) -> None:
+    # Learned at 80/s (WhatsApp's default); the number is then upgraded to 1,000/s. The rate
+    # the ledger remembers is a fraction of the old ceiling, not a limit found by a 429.
+    state = PaceState()
+    for second in range(30):
+        state.reserve(20, 80, -60.0 + second)
+    assert state.rate == pytest.approx(80 * CAP)
+    run = simulate(shape, limit=1000, ceiling=1000, seconds=10, state=state)
+    assert run.limited == []
+    assert run.rate_between(0, 10) >= 0.95 * 1000
+    assert run.most_in_any_second(0) <= 1000
+
+
+def test_a_changed_ceiling_keeps_what_a_429_taught_as_a_fraction() -> None:
+    state = PaceState()
+    state.reserve(1, 80, 0.0)
+    state.rate_limited(1, 80, 1.0)
+    assert state.rate == pytest.approx(80 * CAP * CUT)
+    state.reserve(1, 1000, 2.0)  # upgraded: the same fraction of the new ceiling, then climbs
+    assert state.failed_rate == pytest.approx(1000 * CAP)
+    assert 1000 * CAP * CUT <= (state.rate or 0) < 1000 * CAP
+    state.reserve(1, 80, 3.0)  # and back: never above the lower ceiling's cap
+    assert (state.rate or 0) <= 80 * CAP

@@ -68,3 +68,16 @@ def test_an_outage_pause_keeps_the_learned_rate(engine: Engine) -> None:
         )
     assert grant.pause == pytest.approx(4.0, abs=1e-3)
     assert grant.rate == pytest.approx(30 * CAP)
+
+
+def test_an_upgraded_rate_starts_at_the_new_ceilings_pace(engine: Engine) -> None:
+    """A worker restarted with ``GAUNG_WHATSAPP_RATE`` raised (80/s → 1,000/s) is not held to
+    the rate remembered under 80/s while it climbs."""
+    with session_scope(engine) as session:
+        reserve_slots(session, "whatsapp", want=20, ceiling=80, now=NOW)
+    later = NOW + timedelta(minutes=2)
+    with session_scope(engine) as session:
+        grant = reserve_slots(session, "whatsapp", want=20, ceiling=1000, now=later)
+        rate, _ = current_pace(session, "whatsapp")
+    assert grant.rate == pytest.approx(1000 * CAP)
+    assert rate == pytest.approx(1000 * CAP)
