@@ -1,7 +1,8 @@
 """Issue 13's figures: one post to 8,000 ASN on WhatsApp at 80 messages/s and at 1,000/s.
 
-Target: at most 1.05 × 100 s at 80/s (1.05 × 8 s at the upgraded 1,000/s tier, which the issue
-rounds to 10 s), no 130429 beyond 0.5 % of requests, zero lost, zero duplicates.
+Target (issue 13): at most 1.05 × 100 s at 80/s and at most 10 s at the upgraded 1,000/s tier
+(looser than 1.05 × 8 s = 8.4 s, which the table's text names too), no 130429 beyond 0.5 % of
+requests, zero lost, zero duplicates.
 
 The emulator (``python -m bot.emulators.whatsapp``, its own process, 80/s, tier 10,000) holds
 8,000 users, none of whom wrote to the number today, so every post goes as the approved
@@ -81,6 +82,10 @@ def bench_engines() -> tuple[str, ...]:
 
 
 def target(rate: float) -> float:
+    """Issue 13's targets: 1.05 × the limit-implied time at 80/s (105 s for 8,000), and at most
+    10 s for 8,000 at 1,000/s (the upgraded tier), scaled to the roster size."""
+    if rate >= 1000:
+        return 10.0 * ASN / 8000
     return 1.05 * ASN / rate
 
 
@@ -259,8 +264,9 @@ def run() -> list[str]:
         "the raised rate after the shared pace had run at 80/s. Time from approval to the last "
         "delivery recorded (the rows' own `approved_at` and `sent_at`), the clock started once "
         "the worker runs (its heartbeat). "
-        "Target: ≤ 1.05 × the rate-implied time (105 s at 80/s, 8.4 s at 1,000/s; the issue "
-        "says 10 s), 130429 ≤ 0.5 % of requests, none lost or duplicated (lost: recorded sent "
+        "Target (issue 13): ≤ 105 s at 80/s (1.05 × the rate-implied time), ≤ 10 s at 1,000/s "
+        "(the issue's figure; 1.05 × the rate-implied time would be 8.4 s), "
+        "130429 ≤ 0.5 % of requests, none lost or duplicated (lost: recorded sent "
         "without a message at the emulator; unfinished: not sent when the run was stopped at its "
         "deadline, 4 × the target or 240 s). PostgreSQL runs "
         "durable (fsync, synchronous commit on: `bench/databases.py`). The pace aims at 96 % of "
