@@ -170,6 +170,9 @@ class Broadcaster:
         self._outcomes: list[Outcome] = []
         self._oldest_outcome = 0.0  # monotonic time the oldest unwritten outcome arrived
         self._held: set[int] = set()  # leased to this worker, outcome not yet written
+        # When each held row's lease runs out at the latest (monotonic), as last claimed or
+        # renewed: a row past it may already be another worker's, so it is not sent.
+        self._lease_until: dict[int, float] = {}
         self._streak: dict[str, int] = {}  # transient failures in a row, per channel
         self._probing: set[str] = set()  # channels paused for an outage, trying one send
         self._inflight = 0
@@ -209,6 +212,7 @@ class Broadcaster:
                 if not rooms or self._paused():
                     await self._sleep(stop, 0.1 if self._paused() else 0.01)
                     continue
+                asked_at = time.monotonic()
                 try:
                     claimed = await asyncio.to_thread(self._claim, rooms)
                 except Exception as exc:
@@ -223,6 +227,7 @@ class Broadcaster:
                 self._prepare(claimed)
                 for item in claimed:
                     self._held.add(item.id)
+                    self._lease_until[item.id] = asked_at + self.config.lease.total_seconds()
                     self._inflight += 1
                     self._inflight_by[item.channel] += 1
                     task = asyncio.create_task(self._send(item))
@@ -303,6 +308,10 @@ class Broadcaster:
     async def _send(self, item: Claimed) -> None:
         try:
             outcome = await self._attempt(item)
+            if outcome is None:  # its lease ran out unrenewed (the database away): not sent
+                self._held.discard(item.id)
+                self._lease_until.pop(item.id, None)
+                return
         except Exception as exc:  # a bug must not lose the delivery: retry it later
             log.exception("unexpected error sending delivery %s", item.id)
             outcome = self._retry(item, f"internal: {type(exc).__name__}")
@@ -312,12 +321,21 @@ class Broadcaster:
         self._count(outcome)
         self._keep(outcome)
 
-    async def _attempt(self, item: Claimed) -> Outcome:
+    def _lease_lapsed(self, delivery_id: int) -> bool:
+        """Whether the row's lease may have run out, with a quarter of it to spare for the send
+        and the write of its outcome."""
+        until = self._lease_until.get(delivery_id)
+        margin = self.config.lease.total_seconds() / 4
+        return until is not None and time.monotonic() > until - margin
+
+    async def _attempt(self, item: Claimed) -> Outcome | None:
         channel = self.channels[item.channel]
         pacer = self.pacers[item.channel]
         if item.chat_id is None:  # claim_due skips these; a race with /hapus can still land here
             return Outcome(item.id, "failed", error="ASN tidak punya identitas chat lagi")
         await pacer.acquire(item.chat_id, Priority.BROADCAST)
+        if self._lease_lapsed(item.id):
+            return None
         try:
             message_id = await channel.send_post(_message(item, item.chat_id, now=self.clock()))
         except Deferred as exc:  # this message only (a full WhatsApp tier): the channel goes on
@@ -405,6 +423,7 @@ class Broadcaster:
             self.stats.retried += 1
         if outcome.kind not in ("identity",):
             self._held.discard(outcome.delivery_id)
+            self._lease_until.pop(outcome.delivery_id, None)
 
     # -- reminders -------------------------------------------------------------------------
 
@@ -510,8 +529,13 @@ class Broadcaster:
             held = list(self._held)
             if not held:
                 continue
+            asked_at = time.monotonic()
             try:
                 await asyncio.to_thread(self._renew, held)
+                until = asked_at + self.config.lease.total_seconds()
+                for delivery_id in held:
+                    if delivery_id in self._lease_until:
+                        self._lease_until[delivery_id] = until
             except Exception:
                 log.exception("could not renew %d leases", len(held))
 
