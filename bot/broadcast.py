@@ -531,15 +531,18 @@ class Broadcaster:
                 continue
             asked_at = time.monotonic()
             try:
-                await asyncio.to_thread(self._renew, held)
-                until = asked_at + self.config.lease.total_seconds()
-                for delivery_id in held:
-                    if delivery_id in self._lease_until:
-                        self._lease_until[delivery_id] = until
+                renewed = await asyncio.to_thread(self._renew, held)
             except Exception:
                 log.exception("could not renew %d leases", len(held))
+                continue
+            until = asked_at + self.config.lease.total_seconds()
+            for delivery_id in held:
+                if delivery_id not in self._lease_until:
+                    continue  # its outcome came in meanwhile
+                # A row not renewed is another worker's now (or soon): it is not sent from here.
+                self._lease_until[delivery_id] = until if delivery_id in renewed else 0.0
 
-    def _renew(self, ids: list[int]) -> int:
+    def _renew(self, ids: list[int]) -> set[int]:
         with session_scope(self.engine) as session:
             return renew_leases(
                 session, worker=self.worker_id, ids=ids, now=self.clock(), lease=self.config.lease

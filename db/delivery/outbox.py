@@ -423,10 +423,14 @@ def skip_ineligible(session: Session, ids: Sequence[int], *, now: datetime) -> s
 
 def renew_leases(
     session: Session, *, worker: str, ids: Sequence[int], now: datetime, lease: timedelta
-) -> int:
-    """Extend the leases ``worker`` still holds (rows waiting for their send slot)."""
+) -> set[int]:
+    """Extend the leases ``worker`` still holds (rows waiting for their send slot); which.
+
+    A row missing from the answer is no longer this worker's: its lease ran out and another
+    worker may have taken it over, so it must not be sent from here.
+    """
     if not ids:
-        return 0
+        return set()
     delivery = table(Delivery)
     result = session.connection().execute(
         update(delivery)
@@ -436,8 +440,9 @@ def renew_leases(
             delivery.c.lease_owner == worker,
         )
         .values(lease_until=now + lease, next_attempt_at=now + lease)
+        .returning(delivery.c.id)
     )
-    return int(result.rowcount or 0)
+    return set(result.scalars())
 
 
 def requeue_failed(session: Session, post_id: int, *, now: datetime) -> int:

@@ -232,8 +232,8 @@ def test_leases_are_renewed_only_by_their_holder(session: Session) -> None:
     queue_post(session, 2)
     mine, theirs = claim_due(session, worker="a", limit=2, now=NOW, lease=LEASE)
     later = NOW + LEASE / 2
-    assert renew_leases(session, worker="a", ids=[mine.id], now=later, lease=LEASE) == 1
-    assert renew_leases(session, worker="b", ids=[theirs.id], now=later, lease=LEASE) == 0
+    assert renew_leases(session, worker="a", ids=[mine.id], now=later, lease=LEASE) == {mine.id}
+    assert renew_leases(session, worker="b", ids=[theirs.id], now=later, lease=LEASE) == set()
     session.commit()
     # Only the row not renewed comes back when the first lease ends.
     back = claim_due(session, worker="b", limit=5, now=NOW + LEASE, lease=LEASE)
