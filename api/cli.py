@@ -805,7 +805,7 @@ def account_list(opd: OpdFilter = None, as_json: JsonFlag = False) -> None:
         lambda session: list_accounts(session, opd_kode=opd),
         as_json,
         Table("ID", "OPD", "Platform", "Akun/domain"),
-        lambda r: (str(r.id), r.opd_kode or "(Pemkab)", r.platform, r.handle),
+        lambda r: (str(r.id), r.opd or "(Pemkab)", r.platform, r.handle),
     )
 
 
