@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,6 +18,9 @@ from sqlmodel import Session
 
 from db.errors import GaungError
 from db.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from db.models import OfficialAccount
 
 app = typer.Typer(
     name="gaung",
@@ -785,11 +788,12 @@ def account_add(
     with unit_of_work(settings()) as session:
         account = add_account(session, platform=platform, handle=handle, opd_kode=opd)
     label = LinkAccount(Platform(account.platform), account.handle).label()
-    say(
-        as_json,
-        {"id": account.id, "platform": account.platform, "handle": account.handle},
-        f"Akun resmi #{account.id} terdaftar: {label}",
-    )
+    say(as_json, _account_json(account), f"Akun resmi #{account.id} terdaftar: {label}")
+
+
+def _account_json(account: OfficialAccount) -> dict[str, Any]:
+    """An official account as ``account add`` and ``account seed`` print it with ``--json``."""
+    return {"id": account.id, "platform": account.platform, "handle": account.handle}
 
 
 @account_app.command("list")
@@ -801,7 +805,7 @@ def account_list(opd: OpdFilter = None, as_json: JsonFlag = False) -> None:
         lambda session: list_accounts(session, opd_kode=opd),
         as_json,
         Table("ID", "OPD", "Platform", "Akun/domain"),
-        lambda r: (str(r.id), r.opd_kode or "(Pemkab)", r.platform, r.handle),
+        lambda r: (str(r.id), r.opd or "(Pemkab)", r.platform, r.handle),
     )
 
 
@@ -826,7 +830,7 @@ def account_seed(as_json: JsonFlag = False) -> None:
     cfg = settings()
     with unit_of_work(cfg) as session:
         added = seed_from_sources(session)
-        rows = [{"id": a.id, "platform": a.platform, "handle": a.handle} for a in added]
+        rows = [_account_json(account) for account in added]
     say(as_json, rows, f"{len(rows)} akun resmi ditambahkan dari sumber OPD.")
 
 

@@ -7,6 +7,13 @@ they reach operators and admins as they are.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from sqlmodel import Session, SQLModel
+
+M = TypeVar("M", bound="SQLModel")
+
 
 class GaungError(Exception):
     status_code = 400
@@ -30,3 +37,15 @@ class Conflict(GaungError):
 
 class Forbidden(GaungError):
     status_code = 403
+
+
+def get_or_missing(
+    session: Session, model: type[M], row_id: int, what: str, *, lock: bool = False
+) -> M:
+    """The ``model`` row with this id, or NotFound "<what> #<id> tidak ada": every lookup by
+    id fails with the same words. ``lock``: ``SELECT … FOR UPDATE``, for a change that must
+    not race another (a no-op on SQLite, whose writers already take turns)."""
+    row = session.get(model, row_id, with_for_update=lock)
+    if row is None:
+        raise NotFound(f"{what} #{row_id} tidak ada")
+    return row

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from db.accounts.admins import check_role
 from db.accounts.audit import record
-from db.errors import NotFound
+from db.errors import get_or_missing
 from db.models import ApiKey, table
 from db.roster.opd import opd_by_kode
 from db.types import utcnow
@@ -126,9 +126,7 @@ class LastUseThrottle:
 
 
 def revoke_api_key(session: Session, key_id: int, *, actor: str = "cli") -> ApiKey:
-    key = session.get(ApiKey, key_id)
-    if key is None:
-        raise NotFound(f"kunci API #{key_id} tidak ada")
+    key = get_or_missing(session, ApiKey, key_id, "kunci API")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)

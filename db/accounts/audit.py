@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session
 
-from db.errors import NotFound
 from db.models import AuditLog
 
-M = TypeVar("M", bound=SQLModel)
+
+class Row(Protocol):
+    id: int | None
+
+
+R = TypeVar("R", bound=Row)
 
 
 def record(
@@ -28,27 +32,14 @@ def record(
 
 
 def remove_recorded(
-    session: Session,
-    model: type[M],
-    row_id: int,
-    *,
-    subject: str,
-    missing: str,
-    actor: str,
-    keep: Sequence[str],
-) -> M:
-    """Delete one row by id (``missing`` as NotFound when there is none) and log
-    ``<subject>.remove``; the audit line keeps the ``keep`` fields, since the row itself is gone."""
-    row = session.get(model, row_id)
-    if row is None:
-        raise NotFound(missing)
+    session: Session, row: R, subject: str, *, actor: str, keep: Sequence[str]
+) -> R:
+    """Delete ``row`` and log ``<subject>.remove``; the audit line keeps the ``keep`` fields,
+    since the row itself is gone. Find it with ``db.errors.get_or_missing``."""
+    target = f"{subject}:{row.id}"
     session.delete(row)
     session.flush()
     record(
-        session,
-        actor,
-        f"{subject}.remove",
-        f"{subject}:{row_id}",
-        **{name: getattr(row, name) for name in keep},
+        session, actor, f"{subject}.remove", target, **{name: getattr(row, name) for name in keep}
     )
     return row

@@ -32,7 +32,6 @@ def link_identity(
     external_id: str,
     chat_id: str | None = None,
     now: datetime | None = None,
-    consent_version: str = CONSENT_VERSION,
 ) -> ChatIdentity:
     """Register ``asn`` on ``channel``; consent (and the version of the text the person read)
     is recorded now. Refuses a second account. Registering again after an erasure is a new
@@ -52,13 +51,13 @@ def link_identity(
     identity.chat_id = chat_id or external_id
     identity.reachable, identity.unreachable_reason, identity.unreachable_at = True, None, None
     identity.last_inbound_at = now
-    if asn.consent_at is None or asn.consent_version != consent_version:
-        asn.consent_at, asn.consent_version = now, consent_version
+    if asn.consent_at is None or asn.consent_version != CONSENT_VERSION:
+        asn.consent_at, asn.consent_version = now, CONSENT_VERSION
         record_consent(
-            session, asn, ConsentEvent.GIVEN, channel=channel, version=consent_version, now=now
+            session, asn, ConsentEvent.GIVEN, channel=channel, version=CONSENT_VERSION, now=now
         )
     elif asn.opted_out_at is not None:
-        record_consent(session, asn, ConsentEvent.RESUMED, channel=channel, version=consent_version)
+        record_consent(session, asn, ConsentEvent.RESUMED, channel=channel, version=CONSENT_VERSION)
     asn.opted_out_at = None
     asn.erased_at = None
     session.add_all([identity, asn])

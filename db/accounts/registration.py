@@ -230,14 +230,10 @@ def asn_for_account(session: Session, channel: str, external_id: str) -> Asn | N
 
 
 def set_reachable(
-    session: Session,
-    channel: str,
-    external_id: str,
-    reachable: bool,
-    reason: str | None = None,
-    *,
-    now: datetime | None = None,
+    session: Session, channel: str, external_id: str, reachable: bool, reason: str | None = None
 ) -> None:
+    """Flag a chat account (un)reachable as its network reports it; adapters report it as it
+    happens, so the time is now."""
     identities = table(ChatIdentity)
     session.connection().execute(
         update(identities)
@@ -245,6 +241,6 @@ def set_reachable(
         .values(
             reachable=reachable,
             unreachable_reason=None if reachable else reason,
-            unreachable_at=None if reachable else (now or utcnow()),
+            unreachable_at=None if reachable else utcnow(),
         )
     )

@@ -211,12 +211,7 @@ def mark_sent(
 
 
 def mark_failed(
-    session: Session,
-    delivery: Delivery,
-    error: str,
-    *,
-    now: datetime | None = None,
-    kind: FailureKind | None = None,
+    session: Session, delivery: Delivery, error: str, *, now: datetime | None = None
 ) -> None:
     """Also for a send the channel accepted and later reported failed (WhatsApp statuses)."""
     if delivery.status == DeliveryStatus.SENT:
@@ -230,7 +225,7 @@ def mark_failed(
     delivery.failed_at = now or utcnow()
     delivery.lease_owner = delivery.lease_until = None
     delivery.error = error[:500]
-    delivery.failure_kind = kind
+    delivery.failure_kind = None  # not TRANSIENT: a failure the channel reports is not retried
     session.add(delivery)
     session.flush()
 

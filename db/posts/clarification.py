@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlmodel import Session
-from sqlmodel import select as sm_select
 
 from db.accounts.audit import record
-from db.errors import Conflict, NotFound
+from db.errors import Conflict
 from db.models import Post, PostStatus, table
+from db.posts.lifecycle import get_post
 from db.types import utcnow
 
 # Only a post that is going out (or about to) can be hurried: a submitted one is not approved
@@ -36,9 +36,7 @@ def mark_clarification(
     Marking twice is harmless (the first time stands), so a repeated command or request
     changes nothing.
     """
-    post = session.exec(sm_select(Post).where(Post.id == post_id).with_for_update()).first()
-    if post is None:
-        raise NotFound(f"postingan #{post_id} tidak ada")
+    post = get_post(session, post_id, lock=True)
     if post.clarification_at is not None:
         return post, False
     if post.status not in CLARIFIABLE:

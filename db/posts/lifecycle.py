@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from db.accounts.audit import record
 from db.delivery.outbox import materialise_deliveries
-from db.errors import Conflict, Invalid, NotFound
+from db.errors import Conflict, Invalid, get_or_missing
 from db.models import Admin, Opd, Platform, Post, PostStatus, PostTarget
 from db.roster.opd import opd_by_kode
 from db.types import utcnow
@@ -64,11 +64,8 @@ def check_caption(caption: str | None) -> str | None:
     return caption
 
 
-def get_post(session: Session, post_id: int) -> Post:
-    post = session.get(Post, post_id)
-    if post is None:
-        raise NotFound(f"postingan #{post_id} tidak ada")
-    return post
+def get_post(session: Session, post_id: int, *, lock: bool = False) -> Post:
+    return get_or_missing(session, Post, post_id, "postingan", lock=lock)
 
 
 def submit_post(
@@ -117,7 +114,7 @@ def approve_post(
     ``targets`` (OPD codes) limits the broadcast; ``None`` sends to every OPD.
     ``preferred_channel``: the deployment's channel for ASN reachable on both.
     """
-    post = _lock(session, post_id)
+    post = get_post(session, post_id, lock=True)
     if post.status != PostStatus.SUBMITTED:
         raise Conflict(f"postingan #{post_id} berstatus {post.status}, tidak bisa disetujui")
     if send_at is not None and send_at.tzinfo is None:
@@ -153,7 +150,7 @@ def reject_post(session: Session, post_id: int, *, reason: str, actor: str = "cl
     reason = reason.strip()
     if not reason:
         raise Invalid("alasan penolakan wajib diisi")
-    post = _lock(session, post_id)
+    post = get_post(session, post_id, lock=True)
     if post.status != PostStatus.SUBMITTED:
         raise Conflict(f"postingan #{post_id} berstatus {post.status}, tidak bisa ditolak")
     post.status, post.reason, post.closed_at = PostStatus.REJECTED, reason[:500], utcnow()
@@ -167,7 +164,7 @@ def cancel_post(session: Session, post_id: int, *, actor: str = "cli") -> Post:
     """Stop a post: nothing more is sent; what was sent and confirmed stays counted."""
     from db.delivery.outbox import cancel_pending
 
-    post = _lock(session, post_id)
+    post = get_post(session, post_id, lock=True)
     if post.status in (PostStatus.REJECTED, PostStatus.CANCELLED, PostStatus.SENT):
         raise Conflict(f"postingan #{post_id} berstatus {post.status}, tidak bisa dibatalkan")
     if post.status == PostStatus.SUBMITTED:
@@ -179,11 +176,4 @@ def cancel_post(session: Session, post_id: int, *, actor: str = "cli") -> Post:
     session.flush()
     stopped = cancel_pending(session, post_id)
     record(session, actor, "post.cancel", f"post:{post_id}", stopped=stopped)
-    return post
-
-
-def _lock(session: Session, post_id: int) -> Post:
-    post = session.exec(select(Post).where(Post.id == post_id).with_for_update()).first()
-    if post is None:
-        raise NotFound(f"postingan #{post_id} tidak ada")
     return post

@@ -11,13 +11,13 @@ their subdomains (``mojokertokab.go.id`` covers ``dinkes.mojokertokab.go.id``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from sqlmodel import Session, col, select
 
 from db.accounts.audit import record, remove_recorded
-from db.errors import Conflict, Invalid
+from db.errors import Conflict, Invalid, get_or_missing
 from db.models import FeedItem, FeedSource, OfficialAccount, Opd, Platform, SourceKind
 from db.posts.lifecycle import detect_platform
 from db.roster.opd import opd_by_kode
@@ -156,31 +156,21 @@ def add_account(
 
 
 def remove_account(session: Session, account_id: int, *, actor: str = "cli") -> OfficialAccount:
+    account = get_or_missing(session, OfficialAccount, account_id, "akun resmi")
     return remove_recorded(
-        session,
-        OfficialAccount,
-        account_id,
-        subject="official_account",
-        missing=f"akun resmi #{account_id} tidak ada",
-        actor=actor,
-        keep=("platform", "handle"),
+        session, account, "official_account", actor=actor, keep=("platform", "handle")
     )
 
 
 @dataclass(frozen=True)
 class AccountRow:
     id: int
-    opd_kode: str | None
+    opd: str | None  # its kode; None: the regency's own account
     platform: str
     handle: str
 
     def as_dict(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "opd": self.opd_kode,
-            "platform": self.platform,
-            "handle": self.handle,
-        }
+        return asdict(self)
 
 
 def list_accounts(session: Session, *, opd_kode: str | None = None) -> list[AccountRow]:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from db.accounts.audit import record, remove_recorded
-from db.errors import Conflict, GaungError, Invalid
+from db.errors import Conflict, GaungError, Invalid, get_or_missing
 from db.models import FeedItem, FeedSource, Opd, Post, SourceKind, table
 from db.posts.lifecycle import MAX_CAPTION, check_url, submit_post
 from db.roster.opd import opd_by_kode
@@ -190,15 +190,8 @@ def add_source(
 
 def remove_source(session: Session, source_id: int, *, actor: str = "cli") -> FeedSource:
     """Forget a source and its seen items; the posts it produced stay."""
-    return remove_recorded(
-        session,
-        FeedSource,
-        source_id,
-        subject="source",
-        missing=f"sumber #{source_id} tidak ada",
-        actor=actor,
-        keep=("url",),
-    )
+    source = get_or_missing(session, FeedSource, source_id, "sumber")
+    return remove_recorded(session, source, "source", actor=actor, keep=("url",))
 
 
 def list_sources(session: Session, *, opd_kode: str | None = None) -> list[SourceView]:

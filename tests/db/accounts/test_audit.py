@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from db.accounts.audit import remove_recorded
-from db.errors import NotFound
+from db.errors import NotFound, get_or_missing
 from db.models import AuditLog, OfficialAccount
 from db.posts.official import add_account
 
@@ -19,15 +19,8 @@ def test_remove_recorded_deletes_and_keeps_the_named_fields(session: Session) ->
     assert account_id is not None
 
     def remove() -> OfficialAccount:
-        return remove_recorded(
-            session,
-            OfficialAccount,
-            account_id,
-            subject="official_account",
-            missing="tidak ada",
-            actor="uji",
-            keep=("handle",),
-        )
+        found = get_or_missing(session, OfficialAccount, account_id, "akun resmi")
+        return remove_recorded(session, found, "official_account", actor="uji", keep=("handle",))
 
     removed = remove()
     assert removed.handle == "dinkesmjk"
@@ -35,5 +28,5 @@ def test_remove_recorded_deletes_and_keeps_the_named_fields(session: Session) ->
     line = session.exec(select(AuditLog).where(AuditLog.action == "official_account.remove")).one()
     assert (line.actor, line.target) == ("uji", f"official_account:{account_id}")
     assert json.loads(line.details or "") == {"handle": "dinkesmjk"}
-    with pytest.raises(NotFound, match=r"^tidak ada$"):
+    with pytest.raises(NotFound, match=rf"^akun resmi #{account_id} tidak ada$"):
         remove()

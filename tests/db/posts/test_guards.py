@@ -108,7 +108,7 @@ def test_warnings_name_keywords_and_accounts_off_the_list_or_unknown(session: Se
     ]
     assert is_listed(session, LinkAccount(Platform.WEB, "mojokertokab.go.id"))
     assert not is_listed(session, LinkAccount(Platform.WEB, "fakemojokertokab.go.id"))
-    assert [(a.opd_kode, a.platform, a.handle) for a in list_accounts(session)] == [
+    assert [(a.opd, a.platform, a.handle) for a in list_accounts(session)] == [
         ("DINKES", "instagram", "dinkesmjk"),
         (None, "web", "mojokertokab.go.id"),
     ]

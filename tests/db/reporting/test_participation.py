@@ -31,18 +31,8 @@ def as_json(report: Participation) -> dict[str, Any]:
 
 def build_regency(session: Session) -> dict[str, Asn]:
     """Three OPD with every registration state the definitions distinguish."""
-    people: dict[str, Asn] = {}
-    for name, opd in [
-        ("a1", "A"),
-        ("a2", "A"),
-        ("a3", "A"),
-        ("b1", "B"),
-        ("b2", "B"),
-        ("b3", "B"),
-        ("c1", "C"),
-        ("c2", "C"),
-    ]:
-        people[name] = add_asn(session, opd=opd)
+    names = ("a1", "a2", "a3", "b1", "b2", "b3", "c1", "c2")  # the letter names the OPD
+    people = {name: add_asn(session, opd=name[0].upper()) for name in names}
     register(session, people["a1"])
     register(session, people["a2"])
     register(session, people["a2"], channel=Channel.WHATSAPP)  # two channels, one person

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from openpyxl import Workbook
@@ -22,6 +23,20 @@ def write(tmp_path: Path, *lines: str, name: str = "roster.csv") -> Path:
     path = tmp_path / name
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
+
+
+class Roster(Protocol):
+    def __call__(self, *rows: str, name: str = "roster.csv") -> Path: ...
+
+
+@pytest.fixture
+def roster(tmp_path: Path) -> Roster:
+    """Writes a roster file with the standard header into the test's folder."""
+
+    def write_roster(*rows: str, name: str = "roster.csv") -> Path:
+        return write(tmp_path, HEADER, *rows, name=name)
+
+    return write_roster
 
 
 def run(session: Session, path: Path, *, full: bool = False) -> ImportReport:
@@ -62,10 +77,8 @@ def test_messy_but_valid_rows_are_cleaned(session: Session, tmp_path: Path) -> N
     assert audit.actor == "cli" and '"added": 3' in (audit.details or "")
 
 
-def test_every_kind_of_bad_row_is_reported_and_skipped(session: Session, tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        HEADER,
+def test_every_kind_of_bad_row_is_reported_and_skipped(session: Session, roster: Roster) -> None:
+    path = roster(
         f"{A},Budi,DINKES,Dinas Kesehatan,,081234567890",  # line 2: good
         "19850312201001100,Pendek,DINKES,,,",  # 3: 17 digits
         "198513122010011004,Bulan13,DINKES,,,",  # 4: impossible birth date
@@ -96,18 +109,14 @@ def test_every_kind_of_bad_row_is_reported_and_skipped(session: Session, tmp_pat
     assert session.exec(select(Asn).where(Asn.nip == B)).first() is None
 
 
-def test_reimport_updates_and_never_duplicates(session: Session, tmp_path: Path) -> None:
-    first = write(
-        tmp_path,
-        HEADER,
+def test_reimport_updates_and_never_duplicates(session: Session, roster: Roster) -> None:
+    first = roster(
         f"{A},Budi,DINKES,Dinas Kesehatan,Perawat,081234567890",
         f"{B},Sri,DINKES,Dinas Kesehatan,,081298765432",
         f"{C},Agus,DINKES,Dinas Kesehatan,,",
     )
     assert run(session, first).added == 3
-    second = write(
-        tmp_path,
-        HEADER,
+    second = roster(
         f"{A},Budi Santoso,DISKOMINFO,Dinas Kominfo,Pranata Komputer,081234567890",
         f"{B},Sri,DINKES,Dinas Kesehatan,,081298765432",
         f"{C},Agus,DINKES,Dinas Kesehatan,,081377778888",
@@ -124,23 +133,17 @@ def test_reimport_updates_and_never_duplicates(session: Session, tmp_path: Path)
     assert run(session, second).unchanged == 3
 
 
-def test_swapping_phones_between_two_asn_works(session: Session, tmp_path: Path) -> None:
-    run(
-        session,
-        write(tmp_path, HEADER, f"{A},Budi,X,X,,081111111111", f"{B},Sri,X,X,,082222222222"),
-    )
-    report = run(
-        session,
-        write(tmp_path, HEADER, f"{A},Budi,X,X,,082222222222", f"{B},Sri,X,X,,081111111111"),
-    )
+def test_swapping_phones_between_two_asn_works(session: Session, roster: Roster) -> None:
+    run(session, roster(f"{A},Budi,X,X,,081111111111", f"{B},Sri,X,X,,082222222222"))
+    report = run(session, roster(f"{A},Budi,X,X,,082222222222", f"{B},Sri,X,X,,081111111111"))
     assert (report.updated, report.rejected) == (2, [])
     assert asn(session, A).phone == "+6282222222222"
     assert asn(session, B).phone == "+6281111111111"
 
 
-def test_a_phone_held_by_someone_else_is_refused(session: Session, tmp_path: Path) -> None:
-    run(session, write(tmp_path, HEADER, f"{A},Budi,X,X,,081111111111"))
-    report = run(session, write(tmp_path, HEADER, f"{B},Sri,X,X,,081111111111"))
+def test_a_phone_held_by_someone_else_is_refused(session: Session, roster: Roster) -> None:
+    run(session, roster(f"{A},Budi,X,X,,081111111111"))
+    report = run(session, roster(f"{B},Sri,X,X,,081111111111"))
     assert report.added == 0
     assert [(r.line, r.reason) for r in report.rejected] == [
         (2, f"nomor telepon +6281111111111 milik ASN lain (NIP {A})")
@@ -148,16 +151,16 @@ def test_a_phone_held_by_someone_else_is_refused(session: Session, tmp_path: Pat
 
 
 def test_full_import_deactivates_the_absent_and_never_deletes(
-    session: Session, tmp_path: Path
+    session: Session, roster: Roster
 ) -> None:
-    run(session, write(tmp_path, HEADER, f"{A},Budi,X,X,,", f"{B},Sri,X,X,,", f"{C},Agus,X,X,,"))
-    partial = write(tmp_path, HEADER, f"{A},Budi,X,X,,")
+    run(session, roster(f"{A},Budi,X,X,,", f"{B},Sri,X,X,,", f"{C},Agus,X,X,,"))
+    partial = roster(f"{A},Budi,X,X,,")
     assert run(session, partial).deactivated == 0  # without --full nobody is touched
     assert asn(session, B).active
     report = run(session, partial, full=True)
     assert report.deactivated == 2
     assert [asn(session, n).active for n in (A, B, C)] == [True, False, False]
-    back = run(session, write(tmp_path, HEADER, f"{A},Budi,X,X,,", f"{B},Sri,X,X,,"), full=True)
+    back = run(session, roster(f"{A},Budi,X,X,,", f"{B},Sri,X,X,,"), full=True)
     assert (back.updated, back.deactivated) == (1, 0)
     assert asn(session, B).active
 
@@ -180,12 +183,12 @@ def test_xlsx_with_numeric_nip_cells(session: Session, tmp_path: Path) -> None:
 
 
 def test_missing_columns_and_unknown_formats_stop_before_writing(
-    session: Session, tmp_path: Path
+    session: Session, tmp_path: Path, roster: Roster
 ) -> None:
     with pytest.raises(Invalid, match="opd_kode"):
         import_roster_file(session, write(tmp_path, "nip,nama", f"{A},Budi"))
     with pytest.raises(Invalid, match="tidak didukung"):
-        import_roster_file(session, write(tmp_path, HEADER, name="roster.pdf"))
+        import_roster_file(session, roster(name="roster.pdf"))
     with pytest.raises(Invalid, match="tidak ditemukan"):
         import_roster_file(session, tmp_path / "absent.csv")
     assert session.exec(select(Asn).where(col(Asn.id) > 0)).first() is None
@@ -202,7 +205,7 @@ def test_semicolon_csv_with_bom_and_crlf(session: Session, tmp_path: Path) -> No
 PPPK = "199009132023211014"  # 21 work agreements: not a month
 
 
-def test_status_column_and_pppk_numbers(session: Session, tmp_path: Path) -> None:
+def test_status_column_and_pppk_numbers(session: Session, tmp_path: Path, roster: Roster) -> None:
     path = write(
         tmp_path,
         HEADER + ",status",
@@ -220,14 +223,12 @@ def test_status_column_and_pppk_numbers(session: Session, tmp_path: Path) -> Non
     ]
     assert [asn(session, n).status for n in (A, PPPK, B)] == ["PNS", "PPPK", None]
     # A later file without the column leaves the status as it was.
-    run(session, write(tmp_path, HEADER, f"{PPPK},Pipit S,DINKES,,,", name="b.csv"))
+    run(session, roster(f"{PPPK},Pipit S,DINKES,,,", name="b.csv"))
     assert (asn(session, PPPK).nama, asn(session, PPPK).status) == ("Pipit S", "PPPK")
 
 
-def test_a_repeated_nip_or_phone_keeps_the_first_row(session: Session, tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        HEADER,
+def test_a_repeated_nip_or_phone_keeps_the_first_row(session: Session, roster: Roster) -> None:
+    path = roster(
         f"{A},Pertama,DINKES,Dinas Kesehatan,,0812-3456-7890",
         f"{B},Kedua,DINKES,,,081234567890",
         f"{A},Ketiga,DINKES,,,",
@@ -241,12 +242,12 @@ def test_a_repeated_nip_or_phone_keeps_the_first_row(session: Session, tmp_path:
 
 
 def test_leaving_the_roster_is_dated_and_coming_back_clears_it(
-    session: Session, tmp_path: Path
+    session: Session, roster: Roster
 ) -> None:
-    run(session, write(tmp_path, HEADER, f"{A},Ani,DINKES,Dinas Kesehatan,,", f"{B},Bo,DINKES,,,"))
-    run(session, write(tmp_path, HEADER, f"{A},Ani,DINKES,,,", name="b.csv"), full=True)
+    run(session, roster(f"{A},Ani,DINKES,Dinas Kesehatan,,", f"{B},Bo,DINKES,,,"))
+    run(session, roster(f"{A},Ani,DINKES,,,", name="b.csv"), full=True)
     gone = asn(session, B)
     assert (gone.active, gone.left_at is not None) == (False, True)
-    run(session, write(tmp_path, HEADER, f"{B},Bo,DINKES,,,", name="c.csv"))
+    run(session, roster(f"{B},Bo,DINKES,,,", name="c.csv"))
     back = asn(session, B)
     assert (back.active, back.left_at) == (True, None)
