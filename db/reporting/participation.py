@@ -99,6 +99,9 @@ class Participation:
     window: Window | None
     rows: list[OpdRow]
     total: Counts = field(default_factory=Counts)
+    # The OPDs the report was narrowed to (None: every OPD), so that what is read beside it
+    # (WhatsApp billing) can take the same scope without naming all 58 OPDs again.
+    opd_ids: list[int] | None = None
 
 
 # What each number is: measured by Gaung or the channel, or confirmed by the ASN themselves.
@@ -151,7 +154,7 @@ def participation(
     for kode, nama, *numbers in session.connection().execute(stmt, params):
         counts = Counts(*(int(n or 0) for n in numbers))
         rows.append(OpdRow(kode, nama, counts))
-    report = Participation(window, rows)
+    report = Participation(window, rows, opd_ids=None if opd_ids is None else list(opd_ids))
     for row in report.rows:
         report.total.add(row.counts)
     return report
