@@ -36,17 +36,6 @@ from db.models import (
 from db.reporting.window import Window
 from db.types import UTCDateTime
 
-COUNT_FIELDS = (
-    "asn_roster",
-    "asn_registered",
-    "delivered",
-    "liked",
-    "shared",
-    "participated",
-    "opened",
-    "shared_with_evidence",
-)
-
 
 @dataclass
 class Counts:
@@ -85,6 +74,10 @@ class Counts:
             "opened": self.opened,
             "shared_with_evidence": self.shared_with_evidence,
         }
+
+
+# The counts in the order of the report's columns (the statement's too), named once: above.
+COUNT_FIELDS = tuple(f.name for f in fields(Counts))
 
 
 @dataclass
