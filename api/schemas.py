@@ -130,7 +130,12 @@ class OpdParticipation(ParticipationCounts, OpdName):
 
     @classmethod
     def of_row(cls, row: OpdRow) -> OpdParticipation:
-        return cls(kode=row.kode, nama=row.nama, **ParticipationCounts.of(row.counts).model_dump())
+        return cls.model_validate(_row_fields(row))
+
+
+def _row_fields(row: OpdRow) -> dict[str, Any]:
+    """An OPD's row as the fields of ``OpdParticipation``, to be validated once."""
+    return {"kode": row.kode, "nama": row.nama, **row.counts.as_dict()}
 
 
 class ParticipationReport(Model):
@@ -154,13 +159,17 @@ class ParticipationReport(Model):
     def of(
         cls, report: Participation, tz: ZoneInfo, whatsapp: dict[str, object] | None = None
     ) -> ParticipationReport:
-        return cls(
-            start=_when(report.window.start, tz) if report.window else None,
-            end=_when(report.window.end, tz) if report.window else None,
-            opd=[OpdParticipation.of_row(r) for r in report.rows],
-            total=ParticipationCounts.of(report.total),
-            labels=LABELS,
-            whatsapp=WhatsAppBilling.model_validate(whatsapp) if whatsapp else None,
+        # One validation of plain values for the whole answer (issue 11: a model per row,
+        # each dumped and validated again, cost more CPU than the month's counters).
+        return cls.model_validate(
+            {
+                "start": _when(report.window.start, tz) if report.window else None,
+                "end": _when(report.window.end, tz) if report.window else None,
+                "opd": [_row_fields(r) for r in report.rows],
+                "total": report.total.as_dict(),
+                "labels": LABELS,
+                "whatsapp": whatsapp or None,
+            }
         )
 
 

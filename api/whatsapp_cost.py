@@ -63,9 +63,9 @@ def participation_billing(
     """The participation report's ``whatsapp`` field: its window and OPDs (None without one)."""
     if report.window is None:
         return None
-    billing = billing_in_window(
-        session, report.window.start, report.window.end, opd_kodes=[r.kode for r in report.rows]
-    )
+    # A report of every OPD bills every OPD: no list of codes to bind and match (issue 11).
+    kodes = None if report.opd_ids is None else [r.kode for r in report.rows]
+    billing = billing_in_window(session, report.window.start, report.window.end, opd_kodes=kodes)
     return billing_fields(billing, settings)
 
 

@@ -96,18 +96,23 @@ def opd_scope(session: Session, principal: Principal, opd: str | None) -> list[i
     return [opd_id] if opd_id is not None else None
 
 
-@router.get("/participation", summary="Partisipasi per OPD")
+@router.get("/participation", summary="Partisipasi per OPD", response_model=ParticipationReport)
 def get_participation(
     session: SessionDep,
     settings: SettingsDep,
     principal: PrincipalDep,
     query: ReportQueryDep,
     status: StatusQ = None,
-) -> ParticipationReport:
+) -> Response:
+    """The answer is validated as ``ParticipationReport`` is built and written as JSON right
+    here. Returned as a model, FastAPI would validate it a second time, and in a worker thread
+    of its own: one more wait for a thread per request on a busy machine (issue 11). The
+    schema published at ``/openapi.json`` is still the model's (``response_model``)."""
     report = build_report(session, settings, principal, query, status)
-    return ParticipationReport.of(
+    answer = ParticipationReport.of(
         report, settings.tz, participation_billing(session, report, settings)
     )
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -8,8 +8,8 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, or_, select, update
+from sqlmodel import Session
 
 from db.accounts.admins import check_role
 from db.accounts.audit import record
@@ -59,11 +59,18 @@ def identify(session: Session, plain: str) -> tuple[Principal, datetime | None] 
 
     Only reads, so that an API request on a read-only session can call it.
     """
-    key = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(plain))).first()
-    if key is None or key.revoked_at is not None:
+    found = session.connection().execute(_BY_HASH, {"key_hash": hash_key(plain)}).first()
+    if found is None or found.revoked_at is not None:
         return None
-    assert key.id is not None
-    return Principal(key_id=key.id, role=key.role, opd_id=key.opd_id), key.last_used_at
+    return Principal(key_id=found.id, role=found.role, opd_id=found.opd_id), found.last_used_at
+
+
+# ``identify`` runs on every API request: plain columns from a statement built once, not an
+# ORM object from a statement built anew (issue 11).
+_KEY = table(ApiKey)
+_BY_HASH = select(
+    _KEY.c.id, _KEY.c.role, _KEY.c.opd_id, _KEY.c.revoked_at, _KEY.c.last_used_at
+).where(_KEY.c.key_hash == bindparam("key_hash"))
 
 
 def last_used_due(last_used_at: datetime | None, now: datetime) -> bool:

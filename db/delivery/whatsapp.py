@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, func, text, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
@@ -34,7 +35,7 @@ from db.models import (
     PostStatus,
     table,
 )
-from db.types import utcnow
+from db.types import UTCDateTime, utcnow
 
 CHANNEL = "whatsapp"
 WINDOW = timedelta(hours=24)
@@ -288,26 +289,39 @@ class Billing:
     billed: Billed  # from status ``pricing``: Meta's own billing data
 
 
-def _billing_rows(
-    session: Session, where: list[ColumnElement[bool]], key: ColumnElement[Any] | None
-) -> dict[Any, Billing]:
-    """Billing grouped by ``key`` (None: one group, under the key None)."""
+def _billing_statements(
+    where: list[ColumnElement[bool]], key: ColumnElement[Any] | None
+) -> tuple[Select[Any], Select[Any]]:
+    """The two reads of ``_billing_rows``: templates sent, and Meta-billed messages by
+    category, grouped by ``key`` (None: one group)."""
     delivery = table(Delivery)
-    conn = session.connection()
     keys: list[ColumnElement[Any]] = [key] if key is not None else []
     sent = delivery.c.template_at.is_not(None) & (delivery.c.status != DeliveryStatus.FAILED)
     mine = [delivery.c.channel == CHANNEL, *where]
-    templates: dict[Any, int] = {}
-    for row in conn.execute(core_select(*keys, func.count()).where(sent, *mine).group_by(*keys)):
-        templates[row[0] if keys else None] = int(row[-1])
-    categories: dict[Any, dict[str, int]] = {}
-    billed_rows = conn.execute(
+    templates = core_select(*keys, func.count()).where(sent, *mine).group_by(*keys)
+    billed = (
         core_select(*keys, delivery.c.pricing_category, func.count())
         .where(delivery.c.billable.is_(True), *mine)
         .group_by(*keys, delivery.c.pricing_category)
     )
-    for row in billed_rows:
-        group = categories.setdefault(row[0] if keys else None, {})
+    return templates, billed
+
+
+def _billing_rows(
+    session: Session,
+    statements: tuple[Select[Any], Select[Any]],
+    keyed: bool,
+    params: dict[str, Any] | None = None,
+) -> dict[Any, Billing]:
+    """Billing per key of ``statements`` (``_billing_statements``; not ``keyed``: one group,
+    under the key None)."""
+    conn = session.connection()
+    templates: dict[Any, int] = {}
+    for row in conn.execute(statements[0], params or {}):
+        templates[row[0] if keyed else None] = int(row[-1])
+    categories: dict[Any, dict[str, int]] = {}
+    for row in conn.execute(statements[1], params or {}):
+        group = categories.setdefault(row[0] if keyed else None, {})
         group[str(row[-2] or "?")] = int(row[-1])
     found: dict[Any, Billing] = {}
     for k in set(templates) | set(categories):
@@ -321,7 +335,8 @@ def billing_by_post(session: Session, post_ids: Sequence[int]) -> dict[int, Bill
     if not post_ids:
         return {}
     delivery = table(Delivery)
-    found = _billing_rows(session, [delivery.c.post_id.in_(list(post_ids))], delivery.c.post_id)
+    statements = _billing_statements([delivery.c.post_id.in_(list(post_ids))], delivery.c.post_id)
+    found = _billing_rows(session, statements, keyed=True)
     return {int(k): v for k, v in found.items() if isinstance(k, int)}
 
 
@@ -330,13 +345,27 @@ def billing_in_window(
 ) -> Billing:
     """The participation report's scope (posts approved in ``[start, end)``, ASN of these OPDs
     by code): templates sent and what Meta billed for them."""
-    delivery, post, opd = table(Delivery), table(Post), table(Opd)
-    approved = (
-        core_select(post.c.id).where(post.c.approved_at >= start, post.c.approved_at < end)
-    ).scalar_subquery()
-    where: list[ColumnElement[bool]] = [delivery.c.post_id.in_(approved)]
+    params: dict[str, Any] = {"b_start": start, "b_end": end}
     if opd_kodes is not None:
-        codes = core_select(opd.c.id).where(opd.c.kode.in_(list(opd_kodes))).scalar_subquery()
+        params["b_kodes"] = list(opd_kodes)
+    statements = _window_billing(opd_kodes is not None)
+    return _billing_rows(session, statements, False, params).get(None) or Billing(0, Billed(0, {}))
+
+
+@cache
+def _window_billing(by_kode: bool) -> tuple[Select[Any], Select[Any]]:
+    """``billing_in_window``'s statements, built once with bind parameters: it runs beside
+    every participation report, and building them anew cost more CPU than running them
+    (issue 11)."""
+    delivery, post, opd = table(Delivery), table(Post), table(Opd)
+    approved = core_select(post.c.id).where(
+        post.c.approved_at >= bindparam("b_start", type_=UTCDateTime()),
+        post.c.approved_at < bindparam("b_end", type_=UTCDateTime()),
+    )
+    where: list[ColumnElement[bool]] = [delivery.c.post_id.in_(approved.scalar_subquery())]
+    if by_kode:
+        kodes: Any = bindparam("b_kodes", expanding=True)
+        codes = core_select(opd.c.id).where(opd.c.kode.in_(kodes)).scalar_subquery()
         where.append(delivery.c.opd_id.in_(codes))
     # Start from the WhatsApp deliveries that were templates or billed (two small indexes),
     # not from every delivery of the window: SQLite otherwise read a year of deliveries (all
@@ -344,7 +373,7 @@ def billing_in_window(
     priced = core_select(delivery.c.id).where(delivery.c.template_at.is_not(None))
     billed = core_select(delivery.c.id).where(delivery.c.billable.is_(True))
     where.append(delivery.c.id.in_(priced.union(billed)))
-    return _billing_rows(session, where, None).get(None) or Billing(0, Billed(0, {}))
+    return _billing_statements(where, None)
 
 
 def template_estimate(

@@ -36,17 +36,6 @@ from db.models import (
 from db.reporting.window import Window
 from db.types import UTCDateTime
 
-COUNT_FIELDS = (
-    "asn_roster",
-    "asn_registered",
-    "delivered",
-    "liked",
-    "shared",
-    "participated",
-    "opened",
-    "shared_with_evidence",
-)
-
 
 @dataclass
 class Counts:
@@ -87,6 +76,10 @@ class Counts:
         }
 
 
+# The counts in the order of the report's columns (the statement's too), named once: above.
+COUNT_FIELDS = tuple(f.name for f in fields(Counts))
+
+
 @dataclass
 class OpdRow:
     kode: str
@@ -99,6 +92,9 @@ class Participation:
     window: Window | None
     rows: list[OpdRow]
     total: Counts = field(default_factory=Counts)
+    # The OPDs the report was narrowed to (None: every OPD), so that what is read beside it
+    # (WhatsApp billing) can take the same scope without naming all 58 OPDs again.
+    opd_ids: list[int] | None = None
 
 
 # What each number is: measured by Gaung or the channel, or confirmed by the ASN themselves.
@@ -151,7 +147,7 @@ def participation(
     for kode, nama, *numbers in session.connection().execute(stmt, params):
         counts = Counts(*(int(n or 0) for n in numbers))
         rows.append(OpdRow(kode, nama, counts))
-    report = Participation(window, rows)
+    report = Participation(window, rows, opd_ids=None if opd_ids is None else list(opd_ids))
     for row in report.rows:
         report.total.add(row.counts)
     return report

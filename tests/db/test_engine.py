@@ -65,12 +65,16 @@ def test_readonly_sessions_run_beside_an_open_write_transaction(engine: Engine) 
 def test_readonly_session_refuses_writes_on_postgresql(engine: Engine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite has no read-only transactions; PostgreSQL catches the mistake")
-    with (
-        pytest.raises(DBAPIError, match="read-only transaction"),
-        session_scope(engine, readonly=True) as session,
-    ):
-        ensure_opd(session, "DINKES", "Dinas Kesehatan")
-        session.flush()
+    binds = []
+    for _ in range(2):  # the read-only bind is made once per engine and stays read-only
+        with (
+            pytest.raises(DBAPIError, match="read-only transaction"),
+            session_scope(engine, readonly=True) as session,
+        ):
+            binds.append(session.get_bind())
+            ensure_opd(session, "DINKES", "Dinas Kesehatan")
+            session.flush()
+    assert binds[0] is binds[1] and binds[0] is not engine
     with Session(engine) as session:  # and the connection went back to the pool writable
         ensure_opd(session, "DINKES", "Dinas Kesehatan")
         session.commit()
