@@ -135,6 +135,20 @@ def delivered_deltas(rows: Iterable[tuple[int, int]], sign: int = 1) -> dict[Key
     return deltas
 
 
+def withdrawn_deltas(
+    session: Session, keys: Mapping[int, Key], opened: Iterable[int] = ()
+) -> dict[Key, Counter[str]]:
+    """What taking counted (sent) deliveries back out of the counters subtracts, for
+    deliveries that fail after they were counted (``keys``: delivery → (post, OPD); ``opened``:
+    those of them opened through the tracked link)."""
+    deltas = delivered_deltas(keys.values(), -1)
+    for delivery_id in opened:
+        deltas[keys[delivery_id]]["opened"] -= 1
+    for key, delta in confirmed_deltas(session, keys).items():
+        deltas[key].subtract(delta)
+    return deltas
+
+
 def fact_counts(group: Sequence[str], window: Window | None = None) -> Select[Any]:
     """Counts straight from deliveries and confirmations, grouped by delivery columns: what
     the counters must always equal (used to rebuild them and as the benchmark's reference)."""
