@@ -19,7 +19,20 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Row, Select, any_, bindparam, func, text, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Executable,
+    Row,
+    Select,
+    String,
+    any_,
+    bindparam,
+    func,
+    text,
+    update,
+)
 from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
@@ -221,6 +234,26 @@ def _status_rows(dialect: str) -> Select[Any]:
     )
 
 
+@cache
+def _price_arrays() -> Executable:
+    """PostgreSQL's pricing of a batch as one UPDATE over arrays: run as executemany, each
+    row was a statement of its own for the server to execute (issue 13)."""
+    given = (
+        func.unnest(
+            bindparam("ids", type_=postgresql.ARRAY(BigInteger)),
+            bindparam("paid", type_=postgresql.ARRAY(Boolean)),
+            bindparam("kinds", type_=postgresql.ARRAY(String)),
+        )
+        .table_valued("id", "paid", "kind")
+        .render_derived()
+    )
+    return (
+        update(_DELIVERY)
+        .where(_DELIVERY.c.id == given.c.id)
+        .values(billable=given.c.paid, pricing_category=given.c.kind)
+    )
+
+
 def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
     """Record status webhooks; returns how many deliveries changed.
 
@@ -263,7 +296,11 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
             if now != (row[1], row[2]):
                 row[1], row[2] = priced[item.delivery_id] = now
     if priced:  # one statement for the many
-        conn.execute(_PRICE, [{"d_id": k, "b": b, "c": c} for k, (b, c) in priced.items()])
+        if session.get_bind().dialect.name == "postgresql":
+            ids, paid, kinds = zip(*((k, b, c) for k, (b, c) in priced.items()), strict=True)
+            conn.execute(_price_arrays(), {"ids": ids, "paid": paid, "kinds": kinds})
+        else:
+            conn.execute(_PRICE, [{"d_id": k, "b": b, "c": c} for k, (b, c) in priced.items()])
         _expire(session, Delivery, priced, ["billable", "pricing_category"])
     if failures:
         _fail(session, {k: (item, rows[k]) for k, item in failures.items()})
