@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from db.delivery.arrays import unnested
 from db.delivery.confirmed import confirmed_by_delivery
 from db.models import (
     Confirmation,
@@ -100,11 +101,7 @@ def _bump_arrays() -> Executable:
     uncorrelated scalar subquery over its output, evaluated once before the first row), so
     the locks are taken in ``bump``'s order: the counters, then the rollup by (day, OPD)."""
     stat, post = table(PostOpdStat), table(Post)
-    given = (
-        func.unnest(*(bindparam(f"{f}s", type_=postgresql.ARRAY(Integer)) for f in KEYED))
-        .table_valued(*KEYED)
-        .render_derived()
-    )
+    given = unnested({f: Integer() for f in KEYED}, suffix="s")
     counters = _upsert_from(PostOpdStat, select(given)).returning(stat.c.post_id).cte("counters")
     counted = select(func.count()).select_from(counters).scalar_subquery()
     day = approval_day("postgresql")

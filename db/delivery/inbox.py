@@ -8,10 +8,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Boolean, Executable, String, Text, bindparam, case, func, select, update
+from sqlalchemy import Boolean, Executable, String, Text, bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
+from db.delivery.arrays import unnested
 from db.models import ProcessedUpdate, table
 from db.types import UTCDateTime, utcnow
 
@@ -40,8 +41,8 @@ def store_updates(
         params = {
             "channel": channel,
             "at": at,
-            "ids": list(first),
-            "payloads": [None if p is None else json.dumps(p) for p in first.values()],
+            "update_id": list(first),
+            "payload": [None if p is None else json.dumps(p) for p in first.values()],
             "kept": [p is None for p in first.values()],
         }
         return {str(u) for (u,) in session.connection().execute(_insert_arrays(), params)}
@@ -75,15 +76,7 @@ def _insert_arrays() -> Executable:
     about a sixth of the writer thread's CPU under a burst of status webhooks (issue 13)."""
     inbox = table(ProcessedUpdate)
     at = bindparam("at", type_=UTCDateTime)
-    rows = (
-        func.unnest(
-            bindparam("ids", type_=postgresql.ARRAY(String)),
-            bindparam("payloads", type_=postgresql.ARRAY(Text)),
-            bindparam("kept", type_=postgresql.ARRAY(Boolean)),
-        )
-        .table_valued("update_id", "payload", "kept")
-        .render_derived()
-    )
+    rows = unnested({"update_id": String(), "payload": Text(), "kept": Boolean()})
     chosen = select(
         bindparam("channel", type_=String),
         rows.c.update_id,

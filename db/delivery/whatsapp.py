@@ -37,6 +37,7 @@ from sqlalchemy import select as core_select
 from sqlalchemy.dialects import postgresql
 from sqlmodel import Session
 
+from db.delivery.arrays import unnested
 from db.delivery.counters import bump, withdrawn_deltas
 from db.delivery.outbox import reachable_identity_subquery
 from db.models import (
@@ -238,18 +239,10 @@ def _status_rows(dialect: str) -> Select[Any]:
 def _price_arrays() -> Executable:
     """PostgreSQL's pricing of a batch as one UPDATE over arrays: run as executemany, each
     row was a statement of its own for the server to execute (issue 13)."""
-    given = (
-        func.unnest(
-            bindparam("ids", type_=postgresql.ARRAY(BigInteger)),
-            bindparam("paid", type_=postgresql.ARRAY(Boolean)),
-            bindparam("kinds", type_=postgresql.ARRAY(String)),
-        )
-        .table_valued("id", "paid", "kind")
-        .render_derived()
-    )
+    given = unnested({"d_id": BigInteger(), "paid": Boolean(), "kind": String()})
     return (
         update(_DELIVERY)
-        .where(_DELIVERY.c.id == given.c.id)
+        .where(_DELIVERY.c.id == given.c.d_id)
         .values(billable=given.c.paid, pricing_category=given.c.kind)
     )
 
@@ -298,7 +291,7 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
     if priced:  # one statement for the many
         if session.get_bind().dialect.name == "postgresql":
             ids, paid, kinds = zip(*((k, b, c) for k, (b, c) in priced.items()), strict=True)
-            conn.execute(_price_arrays(), {"ids": ids, "paid": paid, "kinds": kinds})
+            conn.execute(_price_arrays(), {"d_id": ids, "paid": paid, "kind": kinds})
         else:
             conn.execute(_PRICE, [{"d_id": k, "b": b, "c": c} for k, (b, c) in priced.items()])
         _expire(session, Delivery, priced, ["billable", "pricing_category"])
