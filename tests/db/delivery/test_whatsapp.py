@@ -8,6 +8,9 @@ from datetime import timedelta
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from db.delivery.confirmations import Tap, record_taps
+from db.delivery.counters import FIELDS, fact_counts
+from db.delivery.opens import open_code, open_key, record_open
 from db.delivery.outbox import mark_sent
 from db.delivery.whatsapp import (
     StatusUpdate,
@@ -22,6 +25,7 @@ from db.engine import session_scope
 from db.models import ChatIdentity, Delivery, DeliveryStatus, Post, PostOpdStat
 from db.posts.lifecycle import approve_post, submit_post
 from db.types import utcnow
+from tests.db.reporting.test_rollup import assert_rollup_holds
 from tests.factories import add_asn, register
 
 PRICES = {"marketing": 0.05, "utility": 0.02, "authentication": 0.02}
@@ -140,6 +144,61 @@ def test_failed_status_takes_the_delivery_back_once_and_pricing_is_kept(engine: 
         assert row is not None
         summary = cost_summary(session, row, prices=PRICES, category="marketing", currency="USD")
         assert summary["billed_messages"] == 1 and summary["billed_cost"] == 0.05
+
+
+def test_failures_in_one_batch_take_out_exactly_what_each_delivery_counted(
+    engine: Engine,
+) -> None:
+    """A batch failing several deliveries at once (one opened and tapped, one only billed,
+    one still ``sending`` and so never counted) leaves the counters and the day rollup equal
+    to the facts, and a repeat of the batch changes nothing."""
+    identities = setup(engine, 4)
+    post_id = post(engine)
+    tapped, billed, sending, kept = rows(engine, post_id)
+    assert tapped.id and billed.id and sending.id and kept.id
+    with session_scope(engine) as session:
+        for row in (tapped, billed, kept):
+            live = session.get(Delivery, row.id)
+            assert live is not None
+            mark_sent(session, live, "wamid.x")
+        live = session.get(Delivery, sending.id)
+        assert live is not None
+        live.status = DeliveryStatus.SENDING
+        session.add(live)
+        account = session.get(ChatIdentity, identities[0])
+        assert account is not None
+        taps = [Tap(tapped.id, kind, account.external_id) for kind in ("like", "share")]
+        record_taps(session, "whatsapp", taps)
+        assert record_open(session, open_code(open_key(session), tapped.id)) is not None
+    batch = [
+        StatusUpdate(billed.id, "delivered", billable=True, category="marketing"),
+        StatusUpdate(kept.id, "delivered", billable=True, category="marketing"),
+        *(
+            StatusUpdate(row.id, "failed", error_code=131047, error="Re-engagement message")
+            for row in (tapped, billed, sending)
+            if row.id
+        ),
+    ]
+    with session_scope(engine) as session:
+        held = session.get(Delivery, billed.id)  # an object the caller holds sees the failure
+        assert apply_statuses(session, batch) == 4
+        assert held is not None and held.status == DeliveryStatus.FAILED
+        assert held.billable is False and held.error == "131047: Re-engagement message"
+    with session_scope(engine) as session:
+        assert apply_statuses(session, batch) == 0
+    with session_scope(engine, readonly=True) as session:
+        stat = session.exec(select(PostOpdStat).where(PostOpdStat.post_id == post_id)).one()
+        counts = [getattr(stat, f) for f in FIELDS]
+        assert counts == [1, 0, 0, 0, 0]  # only ``kept`` is left, untapped and unopened
+        conn = session.connection()
+        assert [tuple(r)[2:] for r in conn.execute(fact_counts(["post_id", "opd_id"]))] == [
+            tuple(counts)
+        ]
+        assert_rollup_holds(session)
+        failed = [session.get(Delivery, r.id) for r in (tapped, billed, sending)]
+        assert all(d is not None and d.status == DeliveryStatus.FAILED for d in failed)
+        still = session.get(ChatIdentity, identities[0])  # 131047 is no reason to stop
+        assert still is not None and still.reachable is True
 
 
 def test_estimate_counts_only_closed_windows_on_whatsapp(engine: Engine) -> None:
