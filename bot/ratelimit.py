@@ -11,12 +11,16 @@ goes before a broadcast message, which goes before a button redraw. Each chat ge
 message per ``per_chat_interval`` (Telegram: about 1/s per chat), and a chat waiting for its
 turn never holds up the others.
 
-Jitter: a slot is a moment, not a licence. A send may use its slot a little late (up to
-``late_tolerance``); if this process wakes later than that (a busy event loop, a loaded
-machine), its remaining slots move on by the delay and the ledger hears of it at the next
-reservation: squeezing the late sends in would put more sends into one window than the limit
-allows, and letting the slots go (as this module once did) lost most of them at 1,000/s on a
-loaded machine (15,000 let go for 8,000 sends, 270/s instead of 960/s).
+Jitter: a slot is a moment in the bot's shared time, not a licence. A send uses its slot at
+the earliest at that moment and at the latest ``late_tolerance`` after it. If this process wakes
+later than that (a busy event loop, a loaded machine), the slots it came too late for are let
+go and the next send takes the next slot it holds, where the ledger put it: squeezing the late
+sends in would put more sends into one window than the limit allows, and moving this process's
+slots on by the delay (as this module once did) moved them onto the slots the ledger had handed
+to the other processes meanwhile: two workers then sent at twice the rate for as long as the
+delay, and a strict limit (30 in any second) answered 429 and a flood wait for the whole bot.
+A slot let go costs this process no more than the stall did (it could not send meanwhile) and
+the other processes nothing; ``late`` and ``missed`` count them.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -235,8 +240,9 @@ class Pacer:
         self._dispatcher: asyncio.Task[None] | None = None
         self._reservation: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
-        self.late = 0.0  # seconds this process's slots were moved on: it woke too late
-        self._tail = 0.0  # the last slot this process holds or has used
+        self.missed = 0  # slots let go: this process woke too late for them
+        self.late = 0.0  # the seconds of sending they stood for
+        self._tail = -math.inf  # the last slot this process holds or has used
 
     # -- what callers see -------------------------------------------------------------------
 
@@ -335,11 +341,7 @@ class Pacer:
             if now < self._paused_until:
                 await asyncio.sleep(self._paused_until - now)
                 continue
-            late = (now - self._slots[0] - late_tolerance(self._interval)) if self._slots else 0
-            if late > 0:  # woke too late: move the slots on, neither squeeze nor lose them
-                self._slots = deque(slot + late for slot in self._slots)
-                self._tail += late
-                self.late += late
+            self._let_go_passed(now)
             # Reserve the next slots while the last ones are still being used: a reservation
             # is a database round trip, and waiting for it would leave the bot idle meanwhile.
             if self._reservation is None and len(self._slots) < self._low_water():
@@ -369,6 +371,21 @@ class Pacer:
                     self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
             waiter.future.set_result(None)
 
+    def _let_go_passed(self, now: float) -> None:
+        """Let go the slots this process woke too late for: neither squeezed in nor moved on.
+
+        A slot is a moment of the bot's shared time; the ledger may have handed the moments
+        after it to another process. Moving this process's slots on by the delay put both
+        processes' sends into the same stretch of time (twice the rate); squeezing the late
+        sends in bunches them. The next send takes the next slot held, at its own moment.
+        """
+        tolerance = late_tolerance(self._interval)
+        slots = self._slots
+        while slots and now - slots[0] > tolerance:
+            slots.popleft()
+            self.missed += 1
+            self.late += self._interval
+
     def _low_water(self) -> int:
         """Reserve again when less than one batch is left: a reservation is a database write,
         which on a busy server can take longer than the last few slots last."""
@@ -377,12 +394,9 @@ class Pacer:
     async def _reserve(self, want: int) -> None:
         want = max(1, min(want, int(self._rate * self._batch) + 1))
         try:
-            # Slots moved on after a late wake-up run past what the ledger handed out: the
-            # next ones start after them, for this process and (through the ledger) the others.
-            ahead = self._tail + self._interval - self._clock()
             try:
                 grant = await self.ledger.reserve(
-                    want, self.ceiling, max(0.0, ahead), urgent=self._replies_waiting()
+                    want, self.ceiling, urgent=self._replies_waiting()
                 )
             except Exception:
                 log.exception("could not reserve send slots; retrying")
@@ -396,7 +410,8 @@ class Pacer:
                 await asyncio.sleep(min(grant.delay, self._batch))
                 return
             # The granted moment on this process's clock (not ``now + delay``: the answer's
-            # round trip would push every batch later, and leave the slots between unused).
+            # round trip would push every batch later, onto the next process's slots). Never
+            # before this process's own last slot (the two clocks' offset may wobble).
             first = max(now + grant.start - self.ledger.now(), self._tail + grant.interval)
             self._slots.extend(first + i * grant.interval for i in range(grant.count))
             self._tail = self._slots[-1]

@@ -6,66 +6,24 @@ processes; a process that wakes late (a stalled loop, a loaded machine) must not
 slots onto the ones another process holds, which would put twice the rate into a stretch of
 time and earn a 429 (and a flood wait for the whole bot) from a strict sliding-window limit.
 
-The event loop runs on virtual time (``VirtualLoop``): its clock moves only when every task
-waits, straight to the next timer, so the schedule is the same on any machine, however loaded.
+The event loop runs on virtual time (``tests.bot.virtual_time``): its clock moves only when
+every task waits, straight to the next timer, so the schedule is the same on any machine.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
-import selectors
-from collections.abc import Coroutine
-from typing import Any
 
 import pytest
 
 from bot.emulators.telegram.world import Limits
 from bot.ratelimit import LocalLedger, Pacer, late_tolerance
 from db.delivery.pace import CAP
+from tests.bot.virtual_time import run_virtual, virtual_loop
 
 RATE = 30.0
-
-
-class _VirtualSelector(selectors.DefaultSelector):
-    """Waiting for ``timeout`` s moves the loop's virtual clock on by as much, at once."""
-
-    def __init__(self, loop: VirtualLoop) -> None:
-        super().__init__()
-        self._loop = loop
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        events = super().select(0)
-        if events or timeout == 0:
-            return events
-        if timeout is None:  # nothing scheduled and nothing to read: it would wait forever
-            raise RuntimeError("every task waits for something that never comes")
-        self._loop.virtual += timeout
-        return []
-
-
-class VirtualLoop(asyncio.SelectorEventLoop):
-    """An event loop whose clock is virtual: timers fire at their exact moments, and a stall
-    (``stall``) is the only lateness there is."""
-
-    def __init__(self) -> None:
-        self.virtual = 0.0
-        super().__init__(_VirtualSelector(self))
-
-    def time(self) -> float:
-        return self.virtual
-
-    def stall(self, seconds: float) -> None:
-        """The loop is blocked for ``seconds`` (no task runs meanwhile), as on a busy machine."""
-        self.virtual += seconds
-
-
-def run_virtual(main: Coroutine[Any, Any, Any]) -> Any:
-    loop = VirtualLoop()
-    try:
-        return loop.run_until_complete(main)
-    finally:
-        loop.close()
 
 
 def most_within(stamps: list[float], window: float) -> int:
@@ -83,8 +41,7 @@ def two_processes(stalls: dict[float, float], *, each: int = 75) -> list[tuple[f
     ``stalls`` the loop stalls for that long. The moments the sends are let go, by process."""
 
     async def main() -> list[tuple[float, str]]:
-        loop = asyncio.get_running_loop()
-        assert isinstance(loop, VirtualLoop)
+        loop = virtual_loop()
         ledger = LocalLedger(loop.time)
         pacers = {
             name: Pacer(RATE, ledger=ledger, clock=loop.time, per_chat_interval=0)
@@ -108,8 +65,7 @@ def two_processes(stalls: dict[float, float], *, each: int = 75) -> list[tuple[f
             await pacer.aclose()
         return sent
 
-    sent: list[tuple[float, str]] = run_virtual(main())
-    return sent
+    return run_virtual(main())
 
 
 def refused_by_a_strict_limit(stamps: list[float]) -> int:
@@ -147,11 +103,49 @@ def test_a_late_wake_up_never_puts_two_processes_sends_closer_than_the_pace(
     assert refused_by_a_strict_limit(stamps) == 0
 
 
-def test_without_a_stall_the_two_processes_share_the_pace_evenly() -> None:
-    """The virtual clock itself: no stall, no lateness, the pace exactly."""
+def test_without_a_stall_the_two_processes_send_on_one_even_grid() -> None:
+    """No stall, no lateness: every send on its slot, one pace apart whichever process sends
+    (the first slot too: a process's first grant is not pushed one interval on)."""
     sent = two_processes({})
-    stamps = sorted(at for at, _ in sent)
-    assert len(stamps) == 150
-    span = stamps[-1] - stamps[0]
-    assert span == pytest.approx(149 / (RATE * CAP), rel=0.01)
-    assert most_within(stamps, 1.0) <= RATE
+    stamps = [at for at, _ in sent]
+    interval = 1 / (RATE * CAP)
+    assert stamps == sorted(stamps) and stamps[0] == 0.0
+    assert all(b - a == pytest.approx(interval) for a, b in itertools.pairwise(stamps))
+    # The ledger interleaves the two processes' reservations.
+    assert sum(a != b for (_, a), (_, b) in itertools.pairwise(sent)) >= 8
+
+
+def test_slots_the_process_wakes_too_late_for_are_let_go_neither_squeezed_in_nor_moved_on() -> None:
+    """A process alone whose loop stalls: the slots that went by meanwhile are let go (the
+    stall cost what it cost), the late sends are not bunched at its end, none is lost, and the
+    sends after it keep to the ledger's grid (not moved on by the delay)."""
+
+    async def scenario() -> tuple[list[float], Pacer]:
+        loop = virtual_loop()
+        pacer = Pacer(50, per_chat_interval=0, ledger=LocalLedger(loop.time), clock=loop.time)
+        released: list[float] = []
+
+        async def send(n: int) -> None:
+            await pacer.acquire(str(n))
+            released.append(loop.time())
+
+        async def stall() -> None:
+            await asyncio.sleep(0.05)
+            loop.stall(0.2)
+
+        await asyncio.gather(stall(), *(send(n) for n in range(30)))
+        await pacer.aclose()
+        return released, pacer
+
+    released, pacer = run_virtual(scenario())
+    interval = 1 / pacer.rate
+    tolerance = late_tolerance(interval)
+    assert len(released) == 30  # none lost
+    assert pacer.missed >= 8 and pacer.late == pytest.approx(pacer.missed * interval)
+    # Sent only on a slot of the grid (up to the tolerance late), never twice on one.
+    grid = [math.floor(at / interval + 1e-9) for at in released]  # the slot each send used
+    offsets = [at - n * interval for at, n in zip(released, grid, strict=True)]
+    assert all(-1e-9 <= offset <= tolerance for offset in offsets)
+    assert len(set(grid)) == len(grid)
+    # The stall (0.2 s) cost about its own length, no more: the slots after it are on time.
+    assert released[-1] <= 29 * interval + 0.2 + interval
