@@ -266,6 +266,16 @@ class Pacer:
         promised = (self._slots[-1] - now) if self._slots else 0.0
         return max(0.0, promised, waiting, self._paused_until - now)
 
+    def still_on_time(self, released: float) -> bool:
+        """Whether a send let go at ``released`` (what ``acquire`` returned) may still leave.
+
+        A caller that waits after its slot (for a place on the wire) must not send long after
+        it: sends held back together would leave together. Up to ``late_tolerance`` of waiting
+        is fine (a send then leaves at most twice the tolerance after its slot, which still
+        keeps any second within the ceiling, ``late_tolerance``); later, take a new slot.
+        """
+        return self._clock() - released <= late_tolerance(self._interval)
+
     def on_rate_limited(self, retry_after: float) -> None:
         """A 429: this process waits at once; the ledger tells the others and slows the bot."""
         self.pause_until(self._clock() + retry_after)

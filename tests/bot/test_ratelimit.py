@@ -7,10 +7,13 @@ machine's.
 from __future__ import annotations
 
 import asyncio
+import itertools
+from typing import Any
 
 import pytest
 
-from bot.ratelimit import LocalLedger, Pacer
+from bot.ratelimit import LocalLedger, Pacer, late_tolerance
+from bot.telegram.ratelimit import PacerRateLimiter
 from db.delivery.pace import CAP
 from tests.bot.virtual_time import run_virtual, virtual_loop
 
@@ -58,3 +61,35 @@ def test_the_bot_rate_spaces_sends_evenly_and_pauses_on_flood_wait() -> None:
     spaced, waited = run_virtual(scenario())
     assert spaced == pytest.approx(25 / (50 * CAP))  # 25 intervals at the pace
     assert waited == pytest.approx(0.3)  # the flood wait, then the next slot at once
+
+
+def test_sends_held_back_by_a_full_wire_take_new_slots_rather_than_leave_together() -> None:
+    """Two requests on the wire whose answers come back at the same moment: the two sends that
+    waited for the wire meanwhile must not both leave then (twice the pace at once, and with
+    more on the wire, more than the limit in a second); each takes a slot again."""
+
+    async def scenario() -> tuple[list[float], float]:
+        pacer = on_the_loop(50, per_chat_interval=0)
+        loop = virtual_loop()
+        limiter = PacerRateLimiter(pacer, in_flight=2)
+        left: list[float] = []
+        interval = 1 / (50 * CAP)
+        # The first two answers both arrive at 0.5 s; the others at once.
+        durations = iter([0.5, 0.5 - interval, 0.0, 0.0, 0.0, 0.0])
+
+        async def call(chat: int) -> dict[str, Any]:
+            left.append(loop.time())
+            await asyncio.sleep(next(durations))
+            return {"ok": True}
+
+        async def send(chat: int) -> None:
+            await limiter.process_request(call, (chat,), {}, "sendMessage", {"chat_id": chat}, None)
+
+        await asyncio.gather(*(send(n) for n in range(6)))
+        await pacer.aclose()
+        return left, interval
+
+    left, interval = run_virtual(scenario())
+    assert len(left) == 6 and left[2] >= 0.5  # the third waited for the wire
+    tolerance = late_tolerance(interval)
+    assert all(b - a >= interval - tolerance for a, b in itertools.pairwise(left)), left
