@@ -9,7 +9,8 @@ pacer lets it, each send costing ``work`` ms of CPU (a loaded worker), the loop 
 ``stall`` ms every ``every`` s (a busy machine). Figures: sends/s after the first second, CPU
 seconds per send of this process (``time.process_time``: survives the machine's load), the
 most sends let go in any one second and how many of them a strict limit (30 in any second, or
-the paid 1,000) refuses. ``BENCH_PACER_SECONDS`` (8) is how long each case runs.
+the paid 1,000) refuses. ``BENCH_PACER_SECONDS`` (8) is how long each case runs;
+``BENCH_PACER_ONLY``: only the cases whose name contains it (e.g. ``one process``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE = os.environ.get("BENCH_PACER_BASE", "94e009f")
 REPEAT = int(os.environ.get("BENCH_PACER_REPEAT", "1"))
 SECONDS = float(os.environ.get("BENCH_PACER_SECONDS", "8"))
+ONLY = os.environ.get("BENCH_PACER_ONLY", "")  # run only the cases whose name has this in it
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def main() -> None:
     print(f"pacer A/B: old = {BASE}, new = this tree; {SECONDS:.0f} s a case; load {load}")
     print("| case | pacer | sends/s after 1 s | CPU ms/send | most in 1 s | refused | let go |")
     print("|---|---|---|---|---|---|---|")
-    for case in CASES:
+    for case in (c for c in CASES if ONLY in c.name):
         for _ in range(REPEAT):
             for label, module in (("old", old), ("new", new)):
                 r = asyncio.run(run_case(module, case))
