@@ -235,7 +235,16 @@ class Pacer:
         self._wakeup: asyncio.Event | None = None
         self.missed = 0  # slots let go: this process woke too late for them
         self.late = 0.0  # the seconds of sending they stood for
+        self.moved = 0.0  # seconds this process's own run of slots was moved on (see _late)
         self._tail = -math.inf  # the last slot this process holds or has used
+        # The run: this process's latest grants while no other process reserved in between
+        # (each started where the one before ended). Its slots are this process's alone up to
+        # its end, so a late wake-up may move them on within it (``_late``).
+        self._run_end = -math.inf  # on this process's clock: the first moment not its own
+        self._run_ledger_end: float | None = None  # the same on the ledger's clock
+        self._shift = 0.0  # how far the run's slots were moved on
+        self._older = 0  # held slots (at the front) of earlier runs: never moved
+        self._withheld: deque[float] = deque()  # moved past the run's end: wait for more run
 
     # -- what callers see -------------------------------------------------------------------
 
@@ -249,6 +258,7 @@ class Pacer:
         if moment > self._paused_until:
             self._paused_until = moment
             self._slots.clear()
+            self._end_run()
 
     def pause(self, seconds: float, *, share: bool = True) -> None:
         """Stop sending for a while (an outage, a bad token); every process if ``share``."""
@@ -346,7 +356,7 @@ class Pacer:
             if now < self._paused_until:
                 await asyncio.sleep(self._paused_until - now)
                 continue
-            self._let_go_passed(now)
+            self._late(now)
             # Reserve the next slots while the last ones are still being used: a reservation
             # is a database round trip, and waiting for it would leave the bot idle meanwhile.
             if self._reservation is None and len(self._slots) < self._low_water():
@@ -369,27 +379,63 @@ class Pacer:
             if waiter is None:  # every waiting send is for a chat still spacing out
                 await self._nap(self._next_chat_ready(now) - now)
                 continue
-            self._slots.popleft()
+            self._pop()
             if waiter.chat is not None:
                 self._chat_next[waiter.chat] = now + self._per_chat
                 if len(self._chat_next) > 50_000:
                     self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
             waiter.future.set_result(now)
 
-    def _let_go_passed(self, now: float) -> None:
-        """Let go the slots this process woke too late for: neither squeezed in nor moved on.
+    def _late(self, now: float) -> None:
+        """This process woke too late for its next slot (more than the tolerance): neither
+        squeeze the late sends in (they would bunch) nor move them onto other processes' time.
 
-        A slot is a moment of the bot's shared time; the ledger may have handed the moments
-        after it to another process. Moving this process's slots on by the delay put both
-        processes' sends into the same stretch of time (twice the rate); squeezing the late
-        sends in bunches them. The next send takes the next slot held, at its own moment.
+        A slot is a moment of the bot's shared time, and the ledger may have handed the moments
+        after this process's slots to another process: moving every slot on by the delay (as
+        this module once did) put two processes' sends into the same stretch of time. Within
+        its own run (grants no other process reserved between) the slots are this process's
+        alone: they move on by the delay there, and those that would pass the run's end wait
+        (``_withheld``) for the next grant to continue the run, or are let go if another
+        process's slots come first. A lone process so loses no more than the stall; slots of
+        an earlier run, or a run moved on a whole batch already, are let go when passed.
         """
         tolerance = late_tolerance(self._interval)
         slots = self._slots
+        if not slots or now - slots[0] <= tolerance:
+            return
+        delay = now - slots[0] - tolerance
+        if self._older == 0 and self._shift + delay <= self._batch:
+            self._slots = slots = deque(slot + delay for slot in slots)
+            self._shift += delay
+            self.moved += delay
+            self._withhold()
+            if slots:
+                return
         while slots and now - slots[0] > tolerance:
-            slots.popleft()
+            self._pop()
             self.missed += 1
             self.late += self._interval
+
+    def _pop(self) -> None:
+        self._slots.popleft()
+        self._older = max(0, self._older - 1)
+
+    def _withhold(self) -> None:
+        """Slots moved within 1 interval of the run's end wait there: the next process's slots
+        may start at the end."""
+        limit = self._run_end - self._interval + 1e-9
+        while self._slots and self._older < len(self._slots) and self._slots[-1] > limit:
+            self._withheld.appendleft(self._slots.pop())
+
+    def _end_run(self) -> None:
+        """Another process's slots (or a pause) come next: what waited at the end is let go."""
+        self.missed += len(self._withheld)
+        self._withheld.clear()
+        # The next run starts where the ledger says, not after the slots let go here.
+        self._tail = self._slots[-1] if self._slots else min(self._tail, self._run_end)
+        self._shift = 0.0
+        self._older = len(self._slots)
+        self._run_ledger_end = None
 
     def _low_water(self) -> int:
         """Reserve again when less than one batch is left: a reservation is a database write,
@@ -417,9 +463,18 @@ class Pacer:
             # The granted moment on this process's clock (not ``now + delay``: the answer's
             # round trip would push every batch later, onto the next process's slots). Never
             # before this process's own last slot (the two clocks' offset may wobble).
-            first = max(self._on_my_clock(grant.start), self._tail + grant.interval)
+            end = grant.start + grant.count * grant.interval
+            if self._run_ledger_end is None or abs(grant.start - self._run_ledger_end) > 1e-4:
+                self._end_run()  # another process reserved in between: a new run
+            self._run_ledger_end = end
+            start = self._on_my_clock(grant.start)
+            self._run_end = start + grant.count * grant.interval
+            first = max(start + self._shift, self._tail + grant.interval)
+            self._slots.extend(self._withheld)
+            self._withheld.clear()
             self._slots.extend(first + i * grant.interval for i in range(grant.count))
             self._tail = self._slots[-1]
+            self._withhold()
         finally:
             self._reservation = None
             if self._wakeup is not None:
