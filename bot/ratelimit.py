@@ -13,14 +13,15 @@ turn never holds up the others.
 
 Jitter: a slot is a moment in the bot's shared time, not a licence. A send uses its slot at
 the earliest at that moment and at the latest ``late_tolerance`` after it. If this process wakes
-later than that (a busy event loop, a loaded machine), the slots it came too late for are let
-go and the next send takes the next slot it holds, where the ledger put it: squeezing the late
-sends in would put more sends into one window than the limit allows, and moving this process's
-slots on by the delay (as this module once did) moved them onto the slots the ledger had handed
-to the other processes meanwhile: two workers then sent at twice the rate for as long as the
-delay, and a strict limit (30 in any second) answered 429 and a flood wait for the whole bot.
-A slot let go costs this process no more than the stall did (it could not send meanwhile) and
-the other processes nothing; ``late`` and ``missed`` count them.
+later than that (a busy event loop, a loaded machine), squeezing the late sends in would put
+more sends into one window than the limit allows, and moving all of this process's slots on by
+the delay (as this module once did) moved them onto the slots the ledger had handed to other
+processes meanwhile: two workers then sent at twice the rate for as long as the delay, and a
+strict limit (30 in any second) answered 429 and a flood wait for the whole bot. So the slots
+move on only within this process's own run (grants that no other process reserved between),
+never past its end; what would pass it waits for the run to continue, or is let go when another
+process's slots come next (``Pacer._late``). A lone process loses no more than the stall; two
+never send closer than the pace allows. ``moved``, ``missed`` and ``late`` count what happened.
 """
 
 from __future__ import annotations
