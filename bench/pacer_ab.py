@@ -71,6 +71,29 @@ def old_module() -> types.ModuleType:
     return module
 
 
+def most_within(stamps: list[float], window: float) -> int:
+    """The most of ``stamps`` (sorted) in any window of ``window`` s, both ends included."""
+    most, j = 0, 0
+    for i, t in enumerate(stamps):
+        while stamps[j] < t - window - 1e-9:
+            j += 1
+        most = max(most, i - j + 1)
+    return most
+
+
+def refused_by_a_strict_limit(stamps: list[float], limit: float) -> int:
+    """How many of ``stamps`` (sorted) a sliding window of ``limit`` in any second refuses:
+    the emulator's strictest shape."""
+    limiter = Limits(rate=limit, shape="sliding").limiter(limit, limit)
+    refused = 0
+    for moment in stamps:
+        if limiter.ready(moment):
+            limiter.take(moment)
+        else:
+            refused += 1
+    return refused
+
+
 def busy(ms: float) -> None:
     end = time.perf_counter() + ms / 1000
     while time.perf_counter() < end:
@@ -110,18 +133,7 @@ async def run_case(module: Any, case: Case) -> dict[str, float]:
     stamps.sort()
     steady = [t for t in stamps if t >= began + 1.0]
     limit = 30.0 if case.rate <= 30 else case.rate
-    limiter = Limits(rate=limit, shape="sliding").limiter(limit, limit)
-    refused = 0
-    for moment in stamps:
-        if limiter.ready(moment):
-            limiter.take(moment)
-        else:
-            refused += 1
-    most, j = 0, 0
-    for i, t in enumerate(stamps):
-        while stamps[j] <= t - 1.0:
-            j += 1
-        most = max(most, i - j + 1)
+    most, refused = most_within(stamps, 1.0), refused_by_a_strict_limit(stamps, limit)
     return {
         "rate": len(steady) / max(1e-9, (stamps[-1] - began - 1.0)) if steady else 0.0,
         "cpu_ms": 1000 * cpu / max(1, len(stamps)),

@@ -19,22 +19,12 @@ import random
 
 import pytest
 
-from bot.emulators.telegram.world import Limits
+from bench.pacer_ab import most_within, refused_by_a_strict_limit
 from bot.ratelimit import LocalLedger, Pacer, late_tolerance
 from db.delivery.pace import CAP
 from tests.bot.virtual_time import run_virtual, virtual_loop
 
 RATE = 30.0
-
-
-def most_within(stamps: list[float], window: float) -> int:
-    """The most sends in any window of ``window`` s (both ends included)."""
-    most, j = 0, 0
-    for i, t in enumerate(stamps):
-        while stamps[j] < t - window - 1e-9:
-            j += 1
-        most = max(most, i - j + 1)
-    return most
 
 
 def two_processes(
@@ -72,16 +62,16 @@ def two_processes(
     return run_virtual(main())
 
 
-def refused_by_a_strict_limit(stamps: list[float]) -> int:
-    """Sends a sliding window of 30 in any second refuses (the emulator's strictest shape)."""
-    limiter = Limits(rate=RATE, shape="sliding").limiter(RATE, RATE)
-    refused = 0
-    for moment in stamps:
-        if limiter.ready(moment):
-            limiter.take(moment)
-        else:
-            refused += 1
-    return refused
+def assert_within_the_pace(stamps: list[float]) -> None:
+    """Sends within ``late_tolerance`` of slots one pace apart, whichever process holds them:
+    no window holds more than that allows, and a strict limit (30 in any second) refuses none.
+    """
+    pace = RATE * CAP
+    tolerance = late_tolerance(1 / pace)
+    for window in (0.1, 0.25, 0.5, 1.0):
+        allowed = math.floor(pace * (window + tolerance) + 1e-9) + 1
+        assert most_within(stamps, window) <= allowed, (window, stamps)
+    assert refused_by_a_strict_limit(stamps, RATE) == 0
 
 
 # A stall of a tenth of a second, then one of a quarter (a claim of a few hundred rows on a
@@ -97,14 +87,7 @@ def test_a_late_wake_up_never_puts_two_processes_sends_closer_than_the_pace(
     stamps = sorted(at for at, _ in sent)
     assert len(stamps) == 150  # none lost
     assert {name for _, name in sent} == {"worker", "serve"}
-    pace = RATE * CAP
-    tolerance = late_tolerance(1 / pace)
-    # Sends land within [slot, slot + tolerance] of slots one pace apart, whichever process
-    # holds them: no window holds more than that allows.
-    for window in (0.1, 0.25, 0.5, 1.0):
-        allowed = math.floor(pace * (window + tolerance) + 1e-9) + 1
-        assert most_within(stamps, window) <= allowed, (window, stamps)
-    assert refused_by_a_strict_limit(stamps) == 0
+    assert_within_the_pace(stamps)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -118,12 +101,7 @@ def test_random_stalls_never_bunch_the_sends_of_two_or_three_processes(seed: int
     sent = two_processes(stalls, each=50, names=names)
     stamps = sorted(at for at, _ in sent)
     assert len(stamps) == 50 * len(names)
-    pace = RATE * CAP
-    tolerance = late_tolerance(1 / pace)
-    for window in (0.1, 0.25, 0.5, 1.0):
-        allowed = math.floor(pace * (window + tolerance) + 1e-9) + 1
-        assert most_within(stamps, window) <= allowed, (window, stalls)
-    assert refused_by_a_strict_limit(stamps) == 0
+    assert_within_the_pace(stamps)
 
 
 def test_without_a_stall_the_two_processes_send_on_one_even_grid() -> None:
