@@ -397,19 +397,25 @@ class Pacer:
         its own run (grants no other process reserved between) the slots are this process's
         alone: they move on by the delay there, and those that would pass the run's end wait
         (``_withheld``) for the next grant to continue the run, or are let go if another
-        process's slots come first. A lone process so loses no more than the stall; slots of
-        an earlier run, or a run moved on a whole batch already, are let go when passed.
+        process's slots come first, or once the run has moved on a whole batch. A lone process
+        so loses no more than the stalls took; slots of an earlier run are let go when passed.
         """
         tolerance = late_tolerance(self._interval)
         slots = self._slots
         if not slots or now - slots[0] <= tolerance:
             return
         delay = now - slots[0] - tolerance
-        if self._older == 0 and self._shift + delay <= self._batch:
-            self._slots = slots = deque(slot + delay for slot in slots)
+        if self._older == 0:
+            self._slots = deque(slot + delay for slot in slots)
             self._shift += delay
             self.moved += delay
             self._withhold()
+            if self._shift >= self._batch:
+                # Fallen a batch behind the ledger: what waits at the run's end is let go (it
+                # cannot be told from another process's slots later) and the next grant starts
+                # where the ledger says. What was lost is what the stalls took, no more.
+                self._end_run()
+            slots = self._slots
             if slots:
                 return
         while slots and now - slots[0] > tolerance:
