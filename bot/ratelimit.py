@@ -407,14 +407,12 @@ class Pacer:
         delay = now - slots[0] - tolerance
         if self._older == 0:
             self._slots = deque(slot + delay for slot in slots)
+            self._withheld = deque(slot + delay for slot in self._withheld)
             self._shift += delay
             self.moved += delay
             self._withhold()
             if self._shift >= self._batch:
-                # Fallen a batch behind the ledger: what waits at the run's end is let go (it
-                # cannot be told from another process's slots later) and the next grant starts
-                # where the ledger says. What was lost is what the stalls took, no more.
-                self._end_run()
+                self._rejoin()
             slots = self._slots
             if slots:
                 return
@@ -433,6 +431,15 @@ class Pacer:
         limit = self._run_end - self._interval + 1e-9
         while self._slots and self._older < len(self._slots) and self._slots[-1] > limit:
             self._withheld.appendleft(self._slots.pop())
+
+    def _rejoin(self) -> None:
+        """Fallen a batch behind the ledger: what waits at the run's end is let go (it would
+        wait ever longer) and the run's next grants come at the ledger's moments again, right
+        after the slots held (all within the run). What is lost is what the stalls took."""
+        self.missed += len(self._withheld)
+        self._withheld.clear()
+        self._shift = 0.0
+        self._tail = min(self._tail, self._run_end - self._interval)
 
     def _end_run(self) -> None:
         """Another process's slots (or a pause) come next: what waited at the end is let go."""
