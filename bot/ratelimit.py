@@ -11,12 +11,17 @@ goes before a broadcast message, which goes before a button redraw. Each chat ge
 message per ``per_chat_interval`` (Telegram: about 1/s per chat), and a chat waiting for its
 turn never holds up the others.
 
-Jitter: a slot is a moment, not a licence. A send may use its slot a little late (up to
-``late_tolerance``); if this process wakes later than that (a busy event loop, a loaded
-machine), its remaining slots move on by the delay and the ledger hears of it at the next
-reservation: squeezing the late sends in would put more sends into one window than the limit
-allows, and letting the slots go (as this module once did) lost most of them at 1,000/s on a
-loaded machine (15,000 let go for 8,000 sends, 270/s instead of 960/s).
+Jitter: a slot is a moment in the bot's shared time, not a licence. A send uses its slot at
+the earliest at that moment and at the latest ``late_tolerance`` after it. If this process wakes
+later than that (a busy event loop, a loaded machine), squeezing the late sends in would put
+more sends into one window than the limit allows, and moving all of this process's slots on by
+the delay (as this module once did) moved them onto the slots the ledger had handed to other
+processes meanwhile: two workers then sent at twice the rate for as long as the delay, and a
+strict limit (30 in any second) answered 429 and a flood wait for the whole bot. So the slots
+move on only within this process's own run (grants that no other process reserved between),
+never past its end; what would pass it waits for the run to continue, or is let go when another
+process's slots come next (``Pacer._late``). A lone process loses no more than the stall; two
+never send closer than the pace allows. ``moved``, ``missed`` and ``late`` count what happened.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -78,9 +84,7 @@ class Priority(IntEnum):
 class Ledger(Protocol):
     """Where a pacer's slots come from, and whom it tells about 429s and outages."""
 
-    async def reserve(
-        self, want: int, ceiling: float, after: float = 0.0, *, urgent: bool = False
-    ) -> Grant:
+    async def reserve(self, want: int, ceiling: float, *, urgent: bool = False) -> Grant:
         """``urgent``: the slots are for replies, which go before broadcasts and redraws of
         every process (``db.delivery.pace.PaceState.reserve_bulk``)."""
         ...
@@ -109,11 +113,9 @@ class LocalLedger:
         self.state = PaceState()
         self.clock = clock
 
-    async def reserve(
-        self, want: int, ceiling: float, after: float = 0.0, *, urgent: bool = False
-    ) -> Grant:
+    async def reserve(self, want: int, ceiling: float, *, urgent: bool = False) -> Grant:
         take = self.state.reserve_urgent if urgent else self.state.reserve_bulk
-        return take(want, ceiling, self.clock(), after)
+        return take(want, ceiling, self.clock())
 
     def now(self) -> float:
         return self.clock()
@@ -140,10 +142,8 @@ class SharedLedger:
         self.clock = clock
         self._writes: set[asyncio.Task[None]] = set()
 
-    async def reserve(
-        self, want: int, ceiling: float, after: float = 0.0, *, urgent: bool = False
-    ) -> Grant:
-        return await asyncio.to_thread(self._reserve, want, ceiling, after, urgent)
+    async def reserve(self, want: int, ceiling: float, *, urgent: bool = False) -> Grant:
+        return await asyncio.to_thread(self._reserve, want, ceiling, urgent)
 
     def now(self) -> float:
         return self.clock().timestamp()
@@ -157,7 +157,7 @@ class SharedLedger:
                 session, self.channel, chat, interval=interval, now=self.clock()
             )
 
-    def _reserve(self, want: int, ceiling: float, after: float, urgent: bool) -> Grant:
+    def _reserve(self, want: int, ceiling: float, urgent: bool) -> Grant:
         with session_scope(self.engine) as session:
             return reserve_slots(
                 session,
@@ -165,7 +165,6 @@ class SharedLedger:
                 want=want,
                 ceiling=ceiling,
                 now=self.clock(),
-                after=after,
                 urgent=urgent,
             )
 
@@ -208,7 +207,7 @@ class SharedLedger:
 @dataclass(eq=False)
 class _Waiter:
     chat: str | None
-    future: asyncio.Future[None] = field(repr=False)
+    future: asyncio.Future[float] = field(repr=False)
 
 
 class Pacer:
@@ -235,8 +234,18 @@ class Pacer:
         self._dispatcher: asyncio.Task[None] | None = None
         self._reservation: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
-        self.late = 0.0  # seconds this process's slots were moved on: it woke too late
-        self._tail = 0.0  # the last slot this process holds or has used
+        self.missed = 0  # slots let go: this process woke too late for them
+        self.late = 0.0  # the seconds of sending they stood for
+        self.moved = 0.0  # seconds this process's own run of slots was moved on (see _late)
+        self._tail = -math.inf  # the last slot this process holds or has used
+        # The run: this process's latest grants while no other process reserved in between
+        # (each started where the one before ended). Its slots are this process's alone up to
+        # its end, so a late wake-up may move them on within it (``_late``).
+        self._run_end = -math.inf  # on this process's clock: the first moment not its own
+        self._run_ledger_end: float | None = None  # the same on the ledger's clock
+        self._shift = 0.0  # how far the run's slots were moved on
+        self._older = 0  # held slots (at the front) of earlier runs: never moved
+        self._withheld: deque[float] = deque()  # moved past the run's end: wait for more run
 
     # -- what callers see -------------------------------------------------------------------
 
@@ -250,6 +259,7 @@ class Pacer:
         if moment > self._paused_until:
             self._paused_until = moment
             self._slots.clear()
+            self._end_run()
 
     def pause(self, seconds: float, *, share: bool = True) -> None:
         """Stop sending for a while (an outage, a bad token); every process if ``share``."""
@@ -267,6 +277,16 @@ class Pacer:
         promised = (self._slots[-1] - now) if self._slots else 0.0
         return max(0.0, promised, waiting, self._paused_until - now)
 
+    def still_on_time(self, released: float) -> bool:
+        """Whether a send let go at ``released`` (what ``acquire`` returned) may still leave.
+
+        A caller that waits after its slot (for a place on the wire) must not send long after
+        it: sends held back together would leave together. Up to ``late_tolerance`` of waiting
+        is fine (a send then leaves at most twice the tolerance after its slot, which still
+        keeps any second within the ceiling, ``late_tolerance``); later, take a new slot.
+        """
+        return self._clock() - released <= late_tolerance(self._interval)
+
     def on_rate_limited(self, retry_after: float) -> None:
         """A 429: this process waits at once; the ledger tells the others and slows the bot."""
         self.pause_until(self._clock() + retry_after)
@@ -277,8 +297,10 @@ class Pacer:
 
     async def acquire(
         self, chat_id: str | None = None, priority: Priority = Priority.BROADCAST
-    ) -> None:
-        """Wait for this send's slot.
+    ) -> float:
+        """Wait for this send's slot; the moment it was let go, on the pacer's clock (within
+        ``late_tolerance`` after the slot, however late the caller then runs: tests and
+        benchmarks judge the pace by it).
 
         A reply or a redraw first takes its chat's turn in the ledger: another process may be
         answering the same person (a broadcast message, one per chat, skips that round trip).
@@ -292,11 +314,11 @@ class Pacer:
                 wait = 0.0
             if wait > 0:
                 await asyncio.sleep(wait)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._queues[priority].append(_Waiter(chat_id, future))
         self._kick()
         try:
-            await future
+            return await future
         except asyncio.CancelledError:
             future.cancel()
             raise
@@ -335,11 +357,7 @@ class Pacer:
             if now < self._paused_until:
                 await asyncio.sleep(self._paused_until - now)
                 continue
-            late = (now - self._slots[0] - late_tolerance(self._interval)) if self._slots else 0
-            if late > 0:  # woke too late: move the slots on, neither squeeze nor lose them
-                self._slots = deque(slot + late for slot in self._slots)
-                self._tail += late
-                self.late += late
+            self._late(now)
             # Reserve the next slots while the last ones are still being used: a reservation
             # is a database round trip, and waiting for it would leave the bot idle meanwhile.
             if self._reservation is None and len(self._slots) < self._low_water():
@@ -362,12 +380,76 @@ class Pacer:
             if waiter is None:  # every waiting send is for a chat still spacing out
                 await self._nap(self._next_chat_ready(now) - now)
                 continue
-            self._slots.popleft()
+            self._pop()
             if waiter.chat is not None:
                 self._chat_next[waiter.chat] = now + self._per_chat
                 if len(self._chat_next) > 50_000:
                     self._chat_next = {c: t for c, t in self._chat_next.items() if t > now}
-            waiter.future.set_result(None)
+            waiter.future.set_result(now)
+
+    def _late(self, now: float) -> None:
+        """This process woke too late for its next slot (more than the tolerance): neither
+        squeeze the late sends in (they would bunch) nor move them onto other processes' time.
+
+        A slot is a moment of the bot's shared time, and the ledger may have handed the moments
+        after this process's slots to another process: moving every slot on by the delay (as
+        this module once did) put two processes' sends into the same stretch of time. Within
+        its own run (grants no other process reserved between) the slots are this process's
+        alone: they move on by the delay there, and those that would pass the run's end wait
+        (``_withheld``) for the next grant to continue the run, or are let go if another
+        process's slots come first, or once the run has moved on a whole batch. A lone process
+        so loses no more than the stalls took; slots of an earlier run are let go when passed.
+        """
+        tolerance = late_tolerance(self._interval)
+        slots = self._slots
+        if not slots or now - slots[0] <= tolerance:
+            return
+        delay = now - slots[0] - tolerance
+        if self._older == 0:
+            self._slots = deque(slot + delay for slot in slots)
+            self._withheld = deque(slot + delay for slot in self._withheld)
+            self._shift += delay
+            self.moved += delay
+            self._withhold()
+            if self._shift >= self._batch:
+                self._rejoin()
+            slots = self._slots
+            if slots:
+                return
+        while slots and now - slots[0] > tolerance:
+            self._pop()
+            self.missed += 1
+            self.late += self._interval
+
+    def _pop(self) -> None:
+        self._slots.popleft()
+        self._older = max(0, self._older - 1)
+
+    def _withhold(self) -> None:
+        """Slots moved within 1 interval of the run's end wait there: the next process's slots
+        may start at the end."""
+        limit = self._run_end - self._interval + 1e-9
+        while self._slots and self._older < len(self._slots) and self._slots[-1] > limit:
+            self._withheld.appendleft(self._slots.pop())
+
+    def _rejoin(self) -> None:
+        """Fallen a batch behind the ledger: what waits at the run's end is let go (it would
+        wait ever longer) and the run's next grants come at the ledger's moments again, right
+        after the slots held (all within the run). What is lost is what the stalls took."""
+        self.missed += len(self._withheld)
+        self._withheld.clear()
+        self._shift = 0.0
+        self._tail = min(self._tail, self._run_end - self._interval)
+
+    def _end_run(self) -> None:
+        """Another process's slots (or a pause) come next: what waited at the end is let go."""
+        self.missed += len(self._withheld)
+        self._withheld.clear()
+        # The next run starts where the ledger says, not after the slots let go here.
+        self._tail = self._slots[-1] if self._slots else min(self._tail, self._run_end)
+        self._shift = 0.0
+        self._older = len(self._slots)
+        self._run_ledger_end = None
 
     def _low_water(self) -> int:
         """Reserve again when less than one batch is left: a reservation is a database write,
@@ -377,12 +459,9 @@ class Pacer:
     async def _reserve(self, want: int) -> None:
         want = max(1, min(want, int(self._rate * self._batch) + 1))
         try:
-            # Slots moved on after a late wake-up run past what the ledger handed out: the
-            # next ones start after them, for this process and (through the ledger) the others.
-            ahead = self._tail + self._interval - self._clock()
             try:
                 grant = await self.ledger.reserve(
-                    want, self.ceiling, max(0.0, ahead), urgent=self._replies_waiting()
+                    want, self.ceiling, urgent=self._replies_waiting()
                 )
             except Exception:
                 log.exception("could not reserve send slots; retrying")
@@ -396,14 +475,42 @@ class Pacer:
                 await asyncio.sleep(min(grant.delay, self._batch))
                 return
             # The granted moment on this process's clock (not ``now + delay``: the answer's
-            # round trip would push every batch later, and leave the slots between unused).
-            first = max(now + grant.start - self.ledger.now(), self._tail + grant.interval)
+            # round trip would push every batch later, onto the next process's slots). Never
+            # before this process's own last slot (the two clocks' offset may wobble).
+            end = grant.start + grant.count * grant.interval
+            if self._run_ledger_end is None or abs(grant.start - self._run_ledger_end) > 1e-4:
+                self._end_run()  # another process reserved in between: a new run
+            self._run_ledger_end = end
+            start = self._on_my_clock(grant.start)
+            self._run_end = start + grant.count * grant.interval
+            first = max(start + self._shift, self._tail + grant.interval)
+            self._slots.extend(self._withheld)
+            self._withheld.clear()
             self._slots.extend(first + i * grant.interval for i in range(grant.count))
             self._tail = self._slots[-1]
+            self._withhold()
         finally:
             self._reservation = None
             if self._wakeup is not None:
                 self._wakeup.set()
+
+    def _on_my_clock(self, moment: float) -> float:
+        """A moment of the ledger's clock on this process's clock.
+
+        The two clocks are read side by side, a few times, keeping the closest pair: a thread
+        switch between two reads (5 ms and more on a busy machine) would move every slot of
+        the grant by as much, onto the neighbouring slots of another process.
+        """
+        closest, offset = math.inf, 0.0
+        for _ in range(3):
+            before = self._clock()
+            ledger = self.ledger.now()
+            after = self._clock()
+            if after - before < closest:
+                closest, offset = after - before, (before + after) / 2 - ledger
+            if closest < 1e-4:
+                break
+        return moment + offset
 
     def _replies_waiting(self) -> bool:
         return any(not w.future.done() for w in self._queues[Priority.REPLY])

@@ -101,13 +101,15 @@ class PacerRateLimiter(BaseRateLimiter[None]):
         """Send at this process's slot, with at most ``MAX_IN_FLIGHT`` messages on the wire.
 
         The slot comes first (a reply waiting for the wire must not keep one from the next
-        reply); a send that then waited for the wire while a flood wait began takes a new slot.
+        reply); a send that then waited for the wire while a flood wait began, or longer than
+        its slot allows (``Pacer.still_on_time``: sends held back together by a full wire
+        would leave together, more in a second than the limit), takes a new slot.
         """
         try:
             while True:
-                await self.pacer.acquire(chat, priority)
+                released = await self.pacer.acquire(chat, priority)
                 async with self._on_the_wire:
-                    if self.pacer.paused_for() <= 0:
+                    if self.pacer.paused_for() <= 0 and self.pacer.still_on_time(released):
                         return await request
         finally:
             request.close()  # never awaited if the wait was cancelled: no warning

@@ -1,49 +1,95 @@
-"""The pacer: even spacing per bot, spacing per chat, and one chat never holding up the rest."""
+"""The pacer: even spacing per bot, spacing per chat, and one chat never holding up the rest.
+
+On virtual time (``tests.bot.virtual_time``): the spacing is the pacer's, not a loaded
+machine's.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
+import itertools
+from typing import Any
 
-from bot.ratelimit import Pacer
+import pytest
+
+from bot.ratelimit import LocalLedger, Pacer, late_tolerance
+from bot.telegram.ratelimit import PacerRateLimiter
+from db.delivery.pace import CAP
+from tests.bot.virtual_time import run_virtual, virtual_loop
+
+
+def on_the_loop(rate: float, **options: float) -> Pacer:
+    loop = virtual_loop()
+    return Pacer(rate, ledger=LocalLedger(loop.time), clock=loop.time, **options)
 
 
 def test_a_chat_waiting_for_its_turn_does_not_delay_other_chats() -> None:
     async def scenario() -> dict[str, float]:
-        pacer = Pacer(200, per_chat_interval=0.5)
-        began = time.monotonic()
+        pacer = on_the_loop(200, per_chat_interval=0.5)
         done: dict[str, float] = {}
 
         async def send(name: str, chat: str) -> None:
             await pacer.acquire(chat)
-            done[name] = time.monotonic() - began
+            done[name] = virtual_loop().time()
 
         await asyncio.gather(
             send("a1", "A"), send("a2", "A"), *(send(f"c{n}", f"C{n}") for n in range(20))
         )
-        done["late"] = pacer.late
+        await pacer.aclose()
         return done
 
-    done = asyncio.run(scenario())
-    assert done["a2"] - done["a1"] >= 0.45  # the same chat is spaced
+    done = run_virtual(scenario())
+    assert done["a2"] - done["a1"] >= 0.5  # the same chat is spaced
     others = [done[f"c{n}"] for n in range(20)]
-    # 20 other chats at 200/s: about 0.1 s, not behind chat A (0.5 s). Less the time the pacer
-    # moved its slots on because this process woke late: a loaded machine's, not the pacer's.
-    assert max(others) - done["late"] < 0.35
+    # 20 other chats at 200/s (the pace: 192/s): about 0.1 s, not behind chat A (0.5 s).
+    assert max(others) < 0.12
 
 
 def test_the_bot_rate_spaces_sends_evenly_and_pauses_on_flood_wait() -> None:
     async def scenario() -> tuple[float, float]:
-        pacer = Pacer(50)
-        began = time.monotonic()
+        pacer = on_the_loop(50)
+        loop = virtual_loop()
         await asyncio.gather(*(pacer.acquire(str(n)) for n in range(26)))
-        # Less the time its slots were moved on because this process woke late (load).
-        spaced = time.monotonic() - began - pacer.late
+        spaced = loop.time()
         pacer.on_rate_limited(0.3)
-        paused = time.monotonic()
+        paused = loop.time()
         await pacer.acquire("x")
-        return spaced, time.monotonic() - paused
+        waited = loop.time() - paused
+        await pacer.aclose()
+        return spaced, waited
 
-    spaced, waited = asyncio.run(scenario())
-    assert 0.45 <= spaced < 1.0  # 25 intervals of 20 ms
-    assert waited >= 0.29
+    spaced, waited = run_virtual(scenario())
+    assert spaced == pytest.approx(25 / (50 * CAP))  # 25 intervals at the pace
+    assert waited == pytest.approx(0.3)  # the flood wait, then the next slot at once
+
+
+def test_sends_held_back_by_a_full_wire_take_new_slots_rather_than_leave_together() -> None:
+    """Two requests on the wire whose answers come back at the same moment: the two sends that
+    waited for the wire meanwhile must not both leave then (twice the pace at once, and with
+    more on the wire, more than the limit in a second); each takes a slot again."""
+
+    async def scenario() -> tuple[list[float], float]:
+        pacer = on_the_loop(50, per_chat_interval=0)
+        loop = virtual_loop()
+        limiter = PacerRateLimiter(pacer, in_flight=2)
+        left: list[float] = []
+        interval = 1 / (50 * CAP)
+        # The first two answers both arrive at 0.5 s; the others at once.
+        durations = iter([0.5, 0.5 - interval, 0.0, 0.0, 0.0, 0.0])
+
+        async def call(chat: int) -> dict[str, Any]:
+            left.append(loop.time())
+            await asyncio.sleep(next(durations))
+            return {"ok": True}
+
+        async def send(chat: int) -> None:
+            await limiter.process_request(call, (chat,), {}, "sendMessage", {"chat_id": chat}, None)
+
+        await asyncio.gather(*(send(n) for n in range(6)))
+        await pacer.aclose()
+        return left, interval
+
+    left, interval = run_virtual(scenario())
+    assert len(left) == 6 and left[2] >= 0.5  # the third waited for the wire
+    tolerance = late_tolerance(interval)
+    assert all(b - a >= interval - tolerance for a, b in itertools.pairwise(left)), left
