@@ -522,6 +522,13 @@ class Outcome:
     failure_kind: str | None = None
 
 
+SENT_CHUNK = 500  # outcomes per statement: three bound values each, well within SQLite's limit
+
+
+def _chunks(items: list[Outcome], size: int) -> list[list[Outcome]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def record_outcomes(
     session: Session, outcomes: Sequence[Outcome], *, now: datetime, worker: str | None = None
 ) -> set[int]:
@@ -541,13 +548,16 @@ def record_outcomes(
     if worker is not None:
         guard = and_(guard, delivery.c.lease_owner == worker)
     free = {"lease_owner": None, "lease_until": None}
-    if sent := by_kind.get("sent"):
-        # One statement moves the rows and says which it really moved (a row another worker
-        # already recorded is not counted twice); a second sets each message id.
-        moved = conn.execute(
+    moved: list[Any] = []
+    for chunk in _chunks(by_kind.get("sent", []), SENT_CHUNK):
+        # One statement per chunk moves the rows, sets each its message id and says which it
+        # really moved (a row another worker already recorded is not counted twice). A second
+        # statement per row for the message id once cost PostgreSQL more than everything else
+        # of a paid broadcast (8,000 executions, a row version each: ``bench/pace.py``).
+        moved += conn.execute(
             update(delivery)
             .where(
-                delivery.c.id.in_([o.delivery_id for o in sent]),
+                delivery.c.id.in_([o.delivery_id for o in chunk]),
                 delivery.c.status.in_(OPEN_DELIVERY),
             )
             .values(
@@ -555,22 +565,16 @@ def record_outcomes(
                 sent_at=now,
                 error=None,
                 attempts=delivery.c.attempts + 1,
+                message_id=case(
+                    {o.delivery_id: o.message_id for o in chunk},
+                    value=delivery.c.id,
+                    else_=delivery.c.message_id,
+                ),
                 **free,
             )
             .returning(delivery.c.id, delivery.c.post_id, delivery.c.opd_id)
         ).all()
-        moved_ids = {row.id for row in moved}
-        if moved_ids:
-            conn.execute(
-                update(delivery)
-                .where(delivery.c.id == bindparam("d_id"))
-                .values(message_id=bindparam("m_id")),
-                [
-                    {"d_id": o.delivery_id, "m_id": o.message_id}
-                    for o in sent
-                    if o.delivery_id in moved_ids
-                ],
-            )
+    if moved:
         bump(session, delivered_deltas((row.post_id, row.opd_id) for row in moved))
         # Taps that beat this record (the person saw the message first) count now.
         bump(session, confirmed_deltas(session, {r.id: (r.post_id, r.opd_id) for r in moved}))

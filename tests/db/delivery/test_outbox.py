@@ -3,10 +3,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from db.accounts.identities import mark_unreachable, opt_out
+from db.delivery import outbox
 from db.delivery.confirmations import confirm
 from db.delivery.outbox import (
     Outcome,
@@ -19,7 +21,7 @@ from db.delivery.outbox import (
 )
 from db.delivery.reminders import claim_reminders, in_quiet_hours
 from db.engine import session_scope
-from db.models import Asn, ChatIdentity, Delivery, FailureKind, Post
+from db.models import Asn, ChatIdentity, Delivery, FailureKind, Post, PostOpdStat
 from db.posts.lifecycle import approve_post, cancel_post, submit_post
 from tests.db.racing import race
 from tests.factories import add_asn, register
@@ -297,3 +299,24 @@ def test_retry_failed_requeues_only_transient_failures(session: Session) -> None
     assert session.get(Post, post_id).status == "sending"  # type: ignore[union-attr]
     again = claim_due(session, worker="b", limit=4, now=NOW, lease=LEASE)
     assert [x.id for x in again] == [a.id]
+
+
+def test_each_sent_row_keeps_its_own_message_id_across_statements(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sent rows of a batch are moved and given their message ids by one statement per
+    chunk (``SENT_CHUNK``): each row gets its own id, in every chunk, and is counted once."""
+    monkeypatch.setattr(outbox, "SENT_CHUNK", 2)
+    post_id = queue_post(session, 5)
+    claimed = claim_due(session, worker="a", limit=5, now=NOW, lease=LEASE)
+    sent = [Outcome(c.id, "sent", message_id=f"m{c.id}") for c in claimed]
+    record_outcomes(session, sent + sent[:1], now=NOW, worker="a")  # one reported twice
+    session.commit()
+    session.expire_all()
+    rows = session.exec(select(Delivery).where(Delivery.post_id == post_id)).all()
+    assert {(d.status, d.message_id, d.attempts) for d in rows} == {
+        ("sent", f"m{c.id}", 1) for c in claimed
+    }
+    assert progress(session, post_id, now=NOW, horizon=LEASE).sent == 5
+    stats = session.exec(select(PostOpdStat).where(PostOpdStat.post_id == post_id)).all()
+    assert sum(s.delivered for s in stats) == 5
