@@ -3,12 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from db.accounts.identities import mark_unreachable, opt_out
-from db.delivery import outbox
 from db.delivery.confirmations import confirm
 from db.delivery.outbox import (
     Outcome,
@@ -301,22 +299,23 @@ def test_retry_failed_requeues_only_transient_failures(session: Session) -> None
     assert [x.id for x in again] == [a.id]
 
 
-def test_each_sent_row_keeps_its_own_message_id_across_statements(
-    session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The sent rows of a batch are moved and given their message ids by one statement per
-    chunk (``SENT_CHUNK``): each row gets its own id, in every chunk, and is counted once."""
-    monkeypatch.setattr(outbox, "SENT_CHUNK", 2)
-    post_id = queue_post(session, 5)
-    claimed = claim_due(session, worker="a", limit=5, now=NOW, lease=LEASE)
-    sent = [Outcome(c.id, "sent", message_id=f"m{c.id}") for c in claimed]
+def test_each_sent_row_of_a_batch_gets_its_own_message_id(session: Session) -> None:
+    """One statement moves a batch's sent rows and sets their message ids: each row gets its
+    own (or none), a row reported twice is counted once, a row already sent keeps its id."""
+    post_id = queue_post(session, 6)
+    claimed = claim_due(session, worker="a", limit=6, now=NOW, lease=LEASE)
+    early, rest = claimed[0], claimed[1:]
+    record_outcomes(session, [Outcome(early.id, "sent", message_id="first")], now=NOW)
+    sent = [Outcome(c.id, "sent", message_id=f"m{c.id}") for c in rest[:-1]]
+    sent += [Outcome(rest[-1].id, "sent"), Outcome(early.id, "sent", message_id="again")]
     record_outcomes(session, sent + sent[:1], now=NOW, worker="a")  # one reported twice
     session.commit()
     session.expire_all()
     rows = session.exec(select(Delivery).where(Delivery.post_id == post_id)).all()
-    assert {(d.status, d.message_id, d.attempts) for d in rows} == {
-        ("sent", f"m{c.id}", 1) for c in claimed
+    assert {(d.id, d.status, d.message_id, d.attempts) for d in rows} == {
+        (early.id, "sent", "first", 1),
+        *((c.id, "sent", f"m{c.id}", 1) for c in rest[:-1]),
+        (rest[-1].id, "sent", None, 1),
     }
-    assert progress(session, post_id, now=NOW, horizon=LEASE).sent == 5
     stats = session.exec(select(PostOpdStat).where(PostOpdStat.post_id == post_id)).all()
-    assert sum(s.delivered for s in stats) == 5
+    assert sum(s.delivered for s in stats) == 6
