@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +31,6 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
     update,
 )
@@ -252,7 +251,7 @@ OPEN_DELIVERY = (DeliveryStatus.PENDING, DeliveryStatus.SENDING)
 
 
 @dataclass(frozen=True)
-class Claimed:
+class Claimed:  # (its fields are ``CLAIMED``)
     id: int
     post_id: int
     channel: str
@@ -266,6 +265,9 @@ class Claimed:
     first_tried_at: datetime | None = None
     # When the person last wrote to us (WhatsApp's 24-hour window counts from it).
     last_inbound_at: datetime | None = None
+
+
+CLAIMED = frozenset(f.name for f in fields(Claimed))
 
 
 def claim_due(
@@ -301,11 +303,8 @@ def claim_due(
         ids += _lease(session, worker, limit - len(ids), now, lease, only, channels)
     if not ids:
         return []
-    skipped = skip_ineligible(session, ids, now=now)
     order = {d: i for i, d in enumerate(ids)}  # clarification rows stay at the front
-    result = sorted(
-        (c for c in load_claimed(session, ids) if c.id not in skipped), key=lambda c: order[c.id]
-    )
+    result = sorted(_load_checked(session, ids, now=now), key=lambda c: order[c.id])
     post_ids = {c.post_id for c in result}
     session.connection().execute(
         update(post)
@@ -375,56 +374,57 @@ SKIP_NO_CHAT = "dilewati: identitas chat ASN sudah dihapus"
 SKIP_UNREACHABLE = "dilewati: chat ASN tidak dapat dihubungi"
 
 
-def skip_ineligible(session: Session, ids: Sequence[int], *, now: datetime) -> set[int]:
-    """Mark ``skipped`` the deliveries among ``ids`` whose recipient may no longer get them."""
-    delivery, asn, identity = table(Delivery), table(Asn), table(ChatIdentity)
-    conn = session.connection()
-    ineligible: ColumnElement[bool] = or_(
-        asn.c.active.is_(False),
-        asn.c.opted_out_at.is_not(None),
-        identity.c.id.is_(None),
-        identity.c.reachable.is_(False),
+def _skip_reason(row: Any) -> str | None:
+    """Why a claimed delivery's recipient may no longer get it (``None``: they may). A
+    delivery whose ASN was erased (``asn_id`` emptied) is not judged here."""
+    if row.asn_active is None:
+        return None
+    if row.opted_out_at is not None:
+        return SKIP_OPTED_OUT
+    if not row.asn_active:
+        return SKIP_LEFT
+    if row.identity_id is None or row.reachable is None:  # no identity (row) any more
+        return SKIP_NO_CHAT
+    if row.reachable is False:
+        detail = f" ({row.unreachable_reason})" if row.unreachable_reason else ""
+        return f"{SKIP_UNREACHABLE}{detail}"
+    return None
+
+
+def _load_checked(session: Session, ids: Sequence[int], *, now: datetime) -> list[Claimed]:
+    """``load_claimed`` and the recipient's check in one read: the deliveries whose recipient
+    may no longer get them end ``skipped`` (with the reason); the others are returned."""
+    asn, identity = table(Asn), table(ChatIdentity)
+    extra = (
+        asn.c.active.label("asn_active"),
+        asn.c.opted_out_at,
+        identity.c.reachable,
+        identity.c.unreachable_reason,
     )
-    rows = conn.execute(
-        select(
-            delivery.c.id,
-            asn.c.active,
-            asn.c.opted_out_at,
-            identity.c.id.label("identity"),
-            identity.c.unreachable_reason,
-        )
-        .select_from(delivery)
-        .join(asn, asn.c.id == delivery.c.asn_id)
-        .outerjoin(identity, identity.c.id == delivery.c.identity_id)
-        .where(delivery.c.id.in_(ids), ineligible)
-    ).all()
-    if not rows:
-        return set()
+    rows = session.connection().execute(_claimed_query(ids, extra)).all()
     skips = []
+    claimed = []
     for row in rows:
-        if row.opted_out_at is not None:
-            reason = SKIP_OPTED_OUT
-        elif not row.active:
-            reason = SKIP_LEFT
-        elif row.identity is None:
-            reason = SKIP_NO_CHAT
+        reason = _skip_reason(row)
+        if reason is None:
+            claimed.append(Claimed(**{k: v for k, v in row._asdict().items() if k in CLAIMED}))
         else:
-            detail = f" ({row.unreachable_reason})" if row.unreachable_reason else ""
-            reason = f"{SKIP_UNREACHABLE}{detail}"
-        skips.append({"d_id": row.id, "err": reason[:500]})
-    conn.execute(
-        update(delivery)
-        .where(delivery.c.id == bindparam("d_id"))
-        .values(
-            status=DeliveryStatus.SKIPPED,
-            error=bindparam("err"),
-            failed_at=now,
-            lease_owner=None,
-            lease_until=None,
-        ),
-        skips,
-    )
-    return {row.id for row in rows}
+            skips.append({"d_id": row.id, "err": reason[:500]})
+    if skips:
+        delivery = table(Delivery)
+        session.connection().execute(
+            update(delivery)
+            .where(delivery.c.id == bindparam("d_id"))
+            .values(
+                status=DeliveryStatus.SKIPPED,
+                error=bindparam("err"),
+                failed_at=now,
+                lease_owner=None,
+                lease_until=None,
+            ),
+            skips,
+        )
+    return claimed
 
 
 def renew_leases(
@@ -482,8 +482,13 @@ def requeue_failed(session: Session, post_id: int, *, now: datetime) -> int:
 
 def load_claimed(session: Session, ids: Sequence[int]) -> list[Claimed]:
     """What a sender needs for each leased delivery: chat, post and OPD."""
+    return [Claimed(**row._asdict()) for row in session.connection().execute(_claimed_query(ids))]
+
+
+def _claimed_query(ids: Sequence[int], extra: Sequence[Any] = ()) -> Any:
     delivery, post, identity, opd = table(Delivery), table(Post), table(ChatIdentity), table(Opd)
-    rows = session.connection().execute(
+    asn = table(Asn)
+    query = (
         select(
             delivery.c.id,
             delivery.c.post_id,
@@ -497,6 +502,7 @@ def load_claimed(session: Session, ids: Sequence[int]) -> list[Claimed]:
             opd.c.nama.label("opd_nama"),
             delivery.c.first_tried_at,
             identity.c.last_inbound_at,
+            *extra,
         )
         .select_from(delivery)
         .join(post, post.c.id == delivery.c.post_id)
@@ -505,7 +511,9 @@ def load_claimed(session: Session, ids: Sequence[int]) -> list[Claimed]:
         .where(delivery.c.id.in_(ids))
         .order_by(delivery.c.id)
     )
-    return [Claimed(**row._asdict()) for row in rows]
+    if extra:
+        query = query.outerjoin(asn, asn.c.id == delivery.c.asn_id)
+    return query
 
 
 @dataclass(frozen=True)

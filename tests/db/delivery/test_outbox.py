@@ -243,7 +243,7 @@ def test_leases_are_renewed_only_by_their_holder(session: Session) -> None:
 def test_claim_skips_those_who_opted_out_were_blocked_or_left_after_approval(
     session: Session,
 ) -> None:
-    asns = [add_asn(session, opd="DINKES") for _ in range(4)]
+    asns = [add_asn(session, opd="DINKES") for _ in range(5)]
     identities = [register(session, asn) for asn in asns]
     post = submit_post(session, opd_kode="DINKES", url="https://instagram.com/p/skip")
     assert post.id is not None
@@ -252,6 +252,7 @@ def test_claim_skips_those_who_opted_out_were_blocked_or_left_after_approval(
     mark_unreachable(session, identities[1], "Forbidden: bot was blocked by the user", now=NOW)
     asns[2].active = False
     session.add(asns[2])
+    session.delete(identities[4])  # the chat identity removed (its deliveries keep no chat)
     session.commit()
     claimed = claim_due(session, worker="a", limit=10, now=NOW, lease=LEASE)
     session.commit()
@@ -263,11 +264,13 @@ def test_claim_skips_those_who_opted_out_were_blocked_or_left_after_approval(
     assert "blocked" in (by_asn[asns[1].id].error or "")
     assert by_asn[asns[2].id].status == "skipped"
     assert "daftar" in (by_asn[asns[2].id].error or "")
+    assert by_asn[asns[4].id].status == "skipped"
+    assert "identitas chat" in (by_asn[asns[4].id].error or "")
     record_outcomes(session, [Outcome(claimed[0].id, "sent", message_id="1")], now=NOW)
     finish_posts(session, {post.id}, now=NOW)
     session.commit()
     state = progress(session, post.id, now=NOW, horizon=LEASE)
-    assert (state.sent, state.skipped, state.failed, state.pending) == (1, 3, 0, 0)
+    assert (state.sent, state.skipped, state.failed, state.pending) == (1, 4, 0, 0)
     session.expire_all()
     assert session.get(Post, post.id).status == "sent"  # type: ignore[union-attr]
 
