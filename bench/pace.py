@@ -788,7 +788,8 @@ def report(
         lines += [
             "",
             "Where the paid runs' time went (the emulator's log and the rows' `sent_at`; CPU "
-            "of the worker and the emulator processes over the run, per send accepted): the "
+            "of the worker and the emulator processes over the run, per send accepted, the "
+            "worker's start-up included in the row that starts it at the approval): the "
             "target leaves 10 − 8,000 / 960 = 1.7 s for the start, any shortfall of the pace "
             "(`db/delivery/pace.py` CAP: 960/s) and the last outcome.",
             "",
