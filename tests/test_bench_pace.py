@@ -4,7 +4,17 @@ survive every run."""
 
 from __future__ import annotations
 
-from bench.pace import COLUMNS, SERVE_COLUMNS, Figures, kept_rows, report, row_key, row_line
+from bench.pace import (
+    COLUMNS,
+    SERVE_COLUMNS,
+    Figures,
+    Split,
+    kept_rows,
+    report,
+    row_key,
+    row_line,
+    split_line,
+)
 
 SLIDING = "| sliding | growing | `gaung worker` | 8,000 | 280.3 s | 28.73/s (0.958 ×) | 0 (0.00 %) | 8000 | 0 | 0 | met | `c7f9431` quiet, 2026-12-01 22:13 |"  # noqa: E501
 PAID = "| sliding | growing | `gaung worker` (paid, 1,000/s) | 8,000 | 11.1 s | — | 0 (0.00 %) | 8000 | 0 | 0 | **NOT met** (time) | `c7f9431`, 2026-12-01 22:18 |"  # noqa: E501
@@ -72,3 +82,14 @@ def test_a_first_run_writes_its_rows_and_keeps_the_hand_written_history() -> Non
     )
     assert "Old prose." not in section
     assert section[-4:] == ["### Tuned code", "", "| shape | sender |", "| sliding | x |"]
+
+
+def test_the_paid_runs_split_is_written_and_kept_by_sender() -> None:
+    part = Split("`gaung worker` (paid, 1,000/s)", 0.31, 8.4, 8000, 0.05, 2.4, 1.6)
+    part.measured = "`fedcba987654`, 2026-12-02 02:30"
+    section = report({}, {}, OLD_SECTION, {row_key(split_line(part)): split_line(part)})
+    assert split_line(part) in section
+    assert split_line(part).startswith(
+        "| `gaung worker` (paid, 1,000/s) | 0.31 s | 8.40 s | 952/s | 0.05 s | 0.30 ms | 0.20 ms |"
+    )
+    assert report({}, {}, "\n".join(section)) == section  # kept when not re-run

@@ -19,7 +19,7 @@ from db.delivery.outbox import (
 )
 from db.delivery.reminders import claim_reminders, in_quiet_hours
 from db.engine import session_scope
-from db.models import Asn, ChatIdentity, Delivery, FailureKind, Post
+from db.models import Asn, ChatIdentity, Delivery, FailureKind, Post, PostOpdStat
 from db.posts.lifecycle import approve_post, cancel_post, submit_post
 from tests.db.racing import race
 from tests.factories import add_asn, register
@@ -243,7 +243,7 @@ def test_leases_are_renewed_only_by_their_holder(session: Session) -> None:
 def test_claim_skips_those_who_opted_out_were_blocked_or_left_after_approval(
     session: Session,
 ) -> None:
-    asns = [add_asn(session, opd="DINKES") for _ in range(4)]
+    asns = [add_asn(session, opd="DINKES") for _ in range(5)]
     identities = [register(session, asn) for asn in asns]
     post = submit_post(session, opd_kode="DINKES", url="https://instagram.com/p/skip")
     assert post.id is not None
@@ -252,6 +252,7 @@ def test_claim_skips_those_who_opted_out_were_blocked_or_left_after_approval(
     mark_unreachable(session, identities[1], "Forbidden: bot was blocked by the user", now=NOW)
     asns[2].active = False
     session.add(asns[2])
+    session.delete(identities[4])  # the chat identity removed (its deliveries keep no chat)
     session.commit()
     claimed = claim_due(session, worker="a", limit=10, now=NOW, lease=LEASE)
     session.commit()
@@ -263,11 +264,13 @@ def test_claim_skips_those_who_opted_out_were_blocked_or_left_after_approval(
     assert "blocked" in (by_asn[asns[1].id].error or "")
     assert by_asn[asns[2].id].status == "skipped"
     assert "daftar" in (by_asn[asns[2].id].error or "")
+    assert by_asn[asns[4].id].status == "skipped"
+    assert "identitas chat" in (by_asn[asns[4].id].error or "")
     record_outcomes(session, [Outcome(claimed[0].id, "sent", message_id="1")], now=NOW)
     finish_posts(session, {post.id}, now=NOW)
     session.commit()
     state = progress(session, post.id, now=NOW, horizon=LEASE)
-    assert (state.sent, state.skipped, state.failed, state.pending) == (1, 3, 0, 0)
+    assert (state.sent, state.skipped, state.failed, state.pending) == (1, 4, 0, 0)
     session.expire_all()
     assert session.get(Post, post.id).status == "sent"  # type: ignore[union-attr]
 
@@ -297,3 +300,25 @@ def test_retry_failed_requeues_only_transient_failures(session: Session) -> None
     assert session.get(Post, post_id).status == "sending"  # type: ignore[union-attr]
     again = claim_due(session, worker="b", limit=4, now=NOW, lease=LEASE)
     assert [x.id for x in again] == [a.id]
+
+
+def test_each_sent_row_of_a_batch_gets_its_own_message_id(session: Session) -> None:
+    """One statement moves a batch's sent rows and sets their message ids: each row gets its
+    own (or none), a row reported twice is counted once, a row already sent keeps its id."""
+    post_id = queue_post(session, 6)
+    claimed = claim_due(session, worker="a", limit=6, now=NOW, lease=LEASE)
+    early, rest = claimed[0], claimed[1:]
+    record_outcomes(session, [Outcome(early.id, "sent", message_id="first")], now=NOW)
+    sent = [Outcome(c.id, "sent", message_id=f"m{c.id}") for c in rest[:-1]]
+    sent += [Outcome(rest[-1].id, "sent"), Outcome(early.id, "sent", message_id="again")]
+    record_outcomes(session, sent + sent[:1], now=NOW, worker="a")  # one reported twice
+    session.commit()
+    session.expire_all()
+    rows = session.exec(select(Delivery).where(Delivery.post_id == post_id)).all()
+    assert {(d.id, d.status, d.message_id, d.attempts) for d in rows} == {
+        (early.id, "sent", "first", 1),
+        *((c.id, "sent", f"m{c.id}", 1) for c in rest[:-1]),
+        (rest[-1].id, "sent", None, 1),
+    }
+    stats = session.exec(select(PostOpdStat).where(PostOpdStat.post_id == post_id)).all()
+    assert sum(s.delivered for s in stats) == 6
