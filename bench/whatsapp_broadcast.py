@@ -19,6 +19,7 @@ machine says so.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -38,6 +39,7 @@ from bot.emulators.whatsapp.runner import EmulatorProcess
 from bot.emulators.whatsapp.world import FIRST_WA_ID
 from db.accounts.identities import link_identity
 from db.delivery.outbox import status_counts
+from db.delivery.pace import CAP
 from db.engine import make_engine, session_scope
 from db.models import Asn, ChatIdentity, Delivery, Post, WorkerHeartbeat, table
 from db.roster.synthetic import import_synthetic_roster
@@ -117,6 +119,7 @@ class Timed:
     wall: float  # s: approval to the last delivery recorded (the database's own timestamps)
     cpu: tuple[float, ...]  # s of CPU of each watched process during the run
     load: float  # the 1-minute load average while it ran
+    approving: float  # s: the approval's own transaction (queueing every delivery), committed
 
     @property
     def done(self) -> int:
@@ -164,6 +167,61 @@ def recorded_spans(url: str, post_id: int) -> dict[str, float]:
     return spans
 
 
+@dataclass(frozen=True)
+class Split:
+    """Where a post's wall time went, from the emulator's accepted calls and the rows."""
+
+    first: float  # s: approval to the first send accepted
+    approving: float  # s: of ``first``, the approval's transaction until it committed
+    sending: float  # s: the first send to the last
+    ideal: float  # s: what ``sending`` takes at the pace (``CAP`` × rate) without a gap
+    ramp: float  # s: behind the pace after the first second's worth of sends
+    stalls: float  # s: gaps between sends beyond twice the pace's spacing, summed
+    tail: float  # s: the last send to the last delivery recorded
+
+    def cell(self) -> str:
+        return (
+            f"{self.first:.2f} (commit {self.approving:.2f}) + {self.sending:.1f} "
+            f"(pace {self.ideal:.1f}, ramp {self.ramp:.2f}, gaps {self.stalls:.2f}) + "
+            f"{self.tail:.2f} s"
+        )
+
+
+def split(
+    times: Sequence[float], approved: float, wall: float, pace: float, approving: float
+) -> Split | None:
+    """``times``: the accepted sends (epoch s); ``approved``: the approval (epoch s); ``wall``:
+    approval to the last delivery recorded; ``pace``: the rate the ledger aims at."""
+    if len(times) < 2:
+        return None
+    times = sorted(times)
+    spacing = 1.0 / pace
+    head = min(len(times) - 1, max(1, round(pace)))  # the first second's worth
+    gaps = sum(b - a - spacing for a, b in itertools.pairwise(times) if b - a > 2 * spacing)
+    return Split(
+        first=times[0] - approved,
+        approving=approving,
+        sending=times[-1] - times[0],
+        ideal=(len(times) - 1) * spacing,
+        ramp=(times[head] - times[0]) - head * spacing,
+        stalls=gaps,
+        tail=wall - (times[-1] - approved),
+    )
+
+
+def approved_at(url: str, post_id: int) -> float:
+    engine = make_engine(url)
+    with session_scope(engine, readonly=True) as session:
+        post = table(Post)
+        moment = (
+            session.connection()
+            .execute(select(post.c.approved_at).where(post.c.id == post_id))
+            .scalar_one()
+        )
+    engine.dispose()
+    return float(moment.timestamp())
+
+
 def timed_post(
     url: str,
     launch: Callable[[], subprocess.Popen[bytes]],
@@ -185,6 +243,7 @@ def timed_post(
         load_before = os.getloadavg()[0]
         began = time.perf_counter()
         post_id, queued = approve_for_everyone(engine, link, "")
+        approving = time.perf_counter() - began
         while True:
             with session_scope(engine, readonly=True) as session:
                 counts = status_counts(session, post_id)
@@ -201,7 +260,7 @@ def timed_post(
         process.terminate()
         process.wait(timeout=60)
         engine.dispose()
-    return Timed(post_id, queued, counts, wall, cpu, load)
+    return Timed(post_id, queued, counts, wall, cpu, load, approving)
 
 
 def engine_run(name: str, url: str, folder: Path, rate: float = RATE, *, run: int = 0) -> str:
@@ -222,6 +281,7 @@ def engine_run(name: str, url: str, folder: Path, rate: float = RATE, *, run: in
             watch=[emulator.pid],
         )
         stats = emulator.op("stats")
+        times = emulator.op("accepted_times")
     finally:
         emulator.close()
     counts, queued, done, wall = timed.counts, timed.queued, timed.done, timed.wall
@@ -236,13 +296,15 @@ def engine_run(name: str, url: str, folder: Path, rate: float = RATE, *, run: in
     unfinished = queued - done
     lost = max(0, counts.get("sent", 0) - stats["users_with_messages"])
     dupes = stats["users_with_duplicates"]
+    parts = split(times, approved_at(url, timed.post_id), wall, CAP * rate, timed.approving)
     met = wall <= goal and share <= 0.5 and lost == 0 and dupes == 0 and unfinished == 0
     line = (
         f"| {name} | {rate:,.0f}/s | {queued:,} | {wall:.1f} s | {goal:.1f} s | {requests:,} | "
         f"{throttled} ({share:.2f} %) | {counts.get('sent', 0):,} | {counts.get('failed', 0)} | "
         f"{lost} | {dupes} | {unfinished} | "
         f"{cpu_worker:.1f} s ({1000 * cpu_worker / max(1, done):.2f} ms) | "
-        f"{cpu_emulator:.1f} s | {load:.1f} | {'yes' if met else 'NO'} |"
+        f"{cpu_emulator:.1f} s | {parts.cell() if parts else '—'} | {load:.1f} | "
+        f"{'yes' if met else 'NO'} |"
     )
     print(line, stats, flush=True)
     return line
@@ -276,8 +338,9 @@ def run() -> list[str]:
         "ran — other sessions share the machine.",
         "",
         "| engine | rate | deliveries | wall | target | requests | 130429 | sent | failed | "
-        "lost | duplicated | unfinished | worker CPU | emulator CPU | load | target met |",
-        "|" + " --- |" * 16,
+        "lost | duplicated | unfinished | worker CPU | emulator CPU | split | load | "
+        "target met |",
+        "|" + " --- |" * 17,
     ]
     with fresh_databases(engines) as urls:
         for name, url in urls.items():

@@ -453,6 +453,12 @@ class World(EmulatedWorld[str, Sent]):
                 m.user.wa_id for m in self.sent.values() if m.user is not None and m.error is None
             )
 
+    def accepted_times(self) -> list[float]:
+        """When each accepted ``/messages`` call arrived (clock seconds, in order): a benchmark
+        splits its wall time with them (the first send, the pace, the last send)."""
+        with self.lock:
+            return [c.at for c in self.calls if c.status == 200]
+
     def stats(self) -> dict[str, Any]:
         with self.lock:
             by_code: Counter[str] = Counter(str(c.error_code or c.status) for c in self.calls)
