@@ -13,7 +13,7 @@ import asyncio
 import time
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 
 from bot.broadcast import Broadcaster, WorkerConfig
 from bot.emulators.whatsapp import Limits, WhatsAppEmulator
@@ -22,9 +22,8 @@ from bot.whatsapp.sender import WhatsAppChannel
 from db.delivery.outbox import status_counts
 from db.delivery.pace import CAP, cap_for, current_pace
 from db.engine import session_scope
-from db.models import ChatIdentity, table
-from db.posts.lifecycle import approve_post, submit_post
-from tests.factories import add_asn, register
+from db.posts.lifecycle import approve_post
+from tests.bot.whatsapp.posts import template_post
 
 RATE = 80.0
 SENDS = 160  # two seconds at the pace: every 1-s window of a steady run, many times over
@@ -42,15 +41,7 @@ def test_whatsapp_pace_stays_within_each_limiter_shape(
 ) -> None:
     world = wa_server.reset(Limits(rate=RATE, shape=shape, pair_burst=100, messaging_limit=None))
     users = world.add_users(SENDS)
-    with session_scope(engine) as session:
-        for wa_id in users:
-            register(session, add_asn(session, opd="DINKES"), channel="whatsapp", external_id=wa_id)
-        session.connection().execute(  # registered long ago: every post goes as a template
-            update(table(ChatIdentity)).values(last_inbound_at=None)
-        )
-        post = submit_post(session, opd_kode="DINKES", url="https://instagram.com/p/pace")
-        assert post.id is not None
-        post_id = post.id
+    post_id = template_post(engine, users, "https://instagram.com/p/pace")
 
     async def run() -> None:
         channel = WhatsAppChannel(wa_server.token, wa_server.phone_id, api_url=wa_server.url)
