@@ -49,6 +49,8 @@ ASN = int(os.environ.get("GAUNG_BENCH_WA_ASN", "8000"))
 RATE = 80.0
 RATES = tuple(float(r) for r in os.environ.get("GAUNG_BENCH_WA_RATES", "80,1000").split(","))
 TARGET = 1.05 * ASN / RATE
+# The emulator's throughput limiter (Meta publishes none): bucket (default), sliding or fixed.
+SHAPE = os.environ.get("GAUNG_BENCH_WA_SHAPE", "bucket")
 PACE = cap_for("whatsapp")  # the fraction of the configured rate the pace aims at
 TOKEN = "EAAG-BENCH-TOKEN"
 PHONE_ID = "106540352242922"
@@ -270,7 +272,13 @@ def engine_run(name: str, url: str, folder: Path, rate: float = RATE, *, run: in
         populate(url)
     goal = target(rate)
     emulator = EmulatorProcess(
-        token=TOKEN, phone_id=PHONE_ID, rate=rate, messaging_limit=10000, pair_rate=1, pair_burst=5
+        token=TOKEN,
+        phone_id=PHONE_ID,
+        rate=rate,
+        shape=SHAPE,
+        messaging_limit=10000,
+        pair_rate=1,
+        pair_burst=5,
     )
     try:
         emulator.op("add_users", count=ASN)
@@ -319,7 +327,8 @@ def run() -> list[str]:
         "",
         f"{ASN:,} ASN, every one outside the 24-hour window (all templates, each reserved "
         "against the messaging-limit tier in the database first, group-committed); "
-        "`gaung worker` and the WhatsApp emulator (throughput as the row says, tier 10,000, "
+        "`gaung worker` and the WhatsApp emulator (throughput as the row says, counted as a "
+        f"{SHAPE} (`GAUNG_BENCH_WA_SHAPE`: bucket, sliding or fixed), tier 10,000, "
         "pair limit 1/s with bursts of 5) in their own processes on the same 2-core machine; "
         "the rates run in this order on one database, each a new post to the same "
         f"{ASN:,} (`GAUNG_BENCH_WA_RATES`, default `80,1000`): the 1,000/s row is the day's "
