@@ -19,7 +19,6 @@ machine says so.
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
@@ -179,13 +178,13 @@ class Split:
     sending: float  # s: the first send to the last
     ideal: float  # s: what ``sending`` takes at the pace (``cap_for`` × rate) without a gap
     ramp: float  # s: behind the pace after the first second's worth of sends
-    stalls: float  # s: gaps between sends beyond twice the pace's spacing, summed
     tail: float  # s: the last send to the last delivery recorded
 
     def cell(self) -> str:
         return (
             f"{self.first:.2f} (commit {self.approving:.2f}) + {self.sending:.1f} "
-            f"(pace {self.ideal:.1f}, ramp {self.ramp:.2f}, gaps {self.stalls:.2f}) + "
+            f"(pace {self.ideal:.1f}, behind {self.sending - self.ideal:+.2f}, of it "
+            f"{self.ramp:+.2f} in the first second) + "
             f"{self.tail:.2f} s"
         )
 
@@ -200,14 +199,12 @@ def split(
     times = sorted(times)
     spacing = 1.0 / pace
     head = min(len(times) - 1, max(1, round(pace)))  # the first second's worth
-    gaps = sum(b - a - spacing for a, b in itertools.pairwise(times) if b - a > 2 * spacing)
     return Split(
         first=times[0] - approved,
         approving=approving,
         sending=times[-1] - times[0],
         ideal=(len(times) - 1) * spacing,
         ramp=(times[head] - times[0]) - head * spacing,
-        stalls=gaps,
         tail=wall - (times[-1] - approved),
     )
 
@@ -346,9 +343,9 @@ def run() -> list[str]:
         f"{ASN:,} at 80/s cannot take less than {(ASN - 1) / (PACE * 80):.1f} s. "
         "Split: approval to the first send accepted (of it, the approval's own commit, which "
         "queues every delivery) + the first send to the last (the pace's own time for them; "
-        "ramp: behind it after the first second's worth; gaps: pauses between sends beyond "
-        "twice the spacing, summed) + the last send to the last delivery recorded, from the "
-        "emulator's accepted calls. "
+        "behind: the difference, of it how much in the first second's worth; pauses of the "
+        "worker or the emulator show up there) + the last send to the last delivery recorded; "
+        "from the emulator's accepted calls. "
         "CPU: what the worker and the emulator processes spent during the run "
         "(ms per delivery for the worker); load: the 1-minute load average (2 cores) while it "
         "ran — other sessions share the machine.",
