@@ -136,9 +136,9 @@ def run() -> list[str]:
         f"`sent_at`. Target: ≤ 1.05 × the slower channel's limit-implied time "
         f"({HALF:,} / 30 s⁻¹ → {TARGET:.0f} s), well under the {SEQUENTIAL:.0f} s of sending one "
         "channel after the other; none lost or duplicated. Each pace aims below its rate "
-        f"(`db/delivery/pace.py` `cap_for`: Telegram {100 * cap_for('telegram'):g} %, WhatsApp "
-        f"{100 * cap_for('whatsapp'):g} %), so Telegram's half cannot take less than "
-        f"{HALF / (cap_for('telegram') * TG_RATE):.0f} s. "
+        f"(`db/delivery/pace.py` `cap_for`: Telegram {100 * cap_for('telegram', TG_RATE):g} %, "
+        f"WhatsApp {100 * cap_for('whatsapp', WA_RATE):g} %), so Telegram's half cannot take "
+        f"less than {HALF / (cap_for('telegram', TG_RATE) * TG_RATE):.0f} s. "
         "PostgreSQL runs durable (`bench/databases.py`). "
         "Requests / throttled: 429 for Telegram, 130429 for WhatsApp. CPU: the worker's during "
         "the run; load: the 1-minute load average (2 cores) — other sessions share the machine.",

@@ -50,7 +50,6 @@ RATES = tuple(float(r) for r in os.environ.get("GAUNG_BENCH_WA_RATES", "80,1000"
 TARGET = 1.05 * ASN / RATE
 # The emulator's throughput limiter (Meta publishes none): bucket (default), sliding or fixed.
 SHAPE = os.environ.get("GAUNG_BENCH_WA_SHAPE", "bucket")
-PACE = cap_for("whatsapp")  # the fraction of the configured rate the pace aims at
 TOKEN = "EAAG-BENCH-TOKEN"
 PHONE_ID = "106540352242922"
 
@@ -176,7 +175,7 @@ class Split:
     first: float  # s: approval to the first send accepted
     approving: float  # s: of ``first``, the approval's transaction until it committed
     sending: float  # s: the first send to the last
-    ideal: float  # s: what ``sending`` takes at the pace (``cap_for`` × rate) without a gap
+    ideal: float  # s: what ``sending`` takes at the pace (``cap_for`` × rate), without a gap
     ramp: float  # s: behind the pace after the first second's worth of sends
     tail: float  # s: the last send to the last delivery recorded
 
@@ -302,7 +301,8 @@ def engine_run(name: str, url: str, folder: Path, rate: float = RATE, *, run: in
     unfinished = queued - done
     lost = max(0, counts.get("sent", 0) - stats["users_with_messages"])
     dupes = stats["users_with_duplicates"]
-    parts = split(times, approved_at(url, timed.post_id), wall, PACE * rate, timed.approving)
+    pace = cap_for("whatsapp", rate) * rate
+    parts = split(times, approved_at(url, timed.post_id), wall, pace, timed.approving)
     met = wall <= goal and share <= 0.5 and lost == 0 and dupes == 0 and unfinished == 0
     line = (
         f"| {name} | {rate:,.0f}/s | {queued:,} | {wall:.1f} s | {goal:.1f} s | {requests:,} | "
@@ -339,8 +339,10 @@ def run() -> list[str]:
         "without a message at the emulator; unfinished: not sent when the run was stopped at its "
         "deadline, 4 × the target or 240 s). PostgreSQL runs "
         "durable (fsync, synchronous commit on: `bench/databases.py`). The WhatsApp pace aims at "
-        f"{100 * PACE:g} % of the configured rate (`db/delivery/pace.py` `cap_for`), so "
-        f"{ASN:,} at 80/s cannot take less than {(ASN - 1) / (PACE * 80):.1f} s. "
+        f"{100 * cap_for('whatsapp', RATE):g} % of the configured rate at 80/s and "
+        f"{100 * cap_for('whatsapp', 1000):g} % at 1,000/s (`db/delivery/pace.py` `cap_for`), so "
+        f"{ASN:,} at 80/s cannot take less than "
+        f"{(ASN - 1) / (cap_for('whatsapp', RATE) * RATE):.1f} s. "
         "Split: approval to the first send accepted (of it, the approval's own commit, which "
         "queues every delivery) + the first send to the last (the pace's own time for them; "
         "behind: the difference, of it how much in the first second's worth; pauses of the "
