@@ -10,7 +10,11 @@ template; each ASN in the database is linked to one of them. ``gaung worker`` (i
 ``GAUNG_WHATSAPP_RATE=80``, ``GAUNG_WHATSAPP_DAILY_LIMIT=10000``) sends the broadcast; the time
 is from approval to the last delivery recorded sent. The emulator's call log gives the 130429
 count and the messages each user holds (duplicates, lost). ``GAUNG_BENCH_WA_RATES`` picks the
-rates (default ``80,1000``; the emulator's throughput and ``GAUNG_WHATSAPP_RATE`` alike).
+rates (default ``80,1000``; the emulator's throughput and ``GAUNG_WHATSAPP_RATE`` alike),
+``GAUNG_BENCH_WA_SHAPE`` how the emulator counts the throughput (Meta does not say: ``bucket``,
+the default, ``sliding`` or ``fixed``), ``GAUNG_BENCH_ENGINES`` the databases and
+``GAUNG_BENCH_WA_ASN`` the roster's size (the targets scale with it). Each row also splits its
+wall time (``Split``), from the emulator's accepted calls.
 
 The machine is shared: beside the wall time each row gives the CPU seconds the worker and the
 emulator spent (``/proc``), and the load average while it ran, so a row measured on a busy
