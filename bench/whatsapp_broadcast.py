@@ -124,7 +124,7 @@ class Timed:
     wall: float  # s: approval to the last delivery recorded (the database's own timestamps)
     cpu: tuple[float, ...]  # s of CPU of each watched process during the run
     load: float  # the 1-minute load average while it ran
-    approving: float  # s: the approval's own transaction (queueing every delivery), committed
+    committed: float  # epoch s: when the approval (queueing every delivery) had committed
 
     @property
     def done(self) -> int:
@@ -246,7 +246,7 @@ def timed_post(
         load_before = os.getloadavg()[0]
         began = time.perf_counter()
         post_id, queued = approve_for_everyone(engine, link, "")
-        approving = time.perf_counter() - began
+        committed = time.time()
         while True:
             with session_scope(engine, readonly=True) as session:
                 counts = status_counts(session, post_id)
@@ -263,7 +263,7 @@ def timed_post(
         process.terminate()
         process.wait(timeout=60)
         engine.dispose()
-    return Timed(post_id, queued, counts, wall, cpu, load, approving)
+    return Timed(post_id, queued, counts, wall, cpu, load, committed)
 
 
 def engine_run(name: str, url: str, folder: Path, rate: float = RATE, *, run: int = 0) -> str:
@@ -306,7 +306,8 @@ def engine_run(name: str, url: str, folder: Path, rate: float = RATE, *, run: in
     lost = max(0, counts.get("sent", 0) - stats["users_with_messages"])
     dupes = stats["users_with_duplicates"]
     pace = cap_for("whatsapp", rate) * rate
-    parts = split(times, approved_at(url, timed.post_id), wall, pace, timed.approving)
+    approved = approved_at(url, timed.post_id)
+    parts = split(times, approved, wall, pace, timed.committed - approved)
     met = wall <= goal and share <= 0.5 and lost == 0 and dupes == 0 and unfinished == 0
     line = (
         f"| {name} | {rate:,.0f}/s | {queued:,} | {wall:.1f} s | {goal:.1f} s | {requests:,} | "
