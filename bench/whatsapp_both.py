@@ -23,6 +23,7 @@ from bot.emulators.telegram.runner import EmulatorProcess as TelegramProcess
 from bot.emulators.telegram.world import FIRST_USER_ID
 from bot.emulators.whatsapp.runner import EmulatorProcess as WhatsAppProcess
 from bot.emulators.whatsapp.world import FIRST_WA_ID
+from db.delivery.pace import cap_for
 
 ASN = int(os.environ.get("GAUNG_BENCH_BOTH_ASN", "8000"))
 HALF = ASN // 2
@@ -134,9 +135,11 @@ def run() -> list[str]:
         "the worker runs); per channel: approval to that channel's last "
         f"`sent_at`. Target: ≤ 1.05 × the slower channel's limit-implied time "
         f"({HALF:,} / 30 s⁻¹ → {TARGET:.0f} s), well under the {SEQUENTIAL:.0f} s of sending one "
-        "channel after the other; none lost or duplicated. Each pace aims at 96 % of its rate "
-        f"(`db/delivery/pace.py` CAP), so Telegram's half cannot take less than "
-        f"{HALF / (0.96 * TG_RATE):.0f} s. PostgreSQL runs durable (`bench/databases.py`). "
+        "channel after the other; none lost or duplicated. Each pace aims below its rate "
+        f"(`db/delivery/pace.py` `cap_for`: Telegram {100 * cap_for('telegram', TG_RATE):g} %, "
+        f"WhatsApp {100 * cap_for('whatsapp', WA_RATE):g} %), so Telegram's half cannot take "
+        f"less than {HALF / (cap_for('telegram', TG_RATE) * TG_RATE):.0f} s. "
+        "PostgreSQL runs durable (`bench/databases.py`). "
         "Requests / throttled: 429 for Telegram, 130429 for WhatsApp. CPU: the worker's during "
         "the run; load: the 1-minute load average (2 cores) — other sessions share the machine.",
         "",

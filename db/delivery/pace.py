@@ -27,6 +27,9 @@ from sqlmodel import Session
 from db.models import ChannelState, ChatPace, table
 
 CAP = 0.96  # aim at most this fraction of the ceiling: jitter must not push a window over
+# Channels whose evidence allows aiming closer to the ceiling than ``CAP`` (``cap_for``):
+# the fraction, for ceilings below a rate (where the sender's own jitter is smallest).
+CHANNEL_CAPS = {"whatsapp": (0.975, 200.0)}
 CUT = 0.9  # after a 429, this fraction of the rate that failed
 FLOOR = 0.2  # never below this fraction of the ceiling
 CLIMB = 0.02  # additive increase: this fraction of the ceiling per second without a 429
@@ -66,6 +69,7 @@ class PaceState:
     urgent_at: float = 0.0
     bulk_next: float = 0.0  # the next broadcast slots start no sooner
     ceiling: float | None = None  # the configured rate ``rate`` was learned under
+    cap: float = CAP  # the fraction of the ceiling aimed at (``cap_for`` the channel)
 
     def adopt(self, ceiling: float) -> None:
         """Carry what was learned over to a new ceiling, as the same fraction of it.
@@ -83,7 +87,7 @@ class PaceState:
 
     def climb(self, ceiling: float, now: float) -> float:
         self.adopt(ceiling)
-        cap = ceiling * CAP
+        cap = ceiling * self.cap
         if self.rate is None:
             self.rate, self.changed_at = cap, now
         elif now < self.paused_until:
@@ -151,7 +155,7 @@ class PaceState:
         """A 429: everyone waits; the first 429 of a wait (not its echoes) cuts the rate."""
         self.adopt(ceiling)
         if now >= self.paused_until:
-            failed = self.rate if self.rate is not None else ceiling * CAP
+            failed = self.rate if self.rate is not None else ceiling * self.cap
             self.failed_rate = failed
             self.rate = max(FLOOR * ceiling, failed * CUT)
         self.paused_until = max(self.paused_until, now + retry_after)
@@ -160,6 +164,23 @@ class PaceState:
     def pause(self, seconds: float, now: float) -> None:
         """An outage or a misconfiguration: wait, without touching the rate."""
         self.paused_until = max(self.paused_until, now + seconds)
+
+
+def cap_for(channel: str, ceiling: float) -> float:
+    """The fraction of the channel's ceiling its pace aims at.
+
+    WhatsApp (issue 13): Meta publishes 80 messages/s per number and not the limiter's shape,
+    like Telegram. At 97.5 % (78/s) the sends of any 1-s window, sliding or fixed, number at
+    most 78 × (1 + late) + 1, ``late`` being how late a send may land (the pacer's 10 ms below
+    200/s, ``bot.ratelimit.late_tolerance``, plus the network's jitter): under 81 while late
+    stays under 25 ms; a token bucket takes it with any jitter. From 200/s the pacer's
+    tolerance doubles to 20 ms, which would leave the network 5 ms: ``CAP`` there. Each shape
+    is held to it in ``tests/bot/whatsapp/test_pace_shapes.py``. At 96 % the 8,000-ASN
+    broadcast could not take less than 104.2 s of its 105 s, leaving 0.8 s for the
+    approval's own commit, the first send and the last write.
+    """
+    cap, below = CHANNEL_CAPS.get(channel, (CAP, 0.0))
+    return cap if ceiling < below else CAP
 
 
 # --- the shared ledger -----------------------------------------------------------------------
@@ -243,6 +264,7 @@ def reserve_slots(
     ``after`` seconds from now: see ``PaceState.reserve``); ``urgent``: for replies, which go
     before broadcasts and redraws (``PaceState.reserve_bulk``)."""
     states, state = _locked(session, channel, now)
+    state.cap = cap_for(channel, ceiling)
     take = state.reserve_urgent if urgent else state.reserve_bulk
     grant = take(want, ceiling, now.timestamp(), after)
     _store(session, states, channel, state, now)
@@ -254,6 +276,7 @@ def record_rate_limited(
 ) -> None:
     """A 429 seen by any process pauses and slows every process of the bot."""
     states, state = _locked(session, channel, now)
+    state.cap = cap_for(channel, ceiling)
     state.rate_limited(retry_after, ceiling, now.timestamp())
     _store(session, states, channel, state, now)
 

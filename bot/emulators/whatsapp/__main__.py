@@ -11,9 +11,11 @@ from bot.emulators.whatsapp.server import create_app
 from bot.emulators.whatsapp.world import World
 
 
-def _value(text: str) -> float | int | None:
+def _value(text: str) -> float | int | str | None:
     if text.lower() in ("none", "unlimited"):
         return None
+    if text.isalpha():  # a name: the limiter's shape
+        return text
     number = float(text)
     return int(number) if number.is_integer() and "." not in text else number
 
@@ -31,7 +33,7 @@ def main() -> None:
         "--limit",
         action="append",
         default=[],
-        help="name=value, e.g. rate=80, messaging_limit=none",
+        help="name=value, e.g. rate=80, shape=bucket|sliding|fixed, messaging_limit=none",
     )
     args = parser.parse_args()
     limits = Limits()

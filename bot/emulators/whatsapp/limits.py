@@ -5,13 +5,24 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from bot.emulators.telegram.world import Limiter
+from bot.emulators.telegram.world import Limits as ShapedLimits
+
 
 @dataclass
 class Limits:
-    """Meta's limits as settings; the pair rate is reported by third parties only."""
+    """Meta's limits as settings; the pair rate is reported by third parties only.
+
+    Meta publishes the throughput (80/s) but not how it counts it, so the shape is a setting,
+    as in the Telegram emulator (and counted by the same code): ``bucket`` (``burst`` tokens
+    refilled at ``rate``), ``sliding`` (at most rate × window sends in any window of that many
+    seconds) or ``fixed`` (per window aligned to the clock). A pace must hold under each.
+    """
 
     rate: float = 80.0  # messages/s per business number (1,000 after the upgrade)
     burst: float | None = None  # bucket size; default one second's worth
+    shape: str = "bucket"  # bucket | sliding | fixed
+    window: float = 1.0  # seconds (shapes "sliding" and "fixed")
     pair_rate: float = 1 / 6  # messages/s to one user
     pair_burst: float = 5.0
     messaging_limit: int | None = 2_000  # unique users reached outside the window per 24 h
@@ -22,6 +33,11 @@ class Limits:
     duplicate_rate: float = 0.0  # share of webhooks delivered twice
     webhook_connections: int = 32
     webhook_batch: int = 1  # events per POST, several ``entry`` items when above one
+
+    def throughput(self) -> Limiter:
+        """The number's throughput limiter, of the configured shape (unknown one: ValueError)."""
+        shaped = ShapedLimits(rate=self.rate, shape=self.shape, window=self.window)
+        return shaped.limiter(self.rate, self.burst)
 
 
 class Bucket:

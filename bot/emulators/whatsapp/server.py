@@ -317,6 +317,7 @@ CONTROL_OPS: dict[str, Any] = {
     "messages": lambda w, user: [sent_view(m) for m in w.messages(user)],
     "stats": lambda w: w.stats(),
     "delivered_counts": lambda w: dict(w.delivered_counts()),
+    "accepted_times": lambda w: w.accepted_times(),
     "verify_webhook": None,  # async: handled in ``control``
     "pending_webhooks": None,
 }

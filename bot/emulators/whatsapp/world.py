@@ -86,8 +86,7 @@ class World(EmulatedWorld[str, Sent]):
 
     # ----- set-up -------------------------------------------------------------------------
     def _build_buckets(self) -> None:
-        now = self.clock()
-        self.bucket = Bucket(self.limits.rate, self.limits.burst or self.limits.rate, now)
+        self.throughput = self.limits.throughput()
         self.pair_buckets: dict[str, Bucket] = {}
 
     def set_limits(self, **changes: Any) -> None:
@@ -212,7 +211,7 @@ class World(EmulatedWorld[str, Sent]):
 
     def _charge(self, key: str, now: float) -> None:
         """Throughput of the number, then the pair rate to this user; or the error."""
-        if not self.bucket.ready(now):
+        if not self.throughput.ready(now):
             raise ApiError(
                 130429,
                 f"Cloud API message throughput has been reached ({self.limits.rate:g}/s).",
@@ -229,7 +228,7 @@ class World(EmulatedWorld[str, Sent]):
                 "Message failed to send because there were too many messages sent from this "
                 "phone number to the same phone number in a short period of time.",
             )
-        self.bucket.take()
+        self.throughput.take(now)
         pair.take()
 
     # ----- sending (called by the server under the lock) ----------------------------------
@@ -452,6 +451,12 @@ class World(EmulatedWorld[str, Sent]):
             return Counter(
                 m.user.wa_id for m in self.sent.values() if m.user is not None and m.error is None
             )
+
+    def accepted_times(self) -> list[float]:
+        """When each accepted ``/messages`` call arrived (clock seconds, in order): a benchmark
+        splits its wall time with them (the first send, the pace, the last send)."""
+        with self.lock:
+            return [c.at for c in self.calls if c.status == 200]
 
     def stats(self) -> dict[str, Any]:
         with self.lock:

@@ -185,6 +185,33 @@ def test_an_unknown_phone_id_is_code_100(wa: WhatsAppEmulator) -> None:
     assert error_of(response)["error_subcode"] == 33
 
 
+@pytest.mark.parametrize(
+    ("shape", "after_half", "after_window"),
+    [("bucket", 2, 3), ("sliding", 0, 5), ("fixed", 0, 5)],
+)
+def test_throughput_shapes_count_as_configured(
+    wa: WhatsAppEmulator, clock: FrozenClock, shape: str, after_half: int, after_window: int
+) -> None:
+    """Meta does not publish how 80/s is counted: each shape refuses the sixth send of a
+    second at 5/s, and differs in when sends are accepted again (a bucket refills tokens
+    continuously; a window frees its sends when they leave it)."""
+    wa.world.set_limits(rate=5, shape=shape)
+    clock.advance(1.2 - clock() % 1.0)  # 0.2 s into a fixed window
+    users = [wa.world.add_user(in_window=True) for _ in range(12)]
+    codes = [send(wa, text(u.wa_id)).status_code for u in users[:6]]
+    assert codes == [200] * 5 + [429]
+    clock.advance(0.5)  # half a second on: the bucket has refilled 2.5 tokens
+    half = [send(wa, text(u.wa_id)).status_code for u in users[6:9]]
+    assert half.count(200) == after_half
+    clock.advance(0.51)  # a new fixed window; the first five left the sliding one
+    assert [send(wa, text(u.wa_id)).status_code for u in users[:5]].count(200) == after_window
+
+
+def test_an_unknown_throughput_shape_is_refused(wa: WhatsAppEmulator) -> None:
+    with pytest.raises(ValueError, match="shape"):
+        Limits(shape="leaky").throughput()
+
+
 def test_throughput_over_the_rate_is_130429_with_http_429(
     wa: WhatsAppEmulator, clock: FrozenClock
 ) -> None:

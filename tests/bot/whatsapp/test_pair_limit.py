@@ -13,16 +13,16 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.broadcast import Broadcaster, WorkerConfig
 from bot.emulators.whatsapp import Limits, WhatsAppEmulator
 from bot.whatsapp.sender import WhatsAppChannel
 from db.engine import session_scope
-from db.models import ChatIdentity, Delivery, DeliveryStatus, table
-from db.posts.lifecycle import approve_post, submit_post
-from tests.factories import add_asn, register
+from db.models import Delivery, DeliveryStatus
+from db.posts.lifecycle import approve_post
+from tests.bot.whatsapp.posts import template_post
 
 FAST = WorkerConfig(idle_poll=0.05, heartbeat_interval=0.2, flush_interval=0.01)
 PAIR_WAIT = 1.5  # seconds our sender waits after a 131056 (the setting; Meta's ~6 s)
@@ -38,15 +38,7 @@ def wa() -> Iterator[WhatsAppEmulator]:
 
 def test_pair_limit_defers_that_recipient_only(engine: Engine, wa: WhatsAppEmulator) -> None:
     users = wa.world.add_users(6)
-    with session_scope(engine) as session:
-        for wa_id in users:
-            register(session, add_asn(session, opd="DINKES"), channel="whatsapp", external_id=wa_id)
-        session.connection().execute(  # registered long ago: every post goes as a template
-            update(table(ChatIdentity)).values(last_inbound_at=None)
-        )
-        post = submit_post(session, opd_kode="DINKES", url="https://instagram.com/p/pair")
-        assert post.id is not None
-        post_id = post.id
+    post_id = template_post(engine, users, "https://instagram.com/p/pair")
     busy = users[0]
 
     async def run() -> tuple[Broadcaster, float, float]:
