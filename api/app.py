@@ -19,11 +19,10 @@ from api.metrics import LatencyMiddleware, Metrics
 from api.routes import activity as activity_routes
 from api.routes import dashboard, health, links, opd, participation, posts, trend, webhooks
 from api.routes import whatsapp as whatsapp_routes
-from bot.channels.registry import build_registry
+from bot.channels.registry import build_registry, whatsapp_configured
 from bot.clarification import reach_recap_loop
 from bot.runtime import use_db_threads
 from bot.telegram.service import TelegramService
-from bot.whatsapp.service import start_whatsapp
 from db.engine import make_engine, unreachable
 from db.errors import GaungError
 from db.settings import Settings
@@ -74,12 +73,16 @@ def create_app(settings: Settings, *, with_worker: bool = False) -> FastAPI:
             telegram = TelegramService(settings, engine, registry.pacers["telegram"])
             await telegram.start()
         app.state.telegram = telegram
-        whatsapp = start_whatsapp(
-            settings,
-            engine,
-            telegram.notifier if telegram else None,
-            registry.pacers.get("whatsapp"),
-        )
+        whatsapp = None
+        if whatsapp_configured(settings):  # pywa is imported only for a configured number
+            from bot.whatsapp.service import start_whatsapp
+
+            whatsapp = start_whatsapp(
+                settings,
+                engine,
+                telegram.notifier if telegram else None,
+                registry.pacers.get("whatsapp"),
+            )
         if whatsapp is not None:
             await whatsapp.start()
         app.state.whatsapp = whatsapp

@@ -22,6 +22,47 @@ from db.migrate import upgrade
 from tests.pg import Cluster, start_cluster
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+# The slowest tests, slowest first (``--durations``, 2026-12-01): the single longest ones, then
+# the files whose every test starts ``gaung`` processes. The run hands tests out two at a time
+# (``--dist load --maxschedchunk 2``, see the Makefile), so starting these first lets the short
+# ones fill the gaps and no minute-long test begins near the end with the other worker idle.
+# A test not listed keeps its place after them; a stale entry only costs a little balance.
+SLOWEST_FIRST = (
+    "tests/bot/test_broadcast.py::test_kill_9_mid_broadcast_loses_nothing",
+    "tests/api/test_demo.py",
+    "tests/bot/test_scenario.py",
+    "tests/bot/test_flood_processes.py::test_a_flood_wait_stops_every_worker_and_the_server",
+    "tests/bot/test_webhook_crash.py",
+    "tests/bot/test_database_outage.py",
+    "tests/bot/test_whatsapp_bot.py",
+    "tests/bot/test_telegram_bot.py",
+    "tests/bot/test_telegram_refusals.py",
+    "tests/bot/test_dashboard_link.py",
+    "tests/api/test_schemathesis.py",
+    "tests/api/test_webhook_answers.py",
+    "tests/bot/test_broadcast.py",
+    "tests/bot/test_pace_broadcast.py",
+    "tests/bot/test_chat_pace.py",
+    "tests/bot/test_broadcast_channels.py",
+    "tests/api/test_metrics.py",
+    "tests/api/test_cli_data.py",
+    "tests/db/delivery/test_outbox.py",
+    "tests/bot/test_rate_sharing.py",
+    "tests/db/test_migrations.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the slowest tests first (see ``SLOWEST_FIRST``); the rest keep their order."""
+
+    def rank(item: pytest.Item) -> int:
+        found = (n for n, prefix in enumerate(SLOWEST_FIRST) if item.nodeid.startswith(prefix))
+        return next(found, len(SLOWEST_FIRST))
+
+    items.sort(key=rank)  # stable: within a rank, the collection's order
+
+
 _counter = itertools.count()
 KEPT_SETTINGS = frozenset({"GAUNG_TEST_DATABASE_URL"})
 

@@ -4,6 +4,9 @@
 so they cannot drift apart: each process gets one pacer per channel, drawing on the bot's one
 budget in the database (``bot.ratelimit.SharedLedger``), and the chat replies of the process
 share that pacer with its broadcaster.
+
+The WhatsApp modules (and pywa, a third of a second of start-up) are imported only when the
+settings configure WhatsApp: most processes, and the tests' many, speak Telegram alone.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -23,11 +26,12 @@ from bot.channels.links import open_links_for
 from bot.channels.telegram import TelegramChannel
 from bot.conversation.notifier import Notifier
 from bot.ratelimit import Pacer, shared_pacer
-from bot.whatsapp.sender import WhatsAppChannel
-from bot.whatsapp.tier import TierLimitedChannel
 from db.errors import Invalid
 from db.settings import Settings
 from db.types import utcnow
+
+if TYPE_CHECKING:
+    from bot.whatsapp.sender import WhatsAppChannel
 
 log = logging.getLogger("gaung.registry")
 
@@ -76,10 +80,17 @@ def build_channels(settings: Settings, engine: Engine | None = None) -> dict[str
     return channels
 
 
+def whatsapp_configured(settings: Settings) -> bool:
+    """Whether the settings name a WhatsApp number to send from (token and phone id)."""
+    return bool(settings.whatsapp_token and settings.whatsapp_phone_id)
+
+
 def whatsapp_sender(settings: Settings) -> WhatsAppChannel | None:
     """The number's sender, or None when WhatsApp is not configured."""
     if not (settings.whatsapp_token and settings.whatsapp_phone_id):
         return None
+    from bot.whatsapp.sender import WhatsAppChannel
+
     return WhatsAppChannel(
         settings.whatsapp_token,
         settings.whatsapp_phone_id,
@@ -98,6 +109,8 @@ def build_whatsapp(settings: Settings, engine: Engine | None) -> Channel | None:
         return None
     if engine is None:
         return sender
+    from bot.whatsapp.tier import TierLimitedChannel
+
     return TierLimitedChannel(sender, engine, settings.whatsapp_daily_limit)
 
 
@@ -193,6 +206,6 @@ def build_registry(settings: Settings, engine: Engine) -> ChannelRegistry:
     pacers: dict[str, Pacer] = {}
     if settings.telegram_token:
         pacers["telegram"] = shared_pacer(engine, "telegram", rates["telegram"])
-    if settings.whatsapp_token and settings.whatsapp_phone_id:
+    if whatsapp_configured(settings):
         pacers["whatsapp"] = shared_pacer(engine, "whatsapp", rates["whatsapp"])
     return ChannelRegistry(settings, engine, build_channels(settings, engine), pacers)
