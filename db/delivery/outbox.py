@@ -34,6 +34,8 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 from sqlmodel import Session
 
 from db.delivery.confirmed import confirmed_kinds
@@ -553,9 +555,16 @@ def _record_sent(dialect: str) -> Any:
         pairs = select(
             cast(each.c.key, BigInteger).label("id"), each.c.value.label("message_id")
         ).subquery("sent")
+    # SQLite plans without statistics unless ANALYZE ran: it took the status index as the
+    # outer loop and read the whole JSON batch for every open delivery (0.5 s a batch of 100
+    # with 16,000 open, against 0.5 ms). The unary + keeps the status test off that index, so
+    # the batch drives and each row is found by its id.
+    status: ColumnElement[Any] = delivery.c.status
+    if dialect != "postgresql":
+        status = UnaryExpression(status, operator=custom_op("+"), type_=status.type)
     return (
         update(delivery)
-        .where(delivery.c.id == pairs.c.id, delivery.c.status.in_(OPEN_DELIVERY))
+        .where(delivery.c.id == pairs.c.id, status.in_(OPEN_DELIVERY))
         .values(
             status=DeliveryStatus.SENT,
             sent_at=bindparam("sent_at", type_=delivery.c.sent_at.type),
