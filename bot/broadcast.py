@@ -178,10 +178,10 @@ class Broadcaster:
         self.stats = Stats()
         self._outcomes: list[Outcome] = []
         self._oldest_outcome = 0.0  # monotonic time the oldest unwritten outcome arrived
-        self._held: set[int] = set()  # leased to this worker, outcome not yet written
-        # When each held row's lease runs out at the latest (monotonic), as last claimed or
-        # renewed: a row past it may already be another worker's, so it is not sent.
-        self._lease_until: dict[int, float] = {}
+        # Rows leased to this worker whose outcome is not yet written, each with the monotonic
+        # time its lease runs out at the latest (as claimed or last renewed): a row past it may
+        # already be another worker's, so it is not sent.
+        self._held: dict[int, float] = {}
         self._streak: dict[str, int] = {}  # transient failures in a row, per channel
         self._probing: set[str] = set()  # channels paused for an outage, trying one send
         self._inflight = 0
@@ -238,8 +238,7 @@ class Broadcaster:
                     continue
                 self._prepare(claimed)
                 for item in claimed:
-                    self._held.add(item.id)
-                    self._lease_until[item.id] = asked_at + self.config.lease.total_seconds()
+                    self._held[item.id] = asked_at + self.config.lease.total_seconds()
                     self._inflight += 1
                     self._inflight_by[item.channel] += 1
                     task = asyncio.create_task(self._send(item))
@@ -321,8 +320,7 @@ class Broadcaster:
         try:
             outcome = await self._attempt(item)
             if outcome is None:  # its lease ran out unrenewed (the database away): not sent
-                self._held.discard(item.id)
-                self._lease_until.pop(item.id, None)
+                self._held.pop(item.id, None)
                 return
         except Exception as exc:  # a bug must not lose the delivery: retry it later
             log.exception("unexpected error sending delivery %s", item.id)
@@ -336,7 +334,7 @@ class Broadcaster:
     def _lease_lapsed(self, delivery_id: int) -> bool:
         """Whether the row's lease may have run out, with a quarter of it to spare for the send
         and the write of its outcome."""
-        until = self._lease_until.get(delivery_id)
+        until = self._held.get(delivery_id)
         margin = self.config.lease.total_seconds() / 4
         return until is not None and time.monotonic() > until - margin
 
@@ -434,8 +432,7 @@ class Broadcaster:
         elif outcome.kind == "retry":
             self.stats.retried += 1
         if outcome.kind not in ("identity",):
-            self._held.discard(outcome.delivery_id)
-            self._lease_until.pop(outcome.delivery_id, None)
+            self._held.pop(outcome.delivery_id, None)
 
     # -- reminders -------------------------------------------------------------------------
 
@@ -549,10 +546,10 @@ class Broadcaster:
                 continue
             until = asked_at + self.config.lease.total_seconds()
             for delivery_id in held:
-                if delivery_id not in self._lease_until:
+                if delivery_id not in self._held:
                     continue  # its outcome came in meanwhile
                 # A row not renewed is another worker's now (or soon): it is not sent from here.
-                self._lease_until[delivery_id] = until if delivery_id in renewed else 0.0
+                self._held[delivery_id] = until if delivery_id in renewed else 0.0
 
     def _renew(self, ids: list[int]) -> set[int]:
         with session_scope(self.engine) as session:
