@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,6 +45,8 @@ app.add_typer(post_app, name="post")
 app.add_typer(opd_app, name="opd")
 app.add_typer(asn_app, name="asn")
 
+STARTUP_PATIENCE = 60.0  # seconds a long-running command waits for the database to answer
+
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
@@ -73,11 +76,12 @@ def db_trouble(exc: SQLAlchemyError) -> str:
     return f"basis data tidak bisa dipakai: {' '.join(first.split())}"
 
 
-def engine_for(cfg: Settings, *, migrated: bool = True) -> Engine:
-    """The configured database, checked: a malformed URL, an unreachable server and a schema
-    older (or newer) than this program each end the command with one line."""
+def engine_for(cfg: Settings, *, migrated: bool = True, patience: float = 0.0) -> Engine:
+    """The configured database, checked: a malformed URL, an unreachable server (still
+    unreachable after ``patience`` seconds) and a schema older (or newer) than this program
+    each end the command with one line."""
     from db.engine import make_engine
-    from db.migrate import current_revision, head_revision
+    from db.migrate import head_revision
 
     try:
         engine = make_engine(cfg.database_url)
@@ -90,11 +94,7 @@ def engine_for(cfg: Settings, *, migrated: bool = True) -> Engine:
         )
     if not migrated:
         return engine
-    try:
-        current = current_revision(engine)
-    except SQLAlchemyError as exc:
-        engine.dispose()
-        fail(db_trouble(exc))
+    current = _revision(engine, patience)
     head = head_revision(engine)
     if current != head:
         engine.dispose()
@@ -107,9 +107,38 @@ def engine_for(cfg: Settings, *, migrated: bool = True) -> Engine:
     return engine
 
 
-def ready(cfg: Settings) -> None:
-    """Check the database before a long-running command starts its own engines."""
-    engine_for(cfg).dispose()
+def _revision(engine: Engine, patience: float) -> str | None:
+    """The schema's revision, waiting up to ``patience`` seconds for a server that does not
+    answer yet; a statement that fails for another reason ends the command at once."""
+    from db.engine import unreachable
+    from db.migrate import current_revision
+
+    deadline = time.monotonic() + patience
+    told = False
+    while True:
+        try:
+            return current_revision(engine)
+        except SQLAlchemyError as exc:
+            if not unreachable(exc) or time.monotonic() >= deadline:
+                engine.dispose()
+                fail(db_trouble(exc))
+            if not told:
+                err.print(
+                    f"gaung: basis data belum terjangkau; menunggu sampai {patience:.0f} detik",
+                    markup=False,
+                )
+                told = True
+            time.sleep(1.0)
+
+
+def ready(cfg: Settings, *, patience: float = 0.0) -> None:
+    """Check the database before a command starts its own engines.
+
+    A service (``worker``, ``bot``, ``serve``) waits ``STARTUP_PATIENCE`` for a server that is
+    starting (compose brings both up together) or restarting after a crash: a worker that
+    arrived a second too early must not die of it while the others carry on. A wrong address
+    still ends it with one line, a minute later; a one-off command ends at once."""
+    engine_for(cfg, patience=patience).dispose()
 
 
 @contextmanager
@@ -493,7 +522,7 @@ def run_until_stopped(main: Callable[[Settings], Coroutine[Any, Any, T]]) -> T:
     from api.logs import configure_logging
 
     cfg = settings()
-    ready(cfg)
+    ready(cfg, patience=STARTUP_PATIENCE)
     configure_logging(cfg)
     return guarded(lambda: run_loop(main(cfg)))
 
@@ -540,7 +569,7 @@ def serve(
             "(at least 32 characters; make one with: openssl rand -hex 32)",
             2,
         )
-    ready(cfg)
+    ready(cfg, patience=STARTUP_PATIENCE)
     configure_logging(cfg)
     application = guarded(lambda: create_app(cfg, with_worker=with_worker))
     uvicorn.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import zipfile
 from pathlib import Path
 
@@ -61,6 +62,20 @@ def test_an_unreachable_database_server_is_one_line(
     for args in (("report",), ("db", "upgrade"), ("broadcast", "1")):
         line = one_line_failure(invoke(gaung, *args))
         assert line.startswith("gaung: basis data tidak bisa dipakai:") and "rahasia" not in line
+
+
+def test_a_service_waits_for_an_unreachable_server_then_says_so_in_one_line(
+    gaung: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GAUNG_DATABASE_URL", "postgresql://gaung:rahasia@127.0.0.1:9/gaung")
+    monkeypatch.setattr("api.cli.STARTUP_PATIENCE", 1.5)
+    started = time.monotonic()
+    result = invoke(gaung, "worker")
+    assert time.monotonic() - started >= 1.5  # waited (a one-off command above does not)
+    assert result.exit_code == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    waited, line = result.stderr.strip().splitlines()
+    assert waited == "gaung: basis data belum terjangkau; menunggu sampai 2 detik"
+    assert line.startswith("gaung: basis data tidak bisa dipakai:") and "rahasia" not in line
 
 
 def test_a_database_not_yet_migrated_is_one_line(gaung: CliRunner, engine: Engine) -> None:
