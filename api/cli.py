@@ -571,7 +571,7 @@ def serve(
         )
     ready(cfg, patience=STARTUP_PATIENCE)
     configure_logging(cfg)
-    application = guarded(lambda: create_app(cfg, with_worker=with_worker))
+    application = guarded(lambda: create_app(cfg, with_worker=with_worker, long_lived=True))
     uvicorn.run(
         application, host=host, port=port, log_level="info", access_log=False, log_config=None
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import io
 from datetime import UTC, datetime
 
@@ -8,12 +9,13 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from api.app import create_app
 from db.accounts.apikeys import revoke_api_key
 from db.delivery.confirmations import confirm
 from db.delivery.outbox import finish_posts, mark_failed, mark_sent
 from db.models import ApiKey
 from db.posts.lifecycle import approve_post, submit_post
-from tests.api.conftest import make_key
+from tests.api.conftest import app_settings, make_key
 from tests.factories import add_asn, delivery_of, register
 
 NOV = datetime(2026, 11, 10, 3, 0, tzinfo=UTC)
@@ -244,3 +246,14 @@ def test_an_opd_key_sees_only_its_own_opd_in_a_post(client: TestClient, engine: 
 
     other = client.get(f"/api/v1/posts/{post_id}", headers=make_key(engine, "opd", "DISDIK"))
     assert other.status_code == 403
+
+
+def test_only_the_long_lived_app_freezes_what_start_up_built(database_url: str) -> None:
+    """``gaung serve`` settles its heap once; an app among many in one process leaves the
+    collector alone (the suite builds hundreds, and each full collection walked all of it)."""
+    with TestClient(create_app(app_settings(database_url))):
+        assert gc.get_freeze_count() == 0
+    with TestClient(create_app(app_settings(database_url), long_lived=True)) as served:
+        assert gc.get_freeze_count() > 0
+        assert served.get("/healthz").status_code == 200
+    assert gc.get_freeze_count() == 0
