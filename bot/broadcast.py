@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import random
 import time
 import uuid
@@ -100,6 +101,9 @@ class WorkerConfig:
     probe_interval: float = 5.0  # while paused for an outage, one probe send this often
     max_inflight: int | None = None  # default: sized from the rate
     reminders: ReminderPolicy | None = None
+    # s a stopping worker keeps finishing its sends and recording their outcomes; then it exits
+    # even if the database does not answer (the rows stay leased: see ``Broadcaster.run``)
+    stop_grace: float = 30.0
 
 
 @dataclass
@@ -185,6 +189,7 @@ class Broadcaster:
         self._streak: dict[str, int] = {}  # transient failures in a row, per channel
         self._probing: set[str] = set()  # channels paused for an outage, trying one send
         self._inflight = 0
+        self._stop_by = math.inf  # monotonic: when a stopping worker gives up on the database
         self.live_workers = 1
         self._tasks: set[asyncio.Task[None]] = set()
         # Each channel has its own window of claimed sends: with one window shared, the rows of
@@ -246,14 +251,28 @@ class Broadcaster:
                     task.add_done_callback(self._tasks.discard)
                 self.stats.inflight_peak = max(self.stats.inflight_peak, self._inflight)
         finally:
-            if self._tasks:
-                await asyncio.gather(*self._tasks, return_exceptions=True)
+            # Stopping, perhaps while the database is away: sends waiting for a slot (which the
+            # shared pacer reserves in the database) and outcomes that cannot be written would
+            # hold the worker for ever. Both get ``stop_grace``; what is left then stays leased
+            # to this worker until the lease runs out and another worker sends it (again, if it
+            # went out: the "duplicates at most in flight" bound). Nothing is lost.
+            self._stop_by = time.monotonic() + self.config.stop_grace
+            unsent = await _finish_by(self._tasks, self._stop_by)
             stop.set()
             await flusher
             await beat
             await renewer
             if reminders is not None:
-                await reminders
+                await _finish_by({reminders}, self._stop_by)
+            if unsent or self._outcomes:
+                log.error(
+                    "stopped after %.0f s with %d outcomes not recorded and %d claimed deliveries"
+                    " not sent; their rows stay leased until the lease runs out, then another"
+                    " worker takes them over",
+                    self.config.stop_grace,
+                    len(self._outcomes),
+                    unsent,
+                )
             for pacer in self.pacers.values():
                 await pacer.ledger.settle()
             if self._listener is not None:
@@ -516,8 +535,10 @@ class Broadcaster:
                 try:
                     await asyncio.to_thread(self._write, batch)
                 except Exception:
-                    log.exception("could not record %d outcomes; retrying", len(batch))
                     self._outcomes = batch + self._outcomes
+                    if stopping and time.monotonic() >= self._stop_by:
+                        return  # ``run`` says how many stay unrecorded
+                    log.exception("could not record %d outcomes; retrying", len(batch))
                     await asyncio.sleep(0.5)
                     continue
             if stopping and not self._outcomes:
@@ -582,3 +603,14 @@ class Broadcaster:
                 retire(session, self.worker_id)
         except Exception:
             log.exception("could not retire worker %s", self.worker_id)
+
+
+async def _finish_by(tasks: set[asyncio.Task[None]], deadline: float) -> int:
+    """Wait for ``tasks`` until ``deadline`` (monotonic), then cancel the rest: how many."""
+    if not tasks:
+        return 0
+    _, late = await asyncio.wait(set(tasks), timeout=max(0.0, deadline - time.monotonic()))
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    return len(late)

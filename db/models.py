@@ -331,6 +331,24 @@ class Delivery(SQLModel, table=True):
             sqlite_where=text("billable IS 1"),
             postgresql_where=text("billable IS true"),
         ),
+        # Issues 10 and 12: the reminder claim reads the week's rows still waiting for a
+        # reminder in ``sent_at`` order, and counts each ASN's reminders of the week, from
+        # these two (partial: the rest of the year's deliveries stay out).
+        Index(
+            "ix_delivery_remind_due",
+            "status",  # constant here: it lets SQLite, with no statistics, prefer this index
+            "sent_at",
+            "id",
+            sqlite_where=text("status = 'sent' AND reminded_at IS NULL"),
+            postgresql_where=text("status = 'sent' AND reminded_at IS NULL"),
+        ),
+        Index(
+            "ix_delivery_reminded",
+            "asn_id",
+            "reminded_at",
+            sqlite_where=text("reminded_at IS NOT NULL"),
+            postgresql_where=text("reminded_at IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=BigId)

@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     # for this long before it fails; a refused one (400) fails at once.
     delivery_time_budget_hours: float = Field(default=24.0, gt=0, le=24 * 14)
     delivery_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # A worker asked to stop finishes its sends and records their outcomes for at most this
+    # long, then exits even if the database does not answer (its rows' leases run out).
+    worker_stop_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     # OPD sources (issue 15): how often each feed is polled when it answers well, and the
     # regency's Meta Graph API token, without which Instagram/Facebook sources are refused.

@@ -35,6 +35,7 @@ SLOWEST_FIRST = (
     "tests/bot/test_flood_processes.py::test_a_flood_wait_stops_every_worker_and_the_server",
     "tests/bot/test_webhook_crash.py",
     "tests/bot/test_database_outage.py",
+    "tests/bot/test_worker_stop.py",
     "tests/bot/test_whatsapp_bot.py",
     "tests/bot/test_telegram_bot.py",
     "tests/bot/test_telegram_refusals.py",

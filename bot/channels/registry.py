@@ -61,6 +61,7 @@ def worker_config(settings: Settings, *, reminders: bool = True) -> WorkerConfig
         time_budget=timedelta(hours=settings.delivery_time_budget_hours),
         lease=timedelta(seconds=settings.delivery_lease_seconds),
         reminders=policy,
+        stop_grace=settings.worker_stop_seconds,
     )
 
 
