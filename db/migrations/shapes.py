@@ -74,6 +74,12 @@ def created_at() -> Column:
     return moment("created_at")
 
 
+def counters(*names: str) -> list[Column]:
+    """The participation counters of a rollup table (``post_opd_stat``, ``opd_day_stat``):
+    plain integers, one column each."""
+    return [integer(name) for name in names]
+
+
 def primary_key(*columns: str) -> Constraint:
     return lambda table: sa.PrimaryKeyConstraint(*columns, name=op.f(f"pk_{table}"))
 
