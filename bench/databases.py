@@ -20,7 +20,7 @@ import json
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,3 +221,20 @@ def counters_and_facts(conn: Connection) -> tuple[Counts, Counts]:
         for row in conn.execute(fact_counts(["post_id", "opd_id"]))
     }
     return counters, facts
+
+
+def engine_table(
+    intro: Sequence[str],
+    columns: str,
+    rows: Callable[[str, str], Iterable[str]],
+    engines: tuple[str, ...] = ("sqlite", "postgresql"),
+) -> list[str]:
+    """A benchmark's section: ``intro``, then a table of ``columns`` (``"a | b | c"``) whose
+    rows ``rows(engine, url)`` writes for each engine, on fresh databases. The separator row is
+    counted from the columns, so a column added is never a table Markdown cannot read."""
+    names = [name.strip() for name in columns.split("|")]
+    lines = [*intro, "", f"| {' | '.join(names)} |", "|" + " --- |" * len(names)]
+    with fresh_databases(engines) as urls:
+        for name, url in urls.items():
+            lines.extend(rows(name, url))
+    return lines

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.databases import fresh_databases
+from bench.databases import engine_table
 from bench.whatsapp_broadcast import bench_engines, linked_roster, recorded_spans, timed_post
 from bot.emulators.telegram.runner import EmulatorProcess as TelegramProcess
 from bot.emulators.telegram.world import FIRST_USER_ID
@@ -123,7 +123,7 @@ def engine_run(name: str, url: str, folder: Path) -> str:
 def run() -> list[str]:
     engines = bench_engines()
     folder = Path(tempfile.mkdtemp(prefix="gaung-wa-both-"))
-    lines = [
+    intro = [
         "## Both channels at once: 8,000 ASN, half on WhatsApp only, half on Telegram only "
         "(issue 13)",
         "",
@@ -142,13 +142,10 @@ def run() -> list[str]:
         "PostgreSQL runs durable (`bench/databases.py`). "
         "Requests / throttled: 429 for Telegram, 130429 for WhatsApp. CPU: the worker's during "
         "the run; load: the 1-minute load average (2 cores) — other sessions share the machine.",
-        "",
-        "| engine | deliveries | wall | target | one after the other | Telegram done | "
-        "WhatsApp done | Telegram requests / 429 | WhatsApp requests / 130429 | lost | "
-        "duplicated | failed | worker CPU | load | target met |",
-        "|" + " --- |" * 15,
     ]
-    with fresh_databases(engines) as urls:
-        for name, url in urls.items():
-            lines.append(engine_run(name, url, folder))
-    return lines
+    columns = (
+        "engine | deliveries | wall | target | one after the other | Telegram done | "
+        "WhatsApp done | Telegram requests / 429 | WhatsApp requests / 130429 | lost | "
+        "duplicated | failed | worker CPU | load | target met"
+    )
+    return engine_table(intro, columns, lambda name, url: [engine_run(name, url, folder)], engines)

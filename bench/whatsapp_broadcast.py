@@ -36,7 +36,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import select as sm_select
 
-from bench.databases import approve_for_everyone, fresh_databases
+from bench.databases import approve_for_everyone, engine_table
 from bench.http import cpu_seconds
 from bot.emulators.whatsapp.runner import EmulatorProcess
 from bot.emulators.whatsapp.world import FIRST_WA_ID
@@ -324,7 +324,7 @@ def engine_run(name: str, url: str, folder: Path, rate: float = RATE, *, run: in
 def run() -> list[str]:
     engines = bench_engines()
     folder = Path(tempfile.mkdtemp(prefix="gaung-wa-broadcast-"))
-    lines = [
+    intro = [
         "## WhatsApp broadcast at 80 and 1,000 messages/s (issue 13)",
         "",
         f"{ASN:,} ASN, every one outside the 24-hour window (all templates, each reserved "
@@ -356,14 +356,14 @@ def run() -> list[str]:
         "CPU: what the worker and the emulator processes spent during the run "
         "(ms per delivery for the worker); load: the 1-minute load average (2 cores) while it "
         "ran — other sessions share the machine.",
-        "",
-        "| engine | rate | deliveries | wall | target | requests | 130429 | sent | failed | "
-        "lost | duplicated | unfinished | worker CPU | emulator CPU | split | load | "
-        "target met |",
-        "|" + " --- |" * 17,
     ]
-    with fresh_databases(engines) as urls:
-        for name, url in urls.items():
-            for k, rate in enumerate(RATES):
-                lines.append(engine_run(name, url, folder, rate, run=k))
-    return lines
+    columns = (
+        "engine | rate | deliveries | wall | target | requests | 130429 | sent | failed | lost | "
+        "duplicated | unfinished | worker CPU | emulator CPU | split | load | target met"
+    )
+
+    def rows(name: str, url: str) -> list[str]:
+        """The rates one after the other on the same database (see the intro)."""
+        return [engine_run(name, url, folder, rate, run=k) for k, rate in enumerate(RATES)]
+
+    return engine_table(intro, columns, rows, engines)

@@ -94,32 +94,40 @@ def feed_server() -> Iterator[FeedServer]:
         thread.join()
 
 
-def rss(*items: tuple[str, str, str, str]) -> bytes:
-    """An RSS 2.0 feed like WordPress writes; items are (guid, link, title, RFC 822 date)."""
-    body = "".join(
-        f"<item><title>{title}</title><link>{link}</link>"
-        f'<guid isPermaLink="false">{guid}</guid><pubDate>{date}</pubDate></item>'
-        for guid, link, title, date in items
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
-        "<title>Dinas Kesehatan</title><link>https://dinkes.mojokertokab.go.id</link>"
-        f"<description>Berita</description>{body}</channel></rss>"
-    ).encode()
+@dataclass(frozen=True)
+class FeedFormat:
+    """How one kind of feed is written: a head, one ``entry`` per item (its ``key``, ``link``,
+    ``title`` and ``date`` filled in), a tail. Called with the items, it is the feed's body."""
+
+    head: str
+    entry: str
+    tail: str
+
+    def __call__(self, *items: tuple[str, str, str, str]) -> bytes:
+        body = "".join(
+            self.entry.format(key=key, link=link, title=title, date=date)
+            for key, link, title, date in items
+        )
+        return (self.head + body + self.tail).encode()
 
 
-def atom(*entries: tuple[str, str, str, str]) -> bytes:
-    """An Atom 1.0 feed; entries are (id, link, title, RFC 3339 date)."""
-    body = "".join(
-        f'<entry><id>{eid}</id><title>{title}</title><link rel="alternate" href="{link}"/>'
-        f"<published>{date}</published><updated>{date}</updated></entry>"
-        for eid, link, title, date in entries
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
-        "<title>Bappeda</title><id>urn:bappeda</id><updated>2026-12-01T00:00:00Z</updated>"
-        f"{body}</feed>"
-    ).encode()
+# An RSS 2.0 feed like WordPress writes; items are (guid, link, title, RFC 822 date).
+rss = FeedFormat(
+    head='<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+    "<title>Dinas Kesehatan</title><link>https://dinkes.mojokertokab.go.id</link>"
+    "<description>Berita</description>",
+    entry="<item><title>{title}</title><link>{link}</link>"
+    '<guid isPermaLink="false">{key}</guid><pubDate>{date}</pubDate></item>',
+    tail="</channel></rss>",
+)
+# An Atom 1.0 feed; items are (id, link, title, RFC 3339 date).
+atom = FeedFormat(
+    head='<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+    "<title>Bappeda</title><id>urn:bappeda</id><updated>2026-12-01T00:00:00Z</updated>",
+    entry='<entry><id>{key}</id><title>{title}</title><link rel="alternate" href="{link}"/>'
+    "<published>{date}</published><updated>{date}</updated></entry>",
+    tail="</feed>",
+)
 
 
 def youtube(channel_id: str, *videos: tuple[str, str, str]) -> bytes:

@@ -74,8 +74,20 @@ def created_at() -> Column:
     return moment("created_at")
 
 
+def counters(*names: str) -> list[Column]:
+    """The participation counters of a rollup table (``post_opd_stat``, ``opd_day_stat``):
+    plain integers, one column each."""
+    return [integer(name) for name in names]
+
+
 def primary_key(*columns: str) -> Constraint:
     return lambda table: sa.PrimaryKeyConstraint(*columns, name=op.f(f"pk_{table}"))
+
+
+def id_key(*, big: bool = False) -> list[Column | Constraint]:
+    """A generated ``id`` as the table's key (64-bit where ``big``): the column and its primary
+    key, said together. The key comes first among the constraints whatever the list's order."""
+    return [big_integer("id") if big else integer("id"), primary_key("id")]
 
 
 def unique(*columns: str) -> Constraint:

@@ -181,18 +181,13 @@ def build_recap(session: Session, now: datetime, tz: ZoneInfo, *, silent_days: i
     local = now.astimezone(tz)
     midnight = datetime(local.year, local.month, local.day, tzinfo=tz)
     week = Window(now - WEEK, now)
-    today = league(session, Window(midnight, now))
-    this_week = league(session, week, Window(now - 2 * WEEK, now - WEEK))
-    silent = activity(
-        session, Window(now - WEEK, now), tz, threshold_days=silent_days, now=now
-    ).silent
     return Recap(
         day=local.date(),
         made_at=now,
         tz=tz,
-        today=today,
-        week=this_week,
-        silent=silent,
+        today=league(session, Window(midnight, now)),
+        week=league(session, week, Window(now - 2 * WEEK, now - WEEK)),
+        silent=activity(session, week, tz, threshold_days=silent_days, now=now).silent,
         silent_days=silent_days,
         follow_up=follow_up(session, participation(session, week)),
     )

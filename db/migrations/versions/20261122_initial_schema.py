@@ -1,6 +1,6 @@
 """initial schema"""
 
-from db.migrations.shapes import Index, Table, big_integer, boolean, check, created_at, foreign_key, integer, moment, primary_key, string, table_migration, unique
+from db.migrations.shapes import Index, Table, big_integer, boolean, check, created_at, foreign_key, id_key, integer, moment, primary_key, string, table_migration, unique
 
 revision: str = '0001'
 down_revision: str | None = None
@@ -12,25 +12,23 @@ PLATFORM = "platform IN ('instagram', 'facebook', 'tiktok', 'x', 'youtube', 'web
 
 upgrade, downgrade = table_migration(
     Table('audit_log', [
-        big_integer('id'),
+        *id_key(big=True),
         moment('at'),
         string('actor', 100),
         string('action', 64),
         string('target', 100, nullable=True),
         string('details', nullable=True),
-        primary_key('id'),
     ], [Index('ix_audit_log_at', ['at'])]),
     Table('opd', [
-        integer('id'),
+        *id_key(),
         string('kode', 32),
         string('nama', 200),
         string('jenis', 32, nullable=True),
         created_at(),
-        primary_key('id'),
         unique('kode'),
     ]),
     Table('admin', [
-        integer('id'),
+        *id_key(),
         string('role', 16),
         integer('opd_id', nullable=True),
         big_integer('telegram_id', nullable=True),
@@ -42,12 +40,11 @@ upgrade, downgrade = table_migration(
         check('role', ROLE),
         check('reachable', 'telegram_id IS NOT NULL OR phone IS NOT NULL'),
         foreign_key('opd_id', 'opd'),
-        primary_key('id'),
         unique('phone'),
         unique('telegram_id'),
     ]),
     Table('api_key', [
-        integer('id'),
+        *id_key(),
         string('name', 200, nullable=True),
         string('role', 16),
         integer('opd_id', nullable=True),
@@ -59,11 +56,10 @@ upgrade, downgrade = table_migration(
         check('opd_key_has_opd', OPD_ROLE_HAS_OPD),
         check('role', ROLE),
         foreign_key('opd_id', 'opd'),
-        primary_key('id'),
         unique('key_hash'),
     ]),
     Table('asn', [
-        integer('id'),
+        *id_key(),
         string('nip', 18),
         string('nama', 200),
         integer('opd_id'),
@@ -76,12 +72,11 @@ upgrade, downgrade = table_migration(
         moment('updated_at'),
         check('nip_length', 'length(nip) = 18'),
         foreign_key('opd_id', 'opd'),
-        primary_key('id'),
         unique('nip'),
         unique('phone'),
     ], [Index('ix_asn_opd_active', ['opd_id', 'active'])]),
     Table('chat_identity', [
-        integer('id'),
+        *id_key(),
         string('channel', 16),
         string('external_id', 64),
         string('chat_id', 64, nullable=True),
@@ -93,12 +88,11 @@ upgrade, downgrade = table_migration(
         created_at(),
         check('channel', CHANNEL),
         foreign_key('asn_id', 'asn', ondelete='SET NULL'),
-        primary_key('id'),
         unique('asn_id', 'channel'),
         unique('channel', 'external_id'),
     ]),
     Table('post', [
-        integer('id'),
+        *id_key(),
         integer('opd_id'),
         string('url', 2048),
         string('platform', 16),
@@ -119,14 +113,13 @@ upgrade, downgrade = table_migration(
         foreign_key('approved_by', 'admin'),
         foreign_key('opd_id', 'opd'),
         foreign_key('submitted_by', 'admin'),
-        primary_key('id'),
     ], [
         Index('ix_post_approved_at', ['approved_at']),
         Index('ix_post_opd_id', ['opd_id']),
         Index('ix_post_status', ['status']),
     ]),
     Table('delivery', [
-        big_integer('id'),
+        *id_key(big=True),
         integer('post_id'),
         integer('asn_id'),
         integer('opd_id'),
@@ -149,7 +142,6 @@ upgrade, downgrade = table_migration(
         foreign_key('identity_id', 'chat_identity', ondelete='SET NULL'),
         foreign_key('opd_id', 'opd'),
         foreign_key('post_id', 'post', ondelete='CASCADE'),
-        primary_key('id'),
         unique('post_id', 'asn_id'),
     ], [
         Index('ix_delivery_asn', ['asn_id']),
@@ -164,14 +156,13 @@ upgrade, downgrade = table_migration(
         primary_key('post_id', 'opd_id'),
     ]),
     Table('confirmation', [
-        big_integer('id'),
+        *id_key(big=True),
         big_integer('delivery_id'),
         string('kind', 8),
         string('channel', 16, nullable=True),
         created_at(),
         check('kind', "kind IN ('like', 'share')"),
         foreign_key('delivery_id', 'delivery', ondelete='CASCADE'),
-        primary_key('id'),
         unique('delivery_id', 'kind'),
     ]),
 )

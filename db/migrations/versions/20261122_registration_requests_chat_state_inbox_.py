@@ -1,6 +1,6 @@
 """registration requests chat state inbox secrets"""
 
-from db.migrations.shapes import Index, Table, check, created_at, foreign_key, integer, moment, primary_key, string, table_migration
+from db.migrations.shapes import Index, Table, check, created_at, foreign_key, id_key, integer, moment, primary_key, string, table_migration
 
 revision: str = '0003'
 down_revision: str | None = '0002'
@@ -32,7 +32,7 @@ upgrade, downgrade = table_migration(
         Index('ix_processed_update_unhandled', ['channel', 'handled_at']),
     ]),
     Table('registration_request', [
-        integer('id'),
+        *id_key(),
         integer('asn_id'),
         string('channel', 16),
         string('external_id', 64),
@@ -45,7 +45,6 @@ upgrade, downgrade = table_migration(
         check('status', "status IN ('pending', 'approved', 'rejected')"),
         foreign_key('asn_id', 'asn', ondelete='CASCADE'),
         foreign_key('decided_by', 'admin'),
-        primary_key('id'),
     ], [
         Index(
             'uq_registration_request_pending',

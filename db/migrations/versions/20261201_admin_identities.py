@@ -6,13 +6,13 @@ Each admin's Telegram id becomes a ``telegram`` identity and each phone a ``what
 
 from alembic import op
 
-from db.migrations.shapes import Table, add_columns, big_integer, check, created_at, dropping_columns, foreign_key, integer, primary_key, string, unique
+from db.migrations.shapes import Table, add_columns, big_integer, check, created_at, dropping_columns, foreign_key, id_key, integer, string, unique
 
 revision: str = '0006'
 down_revision: str | None = '0005'
 
 ADMIN_IDENTITY = Table('admin_identity', [
-    integer('id'),
+    *id_key(),
     integer('admin_id'),
     string('channel', 16),
     string('external_id', 64),
@@ -20,7 +20,6 @@ ADMIN_IDENTITY = Table('admin_identity', [
     created_at(),
     check('channel', "channel IN ('telegram', 'whatsapp')"),
     foreign_key('admin_id', 'admin', ondelete='CASCADE'),
-    primary_key('id'),
     unique('admin_id', 'channel'),
     unique('channel', 'external_id'),
 ])

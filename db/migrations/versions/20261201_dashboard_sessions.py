@@ -9,13 +9,13 @@ for the tracked-link key, which signs no one in.
 
 from alembic import op
 
-from db.migrations.shapes import Index, Table, check, created_at, integer, moment, primary_key, string, unique
+from db.migrations.shapes import Index, Table, check, created_at, id_key, moment, string, unique
 
 revision: str = '0009'
 down_revision: str | None = '0011'
 
 DASHBOARD_SESSION = Table('dashboard_session', [
-    integer('id'),
+    *id_key(),
     string('kind', 8),
     string('token_hash', 64),
     string('subject', 32),
@@ -24,7 +24,6 @@ DASHBOARD_SESSION = Table('dashboard_session', [
     moment('used_at', nullable=True),
     moment('ended_at', nullable=True),
     check('kind', "kind IN ('link', 'session')"),
-    primary_key('id'),
     unique('token_hash'),
 ], [Index('ix_dashboard_session_subject', ['subject'])])
 

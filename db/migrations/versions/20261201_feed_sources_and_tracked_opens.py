@@ -1,13 +1,13 @@
 """feed sources, seen feed items, tracked opens"""
 
-from db.migrations.shapes import Index, Table, add_columns, boolean, check, create_tables, created_at, drop_columns, drop_tables, foreign_key, integer, moment, primary_key, string, unique
+from db.migrations.shapes import Index, Table, add_columns, boolean, check, create_tables, created_at, drop_columns, drop_tables, foreign_key, id_key, integer, moment, string, unique
 
 revision: str = '0012'
 down_revision: str | None = '0006'
 
 TABLES = (
     Table('feed_source', [
-        integer('id'),
+        *id_key(),
         integer('opd_id'),
         string('kind', 16),
         string('url', 2048),
@@ -22,14 +22,13 @@ TABLES = (
         created_at(),
         check('kind', "kind IN ('rss', 'youtube', 'instagram', 'facebook')"),
         foreign_key('opd_id', 'opd'),
-        primary_key('id'),
         unique('url'),
     ], [
         Index('ix_feed_source_due', ['active', 'next_poll_at']),
         Index('ix_feed_source_opd_id', ['opd_id']),
     ]),
     Table('feed_item', [
-        integer('id'),
+        *id_key(),
         integer('source_id'),
         string('item_key', 512),
         string('url', 2048, nullable=True),
@@ -39,7 +38,6 @@ TABLES = (
         moment('seen_at'),
         foreign_key('post_id', 'post', ondelete='SET NULL'),
         foreign_key('source_id', 'feed_source', ondelete='CASCADE'),
-        primary_key('id'),
         unique('source_id', 'item_key'),
     ]),
 )

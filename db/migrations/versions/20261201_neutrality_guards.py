@@ -5,14 +5,14 @@ approvers in a campaign period). ``official_account``: the allow-list of the reg
 that a post's link is checked against at review.
 """
 
-from db.migrations.shapes import Index, Table, boolean, check, created_at, foreign_key, integer, moment, primary_key, string, table_migration, unique
+from db.migrations.shapes import Index, Table, boolean, check, created_at, foreign_key, id_key, integer, moment, string, table_migration, unique
 
 revision: str = '0016'
 down_revision: str | None = '0015'
 
 upgrade, downgrade = table_migration(
     Table('post_approval', [
-        integer('id'),
+        *id_key(),
         integer('post_id'),
         string('approver', 64),
         integer('admin_id', nullable=True),
@@ -21,18 +21,16 @@ upgrade, downgrade = table_migration(
         moment('approved_at'),
         foreign_key('admin_id', 'admin'),
         foreign_key('post_id', 'post'),
-        primary_key('id'),
         unique('post_id', 'approver'),
     ], [Index('ix_post_approval_post_id', ['post_id'])]),
     Table('official_account', [
-        integer('id'),
+        *id_key(),
         integer('opd_id', nullable=True),
         string('platform', 16),
         string('handle', 255),
         created_at(),
         check('platform', "platform IN ('instagram', 'facebook', 'tiktok', 'x', 'youtube', 'web')"),
         foreign_key('opd_id', 'opd'),
-        primary_key('id'),
         unique('platform', 'handle'),
     ], [Index('ix_official_account_opd_id', ['opd_id'])]),
 )

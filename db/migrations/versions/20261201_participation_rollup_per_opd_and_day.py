@@ -1,7 +1,8 @@
 """participation rollup per OPD and UTC day of approval (opd_day_stat), backfilled from post_opd_stat"""
 
-import sqlalchemy as sa
 from alembic import op
+
+from db.migrations.shapes import Table, counters, day, foreign_key, integer, primary_key
 
 revision: str = "0021"
 down_revision: str | None = "0020"
@@ -13,28 +14,28 @@ DAY = {
     "sqlite": "date(post.approved_at)",
 }
 
+OPD_DAY_STAT = Table("opd_day_stat", [
+    day("day"),
+    integer("opd_id"),
+    *counters("delivered", "liked", "shared", "participated", "opened"),
+    foreign_key("opd_id", "opd"),
+    primary_key("day", "opd_id"),
+])
+
 
 def upgrade() -> None:
-    counts = ("delivered", "liked", "shared", "participated", "opened")
-    op.create_table(
-        "opd_day_stat",
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("opd_id", sa.Integer(), nullable=False),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in counts),
-        sa.ForeignKeyConstraint(["opd_id"], ["opd.id"], name=op.f("fk_opd_day_stat_opd_id_opd")),
-        sa.PrimaryKeyConstraint("day", "opd_id", name=op.f("pk_opd_day_stat")),
-    )
+    OPD_DAY_STAT.create()
     # One grouped pass over the counters (about 63 thousand rows for a seeded year: well
     # under a second on either engine), not over the deliveries.
-    day = DAY[op.get_bind().dialect.name]
+    approval_day = DAY[op.get_bind().dialect.name]
     op.execute(
         "INSERT INTO opd_day_stat (day, opd_id, delivered, liked, shared, participated, opened) "
-        f"SELECT {day}, s.opd_id, SUM(s.delivered), SUM(s.liked), SUM(s.shared), "
+        f"SELECT {approval_day}, s.opd_id, SUM(s.delivered), SUM(s.liked), SUM(s.shared), "
         "SUM(s.participated), SUM(s.opened) "
         "FROM post_opd_stat AS s JOIN post ON post.id = s.post_id "
-        f"WHERE post.approved_at IS NOT NULL GROUP BY {day}, s.opd_id"
+        f"WHERE post.approved_at IS NOT NULL GROUP BY {approval_day}, s.opd_id"
     )
 
 
 def downgrade() -> None:
-    op.drop_table("opd_day_stat")
+    OPD_DAY_STAT.drop()

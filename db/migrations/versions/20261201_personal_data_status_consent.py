@@ -9,7 +9,7 @@ that the recreation does not cascade into confirmations.
 import sqlalchemy as sa
 from alembic import op
 
-from db.migrations.shapes import Index, Table, adding_columns, check, dropping_columns, foreign_key, integer, moment, primary_key, string
+from db.migrations.shapes import Index, Table, adding_columns, check, dropping_columns, foreign_key, id_key, integer, moment, string
 
 revision: str = '0008'
 down_revision: str | None = '0012'
@@ -21,7 +21,7 @@ ASN = (
     moment('left_at', nullable=True),
 )
 CONSENT = Table('consent', [
-    integer('id'),
+    *id_key(),
     integer('asn_id'),
     string('event', 16),
     string('version', 32, nullable=True),
@@ -29,7 +29,6 @@ CONSENT = Table('consent', [
     moment('at'),
     check('event', "event IN ('given', 'opted_out', 'resumed', 'erased')"),
     foreign_key('asn_id', 'asn', ondelete='CASCADE'),
-    primary_key('id'),
 ], [Index('ix_consent_asn', ['asn_id'])])
 
 
