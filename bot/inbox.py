@@ -34,14 +34,15 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from db.delivery.confirmations import Tap, TapResult, record_taps
 from db.delivery.inbox import store_updates
 from db.delivery.whatsapp import StatusUpdate, apply_statuses
-from db.engine import session_scope, unreachable
+from db.engine import unreachable
 
 log = logging.getLogger("gaung.inbox")
 BATCH = 256
@@ -71,6 +72,9 @@ class Receipt:
 
 
 Waiting = tuple[Incoming, "asyncio.Future[Receipt]"]
+Staged = tuple[Session, list[Receipt]]  # a batch's open transaction and its receipts
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 
 class InboxWriter:
@@ -82,10 +86,14 @@ class InboxWriter:
         on_redraw: Callable[[], None] | None = None,
         limit: int = LIMIT,
         cooldown: float = COOLDOWN,
+        overlap: bool | None = None,
     ) -> None:
         self.engine = engine
         self.limit = limit
         self.cooldown = cooldown
+        # Stage a batch while the one before waits for its commit: on PostgreSQL unless told
+        # (SQLite has one writer at a time, and its commit does not wait for the disk).
+        self.overlap = engine.dialect.name == "postgresql" if overlap is None else overlap
         self._away_until = 0.0  # monotonic time until which the database counts as away
         self.redraw = redraw  # channels whose sent buttons are redrawn after a tap
         self.on_redraw = on_redraw  # told after a commit that queued redraws
@@ -95,7 +103,8 @@ class InboxWriter:
 
     def start(self) -> None:
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gaung-inbox")
+        # Two threads: one stages a batch while the other waits for the previous one's commit.
+        self._thread = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gaung-inbox")
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -108,11 +117,11 @@ class InboxWriter:
         if thread is not None:
             thread.shutdown(wait=False)
 
-    async def _in_thread(self, items: list[Incoming]) -> list[Receipt]:
-        """``_write`` in the writer's own thread: never queued behind other database work of
-        the process (the shared pool's threads can all be busy with redraws or replies)."""
+    async def _in_thread(self, work: Callable[[_In], _Out], arg: _In) -> _Out:
+        """``work(arg)`` in the writer's own threads: never queued behind other database work
+        of the process (the shared pool's threads can all be busy with redraws or replies)."""
         assert self._thread is not None
-        return await asyncio.get_running_loop().run_in_executor(self._thread, self._write, items)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, arg)
 
     async def submit(self, item: Incoming) -> Receipt:
         """Resolves once the update is committed; raises if it could not be stored."""
@@ -128,13 +137,21 @@ class InboxWriter:
 
     async def _run(self) -> None:
         closing = False
-        while not closing:
-            first = await self._queue.get()
-            if first is None:
-                break
-            batch = [first]
-            closing = self._drain(batch)
-            await self._write_batch(batch)
+        committing: asyncio.Task[None] | None = None
+        try:
+            while not closing:
+                first = await self._queue.get()
+                if first is None:
+                    break
+                batch = [first]
+                closing = self._drain(batch)
+                if self.overlap:
+                    committing = await self._overlapped(batch, committing)
+                else:
+                    self._answer(batch, await self._store([item for item, _ in batch]))
+        finally:
+            if committing is not None:
+                await committing
 
     def _drain(self, batch: list[Waiting]) -> bool:
         """Move what is waiting into ``batch`` (up to ``BATCH``); True when told to stop."""
@@ -145,30 +162,79 @@ class InboxWriter:
             batch.append(waiting)
         return False
 
-    async def _write_batch(self, batch: list[Waiting]) -> None:
-        items = [item for item, _ in batch]
-        receipts: list[Receipt | None]
+    async def _store(self, items: list[Incoming]) -> list[Receipt | None]:
+        """``items`` written in one transaction; None for each one not stored."""
         try:
-            receipts = list(await self._in_thread(items))
-            self._away_until = 0.0
+            receipts: list[Receipt | None] = list(await self._in_thread(self._write, items))
         except Exception as exc:
-            if unreachable(exc):
-                self._away_until = time.monotonic() + self.cooldown
-                log.warning(
-                    "database unreachable (%s): %d updates refused", type(exc).__name__, len(items)
-                )
-                receipts = [None] * len(items)
-            elif len(items) == 1:
-                log.exception("storing update %s failed", items[0].update_id)
-                receipts = [None]
-            else:  # one bad update must not fail the others: each again, on its own
-                receipts = []
-                for item in items:
-                    try:
-                        receipts += await self._in_thread([item])
-                    except Exception:
-                        log.exception("storing update %s failed", item.update_id)
-                        receipts.append(None)
+            return await self._recover(items, exc)
+        self._away_until = 0.0
+        return receipts
+
+    async def _overlapped(
+        self, batch: list[Waiting], committing: asyncio.Task[None] | None
+    ) -> asyncio.Task[None] | None:
+        """Stage ``batch`` (its statements run, its transaction open) while the batch before
+        waits for its commit (``committing``), then commit it in turn: returns the task that
+        does. A durable commit waits for the disk to flush the WAL; with one transaction at a
+        time, the next batch only queued meanwhile, and throughput was bound by the latency of
+        a batch plus its flush, not by CPU (issue 13).
+
+        No deadlock can come of it: the batch before holds its locks only while it commits,
+        never waiting for a lock itself, so this batch at worst waits for that commit. Commits
+        stay in batch order, one at a time, and each update is answered after its own."""
+        items = [item for item, _ in batch]
+        try:
+            staged = await self._in_thread(self._stage, items)
+        except Exception as exc:
+            if committing is not None:  # the retries one by one run alone, as without overlap
+                await committing
+            self._answer(batch, await self._recover(items, exc))
+            return None
+        if committing is not None:
+            await committing
+        return asyncio.create_task(self._finish(batch, staged))
+
+    async def _finish(self, batch: list[Waiting], staged: Staged) -> None:
+        """Commit a staged batch and answer it. A failed commit refuses the whole batch (each
+        update is sent again): it is never a single bad update, which fails its statement."""
+        session, receipts = staged
+        try:
+            await self._in_thread(_commit, session)
+        except Exception as exc:
+            self._answer(batch, self._refused(len(batch), exc))
+            return
+        self._away_until = 0.0
+        self._answer(batch, list(receipts))
+
+    async def _recover(self, items: list[Incoming], exc: Exception) -> list[Receipt | None]:
+        """After a batch failed: refuse it whole when the database is away, else write each
+        update on its own, so that one bad update does not fail the others."""
+        if unreachable(exc) or len(items) == 1:
+            return self._refused(len(items), exc, items[0].update_id)
+        receipts: list[Receipt | None] = []
+        for item in items:
+            try:
+                receipts += await self._in_thread(self._write, [item])
+            except Exception:
+                log.exception("storing update %s failed", item.update_id)
+                receipts.append(None)
+        return receipts
+
+    def _refused(self, count: int, exc: Exception, update_id: str = "") -> list[Receipt | None]:
+        """``count`` updates not stored because of ``exc``; the database away starts the
+        cooldown of refusing at once."""
+        if unreachable(exc):
+            self._away_until = time.monotonic() + self.cooldown
+            log.warning("database unreachable (%s): %d updates refused", type(exc).__name__, count)
+        elif count == 1 and update_id:
+            log.error("storing update %s failed", update_id, exc_info=exc)
+        else:
+            log.error("storing %d updates failed", count, exc_info=exc)
+        return [None] * count
+
+    def _answer(self, batch: list[Waiting], receipts: list[Receipt | None]) -> None:
+        items = [item for item, _ in batch]
         for (_, future), receipt in zip(batch, receipts, strict=True):
             if future.done():  # the request went away
                 continue
@@ -181,8 +247,17 @@ class InboxWriter:
             self.on_redraw()
 
     def _write(self, items: list[Incoming]) -> list[Receipt]:
+        """``items`` staged and committed: one transaction."""
+        session, receipts = self._stage(items)
+        _commit(session)
+        return receipts
+
+    def _stage(self, items: list[Incoming]) -> Staged:
+        """Every statement of ``items`` run in a new transaction, left open for the commit:
+        the session and the receipts (valid once it commits)."""
         receipts: list[Receipt | None] = [None] * len(items)
-        with session_scope(self.engine) as session:
+        session = Session(self.engine, expire_on_commit=False)
+        try:
             for channel in sorted({item.channel for item in items}):
                 mine = [(n, item) for n, item in enumerate(items) if item.channel == channel]
                 new = store_updates(
@@ -213,5 +288,20 @@ class InboxWriter:
                 )
                 for (n, _), result in zip(taps, results, strict=True):
                     receipts[n] = Receipt(True, result)
+            session.flush()
+        except BaseException:
+            session.rollback()
+            session.close()
+            raise
         assert all(r is not None for r in receipts)
-        return [r for r in receipts if r is not None]
+        return session, [r for r in receipts if r is not None]
+
+
+def _commit(session: Session) -> None:
+    """Commit a staged batch (waiting for the WAL's flush on PostgreSQL) and let it go."""
+    with session:  # closed after, whatever happens
+        try:
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot.inbox import InboxWriter, Incoming, NotStored, Receipt
+from bot.inbox import InboxWriter, Incoming, NotStored, Receipt, Staged
 from db.delivery.confirmations import Tap, TapOutcome
 from db.delivery.inbox import unhandled
 from db.engine import make_engine, session_scope
@@ -23,9 +23,9 @@ class CountingWriter(InboxWriter):
 
     transactions = 0
 
-    def _write(self, items: list[Incoming]) -> list[Receipt]:
+    def _stage(self, items: list[Incoming]) -> Staged:
         self.transactions += 1
-        return super()._write(items)
+        return super()._stage(items)
 
 
 def test_a_burst_is_stored_in_shared_transactions_each_update_once(engine: Engine) -> None:
@@ -118,9 +118,9 @@ def test_a_full_inbox_refuses_at_once(engine: Engine) -> None:
     gate = threading.Event()
 
     class Stuck(InboxWriter):
-        def _write(self, items: list[Incoming]) -> list[Receipt]:
+        def _stage(self, items: list[Incoming]) -> Staged:
             gate.wait(10)
-            return super()._write(items)
+            return super()._stage(items)
 
     async def main() -> None:
         writer = Stuck(engine, limit=3)
@@ -150,10 +150,10 @@ def test_with_the_database_away_updates_are_refused_fast_and_retried_later(
     writes = 0
 
     class Counting(InboxWriter):
-        def _write(self, items: list[Incoming]) -> list[Receipt]:
+        def _stage(self, items: list[Incoming]) -> Staged:
             nonlocal writes
             writes += 1
-            return super()._write(items)
+            return super()._stage(items)
 
     async def main() -> None:
         writer = Counting(away, cooldown=0.3)
@@ -240,9 +240,9 @@ def test_a_group_whose_commit_fails_is_refused_whole_and_nothing_acked_is_lost(
     class Held(InboxWriter):
         """Holds its first write until the rest of the burst waits behind it."""
 
-        def _write(self, batch: list[Incoming]) -> list[Receipt]:
+        def _stage(self, batch: list[Incoming]) -> Staged:
             gate.wait(10)
-            return super()._write(batch)
+            return super()._stage(batch)
 
     async def main() -> tuple[list[Receipt | BaseException], list[Receipt]]:
         writer = Held(engine, cooldown=0)
