@@ -30,13 +30,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session
 
 from db.delivery.confirmations import Tap, TapResult, record_taps
@@ -49,6 +50,7 @@ BATCH = 256
 LIMIT = 8192  # waiting updates: about 8 s of the 1,000 taps/s one process takes
 COOLDOWN = 2.0  # seconds of answering 503 at once after the database was found away
 SWITCH_INTERVAL = 0.0005  # seconds a thread waits for the GIL before the holder must let go
+KEEP = 5.0  # seconds a connection stays with the writer between batches, unchecked
 
 
 class NotStored(RuntimeError):
@@ -100,6 +102,8 @@ class InboxWriter:
         self._queue: asyncio.Queue[Waiting | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._thread: ThreadPoolExecutor | None = None
+        self._kept: list[tuple[Connection, float]] = []  # idle connections, when last used
+        self._kept_lock = threading.Lock()
 
     def start(self) -> None:
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
@@ -116,6 +120,10 @@ class InboxWriter:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.shutdown(wait=False)
+        with self._kept_lock:
+            kept, self._kept = self._kept, []
+        for connection, _ in kept:
+            connection.close()
 
     async def _in_thread(self, work: Callable[[_In], _Out], arg: _In) -> _Out:
         """``work(arg)`` in the writer's own threads: never queued behind other database work
@@ -200,7 +208,7 @@ class InboxWriter:
         update is sent again): it is never a single bad update, which fails its statement."""
         session, receipts = staged
         try:
-            await self._in_thread(_commit, session)
+            await self._in_thread(self._commit, session)
         except Exception as exc:
             self._answer(batch, self._refused(len(batch), exc))
             return
@@ -249,14 +257,14 @@ class InboxWriter:
     def _write(self, items: list[Incoming]) -> list[Receipt]:
         """``items`` staged and committed: one transaction."""
         session, receipts = self._stage(items)
-        _commit(session)
+        self._commit(session)
         return receipts
 
     def _stage(self, items: list[Incoming]) -> Staged:
         """Every statement of ``items`` run in a new transaction, left open for the commit:
         the session and the receipts (valid once it commits)."""
         receipts: list[Receipt | None] = [None] * len(items)
-        session = Session(self.engine, expire_on_commit=False)
+        session = Session(self._connection(), expire_on_commit=False)
         try:
             for channel in sorted({item.channel for item in items}):
                 mine = [(n, item) for n, item in enumerate(items) if item.channel == channel]
@@ -290,18 +298,48 @@ class InboxWriter:
                     receipts[n] = Receipt(True, result)
             session.flush()
         except BaseException:
-            session.rollback()
-            session.close()
+            self._release(session, ok=False)
             raise
         assert all(r is not None for r in receipts)
         return session, [r for r in receipts if r is not None]
 
-
-def _commit(session: Session) -> None:
-    """Commit a staged batch (waiting for the WAL's flush on PostgreSQL) and let it go."""
-    with session:  # closed after, whatever happens
+    def _commit(self, session: Session) -> None:
+        """Commit a staged batch (waiting for the WAL's flush on PostgreSQL) and let it go."""
         try:
             session.commit()
         except BaseException:
-            session.rollback()
+            self._release(session, ok=False)
             raise
+        self._release(session, ok=True)
+
+    def _connection(self) -> Connection:
+        """A connection kept from a recent batch, else one from the pool. Taking one from the
+        pool costs a round trip (``pool_pre_ping``) and the pool's bookkeeping for every batch:
+        a tenth of the writer thread's time under a burst (issue 13). A connection idle longer
+        than ``KEEP`` goes back through the pool, which checks that it still works."""
+        now = time.monotonic()
+        with self._kept_lock:
+            kept, self._kept = self._kept, []
+        fresh = [(connection, since) for connection, since in kept if now - since < KEEP]
+        for connection, since in kept:
+            if now - since >= KEEP:
+                connection.close()
+        if fresh:
+            with self._kept_lock:
+                self._kept += fresh[1:]
+            return fresh[0][0]
+        return self.engine.connect()
+
+    def _release(self, session: Session, *, ok: bool) -> None:
+        """After a batch: its connection is kept for the next one, unless the batch failed
+        (rolled back, and given back to the pool, which drops a broken connection)."""
+        connection = session.bind
+        assert isinstance(connection, Connection)
+        if not ok:
+            session.rollback()
+        session.close()
+        if ok and not connection.invalidated and not connection.closed:
+            with self._kept_lock:
+                self._kept.append((connection, time.monotonic()))
+        else:
+            connection.close()
