@@ -347,8 +347,7 @@ def test_the_next_batch_is_staged_while_the_one_before_commits(engine: Engine) -
         writer = Watched(engine)
         writer.start()
         first = asyncio.ensure_future(writer.submit(Incoming("whatsapp", "1", {}, kept=True)))
-        while not committing.is_set():
-            await asyncio.sleep(0.01)
+        assert await asyncio.to_thread(committing.wait, 10)
         second = asyncio.ensure_future(writer.submit(Incoming("whatsapp", "2", {}, kept=True)))
         await asyncio.sleep(0.3)
         answered = first.done() or second.done()
