@@ -32,7 +32,7 @@ turns. Timeline of one durable run on main (load 8 on two cores, 32 connections,
 POST): 1,052 batches, 16 updates each on average, statements 11.1 ms, commit 2.9 ms, the
 transaction mostly ``idle in transaction`` waiting for this process (``pg_stat_activity``: 1,135
 samples in ClientRead, 464 in WALSync): a batch's latency, not the disk, bound the rate. The
-writer also keeps its connections between batches (``KEEP``): a checkout from the pool cost a
+writer also keeps its PostgreSQL connections between batches (``KEEP``): a checkout from the pool cost a
 pre-ping round trip and the pool's bookkeeping each time, a tenth of the writer's samples. Same
 run, before/after/after/before against main (``GAUNG_BENCH_WA_BASELINE``, load 10-15):
 330 → 701 status events/s (2.13 ×), server CPU per event 0.50 → 0.40 ms.
@@ -115,6 +115,8 @@ class InboxWriter:
         self._queue: asyncio.Queue[Waiting | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._thread: ThreadPoolExecutor | None = None
+        # Connections kept between batches: on PostgreSQL, where a checkout pings the server.
+        self.keep = engine.dialect.name == "postgresql"
         self._kept: list[tuple[Connection, float]] = []  # idle connections, when last used
         self._kept_lock = threading.Lock()
 
@@ -330,6 +332,8 @@ class InboxWriter:
         pool costs a round trip (``pool_pre_ping``) and the pool's bookkeeping for every batch:
         a tenth of the writer thread's time under a burst (issue 13). A connection idle longer
         than ``KEEP`` goes back through the pool, which checks that it still works."""
+        if not self.keep:
+            return self.engine.connect()
         now = time.monotonic()
         with self._kept_lock:
             kept, self._kept = self._kept, []
@@ -351,7 +355,7 @@ class InboxWriter:
         if not ok:
             session.rollback()
         session.close()
-        if ok and not connection.invalidated and not connection.closed:
+        if self.keep and ok and not connection.invalidated and not connection.closed:
             with self._kept_lock:
                 self._kept.append((connection, time.monotonic()))
         else:
