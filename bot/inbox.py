@@ -32,8 +32,9 @@ turns. Timeline of one durable run on main (load 8 on two cores, 32 connections,
 POST): 1,052 batches, 16 updates each on average, statements 11.1 ms, commit 2.9 ms, the
 transaction mostly ``idle in transaction`` waiting for this process (``pg_stat_activity``: 1,135
 samples in ClientRead, 464 in WALSync): a batch's latency, not the disk, bound the rate. The
-writer also keeps its PostgreSQL connections between batches (``KEEP``): a checkout from the pool cost a
-pre-ping round trip and the pool's bookkeeping each time, a tenth of the writer's samples. Same
+writer also keeps its PostgreSQL connections between batches (``KEEP``): a checkout from the
+pool cost a pre-ping round trip and the pool's bookkeeping each time, a tenth of the writer's
+samples. Same
 run, before/after/after/before against main (``GAUNG_BENCH_WA_BASELINE``, load 10-15):
 330 → 701 status events/s (2.13 ×), server CPU per event 0.50 → 0.40 ms.
 """
