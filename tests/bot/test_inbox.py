@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from bot.inbox import InboxWriter, Incoming, NotStored, Receipt
+from bot.inbox import InboxWriter, Incoming, NotStored, Receipt, Staged
 from db.delivery.confirmations import Tap, TapOutcome
 from db.delivery.inbox import unhandled
 from db.engine import make_engine, session_scope
@@ -23,9 +23,9 @@ class CountingWriter(InboxWriter):
 
     transactions = 0
 
-    def _write(self, items: list[Incoming]) -> list[Receipt]:
+    def _stage(self, items: list[Incoming]) -> Staged:
         self.transactions += 1
-        return super()._write(items)
+        return super()._stage(items)
 
 
 def test_a_burst_is_stored_in_shared_transactions_each_update_once(engine: Engine) -> None:
@@ -118,9 +118,9 @@ def test_a_full_inbox_refuses_at_once(engine: Engine) -> None:
     gate = threading.Event()
 
     class Stuck(InboxWriter):
-        def _write(self, items: list[Incoming]) -> list[Receipt]:
+        def _stage(self, items: list[Incoming]) -> Staged:
             gate.wait(10)
-            return super()._write(items)
+            return super()._stage(items)
 
     async def main() -> None:
         writer = Stuck(engine, limit=3)
@@ -150,10 +150,10 @@ def test_with_the_database_away_updates_are_refused_fast_and_retried_later(
     writes = 0
 
     class Counting(InboxWriter):
-        def _write(self, items: list[Incoming]) -> list[Receipt]:
+        def _stage(self, items: list[Incoming]) -> Staged:
             nonlocal writes
             writes += 1
-            return super()._write(items)
+            return super()._stage(items)
 
     async def main() -> None:
         writer = Counting(away, cooldown=0.3)
@@ -240,9 +240,9 @@ def test_a_group_whose_commit_fails_is_refused_whole_and_nothing_acked_is_lost(
     class Held(InboxWriter):
         """Holds its first write until the rest of the burst waits behind it."""
 
-        def _write(self, batch: list[Incoming]) -> list[Receipt]:
+        def _stage(self, batch: list[Incoming]) -> Staged:
             gate.wait(10)
-            return super()._write(batch)
+            return super()._stage(batch)
 
     async def main() -> tuple[list[Receipt | BaseException], list[Receipt]]:
         writer = Held(engine, cooldown=0)
@@ -322,3 +322,80 @@ def test_a_kept_update_is_stored_handled_in_its_batch(engine: Engine) -> None:
         assert unhandled(session, "whatsapp") == []
         count = select(func.count()).select_from(table(ProcessedUpdate))
         assert session.connection().execute(count).scalar() == 1
+
+
+def test_the_next_batch_is_staged_while_the_one_before_commits(engine: Engine) -> None:
+    """On PostgreSQL a batch's statements run while the batch before waits for its commit (a
+    durable commit waits for the disk); each update is answered only after its own commit.
+    SQLite has one writer at a time: there the next batch waits."""
+    from sqlalchemy import event
+
+    committing, release = threading.Event(), threading.Event()
+    staged_while_committing: list[bool] = []
+
+    class Watched(InboxWriter):
+        def _stage(self, items: list[Incoming]) -> Staged:
+            staged_while_committing.append(committing.is_set() and not release.is_set())
+            return super()._stage(items)
+
+    def hold_the_first_commit(_conn: object) -> None:
+        if not committing.is_set():
+            committing.set()
+            release.wait(10)
+
+    async def main() -> list[Receipt]:
+        writer = Watched(engine)
+        writer.start()
+        first = asyncio.ensure_future(writer.submit(Incoming("whatsapp", "1", {}, kept=True)))
+        assert await asyncio.to_thread(committing.wait, 10)
+        second = asyncio.ensure_future(writer.submit(Incoming("whatsapp", "2", {}, kept=True)))
+        await asyncio.sleep(0.3)
+        answered = first.done() or second.done()
+        release.set()
+        try:
+            assert not answered  # neither before its own commit
+            return list(await asyncio.gather(first, second))
+        finally:
+            await writer.stop()
+
+    event.listen(engine, "commit", hold_the_first_commit)
+    try:
+        receipts = asyncio.run(main())
+    finally:
+        event.remove(engine, "commit", hold_the_first_commit)
+    assert [r.new for r in receipts] == [True, True]
+    assert staged_while_committing == [False, engine.dialect.name == "postgresql"]
+    with session_scope(engine, readonly=True) as session:
+        ids = session.connection().execute(select(table(ProcessedUpdate).c.update_id))
+        assert sorted(u for (u,) in ids) == ["1", "2"]
+
+
+def test_a_burst_keeps_its_connections_instead_of_checking_each_out(engine: Engine) -> None:
+    """Batch after batch, the writer keeps its connections: a checkout from the pool costs a
+    round trip (the pre-ping) each time. (SQLite's pool does not ping: nothing kept there.)"""
+    from sqlalchemy import event
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("connections are kept on PostgreSQL only")
+
+    checkouts = 0
+
+    def counted(*_args: object) -> None:
+        nonlocal checkouts
+        checkouts += 1
+
+    async def main() -> None:
+        writer = InboxWriter(engine)
+        writer.start()
+        try:
+            for n in range(20):  # one at a time: twenty batches
+                await writer.submit(Incoming("whatsapp", str(n), {}, kept=True))
+        finally:
+            await writer.stop()
+
+    event.listen(engine.pool, "checkout", counted)
+    try:
+        asyncio.run(main())
+    finally:
+        event.remove(engine.pool, "checkout", counted)
+    assert 1 <= checkouts <= 2  # one per overlapped transaction, not one per batch
