@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
+import importlib
 import signal
 import time
 import uuid
@@ -228,6 +229,24 @@ async def recap_loop(
     await Recapper(engine, settings, notifier, worker=broadcaster.worker_id).run(stop)
 
 
+# The modules of a worker's other duties and its notifier (python-telegram-bot the largest).
+DUTY_MODULES = (
+    "telegram.ext",
+    "bot.telegram.ratelimit",
+    "bot.telegram.render",
+    "bot.conversation.notifier",
+    "bot.feeds",
+    "bot.housekeeping",
+    "bot.recap",
+    "bot.clarification",
+)
+
+
+def _import_duties() -> None:
+    for name in DUTY_MODULES:
+        importlib.import_module(name)
+
+
 async def run_worker(settings: Settings, console: Console) -> Stats:
     """Until SIGINT/SIGTERM: broadcasts, retries, scheduled posts and reminders."""
     engine = make_engine(settings.database_url)
@@ -257,6 +276,9 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
     duties: list[asyncio.Task[object]] = []
     try:
         await broadcaster.caught_up(stop)
+        # In a thread: if sending has not caught up, the loop keeps its pace meanwhile (the
+        # thread gives the GIL back every few ms) instead of stalling for the whole import.
+        await asyncio.to_thread(_import_duties)
         from bot.clarification import reach_recap_loop
         from bot.feeds import FeedPoller
         from bot.housekeeping import retention_loop

@@ -66,8 +66,9 @@ log = logging.getLogger("gaung.broadcast")
 Clock = Callable[[], datetime]
 MISCONFIGURED_PAUSE = 60.0
 # Seconds a starting worker sends before its other duties start, if the outbox has not been
-# emptied by then: 8,000 paid sends take about 8.5 s; duties 10 s late harm no one.
-CATCH_UP = 10.0
+# emptied by then: 8,000 paid sends take about 8.5 s (on a loaded machine 20 s, and duties
+# started 10 s in stalled the loop mid-broadcast: 9 × 429); duties 30 s late harm no one.
+CATCH_UP = 30.0
 
 
 @dataclass(frozen=True)
