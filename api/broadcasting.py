@@ -1,32 +1,30 @@
-"""``gaung broadcast`` and ``gaung worker``: run the delivery workers from the command line."""
+"""``gaung broadcast`` and ``gaung worker``: run the delivery workers from the command line.
+
+``gaung worker`` may be started just as a post is approved (``bench/broadcast.py``: its start-up
+was 2.1 s of a paid broadcast's 10 s), so this module imports at its top only what sending
+needs; the progress bar, the notifier (python-telegram-bot), the feed poller (feedparser) and
+the other duties are imported where they are used, the duties once sending has begun
+(``tests/api/test_worker_startup.py``).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import html
+import importlib
 import signal
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy import Engine
 
 from bot.broadcast import Broadcaster, Stats
 from bot.channels.base import Misconfigured
 from bot.channels.registry import ChannelRegistry, build_registry
-from bot.clarification import reach_recap_loop
-from bot.conversation.notifier import Notifier
-from bot.conversation.replies import Address, Notice, Reply
-from bot.feeds import FeedPoller, Notify, WaitingNotice
-from bot.housekeeping import retention_loop
-from bot.recap import Recapper
-from bot.runtime import use_db_threads
-from bot.texts import Markup
-from db.accounts.admins import admin_accounts
 from db.delivery.outbox import Progress as SendProgress
 from db.delivery.outbox import progress, requeue_failed
 from db.engine import make_engine, session_scope
@@ -35,6 +33,12 @@ from db.models import PostStatus
 from db.posts.lifecycle import get_post
 from db.settings import Settings
 from db.types import utcnow
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bot.conversation.notifier import Notifier
+    from bot.feeds import Notify, WaitingNotice
 
 # Pending rows not due within this horizon wait for a channel window (a long flood wait, a
 # daily cap): ``--wait`` reports them as deferred instead of waiting for them.
@@ -120,6 +124,8 @@ async def send_and_watch(
     settings: Settings, post_id: int, console: Console, *, show: bool = True
 ) -> BroadcastSummary:
     """Send this post beside any running workers (the outbox lease keeps it once)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     engine = make_engine(settings.database_url)
     registry = build_registry(settings, engine)
     try:
@@ -194,6 +200,9 @@ def _progress(engine: object, post_id: int) -> SendProgress:
 def feed_notice(engine: Engine, notifier: Notifier) -> Notify:
     """Tell an OPD's admins, on every channel they have, that their feed produced a post
     waiting for Diskominfo."""
+    from bot.conversation.replies import Address, Notice, Reply
+    from bot.texts import Markup
+    from db.accounts.admins import admin_accounts
 
     async def tell(notice: WaitingNotice) -> None:
         def whom() -> list[Notice]:
@@ -215,7 +224,27 @@ async def recap_loop(
     stop: asyncio.Event,
 ) -> None:
     """The daily recap beside this process's delivery worker (issue 15); one process sends it."""
+    from bot.recap import Recapper
+
     await Recapper(engine, settings, notifier, worker=broadcaster.worker_id).run(stop)
+
+
+# The modules of a worker's other duties and its notifier (python-telegram-bot the largest).
+DUTY_MODULES = (
+    "telegram.ext",
+    "bot.telegram.ratelimit",
+    "bot.telegram.render",
+    "bot.conversation.notifier",
+    "bot.feeds",
+    "bot.housekeeping",
+    "bot.recap",
+    "bot.clarification",
+)
+
+
+def _import_duties() -> None:
+    for name in DUTY_MODULES:
+        importlib.import_module(name)
 
 
 async def run_worker(settings: Settings, console: Console) -> Stats:
@@ -240,11 +269,20 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
         f"Pekerja {broadcaster.worker_id} berjalan ({', '.join(registry.channels)}); "
         "Ctrl+C untuk berhenti."
     )
-    # Sending starts first: the notifier's Telegram client (a getMe round trip) and the
-    # background duties are not what a post approved at this moment should wait for.
+    # Sending starts first: the notifier's Telegram client (python-telegram-bot's import and a
+    # getMe round trip) and the background duties (their imports too: they run on this event
+    # loop) are not what a post approved at this moment should wait for.
     sending = asyncio.create_task(broadcaster.run(stop))
     duties: list[asyncio.Task[object]] = []
     try:
+        await broadcaster.caught_up(stop)
+        # In a thread: if sending has not caught up, the loop keeps its pace meanwhile (the
+        # thread gives the GIL back every few ms) instead of stalling for the whole import.
+        await asyncio.to_thread(_import_duties)
+        from bot.clarification import reach_recap_loop
+        from bot.feeds import FeedPoller
+        from bot.housekeeping import retention_loop
+
         notifier = await registry.notifier()
         poller = FeedPoller.from_settings(engine, settings, notify=feed_notice(engine, notifier))
         duties += [
@@ -266,6 +304,8 @@ async def run_worker(settings: Settings, console: Console) -> Stats:
 
 async def run_bot(settings: Settings, console: Console) -> Stats:
     """``gaung bot``: the Telegram bot by long polling, with the delivery workers beside it."""
+    from bot.clarification import reach_recap_loop
+    from bot.runtime import use_db_threads
     from bot.telegram.service import TelegramService
 
     if not settings.telegram_token:

@@ -66,6 +66,10 @@ from db.types import utcnow
 log = logging.getLogger("gaung.broadcast")
 Clock = Callable[[], datetime]
 MISCONFIGURED_PAUSE = 60.0
+# Seconds a starting worker sends before its other duties start, if the outbox has not been
+# emptied by then: 8,000 paid sends take about 8.5 s (on a loaded machine 20 s, and duties
+# started 10 s in stalled the loop mid-broadcast: 9 × 429); duties 30 s late harm no one.
+CATCH_UP = 30.0
 
 
 @dataclass(frozen=True)
@@ -204,6 +208,9 @@ class Broadcaster:
             sum(rates[name] for name in self.channels)
         )
         self._listener = DueListener(engine) if engine.dialect.name == "postgresql" else None
+        # Set once a claim finds nothing due and no send is waiting for its answer: what was
+        # due at the start has gone out.
+        self._caught_up = asyncio.Event()
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -239,6 +246,8 @@ class Broadcaster:
                     await self._sleep(stop, CLAIM_RETRY)
                     continue
                 if not claimed:
+                    if not self._tasks:  # and every send answered, not only claimed
+                        self._caught_up.set()
                     await self._idle(stop)
                     continue
                 self._prepare(claimed)
@@ -279,6 +288,20 @@ class Broadcaster:
                 self._listener.close()
             await asyncio.to_thread(self._retire)
         return self.stats
+
+    async def caught_up(self, stop: asyncio.Event, *, within: float = CATCH_UP) -> None:
+        """Return once a claim found nothing due with no send in flight (or ``within`` seconds,
+        or at ``stop``).
+
+        ``gaung worker`` starts its other duties after this: their imports and first round
+        trips run on this event loop, and a worker started for a post just approved would
+        otherwise pause its first sends for them (a paid broadcast leaves no slack)."""
+        waits = [asyncio.ensure_future(self._caught_up.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waits, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def _idle(self, stop: asyncio.Event) -> None:
         """Nothing was due: claim again after ``idle_poll``, or as soon as another process

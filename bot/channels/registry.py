@@ -24,13 +24,13 @@ from bot.broadcast import Broadcaster, ReminderPolicy, WorkerConfig
 from bot.channels.base import Channel
 from bot.channels.links import open_links_for
 from bot.channels.telegram import TelegramChannel
-from bot.conversation.notifier import Notifier
 from bot.ratelimit import Pacer, shared_pacer
 from db.errors import Invalid
 from db.settings import Settings
 from db.types import utcnow
 
 if TYPE_CHECKING:
+    from bot.conversation.notifier import Notifier
     from bot.whatsapp.sender import WhatsAppChannel
 
 log = logging.getLogger("gaung.registry")
@@ -155,7 +155,11 @@ class ChannelRegistry:
 
     async def notifier(self) -> Notifier:
         """A notifier for a process without a chat service of its own (``gaung worker``): it
-        reaches admins on every configured channel, through this process's pacers."""
+        reaches admins on every configured channel, through this process's pacers.
+
+        Imported here, as python-telegram-bot is: a worker builds it once sending has begun."""
+        from bot.conversation.notifier import Notifier
+
         notifier = Notifier(self.engine)
         token = self.settings.telegram_token
         if token and "telegram" in self.pacers:

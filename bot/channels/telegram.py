@@ -10,6 +10,10 @@ through httpx. Its connections are split over small clients used in turn: httpco
 connection of its pool on each request, so with one pool of 256 the worker spent its CPU
 choosing a connection (``bench/broadcast.py``: 8,000 paid messages took ~50 s; in pools of 4,
 ~9.5 s).
+
+httpx (with httpcore, anyio, h11: a third of a second of CPU) is imported and its clients built
+on the first ``call``, not at start-up: a worker's posts never need it, and a worker that has
+to start quickly (a post approved while none was running) should not pay for it first.
 """
 
 from __future__ import annotations
@@ -18,9 +22,8 @@ import asyncio
 import itertools
 import json
 import time
-from typing import Any
-
-import httpx
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from bot.channels.base import (
     Misconfigured,
@@ -32,9 +35,12 @@ from bot.channels.base import (
     Unreachable,
 )
 from bot.channels.links import OpenLinks
-from bot.channels.wire import JsonPoster, direct
+from bot.channels.wire import JsonPoster, direct, tls_context
 from bot.conversation.choices import tap_data
 from bot.texts import t
+
+if TYPE_CHECKING:
+    import httpx
 
 CONNECTIONS_PER_CLIENT = 4
 
@@ -84,35 +90,48 @@ class TelegramChannel:
         self._paid = paid_broadcast
         self.open_links = open_links
         self._api_url = api_url.rstrip("/")
-        tls = httpx.create_ssl_context()  # one for all: each loads the CA bundle
+        self._token = token
+        self._timeout = timeout
+        self._tls = tls_context() if self._api_url.startswith("https:") else None
         lean = direct(self._api_url)
         # Posts go through the lean client (``bot.channels.wire``) unless a proxy is set; httpx
         # then only answers ``getMe`` and the like: one small client, not the 64 of a paid
         # broadcast through httpx (building them cost 0.36 s of CPU at every worker start).
-        shards = 1 if lean else max(1, -(-connections // CONNECTIONS_PER_CLIENT))
-        per_client = CONNECTIONS_PER_CLIENT if lean else -(-connections // shards)
-        self._clients = [
-            httpx.AsyncClient(
-                base_url=f"{api_url.rstrip('/')}/bot{token}/",
-                limits=httpx.Limits(
-                    max_connections=per_client, max_keepalive_connections=per_client
-                ),
-                timeout=httpx.Timeout(timeout, connect=5.0),
-                verify=tls,
-            )
-            for _ in range(shards)
-        ]
-        self._next_client = itertools.cycle(self._clients)
+        self._shards = 1 if lean else max(1, -(-connections // CONNECTIONS_PER_CLIENT))
+        self._per_client = CONNECTIONS_PER_CLIENT if lean else -(-connections // self._shards)
+        self._clients: list[httpx.AsyncClient] = []
+        self._next_client: Iterator[httpx.AsyncClient] | None = None
         self._wire = (
             JsonPoster(
                 f"{self._api_url}/bot{token}/",
                 connections=connections,
                 timeout=timeout,
-                tls=tls,
+                tls=self._tls,
             )
             if lean
             else None
         )
+
+    def _client(self) -> httpx.AsyncClient:
+        """The next httpx client in turn, the clients built (and httpx imported) on first use."""
+        if self._next_client is None:
+            import httpx
+
+            tls = self._tls or tls_context()
+            self._clients = [
+                httpx.AsyncClient(
+                    base_url=f"{self._api_url}/bot{self._token}/",
+                    limits=httpx.Limits(
+                        max_connections=self._per_client,
+                        max_keepalive_connections=self._per_client,
+                    ),
+                    timeout=httpx.Timeout(self._timeout, connect=5.0),
+                    verify=tls,
+                )
+                for _ in range(self._shards)
+            ]
+            self._next_client = itertools.cycle(self._clients)
+        return next(self._next_client)
 
     async def send_post(self, message: OutgoingPost) -> str:
         payload: dict[str, Any] = {
@@ -146,8 +165,10 @@ class TelegramChannel:
         return answer(status, raw)
 
     async def call(self, method: str, payload: dict[str, Any]) -> Any:
+        import httpx
+
         try:
-            response = await next(self._next_client).post(method, json=payload)
+            response = await self._client().post(method, json=payload)
         except httpx.TimeoutException as exc:
             raise Transient(f"timeout: {type(exc).__name__}") from None
         except httpx.TransportError as exc:

@@ -42,6 +42,21 @@ class WireError(OSError):
     """The connection failed, closed, or the answer could not be read."""
 
 
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings httpx uses by default (``SSL_CERT_FILE``, ``SSL_CERT_DIR``, else
+    certifi's bundle), without importing httpx: one context for all of a channel's clients,
+    since each context loads the CA bundle."""
+    import os
+
+    import certifi
+
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def direct(url: str) -> bool:
     """Whether ``url`` is reached without a proxy (no proxy setting applies to it)."""
     parts = urlsplit(url)

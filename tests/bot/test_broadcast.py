@@ -155,6 +155,33 @@ def test_every_asn_gets_the_post_once_with_its_buttons(
         assert delivery.sent_at is not None and delivery.attempts == 1
 
 
+def test_a_starting_worker_has_caught_up_only_once_every_due_send_is_answered(
+    engine: Engine, tg: TelegramEmulator
+) -> None:
+    """``gaung worker`` starts its other duties (python-telegram-bot's import, the feed
+    poller) after ``caught_up``: not while a post approved before it started is going out."""
+    registered_members(engine, tg, 30)
+    approve(engine)
+
+    async def scenario() -> tuple[int, float]:
+        channel = TelegramChannel(tg.token, tg.url)
+        worker = Broadcaster(engine, {"telegram": channel}, {"telegram": 100}, config=FAST)
+        stop = asyncio.Event()
+        runner = asyncio.create_task(worker.run(stop))
+        began = time.monotonic()
+        await worker.caught_up(stop, within=30)
+        took = time.monotonic() - began
+        delivered = sum(tg.world.delivered_counts().values())
+        stop.set()
+        await runner
+        await channel.aclose()
+        return delivered, took
+
+    delivered, took = asyncio.run(scenario())
+    assert delivered == 30  # 30 sends at 100/s: about 0.3 s
+    assert took < 25  # caught up, not timed out
+
+
 def test_unreachable_users_are_marked_and_never_retried(
     engine: Engine, tg: TelegramEmulator
 ) -> None:

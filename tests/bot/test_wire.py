@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
 import uvloop
 
-from bot.channels.wire import JsonPoster, WireError, direct
+from bot.channels.wire import JsonPoster, WireError, direct, tls_context
 
 Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
 
@@ -176,3 +178,18 @@ def test_connections_idle_past_the_keepalive_are_closed_before_the_server_closes
 
     assert asyncio.run(scenario(keepalive=0.05)) == 2  # idle too long: a fresh connection
     assert asyncio.run(scenario(keepalive=5.0)) == 1  # idle briefly: the same one
+
+
+def test_the_tls_context_verifies_and_honours_ssl_cert_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """httpx's default TLS settings without httpx: certificates and host names checked, and
+    ``SSL_CERT_FILE`` (a private CA behind a proxy) used when set."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    context = tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0  # certifi's bundle loaded
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(FileNotFoundError):
+        tls_context()
