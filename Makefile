@@ -5,6 +5,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Python keeps its compiled modules (__pycache__) even where the environment says not to
+# (PYTHONDONTWRITEBYTECODE=1 on the CI machines, with pip's --no-compile below): the suite,
+# the demo and the benchmarks start hundreds of Python processes (gaung serve, workers,
+# emulators), and each one compiled every module it imported again, about 1.7 s of CPU apiece.
+# Empty is "not set" to Python.
+export PYTHONDONTWRITEBYTECODE :=
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: install demo test lint typecheck pytest bench clean lock
