@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Date, Select, Table, and_, bindparam, case, func, select, union_all
+from sqlalchemy import Date, Select, Table, and_, bindparam, func, select, union_all
 from sqlmodel import Session
 
 from db.delivery.counters import FIELDS, fact_counts
@@ -22,13 +22,13 @@ from db.errors import Invalid
 from db.models import (
     Asn,
     AsnStatus,
-    ChatIdentity,
     Confirmation,
     ConfirmationKind,
     Delivery,
     DeliveryStatus,
     Opd,
     OpdDayStat,
+    OpdPeople,
     Post,
     PostOpdStat,
     table,
@@ -124,11 +124,11 @@ def participation(
     the share evidence, each an aggregate subquery joined to ``opd``.
 
     This runs on every dashboard and API read, so it stays lean: Core rows rather than ORM
-    objects, roster and registration counted in one pass over ``asn``, an OPD key's request
-    narrowed to its OPD in SQL, and one round trip instead of four (issue 11: on a loaded
-    machine each statement costs a wait for the database's answer and for the CPU back). The
-    statement is built once per shape with bind parameters (building it anew cost a few
-    milliseconds of CPU per request, more than the month's counters).
+    objects, roster and registration read from ``opd_people`` (kept by the database), an
+    OPD key's request narrowed to its OPD in SQL, and one round trip instead of four (issue
+    11: on a loaded machine each statement costs a wait for the database's answer and for
+    the CPU back). The statement is built once per shape with bind parameters (building it
+    anew cost a few milliseconds of CPU per request, more than the month's counters).
 
     ``status`` (``PNS`` or ``PPPK``) narrows every number to ASN of that status, as the roster
     says now. The counters do not know a person's status, so the delivery numbers are then
@@ -193,24 +193,23 @@ def _report(windowed: bool, some_opd: bool, one_post: bool, status: str | None) 
     """The participation statement of one shape, its values left to bind parameters: ``w_*``
     (``Bounds.params``), ``opd_ids`` (expanding) and ``post_id``. ``status`` is one of two
     values, so it is part of the shape."""
-    opd, asn, identity = table(Opd), table(Asn), table(ChatIdentity)
+    opd, people_table = table(Opd), table(OpdPeople)
     bounds = BOUND if windowed else None
     opd_ids: Any = bindparam("opd_ids", expanding=True) if some_opd else None
     post_id: Any = bindparam("post_id") if one_post else None
 
-    # Registered: not opted out, and linked to at least one reachable chat identity (an ASN
-    # may have one on each channel: a semi-join, so that she counts once).
-    reachable = select(identity.c.asn_id).where(identity.c.reachable.is_(True))
-    registered = and_(asn.c.opted_out_at.is_(None), asn.c.id.in_(reachable))
-    people = (
-        select(asn.c.opd_id, func.count(), func.count(case((registered, 1))))
-        .where(asn.c.active.is_(True))
-        .group_by(asn.c.opd_id)
-    )
+    # Roster and registered, kept per OPD and status by the database (``OpdPeople``): a few
+    # hundred rows, where counting them here read 8,000 ASN and their chat identities on
+    # every request, the largest part of a month's answer (issue 11).
+    people = select(
+        people_table.c.opd_id,
+        func.sum(people_table.c.roster),
+        func.sum(people_table.c.registered),
+    ).group_by(people_table.c.opd_id)
     if opd_ids is not None:
-        people = people.where(asn.c.opd_id.in_(opd_ids))
+        people = people.where(people_table.c.opd_id.in_(opd_ids))
     if status is not None:
-        people = people.where(asn.c.status == status)
+        people = people.where(people_table.c.status == status)
     sums = (
         _counter_sums(bounds, post_id, opd_ids)
         if status is None
