@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from typing import Any, Literal
 
-from sqlalchemy import Date, Select, Table, and_, bindparam, func, select, union_all
+from sqlalchemy import Date, Select, Table, and_, bindparam, case, func, select, union_all
 from sqlmodel import Session
 
 from db.delivery.counters import FIELDS, fact_counts
@@ -22,6 +22,7 @@ from db.errors import Invalid
 from db.models import (
     Asn,
     AsnStatus,
+    ChatIdentity,
     Confirmation,
     ConfirmationKind,
     Delivery,
@@ -379,6 +380,29 @@ def _status_delivery_sums(
 def plain_delivery_counts(window: Window) -> Select[Any]:
     """The same numbers straight from deliveries and confirmations (the reference)."""
     return fact_counts(["opd_id"], window)
+
+
+def plain_people_counts() -> Select[Any]:
+    """``opd_people`` counted straight from ``asn`` and ``chat_identity`` (the reference the
+    tests and the benchmark compare the kept table with): per OPD and status, active ASN,
+    and those of them not opted out with a reachable chat identity (an ASN may have one on
+    each channel: a semi-join, so that she counts once)."""
+    asn, identity = table(Asn), table(ChatIdentity)
+    reachable = select(identity.c.asn_id).where(identity.c.reachable.is_(True))
+    registered = and_(asn.c.opted_out_at.is_(None), asn.c.id.in_(reachable))
+    status = func.coalesce(asn.c.status, "")
+    return (
+        select(asn.c.opd_id, status, func.count(), func.count(case((registered, 1))))
+        .where(asn.c.active.is_(True))
+        .group_by(asn.c.opd_id, status)
+    )
+
+
+def kept_people_counts() -> Select[Any]:
+    """``opd_people`` as kept, without the groups left empty (a row of zeros there is the
+    same as no row)."""
+    people = table(OpdPeople)
+    return select(people).where((people.c.roster > 0) | (people.c.registered > 0))
 
 
 def asn_summary(session: Session, asn_id: int, window: Window) -> tuple[int, int, int]:

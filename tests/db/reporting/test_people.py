@@ -4,8 +4,9 @@ equals a recount from ``asn`` and ``chat_identity`` after every kind of change."
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select, update
+from sqlalchemy import Select, delete, update
 from sqlmodel import Session
 
 from db.accounts.identities import mark_inbound, mark_unreachable, opt_in, opt_out
@@ -13,6 +14,7 @@ from db.accounts.personal import erase_asn
 from db.accounts.retention import purge_expired
 from db.delivery.confirmations import _mark_inbound
 from db.models import Asn, Channel, ChatIdentity, OpdPeople, table
+from db.reporting.participation import kept_people_counts, participation, plain_people_counts
 from db.roster.file import RawRow
 from db.roster.importer import import_rows
 from db.types import utcnow
@@ -21,31 +23,14 @@ from tests.factories import TODAY, add_asn, register
 People = dict[tuple[int, str], tuple[int, int]]
 
 
-def kept(session: Session) -> People:
-    """What the table holds (groups left empty keep a row of zeros, as nothing at all)."""
-    people = table(OpdPeople)
-    rows = session.connection().execute(select(people)).all()
-    return {(o, s): (r, g) for o, s, r, g in rows if r or g}
-
-
-def recount(session: Session) -> People:
-    """The same counts from the facts, as the report defined them before the table."""
-    asn, identity = table(Asn), table(ChatIdentity)
-    reachable = select(identity.c.asn_id).where(identity.c.reachable.is_(True))
-    registered = and_(asn.c.opted_out_at.is_(None), asn.c.id.in_(reachable))
-    status = func.coalesce(asn.c.status, "")
-    rows = session.connection().execute(
-        select(asn.c.opd_id, status, func.count(), func.count(case((registered, 1))))
-        .where(asn.c.active.is_(True))
-        .group_by(asn.c.opd_id, status)
-    )
-    return {(o, s): (r, g) for o, s, r, g in rows}
+def counts(session: Session, statement: Select[Any]) -> People:
+    return {(o, s): (r, g) for o, s, r, g in session.connection().execute(statement)}
 
 
 def in_step(session: Session) -> People:
     session.flush()
-    counted = recount(session)
-    assert kept(session) == counted
+    counted = counts(session, plain_people_counts())
+    assert counts(session, kept_people_counts()) == counted
     return counted
 
 
@@ -131,8 +116,6 @@ def test_opd_people_follows_every_change(session: Session) -> None:
 
 def test_report_reads_the_kept_counts(session: Session) -> None:
     """A count changed behind the triggers' back shows in the report: it reads the table."""
-    from db.reporting.participation import participation
-
     register(session, add_asn(session, opd="K"))
     session.flush()
     people = table(OpdPeople)
