@@ -19,23 +19,23 @@ down_revision: str | None = "0022"
 # they are missing at head).
 
 # One group's counts, as the participation report defines them: on the roster = active;
-# registered = active, not opted out, with at least one reachable chat identity.
-ROSTER = (
-    "(SELECT count(*) FROM asn AS a WHERE a.opd_id = g.opd_id "
-    "AND coalesce(a.status, '') = g.status AND a.active)"
-)
-REGISTERED = (
-    "(SELECT count(*) FROM asn AS a WHERE a.opd_id = g.opd_id "
-    "AND coalesce(a.status, '') = g.status AND a.active AND a.opted_out_at IS NULL "
-    "AND EXISTS (SELECT 1 FROM chat_identity AS i WHERE i.asn_id = a.id AND i.reachable))"
-)
+# registered = active, not opted out, with at least one reachable chat identity. One pass over
+# the group's ASN (``ix_asn_opd_active``), each probed for an identity by its own index; a
+# correlated count, not EXISTS or IN, which PostgreSQL may turn into a hash of every
+# identity: that made each recount cost as much as the whole table, and a roster import of
+# 2,000 ASN several times slower.
+REACHABLE = "(SELECT count(*) FROM chat_identity AS i WHERE i.asn_id = a.id AND i.reachable) > 0"
 
 
 def recount(groups: str) -> str:
     """Recount the groups ``groups`` selects (columns ``opd_id``, ``status``)."""
     return (
         "INSERT INTO opd_people (opd_id, status, roster, registered) "
-        f"SELECT g.opd_id, g.status, {ROSTER}, {REGISTERED} FROM ({groups}) AS g WHERE true "
+        "SELECT g.opd_id, g.status, count(a.id), "
+        f"count(CASE WHEN a.opted_out_at IS NULL AND {REACHABLE} THEN 1 END) "
+        f"FROM ({groups}) AS g LEFT JOIN asn AS a ON a.opd_id = g.opd_id "
+        "AND coalesce(a.status, '') = g.status AND a.active "
+        "WHERE true GROUP BY g.opd_id, g.status "
         "ON CONFLICT (opd_id, status) DO UPDATE "
         "SET roster = excluded.roster, registered = excluded.registered"
     )
