@@ -13,8 +13,8 @@ weekly cap's count is a short range of it.
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026"
-down_revision: str | None = "0022"
+revision: str = "0024"
+down_revision: str | None = "0023"
 
 DUE = "status = 'sent' AND reminded_at IS NULL"
 REMINDED = "reminded_at IS NOT NULL"
