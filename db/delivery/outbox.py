@@ -408,20 +408,20 @@ def _load_checked(session: Session, ids: Sequence[int], *, now: datetime) -> lis
         else:
             skips.append({"d_id": row.id, "err": reason[:500]})
     if skips:
-        delivery = table(Delivery)
-        session.connection().execute(
-            update(delivery)
-            .where(delivery.c.id == bindparam("d_id"))
-            .values(
-                status=DeliveryStatus.SKIPPED,
-                error=bindparam("err"),
-                failed_at=now,
-                lease_owner=None,
-                lease_until=None,
-            ),
-            skips,
-        )
+        ended = ended_by_id(DeliveryStatus.SKIPPED, error=bindparam("err"), failed_at=now)
+        session.connection().execute(ended, skips)
     return claimed
+
+
+def ended_by_id(status: DeliveryStatus, **values: Any) -> Any:
+    """The UPDATE that ends deliveries, one per ``d_id`` parameter set (executemany): its
+    final ``status`` and ``values``, and its lease released so no worker holds it any more."""
+    delivery = table(Delivery)
+    return (
+        update(delivery)
+        .where(delivery.c.id == bindparam("d_id"))
+        .values(status=status, lease_owner=None, lease_until=None, **values)
+    )
 
 
 def renew_leases(

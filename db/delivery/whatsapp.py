@@ -39,7 +39,7 @@ from sqlmodel import Session
 
 from db.delivery.arrays import unnested
 from db.delivery.counters import bump, withdrawn_deltas
-from db.delivery.outbox import reachable_identity_subquery
+from db.delivery.outbox import ended_by_id, reachable_identity_subquery
 from db.models import (
     AdminIdentity,
     Asn,
@@ -196,18 +196,12 @@ _PRICE = (
     .where(_DELIVERY.c.id == bindparam("d_id"))
     .values(billable=bindparam("b"), pricing_category=bindparam("c"))
 )
-_FAIL = (
-    update(_DELIVERY)
-    .where(_DELIVERY.c.id == bindparam("d_id"))
-    .values(
-        status=DeliveryStatus.FAILED,
-        failed_at=bindparam("at"),
-        lease_owner=None,
-        lease_until=None,
-        error=bindparam("reason"),
-        failure_kind=None,
-        billable=False,
-    )
+_FAIL = ended_by_id(
+    DeliveryStatus.FAILED,
+    failed_at=bindparam("at"),
+    error=bindparam("reason"),
+    failure_kind=None,
+    billable=False,
 )
 _UNREACHABLE = (
     update(_IDENTITY)
