@@ -150,7 +150,7 @@ def _backend_cpu(engine: Engine) -> Any:
 
 @contextmanager
 def _before_tree(revision: str | None) -> Iterator[Path | None]:
-    """The code of ``revision`` in a temporary folder, with this checkout's migrations (its
+    """The code of ``revision`` in a temporary folder, with this checkout's migrations folder (its
     schema check then accepts the same database), or None when no before is asked for."""
     if not revision:
         yield None
@@ -162,9 +162,10 @@ def _before_tree(revision: str | None) -> Iterator[Path | None]:
             ["git", "-C", str(root), "archive", revision], check=True, capture_output=True
         ).stdout
         subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-        versions = Path("db/migrations/versions")
-        shutil.rmtree(folder / versions)
-        shutil.copytree(root / versions, folder / versions)
+        # The whole folder: the migration files import their helpers (``shapes``) from it.
+        migrations = Path("db/migrations")
+        shutil.rmtree(folder / migrations)
+        shutil.copytree(root / migrations, folder / migrations)
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
