@@ -789,21 +789,3 @@ class SilenceNudge(SQLModel, table=True):
     opd_id: int = Field(sa_column_args=[ForeignKey("opd.id", ondelete="CASCADE")])
     nudged_at: datetime = _created()
     silent_days: int | None = None  # days since the OPD's last submitted post (None: never)
-
-
-class OpdPeople(SQLModel, table=True):
-    """Per OPD and roster status (``''`` when the roster gives none): ASN on the roster
-    (active) and registered (active, not opted out, with a reachable chat identity), as the
-    participation report counts them.
-
-    Kept exact by database triggers on ``asn`` and ``chat_identity`` (migration 0023), which
-    recount a changed row's group, whoever writes it: the report reads a few hundred rows
-    instead of counting 8,000 ASN and their identities on every request (issue 11).
-    """
-
-    __tablename__ = "opd_people"
-
-    opd_id: int = Field(primary_key=True, sa_column_args=[ForeignKey("opd.id", ondelete="CASCADE")])
-    status: str = Field(primary_key=True, max_length=8)
-    roster: int = 0
-    registered: int = 0

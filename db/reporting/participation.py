@@ -29,7 +29,6 @@ from db.models import (
     DeliveryStatus,
     Opd,
     OpdDayStat,
-    OpdPeople,
     Post,
     PostOpdStat,
     table,
@@ -125,11 +124,11 @@ def participation(
     the share evidence, each an aggregate subquery joined to ``opd``.
 
     This runs on every dashboard and API read, so it stays lean: Core rows rather than ORM
-    objects, roster and registration read from ``opd_people`` (kept by the database), an
-    OPD key's request narrowed to its OPD in SQL, and one round trip instead of four (issue
-    11: on a loaded machine each statement costs a wait for the database's answer and for
-    the CPU back). The statement is built once per shape with bind parameters (building it
-    anew cost a few milliseconds of CPU per request, more than the month's counters).
+    objects, roster and registration counted in one pass over ``asn``, an OPD key's request
+    narrowed to its OPD in SQL, and one round trip instead of four (issue 11: on a loaded
+    machine each statement costs a wait for the database's answer and for the CPU back). The
+    statement is built once per shape with bind parameters (building it anew cost a few
+    milliseconds of CPU per request, more than the month's counters).
 
     ``status`` (``PNS`` or ``PPPK``) narrows every number to ASN of that status, as the roster
     says now. The counters do not know a person's status, so the delivery numbers are then
@@ -144,12 +143,14 @@ def participation(
         params["opd_ids"] = list(opd_ids)
     if post_id is not None:
         params["post_id"] = post_id
-    result = session.connection().execute(stmt, params).all()
-    numbers = [[int(n or 0) for n in row[2:]] for row in result]
-    rows = [OpdRow(row[0], row[1], Counts(*n)) for row, n in zip(result, numbers, strict=True)]
-    # The total row: each column summed once, not 58 ``Counts.add`` calls (issue 11).
-    total = Counts(*(sum(column) for column in zip(*numbers, strict=True))) if numbers else Counts()
-    return Participation(window, rows, total, None if opd_ids is None else list(opd_ids))
+    rows = []
+    for kode, nama, *numbers in session.connection().execute(stmt, params):
+        counts = Counts(*(int(n or 0) for n in numbers))
+        rows.append(OpdRow(kode, nama, counts))
+    report = Participation(window, rows, opd_ids=None if opd_ids is None else list(opd_ids))
+    for row in report.rows:
+        report.total.add(row.counts)
+    return report
 
 
 @dataclass(frozen=True)
@@ -192,23 +193,24 @@ def _report(windowed: bool, some_opd: bool, one_post: bool, status: str | None) 
     """The participation statement of one shape, its values left to bind parameters: ``w_*``
     (``Bounds.params``), ``opd_ids`` (expanding) and ``post_id``. ``status`` is one of two
     values, so it is part of the shape."""
-    opd, people_table = table(Opd), table(OpdPeople)
+    opd, asn, identity = table(Opd), table(Asn), table(ChatIdentity)
     bounds = BOUND if windowed else None
     opd_ids: Any = bindparam("opd_ids", expanding=True) if some_opd else None
     post_id: Any = bindparam("post_id") if one_post else None
 
-    # Roster and registered, kept per OPD and status by the database (``OpdPeople``): a few
-    # hundred rows, where counting them here read 8,000 ASN and their chat identities on
-    # every request, the largest part of a month's answer (issue 11).
-    people = select(
-        people_table.c.opd_id,
-        func.sum(people_table.c.roster),
-        func.sum(people_table.c.registered),
-    ).group_by(people_table.c.opd_id)
+    # Registered: not opted out, and linked to at least one reachable chat identity (an ASN
+    # may have one on each channel: a semi-join, so that she counts once).
+    reachable = select(identity.c.asn_id).where(identity.c.reachable.is_(True))
+    registered = and_(asn.c.opted_out_at.is_(None), asn.c.id.in_(reachable))
+    people = (
+        select(asn.c.opd_id, func.count(), func.count(case((registered, 1))))
+        .where(asn.c.active.is_(True))
+        .group_by(asn.c.opd_id)
+    )
     if opd_ids is not None:
-        people = people.where(people_table.c.opd_id.in_(opd_ids))
+        people = people.where(asn.c.opd_id.in_(opd_ids))
     if status is not None:
-        people = people.where(people_table.c.status == status)
+        people = people.where(asn.c.status == status)
     sums = (
         _counter_sums(bounds, post_id, opd_ids)
         if status is None
@@ -380,29 +382,6 @@ def _status_delivery_sums(
 def plain_delivery_counts(window: Window) -> Select[Any]:
     """The same numbers straight from deliveries and confirmations (the reference)."""
     return fact_counts(["opd_id"], window)
-
-
-def plain_people_counts() -> Select[Any]:
-    """``opd_people`` counted straight from ``asn`` and ``chat_identity`` (the reference the
-    tests and the benchmark compare the kept table with): per OPD and status, active ASN,
-    and those of them not opted out with a reachable chat identity (an ASN may have one on
-    each channel: a semi-join, so that she counts once)."""
-    asn, identity = table(Asn), table(ChatIdentity)
-    reachable = select(identity.c.asn_id).where(identity.c.reachable.is_(True))
-    registered = and_(asn.c.opted_out_at.is_(None), asn.c.id.in_(reachable))
-    status = func.coalesce(asn.c.status, "")
-    return (
-        select(asn.c.opd_id, status, func.count(), func.count(case((registered, 1))))
-        .where(asn.c.active.is_(True))
-        .group_by(asn.c.opd_id, status)
-    )
-
-
-def kept_people_counts() -> Select[Any]:
-    """``opd_people`` as kept, without the groups left empty (a row of zeros there is the
-    same as no row)."""
-    people = table(OpdPeople)
-    return select(people).where((people.c.roster > 0) | (people.c.registered > 0))
 
 
 def asn_summary(session: Session, asn_id: int, window: Window) -> tuple[int, int, int]:
