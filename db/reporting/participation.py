@@ -143,14 +143,12 @@ def participation(
         params["opd_ids"] = list(opd_ids)
     if post_id is not None:
         params["post_id"] = post_id
-    rows = []
-    for kode, nama, *numbers in session.connection().execute(stmt, params):
-        counts = Counts(*(int(n or 0) for n in numbers))
-        rows.append(OpdRow(kode, nama, counts))
-    report = Participation(window, rows, opd_ids=None if opd_ids is None else list(opd_ids))
-    for row in report.rows:
-        report.total.add(row.counts)
-    return report
+    result = session.connection().execute(stmt, params).all()
+    numbers = [[int(n or 0) for n in row[2:]] for row in result]
+    rows = [OpdRow(row[0], row[1], Counts(*n)) for row, n in zip(result, numbers, strict=True)]
+    # The total row: each column summed once, not 58 ``Counts.add`` calls (issue 11).
+    total = Counts(*(sum(column) for column in zip(*numbers, strict=True))) if numbers else Counts()
+    return Participation(window, rows, total, None if opd_ids is None else list(opd_ids))
 
 
 @dataclass(frozen=True)
