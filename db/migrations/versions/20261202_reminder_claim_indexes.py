@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0024"
-down_revision: str | None = "0023"
+down_revision: str | None = "0022"
 
 DUE = "status = 'sent' AND reminded_at IS NULL"
 REMINDED = "reminded_at IS NOT NULL"
