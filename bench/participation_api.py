@@ -145,8 +145,8 @@ def _backend_cpu(engine: Engine) -> Any:
 
 @contextmanager
 def _before_tree(revision: str | None) -> Iterator[Path | None]:
-    """The code of ``revision`` in a temporary folder, with this checkout's migrations folder (its
-    schema check then accepts the same database), or None when no before is asked for."""
+    """The code of ``revision`` in a temporary folder, with this checkout's migrations folder
+    (its schema check then accepts the same database), or None when no before is asked for."""
     if not revision:
         yield None
         return
