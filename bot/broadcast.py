@@ -278,7 +278,7 @@ class Broadcaster:
                     "stopped after %.0f s with %d outcomes not recorded and %d claimed deliveries"
                     " not sent; their rows stay leased until the lease runs out, then another"
                     " worker takes them over",
-                    self.config.stop_grace,
+                    time.monotonic() - (self._stop_by - self.config.stop_grace),
                     len(self._outcomes),
                     unsent,
                 )
