@@ -37,9 +37,11 @@ NEAR = 0.97  # within this fraction of the rate that failed, climb ...
 SLOW = 0.02  # ... this much slower: stay just below where the limit showed itself
 HORIZON = 1.0  # never reserve slots further ahead than this (seconds)
 # Replies before broadcasts, across processes (``PaceState.reserve_bulk``):
-URGENT_MEMORY = 2.0  # s: how long a reply's slot weighs on the broadcasts' share (decay)
+URGENT_MEMORY = 2.0  # s: how long a reply's slot counts as "replies lately" (decay)
+REPLIES_LATELY = 0.1  # reply slots per second (decayed) from which broadcasts make way
+BULK_AHEAD = 0.2  # s: with replies lately, broadcasts fill the cursor at most this far ahead
 BULK_LEAST = 0.1  # broadcasts keep at least this fraction of the pace, however many replies
-BULK_BATCH = 0.25  # s: the most of its share a broadcast reservation takes at once
+BULK_BATCH = 0.25  # s: a broadcast reservation without replies lately
 
 
 @dataclass(frozen=True)
@@ -129,26 +131,38 @@ class PaceState:
         return grant
 
     def reserve_bulk(self, want: int, ceiling: float, now: float, after: float = 0.0) -> Grant:
-        """Slots for broadcasts and redraws: what the replies leave of the pace.
+        """Slots for broadcasts and redraws: every slot the replies do not take.
 
-        One cursor (``next_slot``) orders every slot of the bot, so a reply asking after a
-        broadcast reservation waits at most for that reservation's few slots. What makes
-        replies go first is the share: a broadcast reservation takes at most ``BULK_BATCH`` s
-        of its share and the next one starts no sooner than that share allows
-        (``bulk_next``), leaving the slots between to the replies. Without replies the share
-        is the whole pace and ``bulk_next`` never holds anyone back. Two processes asking
-        alike (one worker, one ``gaung serve``) would otherwise split the pace in halves,
-        however many replies wait (measured: 14/s of replies for 20 written per second).
+        One cursor (``next_slot``) orders every slot of the bot, and a reply takes the next
+        free one. While people are writing (replies lately), a broadcast keeps the cursor at
+        most ``BULK_AHEAD`` s ahead of now, asking again once it is half that: a reply then
+        waits at most that long behind broadcast slots, and no slot the replies leave goes
+        unused. (An earlier rule gave the broadcasts a *share*, the pace less the replies'
+        recent rate, and spaced their reservations by it: replies arriving unevenly left
+        slots empty when fewer came and pushed the broadcast on when more came, so it got
+        0.47 × of what the replies left beside ``gaung serve``.) If replies alone keep the
+        cursor ahead, a broadcast still gets ``BULK_LEAST`` of the pace (``bulk_next``).
+        Without replies a broadcast reserves ``BULK_BATCH`` s at a time, as far as
+        ``HORIZON``: fewer round trips to the ledger.
         """
         rate = self.climb(ceiling, now)
-        share = max(BULK_LEAST * rate, rate - self.urgent(now))
-        # (A millisecond of slack: the two moments are stored to the microsecond apart.)
-        if self.bulk_next > max(now + max(0.0, after), self.next_slot, self.paused_until) + 1e-3:
-            wait = self.bulk_next - now  # the replies' turn: come back then
-            return Grant(wait, 1.0 / rate, 0, max(0.0, self.paused_until - now), rate, now + wait)
-        grant = self.reserve(min(want, max(1, round(share * BULK_BATCH))), ceiling, now, after)
+        take = round(rate * BULK_BATCH)
+        if self.urgent(now) >= REPLIES_LATELY:
+            begin = max(now + max(0.0, after), self.next_slot, self.paused_until)
+            room = BULK_AHEAD - (begin - now)
+            refill = BULK_AHEAD / 2
+            if room >= refill - 1e-6:
+                take = math.floor(room * rate)
+            elif now >= self.bulk_next - 1e-3:  # the least the broadcasts keep, come what may
+                take = round(BULK_LEAST * rate * refill)
+            else:
+                wait = min(begin - now - refill, self.bulk_next - now)
+                return Grant(
+                    wait, 1.0 / rate, 0, max(0.0, self.paused_until - now), rate, now + wait
+                )
+        grant = self.reserve(min(want, max(1, take)), ceiling, now, after)
         if grant.count:
-            self.bulk_next = grant.start + grant.count / share
+            self.bulk_next = now + grant.count / (BULK_LEAST * rate)
         return grant
 
     def rate_limited(self, retry_after: float, ceiling: float, now: float) -> None:
