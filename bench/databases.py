@@ -26,17 +26,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, select, text, update
 from sqlmodel import select as sm_select
 
 from bot.emulators.telegram.world import FIRST_USER_ID
 from db.accounts.identities import link_identity
-from db.delivery.counters import FIELDS, fact_counts
+from db.delivery.counters import FIELDS, fact_counts, rebuild
 from db.engine import make_engine, session_scope
 from db.migrate import upgrade
-from db.models import Asn, Opd, PostOpdStat, table
+from db.models import Asn, ChatIdentity, Delivery, DeliveryStatus, Opd, PostOpdStat, table
 from db.posts.lifecycle import approve_post, submit_post
 from db.roster.synthetic import import_synthetic_roster
+from db.types import utcnow
 from tests.pg import binaries, init_data, server_user, start_cluster, start_server
 
 DURABILITY = ("fsync", "synchronous_commit", "full_page_writes")
@@ -203,6 +204,39 @@ def approve_for_everyone(engine: Engine, url: str, caption: str) -> tuple[int, i
         assert post.id is not None
         _, queued = approve_post(session, post.id)
         return post.id, queued
+
+
+def as_if_sent(
+    engine: Engine, post_id: int | None = None, *, message_id: str | None = None
+) -> list[tuple[int, str]]:
+    """Every delivery (of ``post_id``, or of every post) recorded sent, as if the broadcast
+    had run, with the counters recomputed from the facts (the bulk update bypasses those that
+    recording a send keeps, so the checks start from a true state): (delivery, chat id) of each.
+    """
+    delivery, identity = table(Delivery), table(ChatIdentity)
+    scope = [delivery.c.post_id == post_id] if post_id is not None else []
+    with session_scope(engine) as session:
+        conn = session.connection()
+        conn.execute(
+            update(delivery)
+            .where(*scope)
+            .values(
+                status=DeliveryStatus.SENT.value,
+                message_id=message_id,
+                sent_at=utcnow(),
+                attempts=1,
+            )
+        )
+        rebuild(session)
+        return [
+            (int(d), str(chat))
+            for d, chat in conn.execute(
+                select(delivery.c.id, identity.c.external_id)
+                .join(identity, identity.c.id == delivery.c.identity_id)
+                .where(*scope)
+                .order_by(delivery.c.id)
+            )
+        ]
 
 
 Counts = dict[tuple[int, int], tuple[int, ...]]

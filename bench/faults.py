@@ -53,11 +53,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 
 from bench import databases
 from bench.broadcast import Worker
-from bench.databases import approve_for_everyone, counters_and_facts, emulated_roster
+from bench.databases import approve_for_everyone, as_if_sent, counters_and_facts, emulated_roster
 from bench.server import serve as start_serve
 from bench.server import stop as stop_serve
 from bot.emulators.telegram.runner import EmulatorProcess
@@ -72,7 +72,6 @@ from db.models import (
     ProcessedUpdate,
     table,
 )
-from db.types import utcnow
 from tests.pg import Cluster, start_cluster
 
 QUICK = os.environ.get("GAUNG_BENCH_FAULTS_SIZE", "full") == "quick"
@@ -369,19 +368,7 @@ def sent_deliveries(engine: Engine, post_id: int) -> list[tuple[int, int, int]]:
 
 def mark_all_sent(engine: Engine, post_id: int) -> None:
     """As if the post's broadcast had run (message id 1 000 000: redraws answer 400)."""
-    delivery = table(Delivery)
-    with session_scope(engine) as session:
-        session.connection().execute(
-            update(delivery)
-            .where(delivery.c.post_id == post_id)
-            .values(
-                status=DeliveryStatus.SENT.value,
-                message_id="1000000",
-                sent_at=utcnow(),
-                attempts=1,
-            )
-        )
-        rebuild(session)  # the bulk update bypassed the counters a send keeps
+    as_if_sent(engine, post_id, message_id="1000000")
 
 
 @dataclass

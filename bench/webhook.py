@@ -58,29 +58,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from bench import server
 from bench.databases import (
     approve_for_everyone,
+    as_if_sent,
     counters_and_facts,
     emulated_roster,
     fresh_databases,
 )
 from bench.http import KeepAlive, cpu_seconds
 from bot.emulators.telegram.runner import EmulatorProcess
-from db.delivery.counters import FIELDS, rebuild
-from db.engine import make_engine, session_scope
+from db.delivery.counters import FIELDS
+from db.engine import make_engine
 from db.models import (
     ButtonRefresh,
-    ChatIdentity,
     Confirmation,
     Delivery,
-    DeliveryStatus,
     ProcessedUpdate,
     table,
 )
-from db.types import utcnow
 
 ASN = 8000
 TOKEN = "123456:BENCH-TOKEN"
@@ -115,25 +113,8 @@ def seed(url: str) -> tuple[float, list[tuple[int, int]]]:
         engine, "https://www.instagram.com/p/gaungwebhookbench/", "Jangan lupa like dan bagikan."
     )
     assert queued == ASN, queued
-    delivery, identity = table(Delivery), table(ChatIdentity)
-    with session_scope(engine) as session:
-        # As if the broadcast had run: every delivery sent, message 1 in the ASN's chat.
-        session.connection().execute(
-            update(delivery).values(
-                status=DeliveryStatus.SENT.value, message_id="1", sent_at=utcnow(), attempts=1
-            )
-        )
-        # The bulk update bypassed the counters that recording a send keeps: recompute them
-        # from the facts, as an upgrade would, so that the checks start from a true state.
-        rebuild(session)
-        pairs = [
-            (int(d), int(u))
-            for d, u in session.connection().execute(
-                select(delivery.c.id, identity.c.external_id).join(
-                    identity, identity.c.id == delivery.c.identity_id
-                )
-            )
-        ]
+    # As if the broadcast had run: every delivery sent, message 1 in the ASN's chat.
+    pairs = [(d, int(chat)) for d, chat in as_if_sent(engine, message_id="1")]
     engine.dispose()
     assert len(pairs) == ASN, len(pairs)
     return time.perf_counter() - began, pairs

@@ -31,7 +31,7 @@ from sqlalchemy import delete, func, select, update
 from sqlmodel import select as sm_select
 
 from bench import server
-from bench.databases import approve_for_everyone, fresh_databases
+from bench.databases import approve_for_everyone, as_if_sent, fresh_databases
 from bench.http import KeepAlive, cpu_seconds
 from bench.webhook import Variant, measured_code
 from bot.whatsapp.webhook import signature
@@ -48,7 +48,6 @@ from db.models import (
     table,
 )
 from db.roster.synthetic import import_synthetic_roster
-from db.types import utcnow
 
 ASN = 8000
 SECRET = "bench-app-secret"
@@ -71,14 +70,8 @@ def seed(url: str) -> tuple[int, list[int]]:
             link_identity(session, asn, channel="whatsapp", external_id=f"62810{k:08d}")
     post_id, queued = approve_for_everyone(engine, "https://instagram.com/p/wa-bench", "Ayo")
     assert queued == ASN, queued
-    delivery = table(Delivery)
-    with session_scope(engine) as session:
-        session.connection().execute(
-            update(delivery).values(status=DeliveryStatus.SENT.value, sent_at=utcnow(), attempts=1)
-        )
-        # The counters as the broadcaster leaves them: every delivery counted delivered.
-        rebuild(session)
-        ids = [int(i) for (i,) in session.connection().execute(select(delivery.c.id))]
+    # The outbox and counters as the broadcaster leaves them: every delivery counted delivered.
+    ids = [d for d, _ in as_if_sent(engine)]
     engine.dispose()
     return post_id, ids
 
