@@ -56,7 +56,7 @@ from sqlmodel import Session
 
 from db.delivery.confirmations import Tap, TapResult, record_taps
 from db.delivery.inbox import store_updates
-from db.delivery.whatsapp import StatusUpdate, apply_statuses
+from db.delivery.whatsapp import StatusUpdate, store_statuses
 from db.engine import unreachable
 
 log = logging.getLogger("gaung.inbox")
@@ -284,29 +284,25 @@ class InboxWriter:
         try:
             for channel in sorted({item.channel for item in items}):
                 mine = [(n, item) for n, item in enumerate(items) if item.channel == channel]
-                new = store_updates(
-                    session,
-                    channel,
-                    [
-                        (i.update_id, None if i.tap or i.status or i.kept else i.payload)
-                        for _, i in mine
-                    ],
-                )
+                updates = [
+                    (i.update_id, None if i.tap or i.status or i.kept else i.payload)
+                    for _, i in mine
+                ]
+                statuses = [(i.update_id, i.status) for _, i in mine if i.status is not None]
+                if statuses:  # stored and applied together (one statement on PostgreSQL)
+                    new, _ = store_statuses(session, channel, updates, statuses)
+                else:
+                    new = store_updates(session, channel, updates)
                 taps: list[tuple[int, Tap]] = []
-                statuses: list[StatusUpdate] = []
                 for n, item in mine:
                     if item.update_id not in new:
                         receipts[n] = Receipt(False)
                         continue
                     new.discard(item.update_id)  # a second copy in the batch is a redelivery
-                    if item.status is not None:
-                        statuses.append(item.status)
-                        receipts[n] = Receipt(True)
-                    elif item.tap is None:
+                    if item.tap is None:
                         receipts[n] = Receipt(True)
                     else:
                         taps.append((n, item.tap))
-                apply_statuses(session, statuses)
                 results = record_taps(
                     session, channel, [tap for _, tap in taps], redraw=channel in self.redraw
                 )

@@ -39,6 +39,7 @@ from sqlmodel import Session
 
 from db.delivery.arrays import unnested
 from db.delivery.counters import bump, withdrawn_deltas
+from db.delivery.inbox import store_updates, store_updates_and_read
 from db.delivery.outbox import ended_by_id, reachable_identity_subquery
 from db.models import (
     AdminIdentity,
@@ -241,7 +242,49 @@ def _price_arrays() -> Executable:
     )
 
 
-def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
+def store_statuses(
+    session: Session,
+    channel: str,
+    updates: Sequence[tuple[str, dict[str, Any] | None]],
+    statuses: Sequence[tuple[str, StatusUpdate]],
+) -> tuple[set[str], int]:
+    """Store a batch of WhatsApp inbox ``updates`` and apply the ``statuses`` among them
+    (update id, status) that were new: the ids that were new, and how many deliveries changed.
+
+    On PostgreSQL the inbox insert and the lock of the statuses' deliveries are one statement
+    (``store_updates_and_read``): one round trip less per batch of the inbox writer. The lock
+    takes every delivery the batch names, a redelivered status's too: harmless, and they are
+    not known before the insert answers.
+    """
+    if session.get_bind().dialect.name != "postgresql" or not statuses:
+        new = store_updates(session, channel, updates)
+        return new, apply_statuses(session, _fresh(statuses, new))
+    ids = sorted({s.delivery_id for _, s in statuses if s.delivery_id})
+    new, rows = store_updates_and_read(
+        session, channel, updates, _status_rows("postgresql"), {"ids": ids}
+    )
+    locked = {int(row.id): row for row in rows}
+    return new, apply_statuses(session, _fresh(statuses, new), locked=locked)
+
+
+def _fresh(statuses: Sequence[tuple[str, StatusUpdate]], new: set[str]) -> list[StatusUpdate]:
+    """The statuses whose update was new, each once (a second copy in a batch is a
+    redelivery), in their order."""
+    seen: set[str] = set()
+    fresh = []
+    for update_id, status in statuses:
+        if update_id in new and update_id not in seen:
+            seen.add(update_id)
+            fresh.append(status)
+    return fresh
+
+
+def apply_statuses(
+    session: Session,
+    updates: Iterable[StatusUpdate],
+    *,
+    locked: dict[int, Row[Any]] | None = None,
+) -> int:
     """Record status webhooks; returns how many deliveries changed.
 
     ``failed`` fails the delivery with Meta's reason and takes it back out of the counters
@@ -251,7 +294,8 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
     A burst brings hundreds of statuses per batch: they are read as plain rows (the few
     failures too) and written in a handful of statements, whatever their number. Loading
     each failure as an ORM object for ``mark_failed`` cost a third of the inbox writer's CPU
-    with 5 % of deliveries failing (issue 13).
+    with 5 % of deliveries failing (issue 13). ``locked``: the deliveries' rows as
+    ``_status_rows`` reads them, already read and locked in this transaction.
     """
     items = [u for u in updates if u.delivery_id]
     if not items:
@@ -260,13 +304,15 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
     # counting it) at this moment must either finish first, so that the failure takes the
     # count back, or find the row failed.
     conn = session.connection()
-    rows = {
-        int(row.id): row
-        for row in conn.execute(
-            _status_rows(session.get_bind().dialect.name),
-            {"ids": sorted({u.delivery_id for u in items})},
-        )
-    }
+    rows = locked  # ``store_statuses`` read and locked them already
+    if rows is None:
+        rows = {
+            int(row.id): row
+            for row in conn.execute(
+                _status_rows(session.get_bind().dialect.name),
+                {"ids": sorted({u.delivery_id for u in items})},
+            )
+        }
     state = {k: [row.status, row.billable, row.pricing_category] for k, row in rows.items()}
     failures: dict[int, StatusUpdate] = {}
     priced: dict[int, tuple[bool, str | None]] = {}
