@@ -290,7 +290,7 @@ class InboxWriter:
                 ]
                 statuses = [(i.update_id, i.status) for _, i in mine if i.status is not None]
                 if statuses:  # stored and applied together (one statement on PostgreSQL)
-                    new, _ = store_statuses(session, channel, updates, statuses)
+                    new = store_statuses(session, channel, updates, statuses)
                 else:
                     new = store_updates(session, channel, updates)
                 taps: list[tuple[int, Tap]] = []

@@ -110,8 +110,8 @@ def _array_params(
 ) -> dict[str, Any]:
     """``_insert_arrays``'s parameters: one array per column."""
     return {
-        "channel": channel,
-        "at": at,
+        "inbox_channel": channel,
+        "inbox_at": at,
         "update_id": list(first),
         "payload": [None if p is None else json.dumps(p) for p in first.values()],
         "kept": [p is None for p in first.values()],
@@ -148,10 +148,12 @@ def _insert_arrays() -> ReturningInsert[Any]:
     lists (``_insert_new``) made a new text for each batch size; converting those texts took
     about a sixth of the writer thread's CPU under a burst of status webhooks (issue 13)."""
     inbox = table(ProcessedUpdate)
-    at = bindparam("at", type_=UTCDateTime)
+    # Names no column has: in a statement that also updates a table (``_insert_and_read``),
+    # a parameter named like one of its columns would be taken as a value to SET.
+    at = bindparam("inbox_at", type_=UTCDateTime)
     rows = unnested({"update_id": String(), "payload": Text(), "kept": Boolean()})
     chosen = select(
-        bindparam("channel", type_=String),
+        bindparam("inbox_channel", type_=String),
         rows.c.update_id,
         rows.c.payload,
         at,

@@ -31,6 +31,7 @@ from sqlalchemy import (
     bindparam,
     func,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy import select as core_select
@@ -247,24 +248,68 @@ def store_statuses(
     channel: str,
     updates: Sequence[tuple[str, dict[str, Any] | None]],
     statuses: Sequence[tuple[str, StatusUpdate]],
-) -> tuple[set[str], int]:
+) -> set[str]:
     """Store a batch of WhatsApp inbox ``updates`` and apply the ``statuses`` among them
-    (update id, status) that were new: the ids that were new, and how many deliveries changed.
+    (update id, status) that were new (``apply_statuses``): returns the ids that were new.
 
-    On PostgreSQL the inbox insert and the lock of the statuses' deliveries are one statement
-    (``store_updates_and_read``): one round trip less per batch of the inbox writer. The lock
-    takes every delivery the batch names, a redelivered status's too: harmless, and they are
-    not known before the insert answers.
+    On PostgreSQL the inbox insert, the lock of the statuses' deliveries and their pricing
+    are one statement (``store_updates_and_read``): two round trips less per batch of the
+    inbox writer, whose batch's latency bound the rate of a burst (issue 13). The lock takes
+    every delivery the batch names, a redelivered status's too (harmless; which are new is
+    not known before the insert answers), and so does the pricing: it only ever adds
+    (billable or not; the category, unless none is given), so a redelivered status's pricing
+    is the one already recorded and changes nothing. A delivery with a ``failed`` status in
+    the batch is not priced: it fails (unbilled) in this transaction, or failed before.
     """
     if session.get_bind().dialect.name != "postgresql" or not statuses:
         new = store_updates(session, channel, updates)
-        return new, apply_statuses(session, _fresh(statuses, new))
+        apply_statuses(session, _fresh(statuses, new))
+        return new
     ids = sorted({s.delivery_id for _, s in statuses if s.delivery_id})
-    new, rows = store_updates_and_read(
-        session, channel, updates, _status_rows("postgresql"), {"ids": ids}
-    )
+    failing = {s.delivery_id for _, s in statuses if s.status == "failed"}
+    pricing: dict[int, list[Any]] = {}
+    for _, item in statuses:
+        if item.delivery_id and item.delivery_id not in failing and item.billable is not None:
+            paid, kind = pricing.setdefault(item.delivery_id, [False, None])
+            pricing[item.delivery_id] = [paid or item.billable, item.category or kind]
+    params = {
+        "ids": ids,
+        "p_id": list(pricing),
+        "p_paid": [paid for paid, _ in pricing.values()],
+        "p_kind": [kind for _, kind in pricing.values()],
+    }
+    new, rows = store_updates_and_read(session, channel, updates, _store_and_price(), params)
+    _expire(session, Delivery, pricing, ["billable", "pricing_category"])
     locked = {int(row.id): row for row in rows}
-    return new, apply_statuses(session, _fresh(statuses, new), locked=locked)
+    apply_statuses(session, _fresh(statuses, new), locked=locked, priced=True)
+    return new
+
+
+@cache
+def _store_and_price() -> Select[Any]:
+    """``store_statuses``'s read on PostgreSQL: the batch's deliveries locked in id order (as
+    ``apply_statuses`` reads them), and with it (a data-modifying CTE) their pricing from
+    arrays, as ``apply_statuses`` prices them: billable once any status says so, the last
+    category given. The update goes through the locked rows, so it takes no lock of its own
+    out of order, and writes only a row whose pricing changes."""
+    locked = _status_rows("postgresql").cte("status_row")
+    given = unnested({"p_id": BigInteger(), "p_paid": Boolean(), "p_kind": String()})
+    paid = func.coalesce(_DELIVERY.c.billable, False) | given.c.p_paid
+    kind = func.coalesce(given.c.p_kind, _DELIVERY.c.pricing_category)
+    priced = (
+        update(_DELIVERY)
+        .where(
+            _DELIVERY.c.id == locked.c.id,
+            given.c.p_id == locked.c.id,
+            locked.c.status != DeliveryStatus.FAILED.value,
+            tuple_(_DELIVERY.c.billable, _DELIVERY.c.pricing_category).is_distinct_from(
+                tuple_(paid, kind)
+            ),
+        )
+        .values(billable=paid, pricing_category=kind)
+        .cte("priced")
+    )
+    return core_select(*locked.c).add_cte(priced)
 
 
 def _fresh(statuses: Sequence[tuple[str, StatusUpdate]], new: set[str]) -> list[StatusUpdate]:
@@ -284,6 +329,7 @@ def apply_statuses(
     updates: Iterable[StatusUpdate],
     *,
     locked: dict[int, Row[Any]] | None = None,
+    priced: bool = False,
 ) -> int:
     """Record status webhooks; returns how many deliveries changed.
 
@@ -295,7 +341,8 @@ def apply_statuses(
     failures too) and written in a handful of statements, whatever their number. Loading
     each failure as an ORM object for ``mark_failed`` cost a third of the inbox writer's CPU
     with 5 % of deliveries failing (issue 13). ``locked``: the deliveries' rows as
-    ``_status_rows`` reads them, already read and locked in this transaction.
+    ``_status_rows`` reads them, already read and locked in this transaction;
+    ``priced``: their pricing is recorded already (``store_statuses``), only failures remain.
     """
     items = [u for u in updates if u.delivery_id]
     if not items:
@@ -315,7 +362,7 @@ def apply_statuses(
         }
     state = {k: [row.status, row.billable, row.pricing_category] for k, row in rows.items()}
     failures: dict[int, StatusUpdate] = {}
-    priced: dict[int, tuple[bool, str | None]] = {}
+    pricing: dict[int, tuple[bool, str | None]] = {}
     for item in items:
         row = state.get(item.delivery_id)
         if row is None or row[0] == DeliveryStatus.FAILED:
@@ -323,21 +370,21 @@ def apply_statuses(
         if item.status == "failed":
             row[0] = DeliveryStatus.FAILED
             failures[item.delivery_id] = item
-            priced.pop(item.delivery_id, None)
-        elif item.billable is not None:
+            pricing.pop(item.delivery_id, None)
+        elif item.billable is not None and not priced:
             now = (bool(row[1]) or item.billable, item.category or row[2])
             if now != (row[1], row[2]):
-                row[1], row[2] = priced[item.delivery_id] = now
-    if priced:  # one statement for the many
+                row[1], row[2] = pricing[item.delivery_id] = now
+    if pricing:  # one statement for the many
         if session.get_bind().dialect.name == "postgresql":
-            ids, paid, kinds = zip(*((k, b, c) for k, (b, c) in priced.items()), strict=True)
+            ids, paid, kinds = zip(*((k, b, c) for k, (b, c) in pricing.items()), strict=True)
             conn.execute(_price_arrays(), {"d_id": ids, "paid": paid, "kind": kinds})
         else:
-            conn.execute(_PRICE, [{"d_id": k, "b": b, "c": c} for k, (b, c) in priced.items()])
-        _expire(session, Delivery, priced, ["billable", "pricing_category"])
+            conn.execute(_PRICE, [{"d_id": k, "b": b, "c": c} for k, (b, c) in pricing.items()])
+        _expire(session, Delivery, pricing, ["billable", "pricing_category"])
     if failures:
         _fail(session, {k: (item, rows[k]) for k, item in failures.items()})
-    return len(priced) + len(failures)
+    return len(pricing) + len(failures)
 
 
 def _expire(session: Session, model: type[Any], keys: Iterable[int], names: list[str]) -> None:
