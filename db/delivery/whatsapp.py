@@ -257,9 +257,11 @@ def store_statuses(
     inbox writer, whose batch's latency bound the rate of a burst (issue 13). The lock takes
     every delivery the batch names, a redelivered status's too (harmless; which are new is
     not known before the insert answers), and so does the pricing: it only ever adds
-    (billable or not; the category, unless none is given), so a redelivered status's pricing
-    is the one already recorded and changes nothing. A delivery with a ``failed`` status in
-    the batch is not priced: it fails (unbilled) in this transaction, or failed before.
+    (billable or not; the category, unless none is given), so a redelivered status's pricing,
+    recorded already with its first copy, changes nothing (unless a later status of the same
+    message had named another category: Meta keeps one category per message). A delivery
+    with a ``failed`` status in the batch is not priced: it fails (unbilled) in this
+    transaction, or failed before.
     """
     if session.get_bind().dialect.name != "postgresql" or not statuses:
         new = store_updates(session, channel, updates)
