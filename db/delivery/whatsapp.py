@@ -31,6 +31,7 @@ from sqlalchemy import (
     bindparam,
     func,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy import select as core_select
@@ -39,6 +40,7 @@ from sqlmodel import Session
 
 from db.delivery.arrays import unnested
 from db.delivery.counters import bump, withdrawn_deltas
+from db.delivery.inbox import store_updates, store_updates_and_read
 from db.delivery.outbox import ended_by_id, reachable_identity_subquery
 from db.models import (
     AdminIdentity,
@@ -241,7 +243,96 @@ def _price_arrays() -> Executable:
     )
 
 
-def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
+def store_statuses(
+    session: Session,
+    channel: str,
+    updates: Sequence[tuple[str, dict[str, Any] | None]],
+    statuses: Sequence[tuple[str, StatusUpdate]],
+) -> set[str]:
+    """Store a batch of WhatsApp inbox ``updates`` and apply the ``statuses`` among them
+    (update id, status) that were new (``apply_statuses``): returns the ids that were new.
+
+    On PostgreSQL the inbox insert, the lock of the statuses' deliveries and their pricing
+    are one statement (``store_updates_and_read``): two round trips less per batch of the
+    inbox writer, whose batch's latency bound the rate of a burst (issue 13). The lock takes
+    every delivery the batch names, a redelivered status's too (harmless; which are new is
+    not known before the insert answers), and so does the pricing: it only ever adds
+    (billable or not; the category, unless none is given), so a redelivered status's pricing,
+    recorded already with its first copy, changes nothing (unless a later status of the same
+    message had named another category: Meta keeps one category per message). A delivery
+    with a ``failed`` status in the batch is not priced: it fails (unbilled) in this
+    transaction, or failed before.
+    """
+    if session.get_bind().dialect.name != "postgresql" or not statuses:
+        new = store_updates(session, channel, updates)
+        apply_statuses(session, _fresh(statuses, new))
+        return new
+    ids = sorted({s.delivery_id for _, s in statuses if s.delivery_id})
+    failing = {s.delivery_id for _, s in statuses if s.status == "failed"}
+    pricing: dict[int, list[Any]] = {}
+    for _, item in statuses:
+        if item.delivery_id and item.delivery_id not in failing and item.billable is not None:
+            paid, kind = pricing.setdefault(item.delivery_id, [False, None])
+            pricing[item.delivery_id] = [paid or item.billable, item.category or kind]
+    params = {
+        "ids": ids,
+        "p_id": list(pricing),
+        "p_paid": [paid for paid, _ in pricing.values()],
+        "p_kind": [kind for _, kind in pricing.values()],
+    }
+    new, rows = store_updates_and_read(session, channel, updates, _store_and_price(), params)
+    _expire(session, Delivery, pricing, ["billable", "pricing_category"])
+    locked = {int(row.id): row for row in rows}
+    apply_statuses(session, _fresh(statuses, new), locked=locked, priced=True)
+    return new
+
+
+@cache
+def _store_and_price() -> Select[Any]:
+    """``store_statuses``'s read on PostgreSQL: the batch's deliveries locked in id order (as
+    ``apply_statuses`` reads them), and with it (a data-modifying CTE) their pricing from
+    arrays, as ``apply_statuses`` prices them: billable once any status says so, the last
+    category given. The update goes through the locked rows, so it takes no lock of its own
+    out of order, and writes only a row whose pricing changes."""
+    locked = _status_rows("postgresql").cte("status_row")
+    given = unnested({"p_id": BigInteger(), "p_paid": Boolean(), "p_kind": String()})
+    paid = func.coalesce(_DELIVERY.c.billable, False) | given.c.p_paid
+    kind = func.coalesce(given.c.p_kind, _DELIVERY.c.pricing_category)
+    priced = (
+        update(_DELIVERY)
+        .where(
+            _DELIVERY.c.id == locked.c.id,
+            given.c.p_id == locked.c.id,
+            locked.c.status != DeliveryStatus.FAILED.value,
+            tuple_(_DELIVERY.c.billable, _DELIVERY.c.pricing_category).is_distinct_from(
+                tuple_(paid, kind)
+            ),
+        )
+        .values(billable=paid, pricing_category=kind)
+        .cte("priced")
+    )
+    return core_select(*locked.c).add_cte(priced)
+
+
+def _fresh(statuses: Sequence[tuple[str, StatusUpdate]], new: set[str]) -> list[StatusUpdate]:
+    """The statuses whose update was new, each once (a second copy in a batch is a
+    redelivery), in their order."""
+    seen: set[str] = set()
+    fresh = []
+    for update_id, status in statuses:
+        if update_id in new and update_id not in seen:
+            seen.add(update_id)
+            fresh.append(status)
+    return fresh
+
+
+def apply_statuses(
+    session: Session,
+    updates: Iterable[StatusUpdate],
+    *,
+    locked: dict[int, Row[Any]] | None = None,
+    priced: bool = False,
+) -> int:
     """Record status webhooks; returns how many deliveries changed.
 
     ``failed`` fails the delivery with Meta's reason and takes it back out of the counters
@@ -251,7 +342,9 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
     A burst brings hundreds of statuses per batch: they are read as plain rows (the few
     failures too) and written in a handful of statements, whatever their number. Loading
     each failure as an ORM object for ``mark_failed`` cost a third of the inbox writer's CPU
-    with 5 % of deliveries failing (issue 13).
+    with 5 % of deliveries failing (issue 13). ``locked``: the deliveries' rows as
+    ``_status_rows`` reads them, already read and locked in this transaction;
+    ``priced``: their pricing is recorded already (``store_statuses``), only failures remain.
     """
     items = [u for u in updates if u.delivery_id]
     if not items:
@@ -260,16 +353,18 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
     # counting it) at this moment must either finish first, so that the failure takes the
     # count back, or find the row failed.
     conn = session.connection()
-    rows = {
-        int(row.id): row
-        for row in conn.execute(
-            _status_rows(session.get_bind().dialect.name),
-            {"ids": sorted({u.delivery_id for u in items})},
-        )
-    }
+    rows = locked  # ``store_statuses`` read and locked them already
+    if rows is None:
+        rows = {
+            int(row.id): row
+            for row in conn.execute(
+                _status_rows(session.get_bind().dialect.name),
+                {"ids": sorted({u.delivery_id for u in items})},
+            )
+        }
     state = {k: [row.status, row.billable, row.pricing_category] for k, row in rows.items()}
     failures: dict[int, StatusUpdate] = {}
-    priced: dict[int, tuple[bool, str | None]] = {}
+    pricing: dict[int, tuple[bool, str | None]] = {}
     for item in items:
         row = state.get(item.delivery_id)
         if row is None or row[0] == DeliveryStatus.FAILED:
@@ -277,21 +372,21 @@ def apply_statuses(session: Session, updates: Iterable[StatusUpdate]) -> int:
         if item.status == "failed":
             row[0] = DeliveryStatus.FAILED
             failures[item.delivery_id] = item
-            priced.pop(item.delivery_id, None)
-        elif item.billable is not None:
+            pricing.pop(item.delivery_id, None)
+        elif item.billable is not None and not priced:
             now = (bool(row[1]) or item.billable, item.category or row[2])
             if now != (row[1], row[2]):
-                row[1], row[2] = priced[item.delivery_id] = now
-    if priced:  # one statement for the many
+                row[1], row[2] = pricing[item.delivery_id] = now
+    if pricing:  # one statement for the many
         if session.get_bind().dialect.name == "postgresql":
-            ids, paid, kinds = zip(*((k, b, c) for k, (b, c) in priced.items()), strict=True)
+            ids, paid, kinds = zip(*((k, b, c) for k, (b, c) in pricing.items()), strict=True)
             conn.execute(_price_arrays(), {"d_id": ids, "paid": paid, "kind": kinds})
         else:
-            conn.execute(_PRICE, [{"d_id": k, "b": b, "c": c} for k, (b, c) in priced.items()])
-        _expire(session, Delivery, priced, ["billable", "pricing_category"])
+            conn.execute(_PRICE, [{"d_id": k, "b": b, "c": c} for k, (b, c) in pricing.items()])
+        _expire(session, Delivery, pricing, ["billable", "pricing_category"])
     if failures:
         _fail(session, {k: (item, rows[k]) for k, item in failures.items()})
-    return len(priced) + len(failures)
+    return len(pricing) + len(failures)
 
 
 def _expire(session: Session, model: type[Any], keys: Iterable[int], names: list[str]) -> None:

@@ -324,10 +324,16 @@ def test_a_kept_update_is_stored_handled_in_its_batch(engine: Engine) -> None:
         assert session.connection().execute(count).scalar() == 1
 
 
-def test_the_next_batch_is_staged_while_the_one_before_commits(engine: Engine) -> None:
+@pytest.mark.parametrize("second_is_a_tap", [False, True], ids=["status", "tap"])
+def test_the_next_batch_is_staged_while_the_one_before_commits(
+    engine: Engine, second_is_a_tap: bool
+) -> None:
     """On PostgreSQL a batch's statements run while the batch before waits for its commit (a
     durable commit waits for the disk); each update is answered only after its own commit.
-    SQLite has one writer at a time: there the next batch waits."""
+    SQLite has one writer at a time: there the next batch waits. So does a batch of taps:
+    its counter rows are the ones the batch before holds until its commit, and staged
+    alongside it the taps only waited for that lock (closed-loop taps on durable PostgreSQL,
+    same run against main: 1,804 → 2,093/s)."""
     from sqlalchemy import event
 
     committing, release = threading.Event(), threading.Event()
@@ -348,7 +354,10 @@ def test_the_next_batch_is_staged_while_the_one_before_commits(engine: Engine) -
         writer.start()
         first = asyncio.ensure_future(writer.submit(Incoming("whatsapp", "1", {}, kept=True)))
         assert await asyncio.to_thread(committing.wait, 10)
-        second = asyncio.ensure_future(writer.submit(Incoming("whatsapp", "2", {}, kept=True)))
+        tap = Tap(10**9, "like", "nobody") if second_is_a_tap else None
+        second = asyncio.ensure_future(
+            writer.submit(Incoming("whatsapp", "2", {}, tap=tap, kept=not tap))
+        )
         await asyncio.sleep(0.3)
         answered = first.done() or second.done()
         release.set()
@@ -364,7 +373,8 @@ def test_the_next_batch_is_staged_while_the_one_before_commits(engine: Engine) -
     finally:
         event.remove(engine, "commit", hold_the_first_commit)
     assert [r.new for r in receipts] == [True, True]
-    assert staged_while_committing == [False, engine.dialect.name == "postgresql"]
+    overlapped = engine.dialect.name == "postgresql" and not second_is_a_tap
+    assert staged_while_committing == [False, overlapped]
     with session_scope(engine, readonly=True) as session:
         ids = session.connection().execute(select(table(ProcessedUpdate).c.update_id))
         assert sorted(u for (u,) in ids) == ["1", "2"]

@@ -19,6 +19,7 @@ from db.delivery.whatsapp import (
     reached_today,
     reserve_reach,
     reserve_reach_many,
+    store_statuses,
     template_estimate,
 )
 from db.engine import session_scope
@@ -199,6 +200,57 @@ def test_failures_in_one_batch_take_out_exactly_what_each_delivery_counted(
         assert all(d is not None and d.status == DeliveryStatus.FAILED for d in failed)
         still = session.get(ChatIdentity, identities[0])  # 131047 is no reason to stop
         assert still is not None and still.reachable is True
+
+
+def test_a_stored_batch_applies_only_its_new_statuses_and_prices_each_delivery_once(
+    engine: Engine,
+) -> None:
+    """``store_statuses`` (the inbox writer's path; one statement on PostgreSQL) against
+    ``apply_statuses``' rules: sent then delivered prices a delivery once (a later empty
+    category keeps the one given); a delivery failing in the batch is not billed even when
+    priced before its failure; a second copy in the batch and a redelivery of a stored batch
+    change nothing; the counters equal the facts."""
+    setup(engine, 3)
+    post_id = post(engine)
+    priced, failing, other = rows(engine, post_id)
+    assert priced.id and failing.id and other.id
+    with session_scope(engine) as session:
+        for row in (priced, failing, other):
+            live = session.get(Delivery, row.id)
+            assert live is not None
+            mark_sent(session, live, "wamid.x")
+    statuses = [
+        ("s:p:sent", StatusUpdate(priced.id, "sent", billable=True, category="marketing")),
+        ("s:f:sent", StatusUpdate(failing.id, "sent", billable=True, category="marketing")),
+        ("s:p:delivered", StatusUpdate(priced.id, "delivered", billable=True, category="")),
+        ("s:f:failed", StatusUpdate(failing.id, "failed", error_code=131026, error="x")),
+        ("s:f:failed", StatusUpdate(failing.id, "failed", error_code=131026, error="x")),
+        ("s:o:sent", StatusUpdate(other.id, "sent", billable=False, category="utility")),
+    ]
+    updates: list[tuple[str, dict[str, object] | None]] = [(u, None) for u, _ in statuses]
+    with session_scope(engine) as session:
+        held = session.get(Delivery, priced.id)  # an object the caller holds sees the pricing
+        new = store_statuses(session, "whatsapp", updates, statuses)
+        assert new == {"s:p:sent", "s:f:sent", "s:p:delivered", "s:f:failed", "s:o:sent"}
+        assert held is not None and held.billable is True
+    with session_scope(engine) as session:  # Meta redelivers the batch: nothing is new
+        assert store_statuses(session, "whatsapp", updates, statuses) == set()
+    with session_scope(engine, readonly=True) as session:
+        found = {d.id: d for d in (session.get(Delivery, r.id) for r in (priced, failing, other))}
+        got = {k: (d.status, d.billable, d.pricing_category) for k, d in found.items() if d}
+        assert got == {
+            priced.id: (DeliveryStatus.SENT, True, "marketing"),
+            failing.id: (DeliveryStatus.FAILED, False, None),
+            other.id: (DeliveryStatus.SENT, False, "utility"),
+        }
+        stat = session.exec(select(PostOpdStat).where(PostOpdStat.post_id == post_id)).one()
+        counts = [getattr(stat, f) for f in FIELDS]
+        assert counts == [2, 0, 0, 0, 0]
+        conn = session.connection()
+        assert [tuple(r)[2:] for r in conn.execute(fact_counts(["post_id", "opd_id"]))] == [
+            tuple(counts)
+        ]
+        assert_rollup_holds(session)
 
 
 def test_estimate_counts_only_closed_windows_on_whatsapp(engine: Engine) -> None:
