@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import uvloop
 
+from bot.channels.base import OutgoingPost, Prepares
+from bot.channels.telegram import SENDS_PER_CONNECTION, TelegramChannel
 from bot.channels.wire import JsonPoster, WireError, direct, tls_context
 
 Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
@@ -193,3 +195,39 @@ def test_the_tls_context_verifies_and_honours_ssl_cert_file(
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(FileNotFoundError):
         tls_context()
+
+
+def test_a_claimed_batch_opens_its_connections_before_its_first_send() -> None:
+    """``TelegramChannel.prepare`` (a claimed batch) opens one connection per
+    ``SENDS_PER_CONNECTION`` sends before any of them is written, never more than the pool;
+    the sends then use them (no new connection, so no send waits for one to open and leaves
+    bunched with others: a burst a strict limiter counts against the whole second)."""
+
+    async def ok(request: bytes, writer: asyncio.StreamWriter) -> None:
+        answer(writer, 200, b'{"ok": true, "result": {"message_id": 7}}')
+
+    def post(n: int) -> OutgoingPost:
+        return OutgoingPost(n, str(n), "https://x.test/p/1", None, "instagram", "Diskominfo")
+
+    async def scenario() -> tuple[int, int, int, int]:
+        server, url, accepted = await serve(ok)
+        channel = TelegramChannel("123:X", url.split("/bot")[0], connections=4)
+        try:
+            assert isinstance(channel, Prepares)
+            channel.prepare([post(n) for n in range(SENDS_PER_CONNECTION * 2)])
+            await asyncio.sleep(0.2)
+            warmed = len(accepted)
+            channel.prepare([post(n) for n in range(SENDS_PER_CONNECTION * 10)])  # pool: 4
+            await asyncio.sleep(0.2)
+            capped = len(accepted)
+            before = len(accepted)
+            await asyncio.gather(*(channel.send_post(post(n)) for n in range(4)))
+            return warmed, capped, before, len(accepted)
+        finally:
+            await channel.aclose()
+            server.close()
+
+    warmed, capped, before, after = asyncio.run(scenario())
+    assert warmed == 2
+    assert capped == 4
+    assert after == before  # the sends found their connections open
