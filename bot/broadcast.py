@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import time as dt_time
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -47,6 +48,7 @@ from bot.channels.base import (
     Transient,
     Unreachable,
 )
+from bot.channels.wire import Withheld, may_write
 from bot.ratelimit import Pacer, Priority
 from bot.whatsapp.webhook import window_open
 from db.delivery.coordination import channel_pauses, heartbeat, retire
@@ -392,11 +394,10 @@ class Broadcaster:
         pacer = self.pacers[item.channel]
         if item.chat_id is None:  # claim_due skips these; a race with /hapus can still land here
             return Outcome(item.id, "failed", error="ASN tidak punya identitas chat lagi")
-        await _on_time(pacer, item.chat_id)
-        if self._lease_lapsed(item.id):
-            return None
         try:
-            message_id = await channel.send_post(_message(item, item.chat_id, now=self.clock()))
+            message_id = await self._send_on_time(channel, pacer, item, item.chat_id)
+            if message_id is None:
+                return None
         except Deferred as exc:  # this message only (a full WhatsApp tier): the channel goes on
             return Outcome(item.id, "deferred", error=exc.reason, next_attempt_at=exc.until)
         except RecipientRateLimited as exc:
@@ -426,6 +427,24 @@ class Broadcaster:
             return self._transient(item, exc.reason)
         self._channel_ok(item.channel)
         return Outcome(item.id, "sent", message_id=message_id)
+
+    async def _send_on_time(
+        self, channel: Channel, pacer: Pacer, item: Claimed, chat_id: str
+    ) -> str | None:
+        """Send at this delivery's slot, written within the slot's tolerance and never during a
+        flood wait (``_on_time``, ``bot.channels.wire.may_write``); ``None``: not sent, its
+        lease may have run out meanwhile."""
+        while True:
+            released = await _on_time(pacer, chat_id)
+            if self._lease_lapsed(item.id):
+                return None
+            gate = may_write.set(partial(_still_may_write, pacer, released))
+            try:
+                return await channel.send_post(_message(item, chat_id, now=self.clock()))
+            except Withheld:  # waited for a connection past its slot: take a new one
+                pacer.retaken += 1
+            finally:
+                may_write.reset(gate)
 
     def _channel_ok(self, channel: str) -> None:
         """The channel answered: whatever outage there was is over."""
@@ -635,7 +654,11 @@ class Broadcaster:
             log.exception("could not retire worker %s", self.worker_id)
 
 
-async def _on_time(pacer: Pacer, chat_id: str) -> None:
+def _still_may_write(pacer: Pacer, released: float) -> bool:
+    return pacer.paused_for() <= 0 and pacer.still_on_time(released)
+
+
+async def _on_time(pacer: Pacer, chat_id: str) -> float:
     """Wait for a broadcast send's slot, and take a new one if this coroutine resumed too late
     for it (``Pacer.still_on_time``) or a flood wait began meanwhile.
 
@@ -648,8 +671,8 @@ async def _on_time(pacer: Pacer, chat_id: str) -> None:
     """
     while True:
         released = await pacer.acquire(chat_id, Priority.BROADCAST)
-        if pacer.paused_for() <= 0 and pacer.still_on_time(released):
-            return
+        if _still_may_write(pacer, released):
+            return released
         pacer.retaken += 1
 
 

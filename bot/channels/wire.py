@@ -27,6 +27,8 @@ import asyncio
 import ssl
 import urllib.request
 from collections import deque
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -40,6 +42,19 @@ KEEPALIVE = 4.0
 
 class WireError(OSError):
     """The connection failed, closed, or the answer could not be read."""
+
+
+class Withheld(Exception):
+    """The request was not written: ``may_write`` said no once a connection was free."""
+
+
+# Set by a paced sender for the send it is making (``bot.broadcast``): whether the request may
+# still go on the wire, asked once a connection is free, right before it is written. A send
+# that waited for a connection (all in use: a slow server, a flood wait's 429s coming back) is
+# past its slot by then, or a flood wait began meanwhile: 64 sends waiting for a connection
+# went out one per 429 answered, each lengthening the wait (123 × 429 in 76 ms: a 2-minute
+# flood wait, measured against the emulator's "growing" penalty).
+may_write: ContextVar[Callable[[], bool] | None] = ContextVar("may_write", default=None)
 
 
 def tls_context() -> ssl.SSLContext:
@@ -175,6 +190,10 @@ class JsonPoster:
         )
         async with asyncio.timeout(self._timeout):
             connection = await self._acquire()
+            gate = may_write.get()
+            if gate is not None and not gate():
+                self._release(connection)
+                raise Withheld
             try:
                 answer = await connection.send(request)
             except BaseException:

@@ -15,7 +15,7 @@ import uvloop
 
 from bot.channels.base import OutgoingPost, Prepares
 from bot.channels.telegram import SENDS_PER_CONNECTION, TelegramChannel
-from bot.channels.wire import JsonPoster, WireError, direct, tls_context
+from bot.channels.wire import JsonPoster, WireError, Withheld, direct, may_write, tls_context
 
 Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
 
@@ -231,3 +231,39 @@ def test_a_claimed_batch_opens_its_connections_before_its_first_send() -> None:
     assert warmed == 2
     assert capped == 4
     assert after == before  # the sends found their connections open
+
+
+def test_a_request_that_may_no_longer_be_written_once_a_connection_is_free_is_withheld() -> None:
+    """``may_write`` is asked once the request has its connection: a send that waited for one
+    (the pool busy) past its slot, or into a flood wait, is not written (``Withheld``) and the
+    connection goes back to the pool; a send allowed is written as usual."""
+    seen: list[bytes] = []
+
+    async def slow(request: bytes, writer: asyncio.StreamWriter) -> None:
+        seen.append(request)
+        await asyncio.sleep(0.05)
+        answer(writer, 200, b'{"ok": true, "result": 1}')
+
+    async def scenario() -> tuple[list[str], int]:
+        server, url, _ = await serve(slow)
+        poster = JsonPoster(url, connections=1)
+        allowed = {"first": True, "late": False, "later": True}
+
+        async def send(name: str) -> str:
+            may_write.set(lambda: allowed[name])
+            try:
+                await poster.post("sendMessage", json.dumps({"n": name}).encode())
+            except Withheld:
+                return f"{name}: withheld"
+            return f"{name}: sent"
+
+        try:
+            outcomes = await asyncio.gather(send("first"), send("late"), send("later"))
+        finally:
+            await poster.aclose()
+            server.close()
+        return outcomes, len(seen)
+
+    outcomes, written = asyncio.run(scenario())
+    assert outcomes == ["first: sent", "late: withheld", "later: sent"]
+    assert written == 2
