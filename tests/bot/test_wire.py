@@ -258,7 +258,7 @@ def test_a_request_that_may_no_longer_be_written_once_a_connection_is_free_is_wi
             return f"{name}: sent"
 
         try:
-            outcomes = await asyncio.gather(send("first"), send("late"), send("later"))
+            outcomes = list(await asyncio.gather(send("first"), send("late"), send("later")))
         finally:
             await poster.aclose()
             server.close()
