@@ -49,7 +49,7 @@ from bot.channels.base import (
     Unreachable,
 )
 from bot.channels.wire import Withheld, may_write
-from bot.ratelimit import Pacer, Priority
+from bot.ratelimit import FAST_SPACING, Pacer, Priority, late_tolerance
 from bot.whatsapp.webhook import window_open
 from db.delivery.coordination import channel_pauses, heartbeat, retire
 from db.delivery.outbox import (
@@ -654,7 +654,13 @@ class Broadcaster:
             log.exception("could not retire worker %s", self.worker_id)
 
 
-def _still_may_write(pacer: Pacer, released: float) -> bool:
+def _still_may_write(pacer: Pacer, released: float, backlog: float = 0.0) -> bool:
+    """Not during a flood wait, within the slot's tolerance and, at ``FAST_SPACING`` rates,
+    not while the server holds requests beyond that tolerance unanswered
+    (``bot.channels.wire.JsonPoster.backlog``): it would handle them and these together."""
+    interval = 1.0 / max(pacer.rate, 1e-9)
+    if interval <= FAST_SPACING and backlog > late_tolerance(interval):
+        return False
     return pacer.paused_for() <= 0 and pacer.still_on_time(released)
 
 

@@ -250,7 +250,7 @@ def test_a_request_that_may_no_longer_be_written_once_a_connection_is_free_is_wi
         allowed = {"first": True, "late": False, "later": True}
 
         async def send(name: str) -> str:
-            may_write.set(lambda: allowed[name])
+            may_write.set(lambda backlog: allowed[name])
             try:
                 await poster.post("sendMessage", json.dumps({"n": name}).encode())
             except Withheld:
@@ -267,3 +267,46 @@ def test_a_request_that_may_no_longer_be_written_once_a_connection_is_free_is_wi
     outcomes, written = asyncio.run(scenario())
     assert outcomes == ["first: sent", "late: withheld", "later: sent"]
     assert written == 2
+
+
+def test_the_backlog_is_how_long_the_server_held_a_request_beyond_its_quickest_answer() -> None:
+    """A server that stops answering (its process stalled) holds what is written meanwhile and
+    answers it all at once: ``backlog`` grows while the oldest request waits beyond the
+    quickest recent answer, a paced send told so by ``may_write`` is not written, and it is
+    back to zero once the server answers."""
+    hold = asyncio.Event()
+
+    async def stalling(request: bytes, writer: asyncio.StreamWriter) -> None:
+        if b'"hold"' in request:
+            await hold.wait()
+        answer(writer, 200, b'{"ok": true, "result": 1}')
+
+    async def scenario() -> tuple[float, float, str, float]:
+        server, url, _ = await serve(stalling)
+        poster = JsonPoster(url, connections=4)
+        try:
+            for _ in range(5):  # quick answers: the floor
+                await poster.post("sendMessage", b'{"n": 1}')
+            idle = poster.backlog()
+            held = asyncio.create_task(poster.post("sendMessage", b'{"n": "hold"}'))
+            await asyncio.sleep(0.2)
+            stalled = poster.backlog()
+            may_write.set(lambda backlog: backlog <= 0.02)
+            try:
+                await poster.post("sendMessage", b'{"n": 2}')
+                gated = "sent"
+            except Withheld:
+                gated = "withheld"
+            may_write.set(None)
+            hold.set()
+            await held
+            return idle, stalled, gated, poster.backlog()
+        finally:
+            await poster.aclose()
+            server.close()
+
+    idle, stalled, gated, after = asyncio.run(scenario())
+    assert idle == 0.0
+    assert 0.15 <= stalled <= 0.3
+    assert gated == "withheld"
+    assert after == 0.0
