@@ -237,6 +237,7 @@ class Pacer:
         self.missed = 0  # slots let go: this process woke too late for them
         self.late = 0.0  # the seconds of sending they stood for
         self.moved = 0.0  # seconds this process's own run of slots was moved on (see _late)
+        self.retaken = 0  # slots a caller came too late to use and took again (still_on_time)
         self._tail = -math.inf  # the last slot this process holds or has used
         # The run: this process's latest grants while no other process reserved in between
         # (each started where the one before ended). Its slots are this process's alone up to

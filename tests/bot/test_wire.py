@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from bot.channels.wire import JsonPoster, WireError, direct, tls_context
+from bot.channels.base import OutgoingPost, Prepares
+from bot.channels.telegram import SENDS_PER_CONNECTION, TelegramChannel
+from bot.channels.wire import JsonPoster, WireError, Withheld, direct, may_write, tls_context
 
 Handler = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
 
@@ -193,3 +195,118 @@ def test_the_tls_context_verifies_and_honours_ssl_cert_file(
     monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
     with pytest.raises(FileNotFoundError):
         tls_context()
+
+
+def test_a_claimed_batch_opens_its_connections_before_its_first_send() -> None:
+    """``TelegramChannel.prepare`` (a claimed batch) opens one connection per
+    ``SENDS_PER_CONNECTION`` sends before any of them is written, never more than the pool;
+    the sends then use them (no new connection, so no send waits for one to open and leaves
+    bunched with others: a burst a strict limiter counts against the whole second)."""
+
+    async def ok(request: bytes, writer: asyncio.StreamWriter) -> None:
+        answer(writer, 200, b'{"ok": true, "result": {"message_id": 7}}')
+
+    def post(n: int) -> OutgoingPost:
+        return OutgoingPost(n, str(n), "https://x.test/p/1", None, "instagram", "Diskominfo")
+
+    async def scenario() -> tuple[int, int, int, int]:
+        server, url, accepted = await serve(ok)
+        channel = TelegramChannel("123:X", url.split("/bot")[0], connections=4)
+        try:
+            assert isinstance(channel, Prepares)
+            channel.prepare([post(n) for n in range(SENDS_PER_CONNECTION * 2)])
+            await asyncio.sleep(0.2)
+            warmed = len(accepted)
+            channel.prepare([post(n) for n in range(SENDS_PER_CONNECTION * 10)])  # pool: 4
+            await asyncio.sleep(0.2)
+            capped = len(accepted)
+            before = len(accepted)
+            await asyncio.gather(*(channel.send_post(post(n)) for n in range(4)))
+            return warmed, capped, before, len(accepted)
+        finally:
+            await channel.aclose()
+            server.close()
+
+    warmed, capped, before, after = asyncio.run(scenario())
+    assert warmed == 2
+    assert capped == 4
+    assert after == before  # the sends found their connections open
+
+
+def test_a_request_that_may_no_longer_be_written_once_a_connection_is_free_is_withheld() -> None:
+    """``may_write`` is asked once the request has its connection: a send that waited for one
+    (the pool busy) past its slot, or into a flood wait, is not written (``Withheld``) and the
+    connection goes back to the pool; a send allowed is written as usual."""
+    seen: list[bytes] = []
+
+    async def slow(request: bytes, writer: asyncio.StreamWriter) -> None:
+        seen.append(request)
+        await asyncio.sleep(0.05)
+        answer(writer, 200, b'{"ok": true, "result": 1}')
+
+    async def scenario() -> tuple[list[str], int]:
+        server, url, _ = await serve(slow)
+        poster = JsonPoster(url, connections=1)
+        allowed = {"first": True, "late": False, "later": True}
+
+        async def send(name: str) -> str:
+            may_write.set(lambda backlog: allowed[name])
+            try:
+                await poster.post("sendMessage", json.dumps({"n": name}).encode())
+            except Withheld:
+                return f"{name}: withheld"
+            return f"{name}: sent"
+
+        try:
+            outcomes = list(await asyncio.gather(send("first"), send("late"), send("later")))
+        finally:
+            await poster.aclose()
+            server.close()
+        return outcomes, len(seen)
+
+    outcomes, written = asyncio.run(scenario())
+    assert outcomes == ["first: sent", "late: withheld", "later: sent"]
+    assert written == 2
+
+
+def test_the_backlog_is_how_long_the_server_held_a_request_beyond_its_quickest_answer() -> None:
+    """A server that stops answering (its process stalled) holds what is written meanwhile and
+    answers it all at once: ``backlog`` grows while the oldest request waits beyond the
+    quickest recent answer, a paced send told so by ``may_write`` is not written, and it is
+    back to zero once the server answers."""
+    hold = asyncio.Event()
+
+    async def stalling(request: bytes, writer: asyncio.StreamWriter) -> None:
+        if b'"hold"' in request:
+            await hold.wait()
+        answer(writer, 200, b'{"ok": true, "result": 1}')
+
+    async def scenario() -> tuple[float, float, str, float]:
+        server, url, _ = await serve(stalling)
+        poster = JsonPoster(url, connections=4)
+        try:
+            for _ in range(5):  # quick answers: the floor
+                await poster.post("sendMessage", b'{"n": 1}')
+            idle = poster.backlog()
+            held = asyncio.create_task(poster.post("sendMessage", b'{"n": "hold"}'))
+            await asyncio.sleep(0.2)
+            stalled = poster.backlog()
+            may_write.set(lambda backlog: backlog <= 0.02)
+            try:
+                await poster.post("sendMessage", b'{"n": 2}')
+                gated = "sent"
+            except Withheld:
+                gated = "withheld"
+            may_write.set(None)
+            hold.set()
+            await held
+            return idle, stalled, gated, poster.backlog()
+        finally:
+            await poster.aclose()
+            server.close()
+
+    idle, stalled, gated, after = asyncio.run(scenario())
+    assert idle == 0.0
+    assert 0.15 <= stalled <= 0.3
+    assert gated == "withheld"
+    assert after == 0.0
