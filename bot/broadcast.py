@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import math
 import random
@@ -218,12 +217,6 @@ class Broadcaster:
     # -- the loop ---------------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event) -> Stats:
-        # What the process holds by now (its imports, settings, engine: most of its objects)
-        # lives as long as it does: keep it out of the cyclic collector's full passes. Each
-        # full pass traversed all of it while the event loop stood still: 120-350 ms each,
-        # 4 of them in one paid broadcast on a loaded machine, and every slot of the stall
-        # was lost (``Pacer.moved``). Objects created from here on are collected as usual.
-        gc.freeze()
         flusher = asyncio.create_task(self._flush_loop(stop))
         beat = asyncio.create_task(self._heartbeat_loop(stop))
         renewer = asyncio.create_task(self._renew_loop(stop))
