@@ -44,6 +44,7 @@ from bot.channels.base import (
     RecipientRateLimited,
     Rejected,
     SendError,
+    StrictLimit,
     Transient,
     Unreachable,
 )
@@ -427,10 +428,13 @@ class Broadcaster:
         """Send at this delivery's slot, written within the slot's tolerance and never during a
         flood wait (``_on_time``, ``bot.channels.wire.may_write``); ``None``: not sent, its
         lease may have run out meanwhile."""
+        strict = isinstance(channel, StrictLimit)
         while True:
-            released = await _on_time(pacer, chat_id)
+            released = await _on_time(pacer, chat_id, strict=strict)
             if self._lease_lapsed(item.id):
                 return None
+            if not strict:
+                return await channel.send_post(_message(item, chat_id, now=self.clock()))
             gate = may_write.set(partial(_still_may_write, pacer, released))
             try:
                 return await channel.send_post(_message(item, chat_id, now=self.clock()))
@@ -529,12 +533,10 @@ class Broadcaster:
     async def _remind(self, item: Claimed) -> bool:
         if item.chat_id is None:
             return False
-        pacer = self.pacers[item.channel]
-        await _on_time(pacer, item.chat_id)
+        pacer, channel = self.pacers[item.channel], self.channels[item.channel]
+        await _on_time(pacer, item.chat_id, strict=isinstance(channel, StrictLimit))
         try:
-            await self.channels[item.channel].send_post(
-                _message(item, item.chat_id, reminder=True, now=self.clock())
-            )
+            await channel.send_post(_message(item, item.chat_id, reminder=True, now=self.clock()))
         except RecipientRateLimited:  # this person only: the reminder waits for a later round
             return False
         except RateLimited as exc:
@@ -657,7 +659,7 @@ def _still_may_write(pacer: Pacer, released: float, backlog: float = 0.0) -> boo
     return pacer.paused_for() <= 0 and pacer.still_on_time(released)
 
 
-async def _on_time(pacer: Pacer, chat_id: str) -> float:
+async def _on_time(pacer: Pacer, chat_id: str, *, strict: bool) -> float:
     """Wait for a broadcast send's slot, and take a new one if this coroutine resumed too late
     for it (``Pacer.still_on_time``) or a flood wait began meanwhile.
 
@@ -670,7 +672,7 @@ async def _on_time(pacer: Pacer, chat_id: str) -> float:
     """
     while True:
         released = await pacer.acquire(chat_id, Priority.BROADCAST)
-        if _still_may_write(pacer, released):
+        if not strict or _still_may_write(pacer, released):
             return released
         pacer.retaken += 1
 

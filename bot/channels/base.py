@@ -84,6 +84,18 @@ class Channel(Protocol):
 
 
 @runtime_checkable
+class StrictLimit(Protocol):
+    """A channel whose limiter may punish bunched writes and writes during a flood wait
+    (Telegram's is assumed so: at most N in any second, a wait that grows with every send
+    during it). Its broadcast sends are written within their slot's tolerance or take a new
+    slot (``bot.broadcast``, ``bot.channels.wire.may_write``). Other channels keep the slot
+    they were given: WhatsApp's throughput limit answers 130429 without a growing wait, and
+    withholding late writes there only burnt slots (8,000 at 1,000/s took 65-178 s, not 9)."""
+
+    strict_limit: bool
+
+
+@runtime_checkable
 class Prepares(Protocol):
     """A channel that may also do work once per claimed batch, before the sends wait for
     their slots (the WhatsApp tier reserves the batch's reach in one transaction)."""

@@ -79,6 +79,7 @@ def post_text(message: OutgoingPost) -> str:
 
 class TelegramChannel:
     name = "telegram"
+    strict_limit = True  # ``bot.channels.base.StrictLimit``
 
     def __init__(
         self,
