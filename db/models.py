@@ -500,7 +500,8 @@ class ChannelState(SQLModel, table=True):
     next_slot_at: datetime | None = _time()
     rate_changed_at: datetime | None = _time()
     # Replies before broadcasts across processes (``db.delivery.pace``): the recent rate of
-    # reply slots (decaying) and the earliest moment the next broadcast slots may start.
+    # reply slots (decaying) and when a broadcast is next owed its least share under a flood of
+    # replies (``BULK_LEAST``).
     urgent_rate: float | None = None
     urgent_at: datetime | None = _time()
     bulk_next_at: datetime | None = _time()
