@@ -73,6 +73,7 @@ def late_tolerance(interval: float) -> float:
 
 
 FAST_SPACING = 0.005  # s between slots: 200/s and faster
+CLOCK_WOBBLE = 5e-5  # s: two reads of the ledger's clock against ours may differ this much
 
 
 class Priority(IntEnum):
@@ -325,6 +326,15 @@ class Pacer:
             raise
 
     async def aclose(self) -> None:
+        if self.missed or self.moved or self.retaken:
+            # What a loaded machine cost this process's pace: where to look first when the bot
+            # sends below its pace.
+            log.info(
+                "pace: %d slots let go, own run moved on %.2f s, %d slots taken again",
+                self.missed,
+                self.moved,
+                self.retaken,
+            )
         for task in (self._dispatcher, self._reservation):
             if task is not None:
                 task.cancel()
@@ -484,7 +494,12 @@ class Pacer:
             self._run_ledger_end = end
             start = self._on_my_clock(grant.start)
             self._run_end = start + grant.count * grant.interval
-            first = max(start + self._shift, self._tail + grant.interval)
+            first = start + self._shift
+            # Never closer to this process's own last slot than the spacing, beyond what reading
+            # two clocks side by side can tell apart (``CLOCK_WOBBLE``): pushing a one-slot grant
+            # on by that microsecond put it past its run's end, where it was held back and let go.
+            if self._tail + grant.interval - first > CLOCK_WOBBLE:
+                first = self._tail + grant.interval
             self._slots.extend(self._withheld)
             self._withheld.clear()
             self._slots.extend(first + i * grant.interval for i in range(grant.count))
