@@ -1,16 +1,31 @@
-"""Apply the migrations that ship inside the package, from any working folder."""
+"""Apply the migrations that ship inside the package, from any working folder.
+
+Alembic is imported only to migrate: every ``gaung`` service checks the schema's revision at
+start, and importing Alembic for that cost a worker about 0.15 s (0.25 s on a loaded machine)
+before its first send of a post approved at that moment.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+VERSIONS = Path(__file__).parent / "migrations" / "versions"
+_REVISION = re.compile(r"^revision(?:\s*:[^=]*)?=\s*['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN = re.compile(r"^down_revision(?:\s*:[^=]*)?=\s*(?:['\"]([^'\"]+)['\"]|None)", re.MULTILINE)
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", "db:migrations")
     cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(slug)s")
@@ -19,10 +34,14 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    from alembic import command
+
     run(engine, command.upgrade, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    from alembic import command
+
     run(engine, command.downgrade, revision)
 
 
@@ -59,14 +78,34 @@ def _pragma(connection: Connection, pragma: str) -> None:
 
 
 def current_revision(engine: Engine) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
+    """The schema's revision as Alembic records it (its ``alembic_version`` table, one row on
+    this project's single line of migrations); None before the first migration."""
     with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 @cache
 def _head() -> str | None:
+    """The one revision no other names as its ``down_revision``, read from the files; Alembic
+    itself where that is not one (a merge of two lines names a tuple)."""
+    revisions: set[str] = set()
+    below: set[str] = set()
+    for script in VERSIONS.glob("*.py"):
+        source = script.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN.search(source)
+        if revision is None or down is None:
+            return _alembic_head()
+        revisions.add(revision.group(1))
+        if down.group(1):
+            below.add(down.group(1))
+    heads = revisions - below
+    return heads.pop() if len(heads) == 1 else _alembic_head()
+
+
+def _alembic_head() -> str | None:
+    from alembic.config import Config
     from alembic.script import ScriptDirectory
 
     cfg = Config()
