@@ -192,8 +192,9 @@ PPPK = "199009132023211014"  # the contract's NI PPPK: 21 work agreements, not a
 def test_an_ni_pppk_typed_in_chat_reaches_the_admin_like_a_pns_nip(session: Session) -> None:
     """Most NI PPPK have digits 13-14 above 12: typed as a NIP (on either channel, spaced as
     printed on the SK), each is read, put before the OPD's admin and can be approved."""
-    row = {"nip": PPPK, "nama": "Pipit", "opd_kode": "DINKES", "opd_nama": "Dinas Kesehatan"}
-    report = import_rows(session, [RawRow(2, row | {"status": "PPPK"})], today=TODAY)
+    row: dict[str, object] = {"nip": PPPK, "nama": "Pipit", "opd_kode": "DINKES"}
+    row |= {"opd_nama": "Dinas Kesehatan", "status": "PPPK"}
+    report = import_rows(session, [RawRow(2, row)], today=TODAY)
     assert not report.rejected, report.rejected
     admin(session, "opd", "DINKES", 900)
     for asker in (tg(5), wa("6281300000009")):
