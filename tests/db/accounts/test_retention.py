@@ -24,6 +24,7 @@ from db.models import (
 from db.posts.lifecycle import approve_post, submit_post
 from db.reporting.participation import participation
 from db.reporting.window import Window
+from db.settings import load_settings
 from tests.factories import add_asn, delivery_of, register
 
 # A month ahead: what the factories record at the real now is then 11 months old, kept.
@@ -145,3 +146,8 @@ def test_the_worker_loop_purges_at_start_and_stops_when_told(
     assert asyncio.run(run()) >= 2
     with Session(engine) as fresh:
         assert fresh.exec(select(Delivery).where(Delivery.asn_id == people["Lama"].id)).all() == []
+
+
+def test_the_period_is_a_setting_of_twelve_months_by_default() -> None:
+    assert load_settings(_env_file=None).retention_months == 12
+    assert load_settings(retention_months=24, _env_file=None).retention_months == 24
