@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 
-import httpx
 from sqlalchemy import Engine
 
 from bot.emulators.whatsapp import WhatsAppEmulator
 from db.accounts.admins import add_admin
 from db.engine import session_scope
+from tests.bot.test_dashboard_link import signs_in_once
 from tests.bot.test_whatsapp_bot import Person, Serve, serve, wa
 
 __all__ = ["serve", "wa"]  # the fixtures, imported for this module's tests
@@ -29,13 +29,4 @@ def test_the_dashboard_link_on_whatsapp_has_no_preview_and_works_once(
     found = re.search(r"(http://\S+/dashboard/masuk\?token=(\S+))", sent.text())
     assert found, sent.text()
     url, token = found.groups()
-    origin = {"Origin": serve.url}
-    with httpx.Client(follow_redirects=False, timeout=10) as browser:
-        page = browser.get(url)  # what a link preview would fetch: signs nobody in
-        assert page.status_code == 200 and "set-cookie" not in page.headers
-        exchange = url.split("?")[0] + "/tautan"
-        signed = browser.post(exchange, data={"token": token}, headers=origin)
-        assert signed.status_code == 303 and "gaung_sesi=" in signed.headers["set-cookie"]
-        assert browser.get(f"{serve.url}/dashboard").status_code == 200
-        again = browser.post(exchange, data={"token": token}, headers=origin)
-        assert again.status_code == 401
+    signs_in_once(url, token, serve.url)

@@ -16,8 +16,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Engine, select
-from sqlmodel import SQLModel
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from bot.conversation import choices
 from bot.conversation.notifier import Notifier
@@ -32,6 +32,7 @@ from db.models import Asn, Delivery, DeliveryStatus
 from db.posts.lifecycle import approve_post, submit_post
 from db.settings import Settings
 from db.types import utcnow
+from tests.bot.conversation.test_whatsapp_privacy import places_naming
 from tests.factories import add_asn, delivery_of, register
 
 NUMBER = "6281234567891"
@@ -65,20 +66,6 @@ def text(n: int, said: str) -> dict[str, Any]:
         "type": "text",
         "text": {"body": said},
     }
-
-
-def places_naming(engine: Engine, needles: list[str]) -> list[str]:
-    """Every ``table.column`` outside the roster holding one of ``needles``."""
-    found = set()
-    with engine.connect() as conn:
-        for tbl in SQLModel.metadata.sorted_tables:
-            if tbl.name == "asn":  # the employer's record: its phone stays
-                continue
-            for row in conn.execute(select(tbl)).mappings():
-                for column, value in row.items():
-                    if value is not None and any(n in str(value) for n in needles):
-                        found.add(f"{tbl.name}.{column}")
-    return sorted(found)
 
 
 def test_hapus_on_whatsapp_leaves_no_message_id_that_carries_the_number(
@@ -146,4 +133,5 @@ def test_hapus_on_whatsapp_leaves_no_message_id_that_carries_the_number(
         assert roster.phone == f"+{NUMBER}"
         sent = session.get(Delivery, delivery_id)
         assert sent is not None and sent.status == DeliveryStatus.SENT and sent.billable
-    assert places_naming(engine, [NUMBER, record, *ids]) == []
+    with Session(engine) as session:
+        assert places_naming(session, NUMBER, record, *ids) == []
