@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from bot.housekeeping import retention_loop
 from db.accounts.retention import months_before, purge_expired
+from db.accounts.signing import dashboard_link, session_subject, start_session
 from db.delivery.confirmations import confirm
 from db.delivery.counters import fact_counts, rebuild
 from db.delivery.outbox import mark_sent
@@ -17,6 +18,7 @@ from db.models import (
     Asn,
     AuditLog,
     ChatIdentity,
+    DashboardSession,
     Delivery,
     ProcessedUpdate,
     table,
@@ -151,3 +153,18 @@ def test_the_worker_loop_purges_at_start_and_stops_when_told(
 def test_the_period_is_a_setting_of_twelve_months_by_default() -> None:
     assert load_settings(_env_file=None).retention_months == 12
     assert load_settings(retention_months=24, _env_file=None).retention_months == 24
+
+
+def test_expired_dashboard_sign_ins_are_purged_and_live_ones_kept(session: Session) -> None:
+    """``db.accounts.signing.forget_expired``, run by the worker's purge: a spent or lapsed
+    link or session signs no one in, and only tells when an admin signed in."""
+    now = datetime.now(UTC)
+    key = b"k" * 32
+    dashboard_link(session, key, subject="admin:1", now=now - timedelta(hours=1))
+    start_session(session, key, subject="admin:1", now=now - timedelta(days=1))
+    live = start_session(session, key, subject="admin:1", now=now)
+    session.commit()
+    purged = purge_expired(session, months=12, now=now)
+    assert purged.sign_ins == 2 and purged.anything
+    assert session_subject(session, key, live, now=now) == "admin:1"
+    assert len(session.exec(select(DashboardSession)).all()) == 1
