@@ -33,6 +33,18 @@ def test_start_explains_consent_and_offers_the_own_number_control(session: Sessi
     assert "ID akun WhatsApp Anda" in on_whatsapp.text
 
 
+def test_the_consent_text_states_the_retention_period_in_force(session: Session) -> None:
+    """The person agrees to the period the deployment keeps their detail for
+    (``GAUNG_RETENTION_MONTHS``), on either channel, not to a number written in the text."""
+    deployed = Settings.of(load_settings(_env_file=None))
+    assert "dihapus 12 bulan setelah" in only(do(session, tg(1), Command("start"))).text
+    longer = Settings.of(load_settings(retention_months=24, _env_file=None))
+    for who in (tg(2), wa("6281200000002")):
+        text = only(do(session, who, Command("start"), settings=longer)).text
+        assert "dihapus 24 bulan setelah" in text and "12 bulan" not in text
+    assert deployed.retention_months == 12
+
+
 def test_own_contact_in_the_roster_registers_at_once(session: Session) -> None:
     asn = add_asn(
         session, opd="DINKES", opd_nama="Dinas Kesehatan", nama="Ani", phone="081211110001"
