@@ -42,7 +42,7 @@ ID: dict[str, str] = {
     "share). Tujuannya hanya mengirim tautan unggahan resmi OPD dan menghitung partisipasi per "
     "OPD. Gaung tidak pernah menyukai atau membagikan atas nama Anda, dan data ini tidak "
     "dipakai untuk penilaian kinerja atau tunjangan. Rincian pengiriman disimpan selama Anda "
-    "ASN aktif di Kabupaten Mojokerto dan dihapus 12 bulan setelah Anda keluar dari daftar "
+    "ASN aktif di Kabupaten Mojokerto dan dihapus {bulan} bulan setelah Anda keluar dari daftar "
     "ASN. Hak Anda (UU PDP No. 27/2022): melihat data Anda (/status), berhenti menerima pesan "
     "(/berhenti), dan menghapus data Anda (/hapus); salinan lengkap data Anda bisa diminta "
     "lewat Diskominfo.",

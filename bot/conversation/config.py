@@ -16,6 +16,8 @@ class Settings:
     nip_attempts_per_day: int = 5
     messages_per_minute: int = 20
     admin_pages_per_hour: int = 20
+    # The retention period the consent text states (GAUNG_RETENTION_MONTHS).
+    retention_months: int = 12
     # An ASN reachable on both channels is sent each post on this one (GAUNG_PREFERRED_CHANNEL).
     preferred_channel: str | None = None
     # What one broadcast template costs, for the estimate Diskominfo sees before approving.
@@ -34,6 +36,7 @@ class Settings:
             nip_attempts_per_day=settings.nip_attempts_per_day,
             messages_per_minute=settings.chat_messages_per_minute,
             admin_pages_per_hour=settings.admin_pages_per_hour,
+            retention_months=settings.retention_months,
             preferred_channel=settings.preferred_channel,
             template_price=float(getattr(settings, f"whatsapp_price_{category}")),
             template_category=category,

@@ -99,7 +99,7 @@ def handle(
     if _awaiting_evidence(session, person) is not None:
         return evidence.picture(person)  # a screenshot after a Share tap: a link only
     if person.phone is not None and registration.unregistered(session, person):
-        return registration.start(session, person)
+        return registration.start(session, person, months=settings.retention_months)
     return commands.unknown(person)
 
 
@@ -107,7 +107,7 @@ def command(
     session: Session, person: Person, name: str, settings: Settings, *, args: str = ""
 ) -> Outcome:
     if name == "start":
-        return registration.start(session, person)
+        return registration.start(session, person, months=settings.retention_months)
     if name == "status":
         return commands.status(session, person)
     if name in ("bantuan", "help"):
@@ -148,7 +148,7 @@ def text(session: Session, person: Person, body: str, settings: Settings = Setti
         return registration.nip(session, person, body, limits(settings), now=utcnow())
     # Where the network vouches for the number, any message from a stranger starts registration.
     if person.phone is not None and registration.unregistered(session, person):
-        return registration.start(session, person)
+        return registration.start(session, person, months=settings.retention_months)
     return commands.unknown(person)
 
 

@@ -66,10 +66,11 @@ def registration_text(person: Person | str, outcome: Registration) -> Markup:
     )
 
 
-def start(session: Session, person: Person) -> Outcome:
+def start(session: Session, person: Person, *, months: int = 12) -> Outcome:
     """A registered ASN is welcomed back (and opted in again); anyone else gets the consent
     text and the control that shares their own number. (``flows.handle`` has already marked
-    the account as writing to us.)"""
+    the account as writing to us.) The consent text states the retention period in force
+    (``months``, ``GAUNG_RETENTION_MONTHS``), not a number written into the catalogue."""
     asn = asn_for_account(session, person.channel, person.external_id)
     if asn is None:
         vouched = person.phone is not None
@@ -80,7 +81,7 @@ def start(session: Session, person: Person) -> Outcome:
             return one(Markup(f"{greeting}\n\n{refusal}"))
         how = "start.how_agree" if vouched else "start.how"
         parts = ("start.greeting", "start.consent", how)
-        text = Markup("\n\n".join(say(person, key) for key in parts))
+        text = Markup("\n\n".join(say(person, key, bulan=months) for key in parts))
         if vouched:  # the network vouches for the number: agreeing is enough
             agree = Button(
                 say(person, "button.agree"), choices.encode(choices.CONSENT, choices.AGREE)

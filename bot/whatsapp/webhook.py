@@ -21,6 +21,17 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 WINDOW = timedelta(hours=24)
 
 
+def inbox_key(message_id: str) -> str:
+    """What the inbox (``processed_update``) keeps of a WhatsApp message id: a digest.
+
+    A Cloud API message id is ``wamid.`` and base64 over a record that holds the user's phone
+    number (``wamid.HBgLNjI4MTI…`` reads ``…6281 2…``), and the inbox keeps its keys for the
+    retention period, long after ``/hapus`` erased that number everywhere else (issue 12).
+    A redelivery carries the same id, so its digest deduplicates exactly as the id did.
+    """
+    return hashlib.sha256(message_id.encode()).hexdigest()[:32]
+
+
 class BadEvent(ValueError):
     """The body is not a WhatsApp webhook we can read (answered with a 4xx, never a trace)."""
 
@@ -98,7 +109,7 @@ class Inbound:
     @property
     def dedupe_key(self) -> str:
         """Meta redelivers and duplicates webhooks: one inbound message is one message id."""
-        return self.message_id
+        return inbox_key(self.message_id)
 
 
 @dataclass(frozen=True)
@@ -164,7 +175,7 @@ class Status:
     @property
     def dedupe_key(self) -> str:
         """One message reaches each status once; a repeated one must change nothing."""
-        return f"{self.message_id}:{self.status}"
+        return f"{inbox_key(self.message_id)}:{self.status}"
 
 
 Event = InboundText | ButtonReply | QuickReply | OtherInbound | Status

@@ -16,7 +16,7 @@ from db.models import Asn, Consent, ConsentEvent
 from db.types import utcnow
 
 # Bump whenever ``start.consent`` changes (tests/db/accounts/test_consent.py checks it).
-CONSENT_VERSION = "2026-12-01"
+CONSENT_VERSION = "2026-12-02"
 
 
 def record_consent(

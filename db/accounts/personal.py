@@ -265,6 +265,10 @@ def export_asn(session: Session, asn: Asn, *, actor: str | None = None) -> dict[
             delivery.c.failed_at,
             delivery.c.error,
             delivery.c.reminded_at,
+            delivery.c.opened_at,  # measured: the tracked link opened
+            delivery.c.template_at,  # WhatsApp: sent as a (billed) template
+            delivery.c.billable,
+            delivery.c.pricing_category,
             confirmation.c.kind,
             confirmation.c.created_at.label("at"),
             confirmation.c.evidence_url,
@@ -320,8 +324,10 @@ def export_asn(session: Session, asn: Asn, *, actor: str | None = None) -> dict[
                 "channel": i.channel,
                 "account_id": i.external_id,
                 "chat_id": i.chat_id,
+                "user_id": i.user_id,  # WhatsApp's business-scoped id of the same person
                 "reachable": i.reachable,
                 "unreachable_reason": i.unreachable_reason,
+                "unreachable_at": _iso(i.unreachable_at),
                 "last_inbound_at": _iso(i.last_inbound_at),
                 "created_at": _iso(i.created_at),
             }

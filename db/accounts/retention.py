@@ -11,7 +11,9 @@ After the period (default 12 months) the worker purges:
 - decided NIP requests and audit entries older than the cut-off;
 - per-account allowances and reply pacing (``chat_allowance``, ``chat_pace``) untouched since
   the cut-off: they name a chat account, on WhatsApp a phone number, also of strangers who
-  never registered, and an allowance's window lasts a day at most.
+  never registered, and an allowance's window lasts a day at most;
+- dashboard sign-in links and sessions that have expired (``dashboard_session``): they can no
+  longer sign anyone in, and only say when an admin signed in.
 
 The roster record (the employer's) and the consent history (proof of consent and withdrawal,
 kept as long as the record it belongs to) are not purged here.
@@ -28,6 +30,7 @@ from sqlmodel import Session
 
 from db.accounts.audit import record
 from db.accounts.personal import anonymise_deliveries, forget_accounts, pseudonymiser
+from db.accounts.signing import forget_expired
 from db.models import (
     Asn,
     AuditLog,
@@ -55,6 +58,7 @@ class Purged:
     requests: int = 0
     audit: int = 0
     chats: int = 0  # allowance and pacing rows
+    sign_ins: int = 0  # expired dashboard links and sessions
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -62,7 +66,15 @@ class Purged:
     @property
     def anything(self) -> bool:
         return any(
-            (self.people, self.deliveries, self.updates, self.requests, self.audit, self.chats)
+            (
+                self.people,
+                self.deliveries,
+                self.updates,
+                self.requests,
+                self.audit,
+                self.chats,
+                self.sign_ins,
+            )
         )
 
 
@@ -123,6 +135,7 @@ def purge_expired(session: Session, *, months: int, now: datetime | None = None)
     allowances, paces = table(ChatAllowance), table(ChatPace)
     chats = conn.execute(delete(allowances).where(allowances.c.window_start < cutoff)).rowcount
     chats += conn.execute(delete(paces).where(paces.c.next_at < cutoff)).rowcount
+    sign_ins = forget_expired(session, before=now)
     purged = Purged(
         cutoff=cutoff,
         people=len(departed),
@@ -132,6 +145,7 @@ def purge_expired(session: Session, *, months: int, now: datetime | None = None)
         requests=int(decided or 0),
         audit=int(old_audit or 0),
         chats=int(chats or 0),
+        sign_ins=sign_ins,
     )
     if purged.anything:
         record(session, "worker", "retention.purge", None, **purged.as_dict())

@@ -26,6 +26,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlmodel import Session
 
 from db.models import FeedItem, Opd, Post, table
+from db.reporting.exports import as_text
 from db.reporting.trend import Interval, _bucket_day, _buckets
 from db.reporting.window import Window, local_iso
 
@@ -187,7 +188,11 @@ CSV_HEADER = (
 
 
 def to_csv(result: Activity, tz: ZoneInfo) -> str:
-    """One row per OPD and week, for a spreadsheet (the API's and the dashboard's download)."""
+    """One row per OPD and week, for a spreadsheet (the API's and the dashboard's download).
+
+    An OPD's code and name come from an OPD or roster file: one beginning with ``=`` (or
+    another formula start) is written as text, as in the participation export (issue 12).
+    """
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
@@ -195,8 +200,8 @@ def to_csv(result: Activity, tz: ZoneInfo) -> str:
         for w in o.weeks:
             writer.writerow(
                 [
-                    o.kode,
-                    o.nama,
+                    as_text(o.kode),
+                    as_text(o.nama),
                     w.label,
                     local_iso(w.start, tz),
                     w.by_admin,

@@ -35,12 +35,19 @@ def test_the_dashboard_link_has_no_preview_and_works_once(
     url, token = found.groups()
     if running_bot.transport != "webhook":
         return  # ``gaung bot`` serves no HTTP; the webhook run signs in below
-    origin = {"Origin": f"http://127.0.0.1:{running_bot.port}"}
+    signs_in_once(url, token, f"http://127.0.0.1:{running_bot.port}")
+
+
+def signs_in_once(url: str, token: str, server: str) -> None:
+    """A browser on ``server`` given the link ``url``: opening it (as a link preview would)
+    signs nobody in; its form's POST does, once, and the dashboard opens."""
+    origin = {"Origin": server}
     with httpx.Client(follow_redirects=False, timeout=10) as browser:
-        page = browser.get(url)  # what a link preview would fetch: signs nobody in
+        page = browser.get(url)
         assert page.status_code == 200 and "set-cookie" not in page.headers
         exchange = url.split("?")[0] + "/tautan"
         signed = browser.post(exchange, data={"token": token}, headers=origin)
         assert signed.status_code == 303 and "gaung_sesi=" in signed.headers["set-cookie"]
+        assert browser.get(f"{server}/dashboard").status_code == 200
         again = browser.post(exchange, data={"token": token}, headers=origin)
         assert again.status_code == 401

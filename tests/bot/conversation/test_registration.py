@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import Session, select
 
 from bot.conversation import choices
 from bot.conversation.flows import Settings
 from bot.conversation.replies import Address, Command, Contact, Pressed, Text
 from db.accounts.registration import asn_for_account
-from db.models import AdminIdentity
+from db.models import AdminIdentity, Asn, ChatAllowance
+from db.roster.file import RawRow
+from db.roster.importer import import_rows
+from db.settings import load_settings
 from tests.bot.conversation.helpers import admin, data, do, only, tg, wa
-from tests.factories import add_asn, register
+from tests.factories import TODAY, add_asn, new_nip, register
 
 NEUTRAL = (
     "Terima kasih. Bila NIP itu tercatat di daftar ASN dan belum terdaftar, admin OPD-nya akan "
@@ -26,6 +31,18 @@ def test_start_explains_consent_and_offers_the_own_number_control(session: Sessi
     assert "/hapus" in reply.text and "Bagikan nomor saya" in reply.text
     on_whatsapp = only(do(session, wa("6281200000001"), Command("start")))
     assert "ID akun WhatsApp Anda" in on_whatsapp.text
+
+
+def test_the_consent_text_states_the_retention_period_in_force(session: Session) -> None:
+    """The person agrees to the period the deployment keeps their detail for
+    (``GAUNG_RETENTION_MONTHS``), on either channel, not to a number written in the text."""
+    deployed = Settings.of(load_settings(_env_file=None))
+    assert "dihapus 12 bulan setelah" in only(do(session, tg(1), Command("start"))).text
+    longer = Settings.of(load_settings(retention_months=24, _env_file=None))
+    for who in (tg(2), wa("6281200000002")):
+        text = only(do(session, who, Command("start"), settings=longer)).text
+        assert "dihapus 24 bulan setelah" in text and "12 bulan" not in text
+    assert deployed.retention_months == 12
 
 
 def test_own_contact_in_the_roster_registers_at_once(session: Session) -> None:
@@ -160,6 +177,48 @@ def test_nip_tries_are_limited_per_account_in_the_database(session: Session) -> 
     # Even the right NIP waits for tomorrow; another account has its own allowance.
     assert only(do(session, tg(5), Text(asn.nip), settings=strict)).text == tries[3].text
     assert only(do(session, tg(6), Text(asn.nip), settings=strict)).text == NEUTRAL
+
+
+def test_the_deployment_allows_five_nip_tries_a_day_counted_in_the_database(
+    session: Session,
+) -> None:
+    """Issue 12's default as ``gaung serve`` and ``gaung bot`` configure it: five tries a day
+    per account. The count is the account's ``chat_allowance`` row, not process memory: a
+    restart or a second process reads the same row, and moving its window back a day is what
+    gives the account its tries again."""
+    deployed = Settings.of(load_settings(_env_file=None))
+    tries = [only(do(session, tg(5), Text(new_nip()), settings=deployed)).text for _ in range(6)]
+    assert tries[:5] == [NEUTRAL] * 5
+    assert tries[5].startswith("Anda sudah 5 kali mengetik NIP hari ini")
+    row = session.exec(select(ChatAllowance).where(ChatAllowance.kind == "nip")).one()
+    assert (row.subject, row.used) == ("telegram:5", 5)
+    row.window_start -= timedelta(days=1, seconds=1)
+    session.add(row)
+    session.commit()
+    assert only(do(session, tg(5), Text(new_nip()), settings=deployed)).text == NEUTRAL
+
+
+PPPK = "199009132023211014"  # the contract's NI PPPK: 21 work agreements, not a month
+
+
+def test_an_ni_pppk_typed_in_chat_reaches_the_admin_like_a_pns_nip(session: Session) -> None:
+    """Most NI PPPK have digits 13-14 above 12: typed as a NIP (on either channel, spaced as
+    printed on the SK), each is read, put before the OPD's admin and can be approved."""
+    row: dict[str, object] = {"nip": PPPK, "nama": "Pipit", "opd_kode": "DINKES"}
+    row |= {"opd_nama": "Dinas Kesehatan", "status": "PPPK"}
+    report = import_rows(session, [RawRow(2, row)], today=TODAY)
+    assert not report.rejected, report.rejected
+    admin(session, "opd", "DINKES", 900)
+    for asker in (tg(5), wa("6281300000009")):
+        outcome = do(session, asker, Text("19900913 202321 1 014"))
+        assert only(outcome).text == NEUTRAL
+        assert [n.to.external_id for n in outcome.notices] == ["900"]
+        assert f"NIP {PPPK}" in outcome.notices[0].reply.text
+    cards = do(session, tg(900), Command("permintaan")).replies[1:]
+    approved = only(do(session, tg(900), Pressed(data(cards[0], "Setujui"))))
+    assert approved.text == "✅ Disetujui: Pipit"
+    pipit = session.exec(select(Asn).where(Asn.nip == PPPK)).one()
+    assert (asn_for_account(session, "telegram", "5"), pipit.status) == (pipit, "PPPK")
 
 
 def test_pages_to_an_opd_are_limited_and_held_requests_wait_in_permintaan(

@@ -21,6 +21,7 @@ from bot.whatsapp.webhook import (
     OtherInbound,
     QuickReply,
     Status,
+    inbox_key,
     parse_body,
     parse_events,
     signature,
@@ -257,7 +258,11 @@ def test_duplicates_share_a_dedupe_key(wa: WhatsAppEmulator, hook: Receiver) -> 
     keys = [e.dedupe_key for e in events]
     assert len(keys) == 6
     assert sorted(set(keys)) == sorted(
-        [f"{message_id}:sent", f"{message_id}:delivered", wa.world.inbound[-1]["id"]]
+        [
+            f"{inbox_key(message_id)}:sent",
+            f"{inbox_key(message_id)}:delivered",
+            inbox_key(wa.world.inbound[-1]["id"]),
+        ]
     )
 
 

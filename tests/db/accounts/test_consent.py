@@ -12,6 +12,8 @@ from db.accounts.consent import CONSENT_VERSION
 # which words the person agreed to.
 VERSIONS = {
     "2026-12-01": "7c7a6723a24bcaf1840eebe95e19d739e70bfadbe7cf86a6c226dee7a452c610",
+    # The retention period as the deployment sets it ({bulan}), no longer a written-in 12.
+    "2026-12-02": "6ab2dfd600864c12397c062842c2333990d7af68675897ab2b56d81748289020",
 }
 
 

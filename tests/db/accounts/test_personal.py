@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import select as core_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from db.accounts.consent import CONSENT_VERSION
 from db.accounts.identities import opt_out
@@ -197,6 +197,10 @@ def test_export_lists_each_delivery_once_with_its_taps_in_order(session: Session
         "failed_at",
         "error",
         "reminded_at",
+        "opened_at",
+        "template_at",
+        "billable",
+        "pricing_category",
         "confirmations",
     ]
     assert sent["url"] == "https://www.instagram.com/p/sent/" and sent["channel"] == "telegram"
@@ -205,3 +209,56 @@ def test_export_lists_each_delivery_once_with_its_taps_in_order(session: Session
     assert [c["kind"] for c in sent["confirmations"]] == ["like", "share"]
     assert all(isinstance(c["at"], str) for c in sent["confirmations"])
     assert queued["confirmations"] == [] and queued["sent_at"] is None
+
+
+# Columns that are Gaung's own bookkeeping, not something recorded about the person: every
+# other column of these tables is in the export, so a new one needs a decision here.
+NOT_EXPORTED = {
+    "chat_identity": {"id", "asn_id"},
+    "delivery": {
+        "id",
+        "asn_id",
+        "opd_id",
+        "identity_id",
+        "attempts",
+        "next_attempt_at",
+        "lease_owner",
+        "lease_until",
+        "message_id",
+        "failure_kind",
+        "first_tried_at",
+        "created_at",
+    },
+}
+
+
+def test_export_carries_what_whatsapp_and_the_tracked_link_recorded(session: Session) -> None:
+    """A WhatsApp account's business-scoped user id, and per delivery the measured open and
+    what Meta billed, are the person's data too (``gaung asn export``, issue 12)."""
+    asn = add_asn(session, opd="DINKES", phone="+6281234500077")
+    identity = register(session, asn, channel="whatsapp", external_id="6281234500077")
+    identity.user_id = "ID.0123456789abcdef"
+    post = submit_post(session, opd_kode="DINKES", url="https://www.instagram.com/p/wa/")
+    assert post.id is not None
+    approve_post(session, post.id, now=datetime(2026, 11, 3, tzinfo=UTC))
+    sent = delivery_of(session, post.id, asn)
+    mark_sent(session, sent, "wamid.x")
+    sent.opened_at = sent.template_at = datetime(2026, 11, 3, 1, tzinfo=UTC)
+    sent.billable, sent.pricing_category = True, "marketing"
+    session.add_all([identity, sent])
+    session.commit()
+
+    data = export_asn(session, asn)
+    (account,) = data["chat_accounts"]
+    assert (account["channel"], account["user_id"]) == ("whatsapp", "ID.0123456789abcdef")
+    (delivery,) = data["deliveries"]
+    assert delivery["opened_at"] == delivery["template_at"] == "2026-11-03T01:00:00+00:00"
+    assert (delivery["billable"], delivery["pricing_category"]) == (True, "marketing")
+    exported = {
+        "chat_identity": {"external_id" if k == "account_id" else k for k in account},
+        "delivery": set(delivery),
+    }
+    for name, keys in exported.items():
+        columns = set(SQLModel.metadata.tables[name].c.keys())
+        missing = columns - NOT_EXPORTED[name] - keys
+        assert missing == set(), f"{name}: {sorted(missing)} neither exported nor listed"

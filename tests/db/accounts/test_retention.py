@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from bot.housekeeping import retention_loop
 from db.accounts.retention import months_before, purge_expired
+from db.accounts.signing import dashboard_link, session_subject, start_session
 from db.delivery.confirmations import confirm
 from db.delivery.counters import fact_counts, rebuild
 from db.delivery.outbox import mark_sent
@@ -17,6 +18,7 @@ from db.models import (
     Asn,
     AuditLog,
     ChatIdentity,
+    DashboardSession,
     Delivery,
     ProcessedUpdate,
     table,
@@ -24,6 +26,7 @@ from db.models import (
 from db.posts.lifecycle import approve_post, submit_post
 from db.reporting.participation import participation
 from db.reporting.window import Window
+from db.settings import load_settings
 from tests.factories import add_asn, delivery_of, register
 
 # A month ahead: what the factories record at the real now is then 11 months old, kept.
@@ -145,3 +148,23 @@ def test_the_worker_loop_purges_at_start_and_stops_when_told(
     assert asyncio.run(run()) >= 2
     with Session(engine) as fresh:
         assert fresh.exec(select(Delivery).where(Delivery.asn_id == people["Lama"].id)).all() == []
+
+
+def test_the_period_is_a_setting_of_twelve_months_by_default() -> None:
+    assert load_settings(_env_file=None).retention_months == 12
+    assert load_settings(retention_months=24, _env_file=None).retention_months == 24
+
+
+def test_expired_dashboard_sign_ins_are_purged_and_live_ones_kept(session: Session) -> None:
+    """``db.accounts.signing.forget_expired``, run by the worker's purge: a spent or lapsed
+    link or session signs no one in, and only tells when an admin signed in."""
+    now = datetime.now(UTC)
+    key = b"k" * 32
+    dashboard_link(session, key, subject="admin:1", now=now - timedelta(hours=1))
+    start_session(session, key, subject="admin:1", now=now - timedelta(days=1))
+    live = start_session(session, key, subject="admin:1", now=now)
+    session.commit()
+    purged = purge_expired(session, months=12, now=now)
+    assert purged.sign_ins == 2 and purged.anything
+    assert session_subject(session, key, live, now=now) == "admin:1"
+    assert len(session.exec(select(DashboardSession)).all()) == 1

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 from sqlmodel import Session
 
+from db.reporting.activity import activity
+from db.reporting.activity import to_csv as activity_csv
 from db.reporting.exports import to_csv, to_xlsx
 from db.reporting.participation import participation
 from db.reporting.window import Window
@@ -46,3 +48,15 @@ def test_formula_like_cells_are_text_in_csv_and_xlsx(session: Session) -> None:
     for kode, nama in NASTY.items():
         assert (cells[kode].value, cells[kode].data_type) == (nama, "s")
         assert cells[kode].quotePrefix is (kode != "OK")
+
+
+def test_formula_like_opd_names_are_text_in_the_activity_csv(session: Session) -> None:
+    """The per-week activity download (API and dashboard) carries the OPD names too."""
+    for kode, nama in NASTY.items():
+        ensure_opd(session, kode, nama)
+    tz = ZoneInfo("Asia/Jakarta")
+    result = activity(session, WINDOW, tz, threshold_days=14, now=WINDOW.end)
+    rows = list(csv.DictReader(io.StringIO(activity_csv(result, tz))))
+    names = {r["kode"]: r["nama"] for r in rows}
+    for kode, nama in NASTY.items():
+        assert names[kode] == (nama if kode == "OK" else "'" + nama)
