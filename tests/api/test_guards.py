@@ -123,6 +123,11 @@ def test_secrets_that_are_too_short_are_refused() -> None:
     assert load_settings(telegram_webhook_secret="a" * 32, _env_file=None)
     with pytest.raises(SettingsError, match=r"GAUNG_SECRET_KEY.*32"):
         load_settings(secret_key="pendek", _env_file=None)
+    # WhatsApp: the app secret signs Meta's events (anyone holding it poses as any user).
+    with pytest.raises(SettingsError, match=r"GAUNG_WHATSAPP_APP_SECRET.*32"):
+        load_settings(whatsapp_app_secret="a" * 31, _env_file=None)
+    assert load_settings(whatsapp_app_secret="0f" * 16, _env_file=None).whatsapp_app_secret
+    assert load_settings(whatsapp_app_secret="", _env_file=None).whatsapp_app_secret is None
 
 
 def test_log_lines_mask_tokens_nips_and_phones() -> None:
