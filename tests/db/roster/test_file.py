@@ -22,6 +22,19 @@ def _one_line(exc: pytest.ExceptionInfo[Invalid]) -> str:
     return message
 
 
+def _refused_within(path: Path, memory: int) -> str:
+    """``path`` refused, in one line (returned), having allocated less than ``memory`` bytes."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(Invalid) as exc:
+            read_roster(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < memory, f"{peak / 1e6:.0f} MB"
+    return _one_line(exc)
+
+
 def test_a_zip_bomb_named_xlsx_is_refused_before_inflating(tmp_path: Path) -> None:
     bomb = tmp_path / "roster.xlsx"
     chunk = b"\0" * (1024 * 1024)
@@ -31,15 +44,8 @@ def test_a_zip_bomb_named_xlsx_is_refused_before_inflating(tmp_path: Path) -> No
             for _ in range(300):
                 entry.write(chunk)
     assert bomb.stat().st_size < 2 * 1024 * 1024  # small on disk, 300 MB unpacked
-    tracemalloc.start()
-    try:
-        with pytest.raises(Invalid) as exc:
-            read_roster(bomb)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert "mengembang menjadi 300 MB" in _one_line(exc)
-    assert peak < 32 * 1024 * 1024  # nothing near the 300 MB it would unpack to
+    # Nothing near the 300 MB it would unpack to.
+    assert "mengembang menjadi 300 MB" in _refused_within(bomb, 32 * 1024 * 1024)
 
 
 @pytest.mark.parametrize(
@@ -124,12 +130,4 @@ def test_a_real_workbook_with_a_bomb_of_shared_strings_is_refused_memory_bounded
             entry.write(b"</sst>")
     assert bomb.stat().st_size < 1024 * 1024
     assert len(read_roster(plain)[1]) == 1  # the workbook itself reads fine
-    tracemalloc.start()
-    try:
-        with pytest.raises(Invalid) as exc:
-            read_roster(bomb)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert "mengembang" in _one_line(exc)
-    assert peak < 4 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
+    assert "mengembang" in _refused_within(bomb, 4 * 1024 * 1024)
