@@ -101,11 +101,10 @@ class DatabaseCollector(Collector):
         up_channels = GaugeMetricFamily(
             "gaung_channel_up", "1 ok, 0.5 degraded, 0 down (as /healthz)", labels=["channel"]
         )
-        telegram = getattr(self.app.state, "telegram", None)
-        if telegram is not None:
-            up_channels.add_metric(
-                ["telegram"], {"ok": 1.0, "degraded": 0.5}.get(telegram.health, 0)
-            )
+        for name in ("telegram", "whatsapp"):
+            service = getattr(self.app.state, name, None)
+            if service is not None:
+                up_channels.add_metric([name], {"ok": 1.0, "degraded": 0.5}.get(service.health, 0))
         yield up_channels
 
 

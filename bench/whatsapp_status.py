@@ -50,7 +50,7 @@ from db.models import (
 from db.roster.synthetic import import_synthetic_roster
 
 ASN = 8000
-SECRET = "bench-app-secret"
+SECRET = "bench-app-secret-0123456789abcdef"
 PHONE_ID = "106540352242922"
 CLIENTS = 32
 BATCHES = tuple(int(b) for b in os.environ.get("GAUNG_BENCH_WA_BATCH", "1,10").split(","))

@@ -180,6 +180,22 @@ class Settings(BaseSettings):
             raise ValueError("may only contain A-Z, a-z, 0-9, _ and -")
         return value
 
+    @field_validator("whatsapp_app_secret")
+    @classmethod
+    def _long_app_secret(cls, value: str | None) -> str | None:
+        """Whoever holds the app secret can sign events as Meta, i.e. as any WhatsApp user,
+        admins included (the verify token only answers Meta's subscription check, so it opens
+        nothing). Meta issues 32 hex characters: anything shorter is a truncated paste or made
+        up, and a short one can be guessed. Empty is unset (every event is refused)."""
+        if not value:
+            return None
+        if len(value) < 32:
+            raise ValueError(
+                "must be at least 32 characters (Meta's App secret, Settings -> Basic, "
+                "is 32 hex characters)"
+            )
+        return value
+
     @field_validator("secret_key", "metrics_token")
     @classmethod
     def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:

@@ -23,9 +23,10 @@ def channel_health(app: Any, engine: Engine) -> dict[str, str]:
     """Each configured channel: ok, degraded (not connected yet, or in a flood wait) or down
     (the token is refused). A channel's trouble never makes the service itself unhealthy."""
     found: dict[str, str] = {}
-    telegram = getattr(app.state, "telegram", None)
-    if telegram is not None:
-        found["telegram"] = telegram.health
+    for name in ("telegram", "whatsapp"):
+        service = getattr(app.state, name, None)
+        if service is not None:
+            found[name] = service.health
     if found:
         now = utcnow()
         with session_scope(engine, readonly=True) as session:

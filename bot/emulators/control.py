@@ -66,8 +66,8 @@ class ControlledEmulator(ABC):
         """Each network's loop sending its webhooks (Telegram updates, WhatsApp events)."""
 
 
-def emulator_app(emulator: ControlledEmulator, api: Route) -> Starlette:
-    """The network's ``api`` route and the control API, delivering webhooks while it runs."""
+def emulator_app(emulator: ControlledEmulator, *api: Route) -> Starlette:
+    """The network's ``api`` routes and the control API, delivering webhooks while it runs."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -80,7 +80,7 @@ def emulator_app(emulator: ControlledEmulator, api: Route) -> Starlette:
                 await task
 
     app = Starlette(
-        routes=[api, Route("/_emulator/{op}", emulator.control, methods=["POST"])],
+        routes=[*api, Route("/_emulator/{op}", emulator.control, methods=["POST"])],
         lifespan=lifespan,
     )
     app.state.emulator = emulator

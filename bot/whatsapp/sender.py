@@ -182,6 +182,9 @@ class WhatsAppChannel:
             if transport is None and direct(api_url)
             else None
         )
+        # The number itself (``GET``), asked at start-up: reached, and the token taken.
+        self._number_url = f"{GRAPH_ORIGIN}/v{api_version.lstrip('v')}/{phone_id}"
+        self._auth = {"Authorization": f"Bearer {token}"}
         self.template = template
         self.template_language = TemplateLanguage(template_language)
         self.notice_template = notice_template
@@ -327,6 +330,28 @@ class WhatsAppChannel:
         except ValueError as exc:  # pywa refuses a recipient it cannot read
             raise Unreachable(f"invalid recipient: {exc}") from None
         return str(sent.id)
+
+    async def check(self) -> None:
+        """Ask the Cloud API for the number (``GET /<phone_id>?fields=id``): the cheapest call
+        that proves the API is reachable and takes the token. Raises ``Transient`` when it
+        cannot be reached (or answers 5xx), ``Misconfigured`` when the token or the number is
+        refused; the reason names the error's code, never the token."""
+        try:
+            response = await self._session.get(
+                self._number_url, params={"fields": "id"}, headers=self._auth
+            )
+        except httpx.TimeoutException as exc:
+            raise Transient(f"timeout: {type(exc).__name__}") from None
+        except httpx.TransportError as exc:
+            raise Transient(f"connection: {type(exc).__name__}") from None
+        if response.status_code == 200:
+            return
+        try:
+            error = response.json()["error"]
+            code, message = int(error["code"]), str(error.get("message", ""))
+        except (ValueError, KeyError, TypeError):
+            code, message = response.status_code, response.reason_phrase
+        raise classify(code, f"{code}: {message}", status=response.status_code)
 
     def classify(self, error: WhatsAppError, status: int | None = None) -> base.SendError:
         """Map a Graph API failure to what the broadcaster does; by ``code``, never by title.

@@ -10,6 +10,7 @@ and a status are recorded in that same transaction; any other message is handled
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import asdict
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from bot.channels import backlog
+from bot.channels.base import RateLimited, SendError, Transient
 from bot.conversation.choices import parse_tap
 from bot.conversation.flows import Settings as FlowSettings
 from bot.conversation.flows import flooded
@@ -51,6 +53,7 @@ from db.engine import session_scope
 from db.settings import Settings
 
 log = logging.getLogger("gaung.whatsapp")
+REACH_FIRST, REACH_CAP = 2.0, 60.0  # seconds between tries to reach the Cloud API
 KINDS: dict[str, type[Inbound]] = {
     "text": InboundText,
     "button_reply": ButtonReply,
@@ -123,9 +126,18 @@ class WhatsAppService:
         self.inbox = InboxWriter(engine)
         self.flow_settings = FlowSettings.of(settings)
         self._tasks: set[asyncio.Task[None]] = set()
+        # ok · degraded (the Cloud API not reached yet, retrying) · down (token or number
+        # refused): what ``/healthz`` reports for the channel.
+        self.health = "degraded"
+        self.problem: str | None = "connecting"
+        self._reach_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        """Start taking webhooks at once: events need only the database. Whether the Cloud
+        API answers is asked in the background, so Meta being unreachable never holds up
+        ``gaung serve`` (the API and the dashboard); ``health`` says how it went."""
         self.inbox.start()
+        self._reach_task = asyncio.create_task(self._reach())
         for update_id, payload in await backlog.leftovers(self.engine, CHANNEL):
             try:
                 event = decode(payload)
@@ -135,7 +147,31 @@ class WhatsAppService:
                 continue
             self._spawn(update_id, event)
 
+    async def _reach(self) -> None:
+        """Ask the Cloud API for the number until it answers, backing off as Telegram's
+        service does; then the channel is ``ok``."""
+        delay = REACH_FIRST
+        while True:
+            try:
+                await self.sender.check()
+            except SendError as exc:
+                waiting = isinstance(exc, Transient | RateLimited)
+                self.health = "degraded" if waiting else "down"
+                self.problem = f"{type(exc).__name__}: {exc}"
+                log.warning("WhatsApp Cloud API not reachable (%s); trying again", self.problem)
+                await asyncio.sleep(delay)
+                delay = min(REACH_CAP, delay * 2)
+            else:
+                if self.problem != "connecting":
+                    log.info("WhatsApp Cloud API reachable again")
+                self.health, self.problem = "ok", None
+                return
+
     async def stop(self) -> None:
+        if self._reach_task is not None:
+            self._reach_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reach_task
         await self.inbox.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -123,6 +123,11 @@ def test_secrets_that_are_too_short_are_refused() -> None:
     assert load_settings(telegram_webhook_secret="a" * 32, _env_file=None)
     with pytest.raises(SettingsError, match=r"GAUNG_SECRET_KEY.*32"):
         load_settings(secret_key="pendek", _env_file=None)
+    # WhatsApp: the app secret signs Meta's events (anyone holding it poses as any user).
+    with pytest.raises(SettingsError, match=r"GAUNG_WHATSAPP_APP_SECRET.*32"):
+        load_settings(whatsapp_app_secret="a" * 31, _env_file=None)
+    assert load_settings(whatsapp_app_secret="0f" * 16, _env_file=None).whatsapp_app_secret
+    assert load_settings(whatsapp_app_secret="", _env_file=None).whatsapp_app_secret is None
 
 
 def test_log_lines_mask_tokens_nips_and_phones() -> None:
@@ -145,6 +150,36 @@ def test_log_lines_mask_tokens_nips_and_phones() -> None:
     text = TextFormatter().format(record)
     for line in (json.dumps(entry), text):
         assert token not in line and "198503122010011004" not in line and "812" not in line
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+def test_the_log_format_setting_picks_the_lines_written(
+    log_format: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``GAUNG_LOG_FORMAT=json``: one JSON object a line on stderr, for every logger (uvicorn's
+    too); ``text``: plain lines. Either way a WhatsApp id (the number without ``+``) is masked."""
+    from api.logs import configure_logging
+
+    root = logging.getLogger()
+    kept = (list(root.handlers), root.level)
+    try:
+        configure_logging(load_settings(log_format=log_format, _env_file=None))
+        logging.getLogger("uvicorn.error").warning("pesan dari %s", "6281234567890")
+        logging.getLogger("httpx").info("GET https://api.telegram.org/bot123:abc")  # too chatty
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in kept[0]:
+            root.addHandler(handler)
+        root.setLevel(kept[1])
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    if log_format == "json":
+        entry = json.loads(lines[0])
+        assert (entry["level"], entry["logger"]) == ("WARNING", "uvicorn.error")
+        assert entry["message"] == "pesan dari [disamarkan]"
+    else:
+        assert lines[0].endswith("WARNING uvicorn.error: pesan dari [disamarkan]")
 
 
 def test_serve_refuses_to_start_without_a_secret_key(

@@ -14,12 +14,15 @@ from sqlmodel import Session
 
 from api.app import create_app
 from bot.emulators.telegram import TelegramEmulator
+from bot.emulators.whatsapp import WhatsAppEmulator
+from bot.whatsapp.webhook import signature
 from db.delivery.coordination import pause_channel
 from db.models import ProcessedUpdate
 from db.posts.lifecycle import approve_post, submit_post
 from db.settings import Settings, SettingsError, load_settings
 from db.types import utcnow
 from tests.api.conftest import SAME_ORIGIN, SECRET_KEY, app_settings
+from tests.api.test_webhook_answers import _status_body
 from tests.factories import add_asn, register
 
 SECRET = "s" * 40
@@ -118,6 +121,17 @@ def _wait(predicate: object, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
+def assert_degraded(client: TestClient, channel: str) -> None:
+    """Serving (200), the database fine, the one channel not reached yet."""
+    health = client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json() == {
+        "status": "degraded",
+        "database": "ok",
+        "channels": {channel: "degraded"},
+    }
+
+
 def test_serve_starts_without_telegram_and_connects_when_it_returns(database_url: str) -> None:
     tg = TelegramEmulator(local_webhooks=True)  # not started yet: the Bot API is unreachable
     settings = Settings(
@@ -129,13 +143,7 @@ def test_serve_starts_without_telegram_and_connects_when_it_returns(database_url
         public_url="http://127.0.0.1:9",
     )
     with TestClient(create_app(settings, with_worker=True)) as client:
-        health = client.get("/healthz")
-        assert health.status_code == 200
-        assert health.json() == {
-            "status": "degraded",
-            "database": "ok",
-            "channels": {"telegram": "degraded"},
-        }
+        assert_degraded(client, "telegram")
         assert client.get("/dashboard").status_code < 500  # the API and dashboard answer
         update = {"update_id": 1, "message": {"message_id": 1}}
         webhook = client.post(
@@ -146,6 +154,45 @@ def test_serve_starts_without_telegram_and_connects_when_it_returns(database_url
             _wait(lambda: client.get("/healthz").json()["channels"]["telegram"] == "ok")
             assert tg.bot.webhook.url == "http://127.0.0.1:9/webhook/telegram"
             assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_serve_starts_without_whatsapp_and_reports_it_until_it_answers(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Cloud API unreachable at start-up: the API, the dashboard and the webhook answer
+    (events need only the database), ``/healthz`` and ``/metrics`` call WhatsApp degraded, and
+    it turns ok by itself once Meta answers; a refused token is ``down``."""
+    monkeypatch.setattr("bot.whatsapp.service.REACH_FIRST", 0.2)
+    wa = WhatsAppEmulator()  # not started yet: the Cloud API is unreachable
+    app_secret = "a" * 32
+    settings = app_settings(
+        database_url,
+        whatsapp_token=wa.token,
+        whatsapp_phone_id=wa.phone_id,
+        whatsapp_api_url=wa.url,
+        whatsapp_app_secret=app_secret,
+        metrics_token=METRICS_TOKEN,
+    )
+    with TestClient(create_app(settings, with_worker=True)) as client:
+        assert_degraded(client, "whatsapp")
+        up = ("gaung_channel_up", (("channel", "whatsapp"),))
+        assert samples(client.get("/metrics", headers=SCRAPE).text)[up] == 0.5
+        assert client.get("/dashboard").status_code < 500
+        body = _status_body("wamid.1", "delivered")
+        stored = client.post(
+            "/webhook/whatsapp",
+            content=body,
+            headers={"X-Hub-Signature-256": signature(app_secret, body)},
+        )
+        assert stored.status_code == 200
+        with wa:
+            _wait(lambda: client.get("/healthz").json()["channels"]["whatsapp"] == "ok")
+            assert client.get("/healthz").json()["status"] == "ok"
+            assert samples(client.get("/metrics", headers=SCRAPE).text)[up] == 1.0
+    with WhatsAppEmulator() as other:
+        refused = {"whatsapp_token": "EAAG-SALAH", "whatsapp_api_url": other.url}
+        with TestClient(create_app(settings.model_copy(update=refused))) as client:
+            _wait(lambda: client.get("/healthz").json()["channels"]["whatsapp"] == "down")
 
 
 def test_healthz_is_503_when_the_database_is_away(tmp_path: object) -> None:

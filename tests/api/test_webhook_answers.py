@@ -93,7 +93,7 @@ def test_the_webhook_is_timed_under_its_route(webhook: TestClient) -> None:
 
 # --- WhatsApp ---------------------------------------------------------------------------------
 
-APP_SECRET = "rahasia-aplikasi-meta-uji"
+APP_SECRET = "rahasia-aplikasi-meta-uji-0123456789"
 WA_HOOK = "/webhook/whatsapp"
 
 

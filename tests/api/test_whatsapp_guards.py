@@ -16,7 +16,7 @@ from api.app import create_app
 from bot.whatsapp.webhook import SIGNATURE_HEADER, signature
 from tests.api.conftest import app_settings
 
-APP_SECRET = "rahasia-aplikasi-meta-uji"
+APP_SECRET = "rahasia-aplikasi-meta-uji-0123456789"
 NUMBER = "6281234567890"
 
 

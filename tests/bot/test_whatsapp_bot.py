@@ -40,7 +40,7 @@ from db.posts.lifecycle import approve_post, submit_post
 from db.types import utcnow
 from tests.factories import add_asn, register
 
-APP_SECRET = "rahasia-aplikasi-meta"
+APP_SECRET = "rahasia-aplikasi-meta-0123456789abcdef"
 VERIFY = "token-verifikasi"
 
 

@@ -115,3 +115,45 @@ def test_a_statement_past_the_timeout_is_cancelled_as_unreachable(database_url: 
             assert conn.execute(text("SELECT 1")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_a_server_that_never_answers_is_given_up_after_the_connect_timeout() -> None:
+    """A PostgreSQL host that takes the connection and then says nothing (a half-dead server,
+    a firewall that drops replies) fails the connect in ``connect_timeout`` seconds, as an
+    error the API answers with 503, instead of holding every request that needs it."""
+    import socket
+
+    from db.engine import make_engine, unreachable
+
+    silent = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def hold() -> None:  # accept, never answer; let go after 10 s so nothing hangs for ever
+        silent.settimeout(0.1)
+        while not stop.wait(0):
+            try:
+                held.append(silent.accept()[0])
+            except TimeoutError:
+                continue
+        for conn in held:
+            conn.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    threading.Timer(10, stop.set).start()
+    port = silent.getsockname()[1]
+    engine = make_engine(f"postgresql://gaung:x@127.0.0.1:{port}/gaung", connect_timeout=1)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DBAPIError) as caught, engine.connect():
+            pass
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        holder.join()
+        silent.close()
+        engine.dispose()
+    assert held, "the client reached the silent server"
+    assert elapsed < 5, f"gave up after {elapsed:.1f} s"
+    assert unreachable(caught.value)

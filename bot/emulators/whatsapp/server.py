@@ -1,4 +1,5 @@
-"""The emulator's HTTP face: ``POST /v<ver>/<phone_id>/messages``, signed webhooks, control API.
+"""The emulator's HTTP face: ``POST /v<ver>/<phone_id>/messages`` (and ``GET /v<ver>/<phone_id>``),
+signed webhooks, control API.
 
 Webhooks go out as Meta sends them: one JSON body, its bytes signed with
 ``X-Hub-Signature-256: sha256=<HMAC-SHA256(app secret, body)>``, non-ASCII and ``/`` escaped
@@ -74,17 +75,34 @@ class Emulator(ControlledEmulator):
         self.loop: asyncio.AbstractEventLoop | None = None  # set once webhooks run
 
     # ----- Graph API ----------------------------------------------------------------------
+    def _refused_token(self, request: Request) -> ApiError | None:
+        auth = request.headers.get("authorization", "")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if token in self.world.tokens:
+            return None
+        return ApiError(
+            190, "Error validating access token: the session is invalid or has expired.",
+            status=401,
+        )  # fmt: skip
+
+    async def phone_number(self, request: Request) -> Response:
+        """``GET /v<ver>/<phone_id>``: the number itself, as Gaung asks it at start-up to know
+        the Cloud API is reachable and takes its token. Injected faults are the sends'."""
+        phone_id = request.path_params["phone_id"]
+        refused = self._refused_token(request)
+        if refused is None and phone_id != self.world.phone_id:
+            refused = ApiError(100, f"Object with ID '{phone_id}' does not exist", subcode=33)
+        if refused is not None:
+            return JSONResponse(refused.body(), status_code=refused.status)
+        number = self.world.display_phone_number
+        return JSONResponse({"id": phone_id, "display_phone_number": number})
+
     async def messages(self, request: Request) -> Response:
         phone_id = request.path_params["phone_id"]
         world = self.world
-        auth = request.headers.get("authorization", "")
-        token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        if token not in world.tokens:
-            error = ApiError(
-                190, "Error validating access token: the session is invalid or has expired.",
-                status=401,
-            )  # fmt: skip
-            return self._failure(phone_id, {}, error)
+        refused = self._refused_token(request)
+        if refused is not None:
+            return self._failure(phone_id, {}, refused)
         try:
             body = json.loads(await request.body() or b"{}")
             if not isinstance(body, dict):
@@ -326,4 +344,5 @@ CONTROL_OPS: dict[str, Any] = {
 def create_app(world: World) -> Starlette:
     emulator = Emulator(world)
     route = Route("/v{version}/{phone_id}/messages", emulator.messages, methods=["POST"])
-    return emulator_app(emulator, route)
+    number = Route("/v{version}/{phone_id}", emulator.phone_number, methods=["GET"])
+    return emulator_app(emulator, route, number)

@@ -22,6 +22,19 @@ def _one_line(exc: pytest.ExceptionInfo[Invalid]) -> str:
     return message
 
 
+def _refused_within(path: Path, memory: int) -> str:
+    """``path`` refused, in one line (returned), having allocated less than ``memory`` bytes."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(Invalid) as exc:
+            read_roster(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < memory, f"{peak / 1e6:.0f} MB"
+    return _one_line(exc)
+
+
 def test_a_zip_bomb_named_xlsx_is_refused_before_inflating(tmp_path: Path) -> None:
     bomb = tmp_path / "roster.xlsx"
     chunk = b"\0" * (1024 * 1024)
@@ -31,15 +44,8 @@ def test_a_zip_bomb_named_xlsx_is_refused_before_inflating(tmp_path: Path) -> No
             for _ in range(300):
                 entry.write(chunk)
     assert bomb.stat().st_size < 2 * 1024 * 1024  # small on disk, 300 MB unpacked
-    tracemalloc.start()
-    try:
-        with pytest.raises(Invalid) as exc:
-            read_roster(bomb)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert "mengembang menjadi 300 MB" in _one_line(exc)
-    assert peak < 32 * 1024 * 1024  # nothing near the 300 MB it would unpack to
+    # Nothing near the 300 MB it would unpack to.
+    assert "mengembang menjadi 300 MB" in _refused_within(bomb, 32 * 1024 * 1024)
 
 
 @pytest.mark.parametrize(
@@ -92,3 +98,36 @@ def test_a_zip_without_a_worksheet_is_not_xlsx(tmp_path: Path) -> None:
     with pytest.raises(Invalid) as exc:
         read_roster(path)
     assert "tidak ada lembar kerja" in _one_line(exc)
+
+
+def test_a_real_workbook_with_a_bomb_of_shared_strings_is_refused_memory_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bomb that would hurt: a valid workbook whose ``xl/sharedStrings.xml`` (which openpyxl
+    loads whole, even read-only) unpacks to far more than a roster. Scaled down (a limit of
+    4 MB, a 40 MB table) so that, were the check gone, this test would measure the damage
+    instead of exhausting the machine."""
+    from openpyxl import Workbook
+
+    monkeypatch.setattr(roster_file, "MAX_UNPACKED_BYTES", 4 * 1024 * 1024)
+    plain = tmp_path / "plain.xlsx"
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["nip", "nama", "opd_kode", "opd_nama"])
+    sheet.append(["198503122010011004", "Budi", "DINKES", "Dinas Kesehatan"])
+    book.save(plain)
+    bomb = tmp_path / "roster.xlsx"
+    strings = b"<si><t>" + b"x" * 1000 + b"</t></si>"
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
+        for item in source.infolist():
+            if item.filename != "xl/sharedStrings.xml":
+                zf.writestr(item, source.read(item.filename))
+        with zf.open("xl/sharedStrings.xml", "w", force_zip64=True) as entry:
+            entry.write(b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+            for _ in range(40 * 1024):
+                entry.write(strings)
+            entry.write(b"</sst>")
+    assert bomb.stat().st_size < 1024 * 1024
+    assert len(read_roster(plain)[1]) == 1  # the workbook itself reads fine
+    assert "mengembang" in _refused_within(bomb, 4 * 1024 * 1024)
