@@ -26,7 +26,7 @@ from bot.conversation.notifier import Notifier
 from bot.ratelimit import Pacer
 from bot.telegram import adapter
 from bot.telegram.common import CHANNEL, Context
-from bot.telegram.ratelimit import PacerRateLimiter
+from bot.telegram.ratelimit import PacerRateLimiter, withhold_late
 from bot.telegram.render import TelegramOutbound
 from bot.texts import th
 from db.settings import Settings
@@ -45,7 +45,12 @@ def build_application(
     """``notifier``: the one every channel shares, when the caller has one; Telegram's
     outbound is added to it."""
     assert settings.telegram_token
-    request = HTTPXRequest(connection_pool_size=32, read_timeout=15, write_timeout=15)
+    request = HTTPXRequest(
+        connection_pool_size=32,
+        read_timeout=15,
+        write_timeout=15,
+        httpx_kwargs={"event_hooks": {"request": [withhold_late]}},
+    )
     builder = (
         ApplicationBuilder()
         .token(settings.telegram_token)

@@ -8,16 +8,19 @@ Replies go before broadcast messages, keyboard redraws after them (``bot.ratelim
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import warnings
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from telegram.error import BadRequest, RetryAfter
+import httpx
+from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.channels.wire import Withheld, may_write
 from bot.ratelimit import Pacer, Priority
 
 log = logging.getLogger("gaung.telegram")
@@ -80,7 +83,9 @@ class PacerRateLimiter(BaseRateLimiter[None]):
                 if endpoint not in PACED:
                     return await callback(*args, **kwargs)
                 return await self._paced(
-                    callback(*args, **kwargs), str(chat) if chat is not None else None, priority
+                    lambda: callback(*args, **kwargs),
+                    str(chat) if chat is not None else None,
+                    priority,
                 )
             except RetryAfter as exc:
                 self.pacer.on_rate_limited(retry_seconds(exc))
@@ -96,20 +101,42 @@ class PacerRateLimiter(BaseRateLimiter[None]):
         raise AssertionError("unreachable")
 
     async def _paced(
-        self, request: Coroutine[Any, Any, T], chat: str | None, priority: Priority
+        self, request: Callable[[], Coroutine[Any, Any, T]], chat: str | None, priority: Priority
     ) -> T:
         """Send at this process's slot, with at most ``MAX_IN_FLIGHT`` messages on the wire.
 
         The slot comes first (a reply waiting for the wire must not keep one from the next
         reply); a send that then waited for the wire while a flood wait began, or longer than
         its slot allows (``Pacer.still_on_time``: sends held back together by a full wire
-        would leave together, more in a second than the limit), takes a new slot.
+        would leave together, more in a second than the limit), takes a new slot. The same
+        question is asked again right before httpx hands the request to its connection
+        (``withhold_late``): between the two, python-telegram-bot builds the request on a
+        loop that also serves every webhook, and replies held up there left together, 3
+        within 24 ms, and earned a 429 (a second's wait for the whole bot) beside a broadcast.
         """
-        try:
-            while True:
-                released = await self.pacer.acquire(chat, priority)
-                async with self._on_the_wire:
-                    if self.pacer.paused_for() <= 0 and self.pacer.still_on_time(released):
-                        return await request
-        finally:
-            request.close()  # never awaited if the wait was cancelled: no warning
+        while True:
+            released = await self.pacer.acquire(chat, priority)
+            async with self._on_the_wire:
+                if self.pacer.paused_for() > 0 or not self.pacer.still_on_time(released):
+                    continue
+                gate = may_write.set(functools.partial(_still_on_time, self.pacer, released))
+                try:
+                    return await request()
+                except NetworkError as exc:
+                    if not isinstance(exc.__cause__, Withheld):
+                        raise
+                    self.pacer.retaken += 1
+                finally:
+                    may_write.reset(gate)
+
+
+def _still_on_time(pacer: Pacer, released: float, _backlog: float) -> bool:
+    return pacer.still_on_time(released)
+
+
+async def withhold_late(request: httpx.Request) -> None:
+    """httpx's request hook: the last moment before a request goes to its connection. A paced
+    send that is no longer on time (``bot.channels.wire.may_write``) is not written."""
+    gate = may_write.get()
+    if gate is not None and not gate(0.0):
+        raise Withheld

@@ -10,10 +10,12 @@ import asyncio
 import itertools
 from typing import Any
 
+import httpx
 import pytest
+from telegram.request import HTTPXRequest
 
 from bot.ratelimit import LocalLedger, Pacer, late_tolerance
-from bot.telegram.ratelimit import PacerRateLimiter
+from bot.telegram.ratelimit import PacerRateLimiter, withhold_late
 from db.delivery.pace import CAP
 from tests.bot.virtual_time import run_virtual, virtual_loop
 
@@ -93,3 +95,53 @@ def test_sends_held_back_by_a_full_wire_take_new_slots_rather_than_leave_togethe
     assert len(left) == 6 and left[2] >= 0.5  # the third waited for the wire
     tolerance = late_tolerance(interval)
     assert all(b - a >= interval - tolerance for a, b in itertools.pairwise(left)), left
+
+
+def replies_through_httpx(*, stall: float) -> tuple[list[float], Pacer]:
+    """Six replies through python-telegram-bot's ``HTTPXRequest`` and the limiter; the loop is
+    busy for ``stall`` s after the first is let go and before httpx takes it (python-telegram-bot
+    builds its requests on the loop that serves every webhook). When each was written."""
+
+    async def scenario() -> tuple[list[float], Pacer]:
+        loop = virtual_loop()
+        pacer = on_the_loop(30, per_chat_interval=0)
+        written: list[float] = []
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            written.append(loop.time())
+            return httpx.Response(200, json={"ok": True, "result": True})
+
+        hooks = {"request": [withhold_late]}
+        transport = httpx.MockTransport(answer)
+        request = HTTPXRequest(httpx_kwargs={"transport": transport, "event_hooks": hooks})
+        await request.initialize()
+        limiter = PacerRateLimiter(pacer)
+        stalls = iter([stall])
+
+        async def call(chat: int) -> Any:
+            loop.stall(next(stalls, 0.0))
+            return await request.post(f"http://api.test/bot1:x/sendMessage?chat_id={chat}")
+
+        async def send(chat: int) -> None:
+            await limiter.process_request(call, (chat,), {}, "sendMessage", {"chat_id": chat}, None)
+
+        await asyncio.gather(*(send(n) for n in range(6)))
+        await request.shutdown()
+        await pacer.aclose()
+        return written, pacer
+
+    return run_virtual(scenario())
+
+
+def test_a_reply_held_up_before_httpx_writes_it_takes_a_new_slot() -> None:
+    """A reply let go on time but held up before httpx writes it must not go late, beside the
+    next reply's slot (3 replies within 24 ms earned a 429 and a second's wait for the whole bot
+    beside a broadcast): httpx's request hook withholds it and it takes a new slot."""
+    written, pacer = replies_through_httpx(stall=0.05)
+    interval = 1 / pacer.rate
+    tolerance = late_tolerance(interval)
+    assert len(written) == 6 and pacer.retaken >= 1
+    assert all(b - a >= interval - tolerance for a, b in itertools.pairwise(written)), written
+    # Without the stall nothing is withheld: the hook costs no slot of a send on time.
+    on_time, pacer = replies_through_httpx(stall=0.0)
+    assert len(on_time) == 6 and pacer.retaken == 0
