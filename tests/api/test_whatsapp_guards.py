@@ -54,6 +54,16 @@ def test_over_the_limit_is_413_and_too_deep_is_400_with_a_reason(meta: TestClien
                    "text": {"body": "a" * 5000}})  # fmt: skip
     too_big = _signed(meta, big)
     assert too_big.status_code == 413 and "terlalu besar" in too_big.json()["detail"]
+
+    def streamed() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield big
+
+    chunked = meta.post(
+        "/webhook/whatsapp",
+        content=streamed(),
+        headers={SIGNATURE_HEADER: signature(APP_SECRET, big)},
+    )
+    assert chunked.status_code == 413 and "content-length" not in chunked.request.headers
     deep = b'{"object": "whatsapp_business_account", "entry": ' + b"[" * 2000 + b"]" * 2000 + b"}"
     nested = _signed(meta, deep)
     assert nested.status_code == 400 and nested.json()["detail"]
