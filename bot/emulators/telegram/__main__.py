@@ -6,6 +6,7 @@ import argparse
 
 import uvicorn
 
+from bot.emulators.pauses import keep_collections_short
 from bot.emulators.telegram.server import create_app
 from bot.emulators.telegram.world import World
 
@@ -27,6 +28,7 @@ def main() -> None:
         help="accept http:// webhooks on any port of this machine (the Bot API server's --local)",
     )
     args = parser.parse_args()
+    keep_collections_short()
     world = World()
     world.local_webhooks = args.local
     if args.limit:

@@ -6,6 +6,7 @@ import argparse
 
 import uvicorn
 
+from bot.emulators.pauses import keep_collections_short
 from bot.emulators.whatsapp.limits import Limits
 from bot.emulators.whatsapp.server import create_app
 from bot.emulators.whatsapp.world import World
@@ -36,6 +37,7 @@ def main() -> None:
         help="name=value, e.g. rate=80, shape=bucket|sliding|fixed, messaging_limit=none",
     )
     args = parser.parse_args()
+    keep_collections_short()
     limits = Limits()
     for item in args.limit:
         name, value = item.split("=", 1)
